@@ -1,0 +1,207 @@
+//! Everything the screen shows, in one place. Only `update` changes it; `ui`
+//! draws it without changing it.
+
+use std::collections::BTreeMap;
+
+use crate::app::action::PaneId;
+use crate::app::event::{ConnectionState, MetricsSource};
+use crate::config::{Keymap, Theme, ThemeSet};
+use crate::metrics::SeriesStore;
+
+/// Chart windows the user can cycle through.
+pub const CHART_WINDOWS: [i64; 3] = [60, 300, 600];
+
+#[derive(Debug, Clone)]
+pub struct State {
+    /// What the user asked for: `local` or the host name they typed.
+    pub host: String,
+    /// Resolved target for the header (`local`, `user@host:port`).
+    pub target: String,
+    pub connection: ConnectionState,
+    /// Wall clock, unix seconds; the header clock and "ago" texts use it.
+    pub now: i64,
+    pub utc: bool,
+    pub metrics: MetricsState,
+    pub layout: LayoutState,
+    pub lists: BTreeMap<PaneId, ListState>,
+    pub overlay: Overlay,
+    /// A one-line message in the key bar (errors from commands, hints).
+    pub flash: Option<Flash>,
+    pub mouse_captured: bool,
+    pub theme: Theme,
+    pub themes: ThemeSet,
+    pub keymap: Keymap,
+    /// Counts the header always shows; filled by the alert and gate sources.
+    pub alert_count: usize,
+    pub alert_worst: Option<AlertLevel>,
+    pub pending_actions: usize,
+    /// Notes panes show while their source is not available.
+    pub pane_notes: BTreeMap<PaneId, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AlertLevel {
+    Warning,
+    Critical,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub text: String,
+    pub is_error: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsState {
+    pub store: SeriesStore,
+    pub source: Option<MetricsSource>,
+    /// Why this source is live (or what is wrong), shown in the pane title.
+    pub source_note: String,
+    /// Chart window in seconds (one of [`CHART_WINDOWS`]).
+    pub window_secs: i64,
+    pub hostname: Option<String>,
+    pub uptime_secs: Option<u64>,
+    pub cpu_count: Option<usize>,
+    /// When the last value arrived (unix seconds).
+    pub last_update: Option<i64>,
+    /// Set while the connection is down: data is shown as stale since then.
+    pub stale_since: Option<i64>,
+}
+
+impl Default for MetricsState {
+    fn default() -> Self {
+        Self {
+            store: SeriesStore::default(),
+            source: None,
+            source_note: "starting".into(),
+            window_secs: 300,
+            hostname: None,
+            uptime_secs: None,
+            cpu_count: None,
+            last_update: None,
+            stale_since: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayoutState {
+    pub focus: PaneId,
+    pub maximised: bool,
+    pub width: u16,
+    pub height: u16,
+    /// Panes by how recently they had focus, most recent first: a slot that
+    /// several panes share shows the most recent of them.
+    pub recent: [PaneId; 7],
+}
+
+impl LayoutState {
+    pub fn new(width: u16, height: u16) -> Self {
+        Self {
+            focus: PaneId::Metrics,
+            maximised: false,
+            width,
+            height,
+            recent: PaneId::ALL,
+        }
+    }
+
+    pub fn focus_on(&mut self, pane: PaneId) {
+        self.focus = pane;
+        if let Some(i) = self.recent.iter().position(|p| *p == pane) {
+            self.recent[..=i].rotate_right(1);
+        }
+    }
+}
+
+/// Scroll position, selection and filter of one list pane.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListState {
+    pub selected: usize,
+    pub filter: String,
+}
+
+/// What is drawn over the panes; keys go to it first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    None,
+    Help {
+        scroll: u16,
+    },
+    Palette(PaletteState),
+    /// Editing the filter of a list pane.
+    Filter {
+        pane: PaneId,
+        input: String,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaletteState {
+    pub input: String,
+    /// Completions for the current input, and which one Tab last chose.
+    pub completions: Vec<String>,
+    pub completion_index: Option<usize>,
+}
+
+impl State {
+    pub fn new(host: &str, target: &str, themes: ThemeSet, theme: Theme, keymap: Keymap) -> Self {
+        Self {
+            host: host.to_string(),
+            target: target.to_string(),
+            connection: ConnectionState::Local,
+            now: chrono::Utc::now().timestamp(),
+            utc: false,
+            metrics: MetricsState::default(),
+            layout: LayoutState::new(80, 24),
+            lists: PaneId::ALL
+                .iter()
+                .filter(|p| p.is_list())
+                .map(|p| (*p, ListState::default()))
+                .collect(),
+            overlay: Overlay::None,
+            flash: None,
+            mouse_captured: true,
+            theme,
+            themes,
+            keymap,
+            alert_count: 0,
+            alert_worst: None,
+            pending_actions: 0,
+            pane_notes: default_pane_notes(),
+        }
+    }
+
+    pub fn list(&self, pane: PaneId) -> ListState {
+        self.lists.get(&pane).cloned().unwrap_or_default()
+    }
+}
+
+fn default_pane_notes() -> BTreeMap<PaneId, String> {
+    [
+        (
+            PaneId::Alerts,
+            "No alert source yet: alerts come from the host's Netdata agent.",
+        ),
+        (
+            PaneId::Containers,
+            "No container source yet: containers come from the host's Docker Engine API.",
+        ),
+        (
+            PaneId::Logs,
+            "No log source yet: journald, containers and Better Stack feed this pane.",
+        ),
+        (
+            PaneId::Actions,
+            "No pending actions. Agents propose with `opscockpit propose HOST -- COMMAND`.",
+        ),
+        (PaneId::History, "No actions recorded yet."),
+        (
+            PaneId::Cost,
+            "No traffic data yet: month-to-date totals come from the host's Netdata.",
+        ),
+    ]
+    .into_iter()
+    .map(|(p, t)| (p, t.to_string()))
+    .collect()
+}

@@ -1,0 +1,469 @@
+//! The one place where state changes. Every input — a key, a mouse event, a
+//! source's event, the clock — goes through a function here that returns
+//! whether the screen must be redrawn and which effects (I/O the loop does)
+//! follow. Nothing here does I/O.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+
+use crate::app::action::{Action, PaneId};
+use crate::app::event::{AppEvent, ConnectionState};
+use crate::app::state::{CHART_WINDOWS, Flash, Overlay, PaletteState, State};
+use crate::ui::layout;
+
+/// Side effects the event loop carries out after an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    Quit,
+    Suspend,
+    SetMouseCapture(bool),
+    /// Clear and repaint everything (after suspend or on request).
+    FullRedraw,
+    Bell,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub dirty: bool,
+    pub effects: Vec<Effect>,
+}
+
+impl Outcome {
+    fn redraw() -> Self {
+        Self {
+            dirty: true,
+            effects: Vec::new(),
+        }
+    }
+
+    fn unchanged() -> Self {
+        Self::default()
+    }
+
+    fn with(mut self, effect: Effect) -> Self {
+        self.effects.push(effect);
+        self
+    }
+
+    pub fn merge(&mut self, other: Outcome) {
+        self.dirty |= other.dirty;
+        self.effects.extend(other.effects);
+    }
+}
+
+/// Palette commands that take no argument, in the order Tab offers them.
+const PALETTE_COMMANDS: [&str; 11] = [
+    "metrics",
+    "alerts",
+    "containers",
+    "logs",
+    "actions",
+    "history",
+    "cost",
+    "theme",
+    "window",
+    "help",
+    "quit",
+];
+
+pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
+    match event {
+        AppEvent::Metrics(source, update) => {
+            let m = &mut state.metrics;
+            if m.source != Some(source) {
+                // A different source's numbers would mix two views of the host.
+                m.store.clear();
+                m.source = Some(source);
+            }
+            m.source_note = match source {
+                crate::app::event::MetricsSource::Proc => "built-in /proc sampler".into(),
+                crate::app::event::MetricsSource::Netdata => "Netdata".into(),
+            };
+            for (name, unit, value) in &update.readings {
+                m.store.push(name, *unit, update.t, *value);
+            }
+            m.last_update = Some(update.t);
+            m.stale_since = None;
+            if update.hostname.is_some() {
+                m.hostname = update.hostname;
+            }
+            m.uptime_secs = update.uptime_secs.or(m.uptime_secs);
+            m.cpu_count = update.cpu_count.or(m.cpu_count);
+            Outcome::redraw()
+        }
+        AppEvent::MetricsStatus { source, message } => {
+            if state.metrics.source.is_none() || state.metrics.source == Some(source) {
+                state.metrics.source_note = message;
+                Outcome::redraw()
+            } else {
+                Outcome::unchanged()
+            }
+        }
+        AppEvent::Connection(connection) => {
+            let down = !matches!(
+                connection,
+                ConnectionState::Connected { .. } | ConnectionState::Local
+            );
+            if down && state.metrics.stale_since.is_none() {
+                state.metrics.stale_since = Some(state.now);
+            }
+            state.connection = connection;
+            Outcome::redraw()
+        }
+    }
+}
+
+/// The clock moved on. Redraw only when the shown second changed.
+pub fn tick(state: &mut State, now: i64) -> Outcome {
+    if now == state.now {
+        return Outcome::unchanged();
+    }
+    state.now = now;
+    Outcome::redraw()
+}
+
+pub fn resize(state: &mut State, width: u16, height: u16) -> Outcome {
+    if (state.layout.width, state.layout.height) == (width, height) {
+        return Outcome::unchanged();
+    }
+    state.layout.width = width;
+    state.layout.height = height;
+    Outcome::redraw()
+}
+
+pub fn handle_key(state: &mut State, key: KeyEvent) -> Outcome {
+    if key.kind == KeyEventKind::Release {
+        return Outcome::unchanged();
+    }
+    // Ctrl-C always quits, whatever overlay is open.
+    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        return Outcome::redraw().with(Effect::Quit);
+    }
+    match state.overlay.clone() {
+        Overlay::None => {}
+        Overlay::Help { scroll } => return help_key(state, key, scroll),
+        Overlay::Palette(palette) => return palette_key(state, key, palette),
+        Overlay::Filter { pane, input } => return filter_key(state, key, pane, input),
+    }
+    let had_flash = state.flash.take().is_some();
+    let mut outcome = match state.keymap.action_for(state.layout.focus, &key) {
+        Some(action) => apply_action(state, action),
+        None => Outcome::unchanged(),
+    };
+    outcome.dirty |= had_flash;
+    outcome
+}
+
+pub fn apply_action(state: &mut State, action: Action) -> Outcome {
+    if let Some(pane) = action.focus_target() {
+        return focus(state, pane);
+    }
+    let focused = state.layout.focus;
+    match action {
+        Action::Quit => Outcome::redraw().with(Effect::Quit),
+        Action::Help => {
+            state.overlay = Overlay::Help { scroll: 0 };
+            Outcome::redraw()
+        }
+        Action::Palette => {
+            state.overlay = Overlay::Palette(PaletteState::default());
+            Outcome::redraw()
+        }
+        Action::FocusNext => focus(state, focused.next()),
+        Action::FocusPrev => focus(state, focused.prev()),
+        Action::Maximise => {
+            state.layout.maximised = !state.layout.maximised;
+            Outcome::redraw()
+        }
+        Action::MouseCapture => {
+            state.mouse_captured = !state.mouse_captured;
+            let text = if state.mouse_captured {
+                "mouse captured: click to focus, wheel to scroll"
+            } else {
+                "mouse released: select text with the mouse to copy it"
+            };
+            flash(state, text, false);
+            Outcome::redraw().with(Effect::SetMouseCapture(state.mouse_captured))
+        }
+        Action::Suspend => Outcome::redraw().with(Effect::Suspend),
+        Action::Redraw => Outcome::redraw().with(Effect::FullRedraw),
+        Action::ChartWindow => {
+            let i = CHART_WINDOWS
+                .iter()
+                .position(|w| *w == state.metrics.window_secs)
+                .unwrap_or(0);
+            state.metrics.window_secs = CHART_WINDOWS[(i + 1) % CHART_WINDOWS.len()];
+            Outcome::redraw()
+        }
+        Action::Filter if focused.is_list() => {
+            let input = state.list(focused).filter;
+            state.overlay = Overlay::Filter {
+                pane: focused,
+                input,
+            };
+            Outcome::redraw()
+        }
+        Action::Back if focused.is_list() => {
+            let list = state.lists.entry(focused).or_default();
+            if list.filter.is_empty() {
+                return Outcome::unchanged();
+            }
+            list.filter.clear();
+            Outcome::redraw()
+        }
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => move_selection(state, focused, action),
+        Action::Restart | Action::Stop | Action::Start | Action::Kill => {
+            flash(
+                state,
+                "container actions go through the action gate, which is not available in this build",
+                true,
+            );
+            Outcome::redraw()
+        }
+        Action::Approve | Action::Reject => {
+            flash(state, "no pending action selected", true);
+            Outcome::redraw()
+        }
+        _ => Outcome::unchanged(),
+    }
+}
+
+fn focus(state: &mut State, pane: PaneId) -> Outcome {
+    if state.layout.focus == pane {
+        return Outcome::unchanged();
+    }
+    state.layout.focus_on(pane);
+    Outcome::redraw()
+}
+
+fn flash(state: &mut State, text: &str, is_error: bool) {
+    state.flash = Some(Flash {
+        text: text.to_string(),
+        is_error,
+    });
+}
+
+/// Number of rows a list pane holds (after its filter).
+pub fn list_len(_state: &State, _pane: PaneId) -> usize {
+    // The list panes are filled by their sources (containers, logs, gate);
+    // until then they hold nothing to select.
+    0
+}
+
+fn move_selection(state: &mut State, pane: PaneId, action: Action) -> Outcome {
+    if !pane.is_list() {
+        return Outcome::unchanged();
+    }
+    let len = list_len(state, pane);
+    let page = usize::from(state.layout.height.saturating_sub(8)).max(1);
+    let list = state.lists.entry(pane).or_default();
+    let last = len.saturating_sub(1);
+    let before = list.selected;
+    list.selected = match action {
+        Action::Up => list.selected.saturating_sub(1),
+        Action::Down => (list.selected + 1).min(last),
+        Action::PageUp => list.selected.saturating_sub(page),
+        Action::PageDown => (list.selected + page).min(last),
+        Action::Top => 0,
+        _ => last,
+    };
+    Outcome {
+        dirty: before != list.selected,
+        effects: Vec::new(),
+    }
+}
+
+fn help_key(state: &mut State, key: KeyEvent, scroll: u16) -> Outcome {
+    let scroll = match key.code {
+        KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
+        KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+        KeyCode::PageDown => scroll.saturating_add(10),
+        KeyCode::PageUp => scroll.saturating_sub(10),
+        _ => {
+            state.overlay = Overlay::None;
+            return Outcome::redraw();
+        }
+    };
+    state.overlay = Overlay::Help { scroll };
+    Outcome::redraw()
+}
+
+fn filter_key(state: &mut State, key: KeyEvent, pane: PaneId, mut input: String) -> Outcome {
+    match key.code {
+        KeyCode::Esc => {
+            state.lists.entry(pane).or_default().filter.clear();
+            state.overlay = Overlay::None;
+        }
+        KeyCode::Enter => state.overlay = Overlay::None,
+        KeyCode::Backspace => {
+            input.pop();
+            state.lists.entry(pane).or_default().filter = input.clone();
+            state.overlay = Overlay::Filter { pane, input };
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            input.push(c);
+            let list = state.lists.entry(pane).or_default();
+            list.filter = input.clone();
+            list.selected = 0;
+            state.overlay = Overlay::Filter { pane, input };
+        }
+        _ => return Outcome::unchanged(),
+    }
+    Outcome::redraw()
+}
+
+fn palette_key(state: &mut State, key: KeyEvent, mut palette: PaletteState) -> Outcome {
+    match key.code {
+        KeyCode::Esc => {
+            state.overlay = Overlay::None;
+            Outcome::redraw()
+        }
+        KeyCode::Enter => {
+            state.overlay = Overlay::None;
+            run_command(state, palette.input.trim())
+        }
+        KeyCode::Tab => {
+            complete(state, &mut palette);
+            state.overlay = Overlay::Palette(palette);
+            Outcome::redraw()
+        }
+        KeyCode::Backspace => {
+            if palette.input.pop().is_none() {
+                state.overlay = Overlay::None;
+                return Outcome::redraw();
+            }
+            palette.completions = completions(state, &palette.input);
+            palette.completion_index = None;
+            state.overlay = Overlay::Palette(palette);
+            Outcome::redraw()
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            palette.input.push(c);
+            palette.completions = completions(state, &palette.input);
+            palette.completion_index = None;
+            state.overlay = Overlay::Palette(palette);
+            Outcome::redraw()
+        }
+        _ => Outcome::unchanged(),
+    }
+}
+
+/// Candidates for what is typed so far: command names, or the argument of
+/// `theme` / `window`.
+pub fn completions(state: &State, input: &str) -> Vec<String> {
+    match input.split_once(' ') {
+        None => PALETTE_COMMANDS
+            .iter()
+            .filter(|c| c.starts_with(input))
+            .map(|c| c.to_string())
+            .collect(),
+        Some(("theme", arg)) => state
+            .themes
+            .names()
+            .into_iter()
+            .filter(|t| t.starts_with(arg.trim_start()))
+            .map(|t| format!("theme {t}"))
+            .collect(),
+        Some(("window", arg)) => ["1m", "5m", "10m"]
+            .iter()
+            .filter(|w| w.starts_with(arg.trim_start()))
+            .map(|w| format!("window {w}"))
+            .collect(),
+        Some(_) => Vec::new(),
+    }
+}
+
+/// Tab: complete to the only candidate, or cycle through several.
+fn complete(state: &State, palette: &mut PaletteState) {
+    if palette.completion_index.is_none() {
+        palette.completions = completions(state, &palette.input);
+    }
+    if palette.completions.is_empty() {
+        return;
+    }
+    let next = palette
+        .completion_index
+        .map(|i| (i + 1) % palette.completions.len())
+        .unwrap_or(0);
+    palette.completion_index = Some(next);
+    palette.input = palette.completions[next].clone();
+    let takes_argument = matches!(palette.input.as_str(), "theme" | "window");
+    if palette.completions.len() == 1 && takes_argument {
+        palette.input.push(' ');
+        palette.completions = completions(state, &palette.input);
+        palette.completion_index = None;
+    }
+}
+
+pub fn run_command(state: &mut State, command: &str) -> Outcome {
+    let (name, arg) = match command.split_once(' ') {
+        Some((n, a)) => (n, a.trim()),
+        None => (command, ""),
+    };
+    if let Some(pane) = PaneId::from_name(name) {
+        state.layout.focus_on(pane);
+        return Outcome::redraw();
+    }
+    match name {
+        "" => Outcome::redraw(),
+        "quit" | "q" => Outcome::redraw().with(Effect::Quit),
+        "help" => {
+            state.overlay = Overlay::Help { scroll: 0 };
+            Outcome::redraw()
+        }
+        "theme" => {
+            match state.themes.get(arg) {
+                Ok(theme) => {
+                    state.theme = theme;
+                    flash(state, &format!("theme {arg}"), false);
+                }
+                Err(e) => flash(state, &e.message, true),
+            }
+            Outcome::redraw()
+        }
+        "window" => {
+            match humantime::parse_duration(arg)
+                .ok()
+                .map(|d| d.as_secs() as i64)
+                .filter(|s| CHART_WINDOWS.contains(s))
+            {
+                Some(secs) => state.metrics.window_secs = secs,
+                None => flash(state, "window takes 1m, 5m or 10m", true),
+            }
+            Outcome::redraw()
+        }
+        other => {
+            flash(
+                state,
+                &format!(
+                    "unknown command `{}` (Tab completes)",
+                    crate::text::inert(other)
+                ),
+                true,
+            );
+            Outcome::redraw()
+        }
+    }
+}
+
+pub fn handle_mouse(state: &mut State, mouse: MouseEvent) -> Outcome {
+    let screen = Rect::new(0, 0, state.layout.width, state.layout.height);
+    let position = Position::new(mouse.column, mouse.row);
+    let under = layout::pane_areas(screen, &state.layout)
+        .into_iter()
+        .find(|(_, area)| area.contains(position))
+        .map(|(pane, _)| pane);
+    match (mouse.kind, under) {
+        (MouseEventKind::Down(_), Some(pane)) if state.overlay == Overlay::None => {
+            focus(state, pane)
+        }
+        (MouseEventKind::ScrollUp, Some(pane)) => move_selection(state, pane, Action::Up),
+        (MouseEventKind::ScrollDown, Some(pane)) => move_selection(state, pane, Action::Down),
+        _ => Outcome::unchanged(),
+    }
+}

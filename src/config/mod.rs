@@ -1,0 +1,354 @@
+//! Configuration: the user's `config.toml`, themes and keymaps, each laid over
+//! embedded defaults and checked strictly before the TUI starts.
+//!
+//! Where files live: `$OPSCOCKPIT_CONFIG` names the config file; otherwise
+//! `$XDG_CONFIG_HOME/opscockpit/config.toml` when `XDG_CONFIG_HOME` is set (on
+//! every OS), else the platform config dir from `directories`. Themes and
+//! keymaps are looked up in `themes/` and `keymaps/` beside the config file.
+
+pub mod keymap;
+pub mod theme;
+pub mod toml_file;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+pub use keymap::Keymap;
+pub use theme::{Theme, ThemeSet};
+pub use toml_file::FileError;
+
+/// The whole `config.toml`. Every key is documented in
+/// `assets/config.example.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub theme: Option<String>,
+    pub keymap: Option<String>,
+    #[serde(default)]
+    pub ui: UiConfig,
+    #[serde(default)]
+    pub logs: LogsConfig,
+    #[serde(default)]
+    pub gate: GateConfig,
+    #[serde(default)]
+    pub hosts: BTreeMap<String, HostConfig>,
+    /// Extra or overriding pricing plans (see `assets/pricing.toml`).
+    #[serde(default)]
+    pub plans: BTreeMap<String, toml::Table>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Chart window at start: `1m`, `5m` or `10m`.
+    #[serde(deserialize_with = "de_duration")]
+    pub chart_window: Duration,
+    /// Capture the mouse at start (click to focus, wheel to scroll).
+    pub mouse: bool,
+    /// Ring the terminal bell on new critical alerts and new proposals.
+    pub bell: bool,
+    /// Show times in UTC instead of local time.
+    pub utc: bool,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            chart_window: Duration::from_secs(300),
+            mouse: true,
+            bell: true,
+            utc: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsConfig {
+    /// Lines kept in the Logs pane's ring buffer.
+    pub buffer_lines: usize,
+    /// Lines shown from each source when the pane opens.
+    pub initial_lines: usize,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            buffer_lines: 50_000,
+            initial_lines: 200,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GateConfig {
+    /// How long a pending `approve`-tier proposal waits for a decision.
+    #[serde(deserialize_with = "de_duration")]
+    pub approve_ttl: Duration,
+    /// How long a pending `confirm`-tier proposal waits.
+    #[serde(deserialize_with = "de_duration")]
+    pub confirm_ttl: Duration,
+    /// Default per-action timeout.
+    #[serde(deserialize_with = "de_duration")]
+    pub action_timeout: Duration,
+    /// Output kept per action (the rest is counted and hashed).
+    pub output_limit_bytes: usize,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        Self {
+            approve_ttl: Duration::from_secs(15 * 60),
+            confirm_ttl: Duration::from_secs(5 * 60),
+            action_timeout: Duration::from_secs(10 * 60),
+            output_limit_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Per-host settings under `[hosts.NAME]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    // SSH overrides (over what `ssh -G` resolves).
+    pub hostname: Option<String>,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<Vec<String>>,
+    pub proxy_jump: Option<String>,
+    /// Netdata on the target, as the target sees it.
+    pub netdata_url: Option<String>,
+    /// Turn Netdata off for this host (the /proc sampler runs instead).
+    pub netdata: Option<bool>,
+    /// The Docker Engine API socket on the target.
+    pub docker_socket: Option<String>,
+    #[serde(default)]
+    pub journald: Option<JournaldConfig>,
+    pub betterstack: Option<BetterStackConfig>,
+    /// Pricing plan this host is on (a name in `pricing.toml` or `[plans]`).
+    pub plan: Option<String>,
+    /// Plans to compare with in the Cost pane.
+    pub compare: Option<Vec<String>>,
+    /// Day of the month the billing period starts (1-28).
+    pub billing_day: Option<u8>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournaldConfig {
+    /// Turn journald tailing off.
+    pub enabled: Option<bool>,
+    /// Only these units (`journalctl -u`).
+    #[serde(default)]
+    pub units: Vec<String>,
+}
+
+/// Better Stack's SQL query API. Credentials are by reference only.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BetterStackConfig {
+    pub endpoint: String,
+    pub table: String,
+    pub username: String,
+    pub password_env: Option<String>,
+    pub password_cmd: Option<String>,
+    #[serde(default)]
+    pub keyring: bool,
+    #[serde(default, deserialize_with = "de_opt_duration")]
+    pub poll: Option<Duration>,
+    /// Team API token (by env var) to look the table up.
+    pub team_token_env: Option<String>,
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!("`{text}` is not a duration like `2s` or `5m`: {e}"))
+    })
+}
+
+fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    de_duration(d).map(Some)
+}
+
+/// Where the config file and its sibling directories are.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub config_file: PathBuf,
+    pub config_dir: PathBuf,
+}
+
+impl Paths {
+    /// Resolves the config location: `--config`, then `OPSCOCKPIT_CONFIG`,
+    /// then `XDG_CONFIG_HOME`, then the platform default.
+    pub fn resolve(explicit: Option<&Path>) -> Paths {
+        let from_env = std::env::var_os("OPSCOCKPIT_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let config_file = explicit
+            .map(Path::to_path_buf)
+            .or(from_env)
+            .unwrap_or_else(|| default_config_dir().join("config.toml"));
+        let config_dir = config_file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(default_config_dir);
+        Paths {
+            config_file,
+            config_dir,
+        }
+    }
+
+    pub fn themes_dir(&self) -> PathBuf {
+        self.config_dir.join("themes")
+    }
+
+    pub fn keymaps_dir(&self) -> PathBuf {
+        self.config_dir.join("keymaps")
+    }
+}
+
+fn default_config_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("opscockpit");
+    }
+    directories::ProjectDirs::from("", "", "opscockpit")
+        .map(|d| d.config_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".opscockpit"))
+}
+
+/// The platform data dir (history database, runtime fallback), honouring
+/// `XDG_DATA_HOME` on every OS like the config dir.
+pub fn data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("opscockpit");
+    }
+    directories::ProjectDirs::from("", "", "opscockpit")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".opscockpit-data"))
+}
+
+impl Config {
+    /// Loads the config file; a missing file at the default place means
+    /// defaults, a missing file the user named explicitly is an error.
+    pub fn load(paths: &Paths, explicit: bool) -> Result<Config, FileError> {
+        if !paths.config_file.exists() {
+            if explicit {
+                return Err(FileError::new(
+                    paths.config_file.display().to_string(),
+                    "no such file",
+                ));
+            }
+            return Ok(Config::default());
+        }
+        let config: Config = toml_file::load(&paths.config_file)?;
+        config.validate(&paths.config_file)?;
+        Ok(config)
+    }
+
+    fn validate(&self, file: &Path) -> Result<(), FileError> {
+        let file = file.display().to_string();
+        for (name, host) in &self.hosts {
+            if let Some(day) = host.billing_day {
+                if !(1..=28).contains(&day) {
+                    return Err(FileError::new(
+                        &file,
+                        format!("billing_day must be 1-28, got {day}"),
+                    )
+                    .at(None, Some(format!("hosts.{name}.billing_day"))));
+                }
+            }
+            if let Some(bs) = &host.betterstack {
+                let refs = [
+                    bs.password_env.is_some(),
+                    bs.password_cmd.is_some(),
+                    bs.keyring,
+                ]
+                .iter()
+                .filter(|b| **b)
+                .count();
+                if refs != 1 {
+                    return Err(FileError::new(&file, "set exactly one of password_env, password_cmd or keyring = true (the password itself never goes in this file)")
+                        .at(None, Some(format!("hosts.{name}.betterstack"))));
+                }
+            }
+        }
+        let window = self.ui.chart_window.as_secs();
+        if ![60, 300, 600].contains(&window) {
+            return Err(FileError::new(&file, "chart_window must be 1m, 5m or 10m")
+                .at(None, Some("ui.chart_window".into())));
+        }
+        Ok(())
+    }
+
+    pub fn host(&self, name: &str) -> HostConfig {
+        self.hosts.get(name).cloned().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_is_valid_and_complete() {
+        let text = include_str!("../../assets/config.example.toml");
+        let config: Config =
+            toml_file::parse_str("config.example.toml", text).expect("example parses");
+        config
+            .validate(Path::new("config.example.toml"))
+            .expect("example validates");
+        assert!(config.hosts.contains_key("myhost"));
+    }
+
+    #[test]
+    fn typo_in_host_section_names_file_line_and_key() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("config.toml");
+        std::fs::write(
+            &file,
+            "theme = \"dark\"\n\n[hosts.web]\nnetdata_ulr = \"http://127.0.0.1:19999\"\n",
+        )
+        .expect("write");
+        let paths = Paths::resolve(Some(&file));
+        let err = Config::load(&paths, true).expect_err("typo");
+        assert_eq!(err.line, Some(4));
+        assert_eq!(err.key.as_deref(), Some("hosts.web.netdata_ulr"));
+        assert!(
+            err.to_string()
+                .contains("config.toml:4: key `hosts.web.netdata_ulr`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn durations_are_checked() {
+        let err = toml_file::parse_str::<Config>("c.toml", "[ui]\nchart_window = \"soon\"\n")
+            .expect_err("bad duration");
+        assert_eq!(err.key.as_deref(), Some("ui.chart_window"));
+        assert!(err.message.contains("soon"));
+    }
+
+    #[test]
+    fn inline_passwords_are_refused() {
+        let err = toml_file::parse_str::<Config>(
+            "c.toml",
+            "[hosts.a.betterstack]\nendpoint = \"https://x\"\ntable = \"t1_a\"\nusername = \"u\"\npassword = \"hunter2\"\n",
+        )
+        .expect_err("password key");
+        assert_eq!(err.key.as_deref(), Some("hosts.a.betterstack.password"));
+        assert!(!err.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn missing_default_file_means_defaults_but_missing_explicit_is_an_error() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let paths = Paths::resolve(Some(&dir.path().join("nope.toml")));
+        assert!(Config::load(&paths, false).is_ok());
+        assert!(Config::load(&paths, true).is_err());
+    }
+}

@@ -1,0 +1,12 @@
+//! opscockpit: a terminal cockpit for self-hosted servers. See
+//! `ARCHITECTURE.md` for how the modules fit together.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod metrics;
+pub mod sources;
+pub mod text;
+pub mod transport;
+pub mod tui;
+pub mod ui;

@@ -1,0 +1,5 @@
+//! Data sources: tasks that read from the target through a
+//! [`Transport`](crate::transport::Transport) and send typed events to the
+//! event loop. Sources never touch the UI.
+
+pub mod procfs;

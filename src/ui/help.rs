@@ -1,0 +1,78 @@
+//! The `?` popup: every binding that applies in the focused pane, generated
+//! from the active keymap, plus the palette commands.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+
+use crate::app::state::State;
+use crate::config::keymap::{Context, Keymap};
+
+const PALETTE_HELP: [(&str, &str); 6] = [
+    (":metrics … :cost", "jump to a pane"),
+    (":theme NAME", "switch theme"),
+    (":window 1m|5m|10m", "chart window"),
+    (":help", "this help"),
+    (":quit", "quit"),
+    ("Tab", "complete a command"),
+];
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
+    let theme = &state.theme;
+    let lines = help_lines(state);
+    let popup = super::centered(area, 64, (lines.len() as u16).saturating_add(2));
+    let title = format!(
+        " Help — {} keymap `{}` ",
+        state.layout.focus.title(),
+        state.keymap.name
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(theme.popup_border)
+        .title(Span::styled(title, theme.popup_border));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .style(theme.popup)
+            .scroll((scroll, 0)),
+        popup,
+    );
+}
+
+pub fn help_lines(state: &State) -> Vec<Line<'static>> {
+    let theme = &state.theme;
+    let mut lines = Vec::new();
+    for context in Keymap::contexts_for(state.layout.focus) {
+        let bindings = state.keymap.bindings(context);
+        if bindings.is_empty() {
+            continue;
+        }
+        let heading = match context {
+            Context::Global => "Everywhere".to_string(),
+            Context::Lists => "Lists".to_string(),
+            Context::Pane(p) => p.title().to_string(),
+        };
+        lines.push(Line::from(Span::styled(heading, theme.title_focused)));
+        for (action, keys) in bindings {
+            let labels: Vec<String> = keys.iter().map(|k| k.label()).collect();
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<16}", labels.join(" ")), theme.keybar_key),
+                Span::styled(format!(" {}", action.description()), theme.text),
+            ]));
+        }
+    }
+    lines.push(Line::from(Span::styled(
+        "Command palette",
+        theme.title_focused,
+    )));
+    for (cmd, desc) in PALETTE_HELP {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {cmd:<22}"), theme.keybar_key),
+            Span::styled(format!(" {desc}"), theme.text),
+        ]));
+    }
+    lines
+}

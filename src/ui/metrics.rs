@@ -1,0 +1,472 @@
+//! The Metrics pane. Small areas get one row per metric with a block
+//! sparkline; large ones get braille charts with axes. Either way CPU,
+//! memory, network, disk I/O and load come first.
+
+use chrono::{Local, TimeZone, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
+
+use crate::app::state::State;
+use crate::metrics::units::{human_bits_per_sec, human_bytes};
+use crate::metrics::{SeriesStore, Unit, names};
+
+/// Charts need this much room each; below it the compact rows are used.
+const CHART_MIN_HEIGHT: u16 = 18;
+const CHART_MIN_WIDTH: u16 = 90;
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
+    if area.height == 0 {
+        return;
+    }
+    let [status, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    frame.render_widget(Paragraph::new(status_line(state)), status);
+    if state.metrics.store.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                " waiting for the first sample…",
+                state.theme.muted,
+            )),
+            body,
+        );
+        return;
+    }
+    if body.height >= CHART_MIN_HEIGHT && body.width >= CHART_MIN_WIDTH {
+        draw_charts(frame, body, state);
+    } else {
+        draw_rows(frame, body, state);
+    }
+}
+
+fn status_line(state: &State) -> Line<'static> {
+    let theme = &state.theme;
+    let m = &state.metrics;
+    let mut spans = vec![
+        Span::styled(" source ", theme.muted),
+        Span::styled(crate::text::inert(&m.source_note), theme.text),
+        Span::styled(
+            format!("  window {}", window_label(m.window_secs)),
+            theme.muted,
+        ),
+    ];
+    if let Some(cpus) = m.cpu_count {
+        spans.push(Span::styled(format!("  {cpus} CPUs"), theme.muted));
+    }
+    if let Some(since) = m.stale_since {
+        spans.push(Span::styled(
+            format!("  stale since {}", time_of_day(state, since)),
+            theme.stale,
+        ));
+    }
+    Line::from(spans)
+}
+
+pub fn window_label(secs: i64) -> String {
+    format!("{}m", secs / 60)
+}
+
+pub fn time_of_day(state: &State, t: i64) -> String {
+    if state.utc {
+        Utc.timestamp_opt(t, 0)
+            .single()
+            .map(|t| t.format("%H:%M:%S").to_string())
+            .unwrap_or_default()
+    } else {
+        Local
+            .timestamp_opt(t, 0)
+            .single()
+            .map(|t| t.format("%H:%M:%S").to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// One compact row: label, current value, sparkline, peak.
+struct Row {
+    label: &'static str,
+    series: &'static str,
+    value: String,
+    /// Top of the sparkline scale (None: the window's maximum).
+    scale: Option<f64>,
+    style: Style,
+}
+
+fn rows(state: &State) -> Vec<Row> {
+    let store = &state.metrics.store;
+    let theme = &state.theme;
+    let latest = |name: &str| store.latest(name);
+    let mut rows = Vec::new();
+    if let Some(cpu) = latest(names::CPU_TOTAL) {
+        rows.push(Row {
+            label: "CPU",
+            series: names::CPU_TOTAL,
+            value: format!("{cpu:5.1}%"),
+            scale: Some(100.0),
+            style: theme.chart_1,
+        });
+    }
+    if let (Some(used), Some(total)) = (latest(names::MEM_USED), latest(names::MEM_TOTAL)) {
+        rows.push(Row {
+            label: "Mem",
+            series: names::MEM_USED,
+            value: format!("{} / {}", human_bytes(used), human_bytes(total)),
+            scale: Some(total),
+            style: theme.chart_2,
+        });
+    }
+    if let (Some(used), Some(total)) = (latest(names::SWAP_USED), latest(names::SWAP_TOTAL)) {
+        if total > 0.0 {
+            rows.push(Row {
+                label: "Swap",
+                series: names::SWAP_USED,
+                value: format!("{} / {}", human_bytes(used), human_bytes(total)),
+                scale: Some(total),
+                style: theme.chart_2,
+            });
+        }
+    }
+    for (label, series, style) in [
+        ("Net ↓", names::NET_RX, theme.chart_4),
+        ("Net ↑", names::NET_TX, theme.chart_3),
+        ("Disk R", names::DISK_READ, theme.chart_1),
+        ("Disk W", names::DISK_WRITE, theme.chart_3),
+    ] {
+        if let Some(v) = latest(series) {
+            let value = if series.starts_with("net") {
+                human_bits_per_sec(v)
+            } else {
+                Unit::BytesPerSec.format(v)
+            };
+            rows.push(Row {
+                label,
+                series,
+                value,
+                scale: None,
+                style,
+            });
+        }
+    }
+    if let Some(l1) = latest(names::LOAD1) {
+        let l5 = latest(names::LOAD5).unwrap_or(0.0);
+        let l15 = latest(names::LOAD15).unwrap_or(0.0);
+        let cpus = state.metrics.cpu_count.unwrap_or(1) as f64;
+        rows.push(Row {
+            label: "Load",
+            series: names::LOAD1,
+            value: format!("{l1:.2} {l5:.2} {l15:.2}"),
+            scale: Some(cpus),
+            style: theme.chart_3,
+        });
+    }
+    rows
+}
+
+fn draw_rows(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let value_width = 22usize;
+    let label_width = 7usize;
+    let spark_width = usize::from(area.width).saturating_sub(label_width + value_width + 2);
+    let lines: Vec<Line> = rows(state)
+        .into_iter()
+        .take(usize::from(area.height))
+        .map(|row| {
+            let spark = sparkline(
+                &state.metrics.store,
+                row.series,
+                state.now,
+                state.metrics.window_secs,
+                spark_width,
+                row.scale,
+            );
+            Line::from(vec![
+                Span::styled(
+                    format!(" {:<w$}", row.label, w = label_width - 1),
+                    theme.muted,
+                ),
+                Span::styled(
+                    format!("{:>w$} ", row.value, w = value_width - 1),
+                    theme.text,
+                ),
+                Span::styled(spark, row.style),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+const BLOCKS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A block-character sparkline of `width` columns over the window; each
+/// column shows the highest value of its time slice, so short spikes stay
+/// visible at any width.
+pub fn sparkline(
+    store: &SeriesStore,
+    series: &str,
+    now: i64,
+    window: i64,
+    width: usize,
+    scale: Option<f64>,
+) -> String {
+    let Some(s) = store.get(series) else {
+        return " ".repeat(width);
+    };
+    if width == 0 {
+        return String::new();
+    }
+    let mut columns = vec![None::<f64>; width];
+    for p in s.window(now, window) {
+        let age = now - p.t; // 0 ..= window-1
+        let col =
+            width - 1 - ((age.max(0) as usize * width) / window.max(1) as usize).min(width - 1);
+        columns[col] = Some(columns[col].map_or(p.v, |c: f64| c.max(p.v)));
+    }
+    let top = scale
+        .unwrap_or_else(|| columns.iter().flatten().copied().fold(0.0, f64::max))
+        .max(f64::EPSILON);
+    columns
+        .into_iter()
+        .map(|c| match c {
+            None => ' ',
+            Some(v) => {
+                let level = ((v / top).clamp(0.0, 1.0) * 8.0).round() as usize;
+                // A non-zero value always shows at least the lowest block.
+                BLOCKS[if v > 0.0 { level.max(1) } else { 0 }]
+            }
+        })
+        .collect()
+}
+
+/// A chart: title, series to plot (name, label, style), unit and fixed top.
+struct ChartSpec {
+    title: &'static str,
+    lines: Vec<(&'static str, &'static str, Style)>,
+    unit: Unit,
+    top: Option<f64>,
+}
+
+fn chart_specs(state: &State) -> Vec<ChartSpec> {
+    let t = &state.theme;
+    let mem_total = state.metrics.store.latest(names::MEM_TOTAL);
+    let cpus = state.metrics.cpu_count.unwrap_or(1) as f64;
+    vec![
+        ChartSpec {
+            title: "CPU",
+            lines: vec![
+                (names::CPU_TOTAL, "total", t.chart_1),
+                (names::CPU_USER, "user", t.chart_4),
+                (names::CPU_SYSTEM, "system", t.chart_2),
+                (names::CPU_IOWAIT, "iowait", t.chart_3),
+            ],
+            unit: Unit::Percent,
+            top: Some(100.0),
+        },
+        ChartSpec {
+            title: "Memory",
+            lines: vec![
+                (names::MEM_USED, "used", t.chart_2),
+                (names::SWAP_USED, "swap", t.chart_3),
+            ],
+            unit: Unit::Bytes,
+            top: mem_total,
+        },
+        ChartSpec {
+            title: "Network",
+            lines: vec![
+                (names::NET_RX, "rx", t.chart_4),
+                (names::NET_TX, "tx", t.chart_3),
+            ],
+            unit: Unit::BytesPerSec,
+            top: None,
+        },
+        ChartSpec {
+            title: "Disk I/O",
+            lines: vec![
+                (names::DISK_READ, "read", t.chart_1),
+                (names::DISK_WRITE, "write", t.chart_3),
+            ],
+            unit: Unit::BytesPerSec,
+            top: None,
+        },
+        ChartSpec {
+            title: "Load",
+            lines: vec![
+                (names::LOAD1, "1m", t.chart_3),
+                (names::LOAD5, "5m", t.chart_2),
+                (names::LOAD15, "15m", t.chart_1),
+            ],
+            unit: Unit::Load,
+            top: Some(cpus),
+        },
+    ]
+}
+
+fn draw_charts(frame: &mut Frame, area: Rect, state: &State) {
+    let specs = chart_specs(state);
+    let [top, middle, bottom] = Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(area);
+    let mut cells = Vec::new();
+    for row in [top, middle, bottom] {
+        let [l, r] = Layout::horizontal([Constraint::Ratio(1, 2); 2]).areas(row);
+        cells.push(l);
+        cells.push(r);
+    }
+    for (spec, cell) in specs.iter().zip(&cells) {
+        draw_chart(frame, *cell, state, spec);
+    }
+    if let Some(cell) = cells.get(specs.len()) {
+        draw_cores(frame, *cell, state);
+    }
+}
+
+fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
+    let theme = &state.theme;
+    let store = &state.metrics.store;
+    let (now, window) = (state.now, state.metrics.window_secs);
+    let mut data: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut legend = Vec::new();
+    let mut peak: f64 = 0.0;
+    for (series, label, style) in &spec.lines {
+        let Some(s) = store.get(series) else { continue };
+        let points: Vec<(f64, f64)> = s
+            .window(now, window)
+            .map(|p| ((p.t - now) as f64, p.v))
+            .collect();
+        peak = points.iter().map(|p| p.1).fold(peak, f64::max);
+        if let Some(latest) = s.latest() {
+            let (lo, hi) = s.min_max(now, window).unwrap_or((latest.v, latest.v));
+            legend.push(Span::styled(format!(" {label} "), *style));
+            legend.push(Span::styled(
+                format!(
+                    "{} ({}–{}) ",
+                    spec.unit.format(latest.v),
+                    spec.unit.format(lo),
+                    spec.unit.format(hi)
+                ),
+                theme.text,
+            ));
+        }
+        data.push(points);
+    }
+    let top = spec.top.unwrap_or(peak).max(peak).max(match spec.unit {
+        Unit::Percent => 1.0,
+        Unit::Load => 1.0,
+        _ => 1024.0,
+    });
+    let datasets: Vec<Dataset> = data
+        .iter()
+        .zip(&spec.lines)
+        .map(|(points, (_, _, style))| {
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(*style)
+                .data(points)
+        })
+        .collect();
+    let mut title = vec![Span::styled(
+        format!(" {} ", spec.title),
+        theme.title_focused,
+    )];
+    title.extend(legend);
+    let chart = Chart::new(datasets)
+        .block(
+            Block::default()
+                .borders(Borders::TOP)
+                .border_style(theme.border)
+                .title(Line::from(title)),
+        )
+        .x_axis(
+            Axis::default()
+                .style(theme.chart_axis)
+                .bounds([-(window as f64), 0.0])
+                .labels([
+                    Span::raw(format!("-{}", window_label(window))),
+                    Span::raw("now"),
+                ]),
+        )
+        .y_axis(
+            Axis::default()
+                .style(theme.chart_axis)
+                .bounds([0.0, top])
+                .labels([Span::raw("0"), Span::raw(spec.unit.format(top))]),
+        );
+    frame.render_widget(chart, area);
+}
+
+/// Per-core CPU as horizontal bars.
+fn draw_cores(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let store = &state.metrics.store;
+    let mut cores: Vec<(usize, f64)> = store
+        .names_with_prefix("cpu.core.")
+        .filter_map(|name| {
+            Some((
+                name.strip_prefix("cpu.core.")?.parse().ok()?,
+                store.latest(name)?,
+            ))
+        })
+        .collect();
+    cores.sort_by_key(|(n, _)| *n);
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(theme.border)
+        .title(Span::styled(" CPU per core ", theme.title_focused));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let per_column = usize::from(inner.height).max(1);
+    let columns = cores.len().div_ceil(per_column).max(1);
+    let col_width = usize::from(inner.width) / columns;
+    let bar_width = col_width.saturating_sub(12);
+    let mut lines: Vec<Line> = vec![Line::default(); per_column.min(cores.len())];
+    for (i, (core, pct)) in cores.iter().enumerate() {
+        let filled = ((pct / 100.0) * bar_width as f64).round() as usize;
+        let style = if *pct >= 90.0 {
+            theme.critical
+        } else if *pct >= 70.0 {
+            theme.warning
+        } else {
+            theme.chart_1
+        };
+        let line = &mut lines[i % per_column];
+        line.spans
+            .push(Span::styled(format!("{core:>3} "), theme.muted));
+        line.spans
+            .push(Span::styled("█".repeat(filled.min(bar_width)), style));
+        line.spans.push(Span::styled(
+            "·".repeat(bar_width - filled.min(bar_width)),
+            theme.chart_axis,
+        ));
+        line.spans
+            .push(Span::styled(format!(" {pct:5.1}% "), theme.text));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_keeps_spikes_and_scales() {
+        let mut store = SeriesStore::new(600);
+        for t in 0..60 {
+            store.push("x", Unit::Percent, t, if t == 30 { 100.0 } else { 0.0 });
+        }
+        let line = sparkline(&store, "x", 59, 60, 10, Some(100.0));
+        assert_eq!(line.chars().count(), 10);
+        assert_eq!(line.chars().filter(|c| *c == '█').count(), 1, "{line:?}");
+        // Auto scale: the max is a full block.
+        let mut store = SeriesStore::new(600);
+        store.push("y", Unit::BytesPerSec, 59, 5.0);
+        assert!(sparkline(&store, "y", 59, 60, 4, None).ends_with('█'));
+    }
+
+    #[test]
+    fn sparkline_of_missing_series_is_blank() {
+        assert_eq!(
+            sparkline(&SeriesStore::new(10), "nope", 0, 60, 3, None),
+            "   "
+        );
+    }
+}

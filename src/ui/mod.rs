@@ -1,0 +1,128 @@
+//! Drawing: a pure function of [`State`]. One file per drawn block, each
+//! with a `draw(frame, area, state)` function and its own snapshots.
+
+pub mod header;
+pub mod help;
+pub mod keybar;
+pub mod layout;
+pub mod metrics;
+pub mod palette;
+pub mod placeholder;
+pub mod too_small;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders};
+
+use crate::app::action::PaneId;
+use crate::app::state::{Overlay, State};
+
+/// Draws the whole cockpit.
+pub fn draw(frame: &mut Frame, state: &State) {
+    let screen = frame.area();
+    if layout::is_too_small(screen) {
+        too_small::draw(frame, screen, state);
+        return;
+    }
+    let parts = layout::frame(screen);
+    header::draw(frame, parts.header, state);
+    for slot in layout::slots(parts.body, &state.layout) {
+        let pane = layout::shown_member(&slot, &state.layout);
+        let block = pane_block(state, pane, slot.members);
+        let inner = block.inner(slot.area);
+        frame.render_widget(block, slot.area);
+        draw_pane(frame, inner, state, pane);
+    }
+    keybar::draw(frame, parts.keybar, state);
+    match &state.overlay {
+        Overlay::Help { scroll } => help::draw(frame, parts.body, state, *scroll),
+        Overlay::Palette(palette) => palette::draw(frame, parts.body, state, palette),
+        Overlay::None | Overlay::Filter { .. } => {}
+    }
+}
+
+fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
+    match pane {
+        PaneId::Metrics => metrics::draw(frame, area, state),
+        other => placeholder::draw(frame, area, state, other),
+    }
+}
+
+/// The border and title of a pane: its number and name, the other panes that
+/// share its slot as tabs, and a focus highlight.
+pub fn pane_block<'a>(state: &State, pane: PaneId, members: &[PaneId]) -> Block<'a> {
+    let theme = &state.theme;
+    let focused = state.layout.focus == pane;
+    let (border, title_style) = if focused {
+        (theme.border_focused, theme.title_focused)
+    } else {
+        (theme.border, theme.title)
+    };
+    let mut spans = Vec::new();
+    for (i, member) in members.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled("│", border));
+        }
+        let label = format!(" {} {} ", member.number(), member.title());
+        let style = if *member == pane {
+            title_style
+        } else {
+            theme.muted
+        };
+        spans.push(Span::styled(label, style));
+    }
+    if let Some(extra) = pane_title_extra(state, pane) {
+        spans.push(Span::styled(format!("{extra} "), theme.muted));
+    }
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Rounded
+        })
+        .border_style(border)
+        .title(Line::from(spans))
+}
+
+/// Extra words after the title: the live filter of a list pane.
+fn pane_title_extra(state: &State, pane: PaneId) -> Option<String> {
+    if let Overlay::Filter { pane: p, input } = &state.overlay {
+        if *p == pane {
+            return Some(format!("/{}▏", crate::text::inert(input)));
+        }
+    }
+    let filter = state
+        .lists
+        .get(&pane)
+        .map(|l| l.filter.as_str())
+        .unwrap_or("");
+    (!filter.is_empty()).then(|| format!("/{}", crate::text::inert(filter)))
+}
+
+/// A centred rectangle of at most `width`×`height` inside `area`.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let w = width.min(area.width);
+    let h = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+/// A one-line label/value pair.
+pub fn label_value<'a>(
+    label: &'a str,
+    value: String,
+    label_style: Style,
+    value_style: Style,
+) -> Vec<Span<'a>> {
+    vec![
+        Span::styled(label, label_style),
+        Span::styled(value, value_style),
+    ]
+}
