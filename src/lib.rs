@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod metrics;
 pub mod sources;
+pub mod testing;
 pub mod text;
 pub mod transport;
 pub mod tui;

@@ -14,47 +14,81 @@ use crate::text::inert;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
-    let sep = || Span::styled(" │ ", theme.header);
     let host = state
         .metrics
         .hostname
         .as_deref()
         .map(inert)
         .unwrap_or_else(|| inert(&state.host));
-    let mut left = vec![Span::styled(format!(" {host} "), theme.header_host)];
+    // Items by priority: when the line is too narrow the least important
+    // ones (last in this list) are left out, never the counts or the clock.
+    let mut left: Vec<(u8, Span<'static>)> =
+        vec![(0, Span::styled(format!(" {host} "), theme.header_host))];
     if state.target != host {
-        left.push(Span::styled(
-            format!("({}) ", inert(&state.target)),
-            theme.header,
+        left.push((
+            6,
+            Span::styled(format!("({}) ", inert(&state.target)), theme.header),
         ));
     }
-    left.push(sep());
-    left.push(Span::styled(
-        format!(
-            "src {}",
-            state.metrics.source.map(|s| s.label()).unwrap_or("—")
+    left.push((
+        4,
+        Span::styled(
+            format!(
+                "src {}",
+                state.metrics.source.map(|s| s.label()).unwrap_or("—")
+            ),
+            theme.header,
         ),
-        theme.header,
     ));
     if let Some(up) = state.metrics.uptime_secs {
-        left.push(sep());
-        left.push(Span::styled(
-            format!("up {}", human_duration(up)),
-            theme.header,
+        left.push((
+            5,
+            Span::styled(format!("up {}", human_duration(up)), theme.header),
         ));
     }
-    left.push(sep());
-    left.push(connection_span(state));
+    left.push((1, connection_span(state)));
+    let right: Vec<(u8, Span<'static>)> = vec![
+        (2, alerts_span(state)),
+        (2, pending_span(state)),
+        (3, Span::styled(format!("{} ", clock(state)), theme.header)),
+    ];
 
-    let mut right = vec![alerts_span(state), sep(), pending_span(state), sep()];
-    right.push(Span::styled(format!("{} ", clock(state)), theme.header));
-
-    let right_width: usize = right.iter().map(|s| s.width()).sum();
-    let left_width: usize = left.iter().map(|s| s.width()).sum();
-    let gap = usize::from(area.width).saturating_sub(left_width + right_width);
-    let mut spans = left;
-    spans.push(Span::styled(" ".repeat(gap), theme.header));
-    spans.extend(right);
+    let width = usize::from(area.width);
+    let mut max_priority = 6;
+    let fits = |limit: u8| -> bool {
+        let shown = |items: &[(u8, Span<'static>)]| {
+            let widths: Vec<usize> = items
+                .iter()
+                .filter(|(p, _)| *p <= limit)
+                .map(|(_, s)| s.width())
+                .collect();
+            widths.iter().sum::<usize>() + 3 * widths.len().saturating_sub(1)
+        };
+        shown(&left) + shown(&right) <= width
+    };
+    while max_priority > 0 && !fits(max_priority) {
+        max_priority -= 1;
+    }
+    let sep = || Span::styled(" │ ", theme.header);
+    let join = |items: &[(u8, Span<'static>)]| -> Vec<Span<'static>> {
+        let mut spans = Vec::new();
+        for (_, span) in items.iter().filter(|(p, _)| *p <= max_priority) {
+            if !spans.is_empty() {
+                spans.push(sep());
+            }
+            spans.push(span.clone());
+        }
+        spans
+    };
+    let left_spans = join(&left);
+    let right_spans = join(&right);
+    let used: usize = left_spans.iter().chain(&right_spans).map(Span::width).sum();
+    let mut spans = left_spans;
+    spans.push(Span::styled(
+        " ".repeat(width.saturating_sub(used)),
+        theme.header,
+    ));
+    spans.extend(right_spans);
     frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.header), area);
 }
 

@@ -116,16 +116,16 @@ fn rows(state: &State) -> Vec<Row> {
             style: theme.chart_2,
         });
     }
-    if let (Some(used), Some(total)) = (latest(names::SWAP_USED), latest(names::SWAP_TOTAL)) {
-        if total > 0.0 {
-            rows.push(Row {
-                label: "Swap",
-                series: names::SWAP_USED,
-                value: format!("{} / {}", human_bytes(used), human_bytes(total)),
-                scale: Some(total),
-                style: theme.chart_2,
-            });
-        }
+    if let (Some(used), Some(total)) = (latest(names::SWAP_USED), latest(names::SWAP_TOTAL))
+        && total > 0.0
+    {
+        rows.push(Row {
+            label: "Swap",
+            series: names::SWAP_USED,
+            value: format!("{} / {}", human_bytes(used), human_bytes(total)),
+            scale: Some(total),
+            style: theme.chart_2,
+        });
     }
     for (label, series, style) in [
         ("Net ↓", names::NET_RX, theme.chart_4),
@@ -323,10 +323,10 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
     let theme = &state.theme;
     let store = &state.metrics.store;
     let (now, window) = (state.now, state.metrics.window_secs);
-    let mut data: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut data: Vec<(Vec<(f64, f64)>, Style)> = Vec::new();
     let mut legend = Vec::new();
     let mut peak: f64 = 0.0;
-    for (series, label, style) in &spec.lines {
+    for (i, (series, label, style)) in spec.lines.iter().enumerate() {
         let Some(s) = store.get(series) else { continue };
         let points: Vec<(f64, f64)> = s
             .window(now, window)
@@ -334,19 +334,18 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
             .collect();
         peak = points.iter().map(|p| p.1).fold(peak, f64::max);
         if let Some(latest) = s.latest() {
-            let (lo, hi) = s.min_max(now, window).unwrap_or((latest.v, latest.v));
             legend.push(Span::styled(format!(" {label} "), *style));
-            legend.push(Span::styled(
-                format!(
-                    "{} ({}–{}) ",
-                    spec.unit.format(latest.v),
-                    spec.unit.format(lo),
-                    spec.unit.format(hi)
-                ),
-                theme.text,
-            ));
+            legend.push(Span::styled(spec.unit.format(latest.v), theme.text));
+            // Min and max of the main line only: the title must fit.
+            if i == 0 {
+                let (lo, hi) = s.min_max(now, window).unwrap_or((latest.v, latest.v));
+                legend.push(Span::styled(
+                    format!(" ({}–{})", spec.unit.format(lo), spec.unit.format(hi)),
+                    theme.muted,
+                ));
+            }
         }
-        data.push(points);
+        data.push((points, *style));
     }
     let top = spec.top.unwrap_or(peak).max(peak).max(match spec.unit {
         Unit::Percent => 1.0,
@@ -355,8 +354,7 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
     });
     let datasets: Vec<Dataset> = data
         .iter()
-        .zip(&spec.lines)
-        .map(|(points, (_, _, style))| {
+        .map(|(points, style)| {
             Dataset::default()
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)

@@ -1,0 +1,274 @@
+//! End-to-end: the real binary in a real terminal (tmux), driven by keys and
+//! read back with capture-pane.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of our own (own socket), killed on drop.
+struct Tmux {
+    socket: String,
+    home: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16) -> Tmux {
+        let home = tempfile::tempdir().expect("temp home");
+        let socket = format!("opscockpit-e2e-{}-{}", std::process::id(), rand_suffix());
+        let tmux = Tmux { socket, home };
+        let status = tmux
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-s",
+                "e2e",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                "env",
+                "-i",
+            ])
+            .args(tmux.env_args())
+            .args(["sh"])
+            .status()
+            .expect("tmux runs (scripts/testbed installs it)");
+        assert!(status.success(), "tmux new-session failed");
+        tmux
+    }
+
+    fn env_args(&self) -> Vec<String> {
+        let home = self.home.path().display().to_string();
+        vec![
+            format!("HOME={home}"),
+            format!("XDG_CONFIG_HOME={home}/config"),
+            format!("XDG_DATA_HOME={home}/data"),
+            format!("XDG_RUNTIME_DIR={home}/run"),
+            format!("PATH={}", std::env::var("PATH").unwrap_or_default()),
+            "TERM=xterm-256color".into(),
+            "PS1=$ ".into(),
+        ]
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"]).args(args);
+        c
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status().expect("send-keys").success());
+    }
+
+    fn type_line(&self, line: &str) {
+        self.send(&["-l", line]);
+        self.send(&["Enter"]);
+    }
+
+    fn capture(&self) -> String {
+        let out = self
+            .cmd(&["capture-pane", "-p", "-t", "e2e"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn display(&self, format: &str) -> String {
+        let out = self
+            .cmd(&["display-message", "-p", "-t", "e2e", format])
+            .output()
+            .expect("display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Captures until `pred` holds, or fails the test with the last screen.
+    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if pred(&screen) {
+                return screen;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]).status();
+    }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_opscockpit"))
+}
+
+/// The CPU figure on the Metrics pane's CPU row (`CPU   12.3%`).
+fn cpu_figure(screen: &str) -> Option<String> {
+    screen.lines().find_map(|line| {
+        let rest = line.split("┃ CPU").nth(1)?;
+        let figure = rest.split_whitespace().next()?;
+        figure.ends_with('%').then(|| figure.to_string())
+    })
+}
+
+fn run_cockpit(tmux: &Tmux, bin: &Path, args: &str) {
+    tmux.type_line(&format!("{} {args}; echo \"EXITED:$?\"", bin.display()));
+}
+
+#[test]
+fn local_cockpit_shows_live_cpu_help_and_restores_the_terminal() {
+    let tmux = Tmux::start(100, 30);
+    run_cockpit(&tmux, &binary(), "local");
+    let first = tmux.wait_for(
+        "the first frame with a CPU figure",
+        Duration::from_secs(20),
+        |s| cpu_figure(s).is_some(),
+    );
+    assert!(first.contains("1 Metrics"), "{first}");
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "1",
+        "the TUI uses the alternate screen"
+    );
+
+    // The figure is live: it changes from one second to the next (a short
+    // busy loop makes sure there is something to measure).
+    let busy = Command::new("sh")
+        .args(["-c", "timeout 6 sh -c 'while :; do :; done'"])
+        .spawn()
+        .expect("busy loop");
+    let before = cpu_figure(&first);
+    tmux.wait_for("the CPU figure to change", Duration::from_secs(15), |s| {
+        let now = cpu_figure(s);
+        now.is_some() && now != before
+    });
+    let _ = busy.wait_with_output();
+
+    tmux.send(&["?"]);
+    let help = tmux.wait_for("the help popup", Duration::from_secs(5), |s| {
+        s.contains("Help — Metrics")
+    });
+    assert!(
+        help.contains("quit"),
+        "help lists the quit binding:\n{help}"
+    );
+    assert!(
+        help.contains("chart window"),
+        "help lists the pane's own bindings:\n{help}"
+    );
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the help to close", Duration::from_secs(5), |s| {
+        !s.contains("Help — Metrics")
+    });
+
+    tmux.send(&["q"]);
+    let shell = tmux.wait_for("the shell to come back", Duration::from_secs(10), |s| {
+        s.contains("EXITED:0")
+    });
+    assert!(
+        !shell.contains("1 Metrics"),
+        "the cockpit's screen is gone:\n{shell}"
+    );
+    assert_eq!(
+        tmux.display("#{alternate_on}"),
+        "0",
+        "alternate screen left"
+    );
+    assert_eq!(tmux.display("#{cursor_flag}"), "1", "cursor visible again");
+    assert_eq!(
+        tmux.display("#{mouse_any_flag}"),
+        "0",
+        "mouse capture released"
+    );
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let tmux = Tmux::start(100, 30);
+    run_cockpit(&tmux, &binary(), "local");
+    tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
+        s.contains("1 Metrics")
+    });
+    let pid = tmux.display("#{pane_pid}");
+    // The cockpit is the shell's child.
+    let status = Command::new("pkill")
+        .args(["-TERM", "-P", &pid, "-x", "opscockpit"])
+        .status()
+        .expect("pkill");
+    assert!(status.success(), "found the cockpit to signal");
+    tmux.wait_for("the shell to come back", Duration::from_secs(10), |s| {
+        s.contains("EXITED:")
+    });
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+    assert_eq!(tmux.display("#{cursor_flag}"), "1");
+}
+
+#[test]
+fn bad_config_is_reported_before_the_tui_with_file_line_and_key() {
+    let tmux = Tmux::start(100, 30);
+    let config = tmux.home.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "theme = \"dark\"\n[hosts.web]\ndocker_sock = \"/x\"\n",
+    )
+    .expect("write config");
+    run_cockpit(
+        &tmux,
+        &binary(),
+        &format!("--config {} local", config.display()),
+    );
+    let screen = tmux.wait_for("the error", Duration::from_secs(10), |s| {
+        s.contains("EXITED:")
+    });
+    assert!(
+        screen.contains("bad.toml:3: key `hosts.web.docker_sock`"),
+        "{screen}"
+    );
+    assert!(screen.contains("EXITED:1"), "{screen}");
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+}
+
+#[test]
+fn small_terminal_says_so_and_palette_switches_theme_and_pane() {
+    let tmux = Tmux::start(70, 20);
+    run_cockpit(&tmux, &binary(), "local");
+    tmux.wait_for("the too-small message", Duration::from_secs(20), |s| {
+        s.contains("terminal too small")
+    });
+    assert!(
+        tmux.cmd(&["resize-window", "-t", "e2e", "-x", "100", "-y", "30"])
+            .status()
+            .expect("resize")
+            .success()
+    );
+    tmux.wait_for("the layout after resize", Duration::from_secs(10), |s| {
+        s.contains("1 Metrics")
+    });
+    tmux.send(&[":"]);
+    tmux.send(&["-l", "hist"]);
+    tmux.send(&["Tab"]);
+    tmux.wait_for("completion", Duration::from_secs(5), |s| {
+        s.contains(":history")
+    });
+    tmux.send(&["Enter"]);
+    // History is focused: its title is the one with the thick border.
+    tmux.wait_for("history focused", Duration::from_secs(5), |s| {
+        s.contains("┏ 4 Logs │ 6 History") || s.contains("6 History ━")
+    });
+    tmux.send(&["q"]);
+    tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
+}
