@@ -4,6 +4,7 @@
 //! loop ends and the guard restores).
 
 use std::io::{Stdout, Write, stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
@@ -64,7 +65,13 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Whether the terminal is in TUI mode now: restoring a terminal that was
+/// never set up would emit "leave alternate screen", which moves the cursor
+/// and can hide an error message printed just before.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
 fn setup(mouse: bool) -> std::io::Result<()> {
+    ACTIVE.store(true, Ordering::SeqCst);
     enable_raw_mode()?;
     execute!(stdout(), EnterAlternateScreen, crossterm::cursor::Hide)?;
     if mouse {
@@ -75,6 +82,9 @@ fn setup(mouse: bool) -> std::io::Result<()> {
 
 /// Puts the terminal back the way the shell expects it. Safe to call twice.
 pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = execute!(
         stdout(),
         DisableMouseCapture,

@@ -65,6 +65,7 @@ async fn event_loop(
         if dirty {
             guard.terminal.draw(|frame| crate::ui::draw(frame, state))?;
             dirty = false;
+            panic_if_testing_restore();
         }
         let outcome = tokio::select! {
             event = terminal_events.next() => match event {
@@ -100,6 +101,14 @@ async fn event_loop(
                 Effect::Bell => guard.ring_bell(),
             }
         }
+    }
+}
+
+/// Test hook for the end-to-end test that proves the terminal is restored on
+/// panic: with `OPSCOCKPIT_PANIC_AFTER_FIRST_FRAME` set, panic after a frame.
+fn panic_if_testing_restore() {
+    if std::env::var_os("OPSCOCKPIT_PANIC_AFTER_FIRST_FRAME").is_some() {
+        panic!("OPSCOCKPIT_PANIC_AFTER_FIRST_FRAME is set: panicking on purpose");
     }
 }
 
