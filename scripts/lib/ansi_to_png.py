@@ -6,6 +6,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf"
+# DejaVu Sans Mono has no Braille patterns (the charts); DejaVu Sans does.
+BRAILLE = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 SIZE = 15
 BASE16 = [
     (0, 0, 0), (205, 49, 49), (13, 188, 121), (229, 229, 16), (36, 114, 200), (188, 63, 188), (17, 168, 205), (229, 229, 229),
@@ -66,6 +68,7 @@ def apply_sgr(params, st):
 def main(src, dst):
     lines = open(src, encoding="utf-8", errors="replace").read().split("\n")
     font, bold = ImageFont.truetype(FONT, SIZE), ImageFont.truetype(BOLD, SIZE)
+    braille = ImageFont.truetype(BRAILLE, SIZE)
     cw = int(font.getlength("M"))
     ch = SIZE + 4
     cols = 160
@@ -85,7 +88,8 @@ def main(src, dst):
                     fg, bg = bg, fg
                 x, y = 8 + col * cw, 8 + row * ch
                 draw.rectangle([x, y, x + cw, y + ch], fill=bg)
-                draw.text((x, y + 1), char, font=bold if st["bold"] else font, fill=fg)
+                face = braille if "\u2800" <= char <= "\u28ff" else (bold if st["bold"] else font)
+                draw.text((x, y + 1), char, font=face, fill=fg)
                 col += 1
     img.save(dst)
 
