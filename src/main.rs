@@ -87,6 +87,7 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     let mut state = State::new(host, host, themes, theme, keymap);
     state.utc = config.ui.utc;
     state.mouse_captured = config.ui.mouse;
+    state.gate.bell = config.ui.bell;
     state.metrics.window_secs = config.ui.chart_window.as_secs() as i64;
     Ok(state)
 }

@@ -225,7 +225,7 @@ pub fn detail_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
                         format!("   #{:<6} {} ", e.seq, time_of(state, e.ts_ms)),
                         t.muted,
                     ),
-                    Span::styled(format!("{:<13}", e.kind), t.text),
+                    Span::styled(format!("{:<14}", e.kind), t.text),
                     Span::styled(inert(&e.actor), t.muted),
                 ]));
             }

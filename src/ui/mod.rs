@@ -4,6 +4,8 @@
 pub mod actions;
 pub mod gate_common;
 pub mod gate_popup;
+#[cfg(test)]
+mod gate_tests;
 pub mod header;
 pub mod help;
 pub mod history;
