@@ -166,6 +166,12 @@ pub fn apply_event(state: &mut State, event: GateEvent) -> Outcome {
             }
             if a.state.is_terminal() {
                 state.gate.details.remove(&a.id);
+                // An open detail shows the final timeline and stored output.
+                if state.gate.detail.as_ref().is_some_and(|d| d.id == a.id) {
+                    outcome
+                        .effects
+                        .push(Effect::Gate(GateRequest::LoadDetail { id: a.id.clone() }));
+                }
             }
             state.gate.actions.insert(a.id.clone(), a);
         }
