@@ -48,6 +48,81 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Propose a command to the cockpit of HOST; a human approves it there.
+    #[command(after_help = crate::gate::commands::EXIT_CODES_HELP)]
+    Propose {
+        /// The host whose cockpit decides (`opscockpit HOST` must be running).
+        host: String,
+        /// A short title for the Actions pane.
+        #[arg(long)]
+        title: Option<String>,
+        /// Why the action is needed (shown to the operator).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Your estimate of the risk; it can only raise the policy's tier.
+        #[arg(long, value_parser = ["low", "medium", "high"])]
+        risk: Option<String>,
+        /// Who proposes (default: $OPSCOCKPIT_AGENT, else `cli`).
+        #[arg(long)]
+        agent: Option<String>,
+        /// Working directory on the host (absolute).
+        #[arg(long, value_name = "DIR")]
+        cwd: Option<String>,
+        /// Kill the command after this long (default: the config's action_timeout).
+        #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+        timeout: Option<std::time::Duration>,
+        /// Block until the action ends; print its output and exit with its code
+        /// (the action id then goes to stderr).
+        #[arg(long)]
+        wait: bool,
+        /// The command: one argument is a shell command line; several are quoted and joined.
+        #[arg(last = true, required = true, num_args = 1..)]
+        command: Vec<String>,
+    },
+    /// List pending proposals (read-only).
+    Actions {
+        /// Only this host's.
+        host: Option<String>,
+    },
+    /// Every action recorded, newest first.
+    History {
+        #[arg(long)]
+        host: Option<String>,
+        /// Only actions proposed within this long (e.g. `2h`, `7d`).
+        #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+        since: Option<std::time::Duration>,
+        /// Only actions in this state (pending, succeeded, failed, uncertain, …).
+        #[arg(long)]
+        state: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check or export the tamper-evident action history.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Serve HOST's gate without the TUI: auto-tier actions run, others wait
+    /// for a cockpit. For tests and headless hosts.
+    #[command(hide = true)]
+    GateServe { host: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; report the first broken seq.
+    Verify {
+        /// Verify an NDJSON export instead of the database.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Write the chain as NDJSON (verifiable with `audit verify --file`).
+    Export {
+        /// Write here instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 impl Cli {

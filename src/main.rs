@@ -35,16 +35,30 @@ fn real_main() -> Result<()> {
         return Ok(());
     }
     let _log_guard = init_logging(&cli)?;
+    if let Some(code) = gate::client_command(&cli) {
+        std::process::exit(code);
+    }
     let paths = Paths::resolve(cli.config.as_deref());
     let config =
         Config::load(&paths, cli.config.is_some()).map_err(|e| eyre!("config error: {e}"))?;
+    if let Some(Command::GateServe { host }) = &cli.command {
+        return gate::serve(host, &paths, &config, transport_for(&cli)?);
+    }
     let state = initial_state(&cli, &config, &paths)?;
     let transport = transport_for(&cli)?;
+    let gate = opscockpit::gate::start(
+        cli.host_name(),
+        &config::data_dir(),
+        &paths.config_dir,
+        config.gate.clone(),
+        transport.clone(),
+    )
+    .map_err(|e| eyre!("{e}"))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(opscockpit::app::run(state, transport))?;
+    runtime.block_on(opscockpit::app::run(state, transport, Some(gate)))?;
     // Source tasks may be blocked in I/O: do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(())
@@ -73,8 +87,112 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     let mut state = State::new(host, host, themes, theme, keymap);
     state.utc = config.ui.utc;
     state.mouse_captured = config.ui.mouse;
+    state.gate.bell = config.ui.bell;
     state.metrics.window_secs = config.ui.chart_window.as_secs() as i64;
     Ok(state)
+}
+
+/// The gate's subcommands (see `opscockpit::gate::commands`).
+mod gate {
+    use super::*;
+    use opscockpit::cli::AuditCommand;
+    use opscockpit::gate::commands::{self, HistoryArgs, ProposeArgs};
+    use opscockpit::gate::{Risk, Running};
+
+    /// Runs a client subcommand; `None` when the command is not one.
+    pub fn client_command(cli: &Cli) -> Option<i32> {
+        let data_dir = config::data_dir();
+        Some(match cli.command.as_ref()? {
+            Command::Propose {
+                host,
+                title,
+                reason,
+                risk,
+                agent,
+                cwd,
+                timeout,
+                wait,
+                command,
+            } => commands::propose(
+                &data_dir,
+                &ProposeArgs {
+                    host: host.clone(),
+                    title: title.clone(),
+                    reason: reason.clone(),
+                    risk: risk.as_deref().and_then(Risk::from_name),
+                    agent: agent.clone(),
+                    cwd: cwd.clone(),
+                    timeout: *timeout,
+                    wait: *wait,
+                    command: command.clone(),
+                },
+            ),
+            Command::Actions { host } => commands::actions(&data_dir, host.as_deref()),
+            Command::History {
+                host,
+                since,
+                state,
+                json,
+            } => commands::history(
+                &data_dir,
+                &HistoryArgs {
+                    host: host.clone(),
+                    since: *since,
+                    state: state.clone(),
+                    json: *json,
+                },
+            ),
+            Command::Audit {
+                command: AuditCommand::Verify { file },
+            } => commands::audit_verify(&data_dir, file.as_deref()),
+            Command::Audit {
+                command: AuditCommand::Export { output },
+            } => commands::audit_export(&data_dir, output.as_deref()),
+            _ => return None,
+        })
+    }
+
+    /// `gate-serve HOST`: the broker and executor without the TUI, until
+    /// SIGTERM or SIGINT.
+    pub fn serve(
+        host: &str,
+        paths: &Paths,
+        config: &Config,
+        transport: SharedTransport,
+    ) -> Result<()> {
+        let running: Running = opscockpit::gate::start(
+            host,
+            &config::data_dir(),
+            &paths.config_dir,
+            config.gate.clone(),
+            transport,
+        )
+        .map_err(|e| eyre!("{e}"))?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let gate = running.spawn(&cancel);
+            let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+            tokio::spawn(opscockpit::gate::core::run(gate, tx, cancel.clone()));
+            tokio::spawn(async move { while rx.recv().await.is_some() {} });
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
+            eprintln!("opscockpit: serving the action gate for {host}");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            cancel.cancel();
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Ok::<(), color_eyre::eyre::Report>(())
+        })?;
+        runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+        Ok(())
+    }
 }
 
 fn transport_for(cli: &Cli) -> Result<SharedTransport> {

@@ -56,4 +56,6 @@ pub enum AppEvent {
         message: String,
     },
     Connection(ConnectionState),
+    /// The action gate: proposals, decisions, execution, history.
+    Gate(crate::gate::GateEvent),
 }

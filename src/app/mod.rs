@@ -31,20 +31,29 @@ const EVENT_QUEUE: usize = 1024;
 /// report on. They stop when `cancel` fires.
 pub fn spawn_sources(
     transport: SharedTransport,
+    gate: Option<crate::gate::Gate>,
     cancel: &CancellationToken,
 ) -> mpsc::Receiver<AppEvent> {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+    if let Some(gate) = gate {
+        tokio::spawn(crate::gate::core::run(gate, tx.clone(), cancel.clone()));
+    }
     tokio::spawn(sources::procfs::run(transport, tx, cancel.clone()));
     rx
 }
 
 /// Runs the TUI until the user quits or a signal ends it.
-pub async fn run(mut state: State, transport: SharedTransport) -> Result<()> {
+pub async fn run(
+    mut state: State,
+    transport: SharedTransport,
+    gate: Option<crate::gate::Running>,
+) -> Result<()> {
     let cancel = CancellationToken::new();
-    let mut source_events = spawn_sources(transport, &cancel);
+    let gate = gate.map(|g| g.spawn(&cancel));
+    let mut source_events = spawn_sources(transport, gate.clone(), &cancel);
     let mut guard =
         TerminalGuard::enter(state.mouse_captured).wrap_err("setting up the terminal")?;
-    let result = event_loop(&mut state, &mut guard, &mut source_events).await;
+    let result = event_loop(&mut state, &mut guard, &mut source_events, gate.as_ref()).await;
     cancel.cancel();
     drop(guard);
     result
@@ -54,6 +63,7 @@ async fn event_loop(
     state: &mut State,
     guard: &mut TerminalGuard,
     source_events: &mut mpsc::Receiver<AppEvent>,
+    gate: Option<&crate::gate::Gate>,
 ) -> Result<()> {
     let size = guard.terminal.size()?;
     update::resize(state, size.width, size.height);
@@ -99,6 +109,18 @@ async fn event_loop(
                     dirty = true;
                 }
                 Effect::Bell => guard.ring_bell(),
+                Effect::Gate(request) => match gate {
+                    Some(gate) => gate.handle(request),
+                    None => {
+                        update::apply_event(
+                            state,
+                            AppEvent::Gate(crate::gate::GateEvent::Error(
+                                "the action gate is not running in this cockpit".into(),
+                            )),
+                        );
+                        dirty = true;
+                    }
+                },
             }
         }
     }

@@ -37,6 +37,8 @@ pub struct State {
     pub pending_actions: usize,
     /// Notes panes show while their source is not available.
     pub pane_notes: BTreeMap<PaneId, String>,
+    /// The action gate's panes, details and popups.
+    pub gate: crate::gate::tui::GateState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -169,6 +171,10 @@ impl State {
             alert_worst: None,
             pending_actions: 0,
             pane_notes: default_pane_notes(),
+            gate: crate::gate::tui::GateState {
+                bell: true,
+                ..Default::default()
+            },
         }
     }
 

@@ -20,6 +20,9 @@ pub enum Effect {
     /// Clear and repaint everything (after suspend or on request).
     FullRedraw,
     Bell,
+    /// A decision or request for the action gate (approvals carry the
+    /// exact fingerprint the operator saw).
+    Gate(crate::gate::GateRequest),
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -99,6 +102,7 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
                 Outcome::unchanged()
             }
         }
+        AppEvent::Gate(event) => crate::gate::tui::apply_event(state, event),
         AppEvent::Connection(connection) => {
             let down = !matches!(
                 connection,
@@ -145,6 +149,9 @@ pub fn handle_key(state: &mut State, key: KeyEvent) -> Outcome {
         Overlay::Palette(palette) => return palette_key(state, key, palette),
         Overlay::Filter { pane, input } => return filter_key(state, key, pane, input),
     }
+    if state.gate.popup.is_some() {
+        return crate::gate::tui::popup_key(state, key);
+    }
     let had_flash = state.flash.take().is_some();
     let mut outcome = match state.keymap.action_for(state.layout.focus, &key) {
         Some(action) => apply_action(state, action),
@@ -159,6 +166,11 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
         return focus(state, pane);
     }
     let focused = state.layout.focus;
+    if matches!(focused, PaneId::Actions | PaneId::History)
+        && let Some(outcome) = crate::gate::tui::apply_action(state, focused, action)
+    {
+        return outcome;
+    }
     match action {
         Action::Quit => Outcome::redraw().with(Effect::Quit),
         Action::Help => {
@@ -249,10 +261,13 @@ fn flash(state: &mut State, text: &str, is_error: bool) {
 }
 
 /// Number of rows a list pane holds (after its filter).
-pub fn list_len(_state: &State, _pane: PaneId) -> usize {
-    // The list panes are filled by their sources (containers, logs, gate);
-    // until then they hold nothing to select.
-    0
+pub fn list_len(state: &State, pane: PaneId) -> usize {
+    match pane {
+        PaneId::Actions => crate::gate::tui::pending_rows(state).len(),
+        PaneId::History => crate::gate::tui::history_rows(state).len(),
+        // Filled by their sources (containers, logs); empty until then.
+        _ => 0,
+    }
 }
 
 fn move_selection(state: &mut State, pane: PaneId, action: Action) -> Outcome {

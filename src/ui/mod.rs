@@ -1,8 +1,14 @@
 //! Drawing: a pure function of [`State`]. One file per drawn block, each
 //! with a `draw(frame, area, state)` function and its own snapshots.
 
+pub mod actions;
+pub mod gate_common;
+pub mod gate_popup;
+#[cfg(test)]
+mod gate_tests;
 pub mod header;
 pub mod help;
+pub mod history;
 pub mod keybar;
 pub mod layout;
 pub mod metrics;
@@ -43,11 +49,14 @@ pub fn draw(frame: &mut Frame, state: &State) {
         Overlay::Palette(palette) => palette::draw(frame, parts.body, state, palette),
         Overlay::None | Overlay::Filter { .. } => {}
     }
+    gate_popup::draw(frame, parts.body, state);
 }
 
 fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
     match pane {
         PaneId::Metrics => metrics::draw(frame, area, state),
+        PaneId::Actions => actions::draw(frame, area, state),
+        PaneId::History => history::draw(frame, area, state),
         other => placeholder::draw(frame, area, state, other),
     }
 }

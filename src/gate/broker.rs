@@ -1,0 +1,460 @@
+//! The broker: the unix socket each running cockpit serves for its host.
+//!
+//! Protocol (version 1): one JSON object per line each way. A request is
+//! `{"v":1,"op":OP,…}` with OP one of
+//! - `propose` `{"proposal":{"command":…,"cwd":…,"timeout_secs":…,"title":…,"reason":…,"risk":"low|medium|high","agent":…}}`
+//! - `status` `{"id":…}`, `cancel` `{"id":…}`
+//! - `wait` `{"id":…,"timeout_secs":N?}`: replies when the action ends (or N passes)
+//! - `list_pending` `{}`
+//!
+//! The reply is `{"v":1,"ok":true,"action":…,"output":…?}` (or `"actions":[…]`)
+//! or `{"v":1,"ok":false,"error":{"code":…,"message":…}}`. There is no
+//! approve verb: humans decide in the cockpit only. Lines over 64 KiB,
+//! malformed JSON, unknown ops and other versions get an error reply; the
+//! broker never crashes on them. Only the cockpit's own user may connect.
+
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+
+use super::core::Gate;
+use super::{ActionView, GateError, OutputRecord, Proposal};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Longest request line.
+pub const MAX_LINE: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    #[serde(rename = "propose")]
+    Propose { proposal: Proposal },
+    #[serde(rename = "status")]
+    Status { id: String },
+    #[serde(rename = "wait")]
+    Wait {
+        id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_secs: Option<u64>,
+    },
+    #[serde(rename = "cancel")]
+    Cancel { id: String },
+    #[serde(rename = "list_pending")]
+    ListPending {},
+}
+
+const OPS: [&str; 5] = ["propose", "status", "wait", "cancel", "list_pending"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Response {
+    pub v: u32,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<ActionView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<OutputRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<ActionView>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorReply>,
+}
+
+impl Response {
+    fn action(action: ActionView, output: Option<OutputRecord>) -> Self {
+        Self {
+            v: PROTOCOL_VERSION,
+            ok: true,
+            action: Some(action),
+            output,
+            ..Self::default()
+        }
+    }
+
+    fn error(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            v: PROTOCOL_VERSION,
+            ok: false,
+            error: Some(ErrorReply {
+                code: code.to_string(),
+                message: message.into(),
+            }),
+            ..Self::default()
+        }
+    }
+}
+
+impl From<GateError> for Response {
+    fn from(e: GateError) -> Self {
+        Response::error(e.code, e.message)
+    }
+}
+
+/// The bound socket; removes its file when dropped.
+pub struct Listener {
+    pub path: PathBuf,
+    listener: Option<std::os::unix::net::UnixListener>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if self.listener.is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Binds the socket at `path` (its directory created 0700, the socket
+/// 0600). A live socket means another cockpit already serves this host; a
+/// dead one (left by a crash) is replaced.
+pub fn bind(path: &Path, host: &str) -> Result<Listener, GateError> {
+    let err = |what: &str, e: io::Error| {
+        GateError::new("socket", format!("{what} {}: {e}", path.display()))
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| err("creating the directory of", e))?;
+        let meta = std::fs::metadata(dir).map_err(|e| err("checking the directory of", e))?;
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid(2) has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me || meta.mode() & 0o077 != 0 {
+            return Err(GateError::new(
+                "socket",
+                format!(
+                    "{} must be a directory owned by you with mode 0700 (fix it or set XDG_RUNTIME_DIR)",
+                    dir.display()
+                ),
+            ));
+        }
+    }
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(GateError::new(
+            "already_running",
+            format!(
+                "a cockpit for `{}` is already running (socket {}); use that one",
+                crate::text::inert(host),
+                path.display()
+            ),
+        ));
+    }
+    if path.exists() {
+        std::fs::remove_file(path).map_err(|e| err("removing the stale socket", e))?;
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(|e| err("binding", e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| err("restricting", e))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| err("configuring", e))?;
+    Ok(Listener {
+        path: path.to_path_buf(),
+        listener: Some(listener),
+    })
+}
+
+/// Serves clients until `cancel` fires. Each connection is its own task.
+pub async fn serve(gate: Gate, mut listener: Listener, cancel: CancellationToken) {
+    let Some(std_listener) = listener.listener.as_ref().and_then(|l| l.try_clone().ok()) else {
+        return;
+    };
+    let tokio_listener = match UnixListener::from_std(std_listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "broker socket unusable");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = tokio_listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tokio::spawn(connection(gate.clone(), stream, cancel.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a broker connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    // Drop removes the socket file.
+    drop(tokio_listener);
+    listener.listener.take();
+    let _ = std::fs::remove_file(&listener.path);
+}
+
+async fn connection(gate: Gate, stream: UnixStream, cancel: CancellationToken) {
+    // SAFETY: geteuid(2) has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let peer_ok = stream.peer_cred().map(|c| c.uid() == me).unwrap_or(false);
+    let (read, mut write) = stream.into_split();
+    if !peer_ok {
+        let _ = send(
+            &mut write,
+            &Response::error(
+                "forbidden",
+                "only the user running the cockpit may use its socket",
+            ),
+        )
+        .await;
+        return;
+    }
+    let mut reader = BufReader::new(read);
+    loop {
+        let line = tokio::select! {
+            _ = cancel.cancelled() => return,
+            line = read_line_limited(&mut reader, MAX_LINE) => line,
+        };
+        let reply = match line {
+            Ok(Line::Eof) | Err(_) => return,
+            Ok(Line::TooLong) => {
+                let _ = send(
+                    &mut write,
+                    &Response::error(
+                        "too_large",
+                        format!("request line longer than {MAX_LINE} bytes"),
+                    ),
+                )
+                .await;
+                return;
+            }
+            Ok(Line::Text(bytes)) => {
+                tokio::select! {
+                    _ = cancel.cancelled() => Response::error("shutting_down", "the cockpit is stopping"),
+                    reply = handle_line(&gate, &bytes) => reply,
+                }
+            }
+        };
+        if send(&mut write, &reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn send<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, reply: &Response) -> io::Result<()> {
+    let mut text = serde_json::to_string(reply).map_err(io::Error::other)?;
+    text.push('\n');
+    w.write_all(text.as_bytes()).await?;
+    w.flush().await
+}
+
+enum Line {
+    Text(Vec<u8>),
+    TooLong,
+    Eof,
+}
+
+async fn read_line_limited<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> io::Result<Line> {
+    let mut line = Vec::new();
+    loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(if line.is_empty() {
+                Line::Eof
+            } else {
+                Line::Text(line)
+            });
+        }
+        if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            line.extend_from_slice(&buf[..pos]);
+            r.consume(pos + 1);
+            return Ok(if line.len() > max {
+                Line::TooLong
+            } else {
+                Line::Text(line)
+            });
+        }
+        let n = buf.len();
+        line.extend_from_slice(buf);
+        r.consume(n);
+        if line.len() > max {
+            return Ok(Line::TooLong);
+        }
+    }
+}
+
+/// Parses and answers one request line.
+pub async fn handle_line(gate: &Gate, bytes: &[u8]) -> Response {
+    let request = match parse_request(bytes) {
+        Ok(r) => r,
+        Err(reply) => return *reply,
+    };
+    answer(gate, request).await
+}
+
+fn boxed_error(code: &str, message: impl Into<String>) -> Box<Response> {
+    Box::new(Response::error(code, message))
+}
+
+/// Checks the envelope (JSON object, `v`, known `op`) and decodes it.
+pub fn parse_request(bytes: &[u8]) -> Result<Request, Box<Response>> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| boxed_error("bad_json", format!("request is not JSON: {e}")))?;
+    let Some(map) = value.as_object_mut() else {
+        return Err(boxed_error("bad_request", "request must be a JSON object"));
+    };
+    match map.remove("v").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
+        Some(v) => {
+            return Err(boxed_error(
+                "unsupported_version",
+                format!(
+                    "protocol version {v} is not supported; this cockpit speaks {PROTOCOL_VERSION}"
+                ),
+            ));
+        }
+        None => {
+            return Err(boxed_error("bad_request", "missing protocol version `v`"));
+        }
+    }
+    let op = map
+        .get("op")
+        .and_then(|o| o.as_str())
+        .unwrap_or("")
+        .to_string();
+    let op = op.as_str();
+    if !OPS.contains(&op) {
+        return Err(boxed_error(
+            "unknown_op",
+            format!(
+                "unknown op `{}`; known: {}",
+                op.chars().take(40).collect::<String>(),
+                OPS.join(", ")
+            ),
+        ));
+    }
+    check_no_extra_fields(map, op)?;
+    serde_json::from_value(value)
+        .map_err(|e| boxed_error("bad_request", format!("invalid `{op}` request: {e}")))
+}
+
+fn check_no_extra_fields(
+    map: &serde_json::Map<String, serde_json::Value>,
+    op: &str,
+) -> Result<(), Box<Response>> {
+    let allowed: &[&str] = match op {
+        "propose" => &["op", "proposal"],
+        "wait" => &["op", "id", "timeout_secs"],
+        "list_pending" => &["op"],
+        _ => &["op", "id"],
+    };
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(extra) => Err(boxed_error(
+            "bad_request",
+            format!(
+                "unknown field `{}` in `{op}`",
+                extra.chars().take(40).collect::<String>()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+async fn answer(gate: &Gate, request: Request) -> Response {
+    let result = match request {
+        Request::Propose { proposal } => gate.propose(proposal).map(|a| Response::action(a, None)),
+        Request::Status { id } => gate.status(&id).map(|a| Response::action(a, None)),
+        Request::Cancel { id } => gate.cancel(&id).map(|a| Response::action(a, None)),
+        Request::ListPending {} => gate.list_pending().map(|actions| Response {
+            v: PROTOCOL_VERSION,
+            ok: true,
+            actions: Some(actions),
+            ..Response::default()
+        }),
+        Request::Wait { id, timeout_secs } => {
+            let timeout = timeout_secs.map(Duration::from_secs);
+            match gate.wait(&id, timeout).await {
+                Ok(a) => {
+                    let output = if a.state.is_terminal() {
+                        gate.output(&a.id).ok().flatten()
+                    } else {
+                        None
+                    };
+                    Ok(Response::action(a, output))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    result.unwrap_or_else(Response::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_and_bad_ones_get_codes() {
+        let ok = parse_request(br#"{"v":1,"op":"status","id":"x"}"#).expect("status");
+        assert_eq!(ok, Request::Status { id: "x".into() });
+        let ok =
+            parse_request(br#"{"v":1,"op":"propose","proposal":{"command":"ls","risk":"high"}}"#)
+                .expect("propose");
+        assert!(matches!(ok, Request::Propose { .. }));
+        let code = |b: &[u8]| {
+            parse_request(b)
+                .expect_err("must fail")
+                .error
+                .expect("error")
+                .code
+        };
+        assert_eq!(code(b"not json"), "bad_json");
+        assert_eq!(code(b"[1,2]"), "bad_request");
+        assert_eq!(code(br#"{"op":"status","id":"x"}"#), "bad_request");
+        assert_eq!(
+            code(br#"{"v":2,"op":"status","id":"x"}"#),
+            "unsupported_version"
+        );
+        assert_eq!(code(br#"{"v":1,"op":"approve","id":"x"}"#), "unknown_op");
+        assert_eq!(code(br#"{"v":1,"op":"status"}"#), "bad_request");
+        assert_eq!(
+            code(br#"{"v":1,"op":"status","id":"x","tier":"auto"}"#),
+            "bad_request"
+        );
+        assert_eq!(
+            code(br#"{"v":1,"op":"propose","proposal":{"command":"ls","tier":"auto"}}"#),
+            "bad_request"
+        );
+        assert_eq!(
+            code(br#"{"v":1,"op":"propose","proposal":{"command":"ls","risk":"none"}}"#),
+            "bad_request"
+        );
+    }
+
+    #[tokio::test]
+    async fn long_lines_are_cut_off() {
+        let data = vec![b'x'; MAX_LINE + 10];
+        let mut r = BufReader::new(&data[..]);
+        assert!(matches!(
+            read_line_limited(&mut r, MAX_LINE).await,
+            Ok(Line::TooLong)
+        ));
+        let mut r = BufReader::new(&b"a\nb"[..]);
+        assert!(
+            matches!(read_line_limited(&mut r, MAX_LINE).await, Ok(Line::Text(l)) if l == b"a")
+        );
+        assert!(
+            matches!(read_line_limited(&mut r, MAX_LINE).await, Ok(Line::Text(l)) if l == b"b")
+        );
+        assert!(matches!(
+            read_line_limited(&mut r, MAX_LINE).await,
+            Ok(Line::Eof)
+        ));
+    }
+}

@@ -1,0 +1,652 @@
+//! [`Gate`]: the one API over the store, the policy and the executor. The
+//! broker calls it for socket clients, the TUI for the operator's decisions
+//! (through an `Effect`), and tests call it directly. Every write goes to
+//! the store first; only then are watchers told.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::policy::Policy;
+use super::store::{HistoryFilter, Move, Store};
+use super::{
+    ActionState, ActionView, GateError, GateEvent, OutputRecord, Proposal, Tier, fingerprint,
+    now_ms,
+};
+use crate::config::GateConfig;
+use crate::transport::SharedTransport;
+
+/// Longest command accepted (the whole request is at most 64 KiB anyway).
+pub const MAX_COMMAND_BYTES: usize = 32 * 1024;
+/// Longest per-action timeout a proposal may ask for.
+pub const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
+/// How many recent actions the History pane loads.
+pub const HISTORY_LIMIT: usize = 2000;
+
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    host: String,
+    store: Mutex<Store>,
+    policy: Policy,
+    config: GateConfig,
+    transport: SharedTransport,
+    data_dir: PathBuf,
+    /// Everything that changed, for the TUI (and tests).
+    events: broadcast::Sender<GateEvent>,
+    /// Bumped on every change, for `wait`.
+    changed: watch::Sender<u64>,
+    operator: String,
+}
+
+impl Gate {
+    /// Opens the history for the cockpit of `host`. Any action of this host
+    /// still `executing` was running when a previous cockpit died: it
+    /// becomes `uncertain` and is never re-run.
+    pub fn open(
+        host: &str,
+        data_dir: &Path,
+        policy: Policy,
+        config: GateConfig,
+        transport: SharedTransport,
+    ) -> Result<Gate, GateError> {
+        let store = Store::open(&super::db_path(data_dir))?;
+        let (events, _) = broadcast::channel(4096);
+        let (changed, _) = watch::channel(0);
+        let operator = format!(
+            "operator:{}",
+            std::env::var("USER")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| "local".into())
+        );
+        let gate = Gate {
+            inner: Arc::new(Inner {
+                host: host.to_string(),
+                store: Mutex::new(store),
+                policy,
+                config,
+                transport,
+                data_dir: data_dir.to_path_buf(),
+                events,
+                changed,
+                operator,
+            }),
+        };
+        gate.recover()?;
+        gate.expire_due()?;
+        Ok(gate)
+    }
+
+    pub fn host(&self) -> &str {
+        &self.inner.host
+    }
+
+    pub fn config(&self) -> &GateConfig {
+        &self.inner.config
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+
+    pub fn operator(&self) -> &str {
+        &self.inner.operator
+    }
+
+    pub(crate) fn transport(&self) -> SharedTransport {
+        self.inner.transport.clone()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<GateEvent> {
+        self.inner.events.subscribe()
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave SQLite half-written
+        // (transactions roll back), so a poisoned lock is still usable.
+        self.inner
+            .store
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub(crate) fn publish(&self, event: GateEvent) {
+        let _ = self.inner.events.send(event);
+    }
+
+    fn changed(&self, view: &ActionView) {
+        self.inner.changed.send_modify(|n| *n += 1);
+        self.publish(GateEvent::Changed(Box::new(view.clone())));
+    }
+
+    fn recover(&self) -> Result<(), GateError> {
+        let running = self
+            .store()
+            .in_state(Some(&self.inner.host), ActionState::Executing)?;
+        for action in running {
+            let reason = "the cockpit stopped while this action ran: it may or may not have completed; check the host before proposing it again";
+            let view = self.store().apply(
+                &action.id,
+                &[Move::new(
+                    ActionState::Uncertain,
+                    "cockpit",
+                    json!({"reason": reason}),
+                )],
+                |_| Ok(()),
+                |v| {
+                    v.error = Some(reason.into());
+                    v.ended_at = Some(now_ms());
+                },
+                None,
+            )?;
+            tracing::warn!(id = %view.id, "action left executing by a previous cockpit is now uncertain");
+        }
+        Ok(())
+    }
+
+    /// Submits a proposal: the policy gives its tier, it is recorded, and an
+    /// `auto` action starts at once.
+    pub fn propose(&self, proposal: Proposal) -> Result<ActionView, GateError> {
+        let p = validate(proposal)?;
+        let cfg = &self.inner.config;
+        let timeout_secs = p
+            .timeout_secs
+            .unwrap_or(cfg.action_timeout.as_secs().max(1));
+        let decision = self
+            .inner
+            .policy
+            .evaluate(&self.inner.host, &p.command, p.risk);
+        let now = now_ms();
+        let ttl = match decision.tier {
+            Tier::Confirm => cfg.confirm_ttl,
+            _ => cfg.approve_ttl,
+        };
+        let mut view = ActionView {
+            id: new_id(),
+            host: self.inner.host.clone(),
+            state: ActionState::Proposed,
+            tier: decision.tier,
+            rule: decision.rule.clone(),
+            fingerprint: fingerprint(&self.inner.host, &p.command, p.cwd.as_deref(), timeout_secs),
+            command: p.command,
+            cwd: p.cwd,
+            timeout_secs,
+            title: p.title,
+            reason: p.reason,
+            agent: if p.agent.is_empty() {
+                "unknown".into()
+            } else {
+                p.agent
+            },
+            risk: p.risk,
+            created_at: now,
+            expires_at: None,
+            decided_at: None,
+            decided_by: None,
+            decision_reason: None,
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            signal: None,
+            error: None,
+            stdout_total: 0,
+            stderr_total: 0,
+        };
+        let policy_data = json!({"tier": decision.tier.name(), "rule": decision.rule});
+        let moves = match decision.tier {
+            Tier::Deny => {
+                view.decided_at = Some(now);
+                view.decided_by = Some("policy".into());
+                view.decision_reason = decision.reason.clone();
+                vec![Move::new(
+                    ActionState::Blocked,
+                    "policy",
+                    json!({"tier": "deny", "rule": decision.rule, "reason": decision.reason}),
+                )]
+            }
+            Tier::Auto => {
+                view.decided_at = Some(now);
+                view.decided_by = Some("policy".into());
+                view.started_at = Some(now);
+                vec![
+                    Move::new(ActionState::AutoApproved, "policy", policy_data),
+                    Move::new(
+                        ActionState::Executing,
+                        "cockpit",
+                        json!({"fingerprint": view.fingerprint}),
+                    ),
+                ]
+            }
+            Tier::Approve | Tier::Confirm => {
+                view.expires_at = Some(now + ttl.as_millis() as i64);
+                vec![Move::new(ActionState::Pending, "policy", policy_data)]
+            }
+        };
+        let proposed = json!({
+            "command": view.command,
+            "cwd": view.cwd,
+            "timeout_secs": view.timeout_secs,
+            "title": view.title,
+            "reason": view.reason,
+            "risk": view.risk.map(|r| r.name()),
+            "fingerprint": view.fingerprint,
+        });
+        let agent = format!("agent:{}", view.agent);
+        let stored = self.store().insert(&view, &agent, proposed, &moves)?;
+        self.changed(&stored);
+        if stored.state == ActionState::Executing {
+            let fp = stored.fingerprint.clone();
+            tokio::spawn(super::executor::run(self.clone(), stored.clone(), fp));
+        }
+        Ok(stored)
+    }
+
+    /// The operator approves exactly `approved_fingerprint`: the action must
+    /// still be pending, unexpired, on this cockpit's host, and its stored
+    /// fields must still hash to that fingerprint. It is marked `executing`
+    /// in the same write, before anything starts, then run once.
+    pub fn approve(&self, id: &str, approved_fingerprint: &str) -> Result<ActionView, GateError> {
+        let host = self.inner.host.clone();
+        let now = now_ms();
+        let operator = self.inner.operator.clone();
+        let result = self.store().apply(
+            id,
+            &[
+                Move::new(
+                    ActionState::Approved,
+                    &operator,
+                    json!({"fingerprint": approved_fingerprint}),
+                ),
+                Move::new(
+                    ActionState::Executing,
+                    "cockpit",
+                    json!({"fingerprint": approved_fingerprint}),
+                ),
+            ],
+            |v| {
+                check_decidable(v, &host, now)?;
+                let current = fingerprint(&v.host, &v.command, v.cwd.as_deref(), v.timeout_secs);
+                if v.fingerprint != approved_fingerprint || current != approved_fingerprint {
+                    return Err(GateError::new(
+                        "fingerprint_mismatch",
+                        "the action changed since it was shown: nothing was approved; review it again",
+                    ));
+                }
+                Ok(())
+            },
+            |v| {
+                v.decided_at = Some(now);
+                v.decided_by = Some(operator.clone());
+                v.started_at = Some(now);
+            },
+            None,
+        );
+        let view = match result {
+            Ok(view) => view,
+            Err(e) => {
+                if e.code == "expired" {
+                    let _ = self.expire_due();
+                }
+                return Err(e);
+            }
+        };
+        self.changed(&view);
+        tokio::spawn(super::executor::run(
+            self.clone(),
+            view.clone(),
+            approved_fingerprint.to_string(),
+        ));
+        Ok(view)
+    }
+
+    /// The operator rejects; the reason is required and goes back to the
+    /// proposer.
+    pub fn reject(&self, id: &str, reason: &str) -> Result<ActionView, GateError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(GateError::new(
+                "reason_required",
+                "a rejection needs a reason: the proposer reads it",
+            ));
+        }
+        let host = self.inner.host.clone();
+        let now = now_ms();
+        let operator = self.inner.operator.clone();
+        let view = self.store().apply(
+            id,
+            &[Move::new(
+                ActionState::Rejected,
+                &operator,
+                json!({"reason": reason}),
+            )],
+            |v| check_decidable(v, &host, now),
+            |v| {
+                v.decided_at = Some(now);
+                v.decided_by = Some(operator.clone());
+                v.decision_reason = Some(reason.to_string());
+            },
+            None,
+        )?;
+        self.changed(&view);
+        Ok(view)
+    }
+
+    /// The proposer withdraws a pending proposal.
+    pub fn cancel(&self, id: &str) -> Result<ActionView, GateError> {
+        let host = self.inner.host.clone();
+        let now = now_ms();
+        let view = self.store().apply(
+            id,
+            &[Move::new(ActionState::Cancelled, "proposer", json!({}))],
+            |v| {
+                if v.host != host {
+                    return Err(not_here(v, &host));
+                }
+                if v.state != ActionState::Pending {
+                    return Err(GateError::new(
+                        "invalid_transition",
+                        format!(
+                            "action {} is {}; only a pending action can be cancelled",
+                            v.id, v.state
+                        ),
+                    ));
+                }
+                Ok(())
+            },
+            |v| {
+                v.decided_at = Some(now);
+                v.decided_by = Some("proposer".into());
+            },
+            None,
+        )?;
+        self.changed(&view);
+        Ok(view)
+    }
+
+    /// Pending actions whose time is up become `expired`.
+    pub fn expire_due(&self) -> Result<usize, GateError> {
+        let now = now_ms();
+        let due: Vec<ActionView> = self
+            .store()
+            .in_state(Some(&self.inner.host), ActionState::Pending)?
+            .into_iter()
+            .filter(|v| v.expires_at.is_some_and(|e| e <= now))
+            .collect();
+        let mut count = 0;
+        for action in due {
+            let result = self.store().apply(
+                &action.id,
+                &[Move::new(
+                    ActionState::Expired,
+                    "cockpit",
+                    json!({"expires_at": action.expires_at}),
+                )],
+                |v| {
+                    if v.state == ActionState::Pending {
+                        Ok(())
+                    } else {
+                        Err(GateError::new("raced", "decided meanwhile"))
+                    }
+                },
+                |v| v.decided_at = Some(now),
+                None,
+            );
+            if let Ok(view) = result {
+                count += 1;
+                self.changed(&view);
+            }
+        }
+        Ok(count)
+    }
+
+    /// Records how an executing action ended.
+    pub(crate) fn finish(
+        &self,
+        id: &str,
+        to: ActionState,
+        data: serde_json::Value,
+        edit: impl FnOnce(&mut ActionView),
+        output: &OutputRecord,
+    ) -> Result<ActionView, GateError> {
+        let view = self.store().apply(
+            id,
+            &[Move::new(to, "cockpit", data)],
+            |v| {
+                if v.state == ActionState::Executing {
+                    Ok(())
+                } else {
+                    Err(GateError::new(
+                        "invalid_transition",
+                        format!("action {} is {}, not executing", v.id, v.state),
+                    ))
+                }
+            },
+            edit,
+            Some(output),
+        )?;
+        self.changed(&view);
+        Ok(view)
+    }
+
+    pub fn status(&self, id: &str) -> Result<ActionView, GateError> {
+        self.store()
+            .get(id)?
+            .ok_or_else(|| GateError::new("not_found", format!("no action with id `{id}`")))
+    }
+
+    pub fn output(&self, id: &str) -> Result<Option<OutputRecord>, GateError> {
+        self.store().output(id)
+    }
+
+    /// Blocks until the action is in a terminal state, or `timeout` passes
+    /// (then returns its current view).
+    pub async fn wait(&self, id: &str, timeout: Option<Duration>) -> Result<ActionView, GateError> {
+        let mut changes = self.inner.changed.subscribe();
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            let view = self.status(id)?;
+            if view.state.is_terminal() {
+                return Ok(view);
+            }
+            let changed = changes.changed();
+            match deadline {
+                Some(d) => {
+                    if tokio::time::timeout_at(d, changed).await.is_err() {
+                        return self.status(id);
+                    }
+                }
+                None => {
+                    if changed.await.is_err() {
+                        return self.status(id);
+                    }
+                }
+            }
+        }
+    }
+
+    /// This host's pending proposals, oldest first.
+    pub fn list_pending(&self) -> Result<Vec<ActionView>, GateError> {
+        self.store()
+            .in_state(Some(&self.inner.host), ActionState::Pending)
+    }
+
+    /// Recent actions of every host, newest first.
+    pub fn history(&self) -> Result<Vec<ActionView>, GateError> {
+        self.store().history(&HistoryFilter {
+            limit: Some(HISTORY_LIMIT),
+            ..HistoryFilter::default()
+        })
+    }
+
+    pub fn detail(&self, id: &str) -> Result<GateEvent, GateError> {
+        let store = self.store();
+        Ok(GateEvent::Detail {
+            id: id.to_string(),
+            events: store.events(Some(id))?,
+            output: store.output(id)?,
+        })
+    }
+
+    /// Writes the whole chain as NDJSON into the data dir; returns the path.
+    pub fn export(&self) -> Result<PathBuf, GateError> {
+        let events = self.store().events(None)?;
+        let path = self.inner.data_dir.join(format!(
+            "audit-{}.ndjson",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ));
+        let mut text = String::new();
+        for e in events {
+            text.push_str(&serde_json::to_string(&e).unwrap_or_default());
+            text.push('\n');
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| GateError::new("export", format!("writing {}: {e}", path.display())))?;
+        Ok(path)
+    }
+
+    /// Carries out a request from the TUI; results come back as events.
+    pub fn handle(&self, request: super::GateRequest) {
+        use super::GateRequest;
+        let result = match request {
+            GateRequest::Approve { id, fingerprint } => self.approve(&id, &fingerprint).map(|_| ()),
+            GateRequest::Reject { id, reason } => self.reject(&id, &reason).map(|_| ()),
+            GateRequest::LoadDetail { id } => self.detail(&id).map(|d| self.publish(d)),
+            GateRequest::Export => self.export().map(|p| {
+                self.publish(GateEvent::Notice(format!(
+                    "history exported to {}",
+                    p.display()
+                )))
+            }),
+        };
+        if let Err(e) = result {
+            self.publish(GateEvent::Error(e.message));
+        }
+    }
+}
+
+/// The cockpit side of the gate: forwards its events to the event loop,
+/// loads the history, and expires proposals every second.
+pub async fn run(
+    gate: Gate,
+    tx: tokio::sync::mpsc::Sender<crate::app::event::AppEvent>,
+    cancel: CancellationToken,
+) {
+    use crate::app::event::AppEvent;
+    let mut events = gate.subscribe();
+    if let Ok(history) = gate.history() {
+        let _ = tx.send(AppEvent::Gate(GateEvent::History(history))).await;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = gate.expire_due() {
+                    let _ = tx.send(AppEvent::Gate(GateEvent::Error(e.message))).await;
+                }
+            }
+            event = events.recv() => match event {
+                Ok(event) => {
+                    if tx.send(AppEvent::Gate(event)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Missed some: reload everything instead.
+                    if let Ok(history) = gate.history() {
+                        let _ = tx.send(AppEvent::Gate(GateEvent::History(history))).await;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+fn not_here(v: &ActionView, host: &str) -> GateError {
+    GateError::new(
+        "wrong_host",
+        format!(
+            "action {} is for host `{}`; only the cockpit of that host decides it (this is `{host}`)",
+            v.id, v.host
+        ),
+    )
+}
+
+fn check_decidable(v: &ActionView, host: &str, now: i64) -> Result<(), GateError> {
+    if v.host != host {
+        return Err(not_here(v, host));
+    }
+    if v.state != ActionState::Pending {
+        return Err(GateError::new(
+            "invalid_transition",
+            format!(
+                "action {} is {}; it is no longer waiting for a decision",
+                v.id, v.state
+            ),
+        ));
+    }
+    if v.expires_at.is_some_and(|e| e <= now) {
+        return Err(GateError::new(
+            "expired",
+            format!("action {} expired before it was decided", v.id),
+        ));
+    }
+    Ok(())
+}
+
+fn validate(mut p: Proposal) -> Result<Proposal, GateError> {
+    let bad = |m: &str| Err(GateError::new("bad_request", m.to_string()));
+    if p.command.trim().is_empty() {
+        return bad("the command is empty");
+    }
+    if p.command.len() > MAX_COMMAND_BYTES {
+        return bad("the command is longer than 32 KiB");
+    }
+    if p.command.contains('\0') {
+        return bad("the command contains a NUL byte");
+    }
+    if let Some(cwd) = &p.cwd
+        && (!cwd.starts_with('/') || cwd.contains('\0'))
+    {
+        return bad("cwd must be an absolute path");
+    }
+    if let Some(t) = p.timeout_secs
+        && (t == 0 || t > MAX_TIMEOUT_SECS)
+    {
+        return bad("timeout must be between 1 second and 24 hours");
+    }
+    p.title = p.title.chars().take(200).collect();
+    p.reason = p.reason.chars().take(4000).collect();
+    p.agent = p.agent.chars().take(64).collect();
+    Ok(p)
+}
+
+/// 96 random bits as hex (from the kernel); time and pid if that fails.
+fn new_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 12];
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok()
+    {
+        return hex::encode(bytes);
+    }
+    use sha2::{Digest, Sha256};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let seed = format!(
+        "{}-{}-{n}",
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+        std::process::id()
+    );
+    hex::encode(&Sha256::digest(seed.as_bytes())[..12])
+}

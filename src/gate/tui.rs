@@ -1,0 +1,423 @@
+//! The gate's part of the cockpit state and its updates: the Actions and
+//! History panes, their detail views and the approve/reject popups. Like
+//! `app::update`, nothing here does I/O: decisions leave as
+//! `Effect::Gate(…)` carrying the exact fingerprint the operator saw.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::audit::AuditEvent;
+use super::{ActionState, ActionView, GateEvent, GateRequest, OutputRecord, Tier};
+use crate::app::action::{Action, PaneId};
+use crate::app::state::{Flash, State};
+use crate::app::update::{Effect, Outcome};
+
+/// Live output kept per running action for the detail view.
+const LIVE_OUTPUT_LIMIT: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Default)]
+pub struct GateState {
+    /// Every action known: this host's live ones and the recent history.
+    pub actions: BTreeMap<String, ActionView>,
+    /// Output streamed while an action runs (bounded).
+    pub live_output: BTreeMap<String, LiveOutput>,
+    /// Timelines and stored output loaded for detail views.
+    pub details: BTreeMap<String, (Vec<AuditEvent>, Option<OutputRecord>)>,
+    pub detail: Option<Detail>,
+    pub popup: Option<GatePopup>,
+    /// Ring the bell on new proposals.
+    pub bell: bool,
+    /// Pending ids already announced.
+    pub announced: BTreeSet<String>,
+    /// Unix ms of the last event (the clock for countdowns is `State.now`).
+    pub loaded: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// An open detail view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
+    pub pane: PaneId,
+    pub id: String,
+    pub scroll: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatePopup {
+    /// Shows exactly what will run. `typed` collects the host name for the
+    /// confirm tier.
+    Approve {
+        id: String,
+        fingerprint: String,
+        typed: String,
+        scroll: u16,
+    },
+    /// Asks for the rejection reason.
+    Reject { id: String, input: String },
+}
+
+/// This host's pending actions, oldest first, after the pane's filter.
+pub fn pending_rows(state: &State) -> Vec<&ActionView> {
+    let filter = state.list(PaneId::Actions).filter;
+    let mut rows: Vec<&ActionView> = state
+        .gate
+        .actions
+        .values()
+        .filter(|a| a.state == ActionState::Pending && a.host == state.host)
+        .filter(|a| matches_filter(a, &filter))
+        .collect();
+    rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    rows
+}
+
+/// Every known action, newest first, after the History filter.
+pub fn history_rows(state: &State) -> Vec<&ActionView> {
+    let filter = state.list(PaneId::History).filter;
+    let mut rows: Vec<&ActionView> = state
+        .gate
+        .actions
+        .values()
+        .filter(|a| matches_filter(a, &filter))
+        .collect();
+    rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    rows
+}
+
+/// Filter words: `state:S`, `host:H`, `agent:A` (or `proposer:A`), `tier:T`
+/// match those fields (prefix); other words must appear in the id, title,
+/// command, reason or agent. All words must match (case-insensitive).
+pub fn matches_filter(a: &ActionView, filter: &str) -> bool {
+    filter.split_whitespace().all(|word| {
+        let word = word.to_lowercase();
+        match word.split_once(':') {
+            Some(("state", v)) => a.state.name().starts_with(v),
+            Some(("host", v)) => a.host.to_lowercase().starts_with(v),
+            Some(("agent" | "proposer", v)) => a.agent.to_lowercase().starts_with(v),
+            Some(("tier", v)) => a.tier.name().starts_with(v),
+            _ => [&a.id, &a.title, &a.command, &a.reason, &a.agent]
+                .iter()
+                .any(|f| f.to_lowercase().contains(&word)),
+        }
+    })
+}
+
+fn recount(state: &mut State) {
+    let host = state.host.clone();
+    state.pending_actions = state
+        .gate
+        .actions
+        .values()
+        .filter(|a| a.state == ActionState::Pending && a.host == host)
+        .count();
+}
+
+fn flash(state: &mut State, text: impl Into<String>, is_error: bool) {
+    state.flash = Some(Flash {
+        text: text.into(),
+        is_error,
+    });
+}
+
+fn redraw() -> Outcome {
+    Outcome {
+        dirty: true,
+        effects: Vec::new(),
+    }
+}
+
+pub fn apply_event(state: &mut State, event: GateEvent) -> Outcome {
+    let mut outcome = redraw();
+    match event {
+        GateEvent::History(actions) => {
+            for a in actions {
+                if a.state == ActionState::Pending {
+                    state.gate.announced.insert(a.id.clone());
+                }
+                state.gate.actions.insert(a.id.clone(), a);
+            }
+            state.gate.loaded = true;
+        }
+        GateEvent::Changed(a) => {
+            let a = *a;
+            let new_pending = a.state == ActionState::Pending
+                && a.host == state.host
+                && state.gate.announced.insert(a.id.clone());
+            if new_pending && state.gate.bell {
+                outcome.effects.push(Effect::Bell);
+            }
+            // A popup for an action that is no longer pending is stale.
+            if let Some(GatePopup::Approve { id, .. } | GatePopup::Reject { id, .. }) =
+                &state.gate.popup
+                && *id == a.id
+                && a.state != ActionState::Pending
+            {
+                state.gate.popup = None;
+                flash(
+                    state,
+                    format!("action {} is now {}", short_id(&a.id), a.state),
+                    true,
+                );
+            }
+            if a.state.is_terminal() {
+                state.gate.details.remove(&a.id);
+                // An open detail shows the final timeline and stored output.
+                if state.gate.detail.as_ref().is_some_and(|d| d.id == a.id) {
+                    outcome
+                        .effects
+                        .push(Effect::Gate(GateRequest::LoadDetail { id: a.id.clone() }));
+                }
+            }
+            state.gate.actions.insert(a.id.clone(), a);
+        }
+        GateEvent::Output { id, stderr, data } => {
+            let live = state.gate.live_output.entry(id).or_default();
+            let buf = if stderr {
+                &mut live.stderr
+            } else {
+                &mut live.stdout
+            };
+            let room = LIVE_OUTPUT_LIMIT.saturating_sub(buf.len());
+            buf.extend_from_slice(&data[..data.len().min(room)]);
+        }
+        GateEvent::Detail { id, events, output } => {
+            state.gate.details.insert(id, (events, output));
+        }
+        GateEvent::Error(message) => flash(state, message, true),
+        GateEvent::Notice(message) => flash(state, message, false),
+    }
+    recount(state);
+    clamp_selection(state);
+    outcome
+}
+
+fn clamp_selection(state: &mut State) {
+    for (pane, len) in [
+        (PaneId::Actions, pending_rows(state).len()),
+        (PaneId::History, history_rows(state).len()),
+    ] {
+        if let Some(list) = state.lists.get_mut(&pane) {
+            list.selected = list.selected.min(len.saturating_sub(1));
+        }
+    }
+}
+
+fn selected_id(state: &State, pane: PaneId) -> Option<String> {
+    if let Some(d) = &state.gate.detail
+        && d.pane == pane
+    {
+        return Some(d.id.clone());
+    }
+    let selected = state.list(pane).selected;
+    let rows = match pane {
+        PaneId::Actions => pending_rows(state),
+        _ => history_rows(state),
+    };
+    rows.get(selected).map(|a| a.id.clone())
+}
+
+/// Keys on the Actions and History panes. `None`: not a gate action, the
+/// generic handling applies.
+pub fn apply_action(state: &mut State, pane: PaneId, action: Action) -> Option<Outcome> {
+    let in_detail = state.gate.detail.as_ref().is_some_and(|d| d.pane == pane);
+    match action {
+        Action::Open => {
+            let id = selected_id(state, pane)?;
+            state.gate.detail = Some(Detail {
+                pane,
+                id: id.clone(),
+                scroll: 0,
+            });
+            Some(redraw().with_effect(Effect::Gate(GateRequest::LoadDetail { id })))
+        }
+        Action::Back if in_detail => {
+            state.gate.detail = None;
+            Some(redraw())
+        }
+        Action::Up | Action::PageUp | Action::Top if in_detail => {
+            if let Some(d) = state.gate.detail.as_mut() {
+                d.scroll = match action {
+                    Action::Up => d.scroll.saturating_sub(1),
+                    Action::PageUp => d.scroll.saturating_sub(10),
+                    _ => 0,
+                };
+            }
+            Some(redraw())
+        }
+        Action::Down | Action::PageDown | Action::Bottom if in_detail => {
+            if let Some(d) = state.gate.detail.as_mut() {
+                d.scroll = match action {
+                    Action::Down => d.scroll.saturating_add(1),
+                    Action::PageDown => d.scroll.saturating_add(10),
+                    _ => u16::MAX / 2,
+                };
+            }
+            Some(redraw())
+        }
+        Action::Approve | Action::Reject if pane == PaneId::Actions => {
+            let Some(id) = selected_id(state, pane) else {
+                flash(state, "no pending action selected", true);
+                return Some(redraw());
+            };
+            let Some(a) = state.gate.actions.get(&id).cloned() else {
+                return Some(redraw());
+            };
+            if a.state != ActionState::Pending || a.host != state.host {
+                flash(
+                    state,
+                    format!("action {} is {}; nothing to decide", short_id(&id), a.state),
+                    true,
+                );
+                return Some(redraw());
+            }
+            state.gate.popup = Some(if action == Action::Approve {
+                GatePopup::Approve {
+                    id,
+                    fingerprint: a.fingerprint,
+                    typed: String::new(),
+                    scroll: 0,
+                }
+            } else {
+                GatePopup::Reject {
+                    id,
+                    input: String::new(),
+                }
+            });
+            Some(redraw())
+        }
+        Action::Export if pane == PaneId::History => {
+            Some(redraw().with_effect(Effect::Gate(GateRequest::Export)))
+        }
+        _ => None,
+    }
+}
+
+/// Keys while a gate popup is open: nothing else gets them.
+pub fn popup_key(state: &mut State, key: KeyEvent) -> Outcome {
+    let Some(popup) = state.gate.popup.clone() else {
+        return Outcome::default();
+    };
+    let plain_char = match key.code {
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => Some(c),
+        _ => None,
+    };
+    match popup {
+        GatePopup::Approve {
+            id,
+            fingerprint,
+            mut typed,
+            mut scroll,
+        } => {
+            let tier = state.gate.actions.get(&id).map(|a| a.tier);
+            let confirm = tier == Some(Tier::Confirm);
+            let approve = |state: &mut State| {
+                state.gate.popup = None;
+                state.gate.detail = Some(Detail {
+                    pane: PaneId::Actions,
+                    id: id.clone(),
+                    scroll: 0,
+                });
+                flash(
+                    state,
+                    format!("approved {}: starting", short_id(&id)),
+                    false,
+                );
+                redraw().with_effect(Effect::Gate(GateRequest::Approve {
+                    id: id.clone(),
+                    fingerprint: fingerprint.clone(),
+                }))
+            };
+            match key.code {
+                KeyCode::Esc => {
+                    state.gate.popup = None;
+                    return redraw();
+                }
+                KeyCode::Up => scroll = scroll.saturating_sub(1),
+                KeyCode::Down => scroll = scroll.saturating_add(1),
+                KeyCode::PageUp => scroll = scroll.saturating_sub(10),
+                KeyCode::PageDown => scroll = scroll.saturating_add(10),
+                KeyCode::Enter if confirm => {
+                    if typed == state.host {
+                        return approve(state);
+                    }
+                    flash(
+                        state,
+                        "type the host name exactly to confirm (Esc backs out)",
+                        true,
+                    );
+                }
+                KeyCode::Backspace if confirm => {
+                    typed.pop();
+                }
+                _ => match plain_char {
+                    Some(c) if confirm => typed.push(c),
+                    Some('y') if tier == Some(Tier::Approve) => return approve(state),
+                    Some('n') => {
+                        state.gate.popup = None;
+                        return redraw();
+                    }
+                    _ => return Outcome::default(),
+                },
+            }
+            state.gate.popup = Some(GatePopup::Approve {
+                id,
+                fingerprint,
+                typed,
+                scroll,
+            });
+            redraw()
+        }
+        GatePopup::Reject { id, mut input } => {
+            match key.code {
+                KeyCode::Esc => {
+                    state.gate.popup = None;
+                    return redraw();
+                }
+                KeyCode::Enter => {
+                    let reason = input.trim().to_string();
+                    if reason.is_empty() {
+                        flash(
+                            state,
+                            "a rejection needs a reason: the proposer reads it",
+                            true,
+                        );
+                    } else {
+                        state.gate.popup = None;
+                        flash(state, format!("rejected {}", short_id(&id)), false);
+                        return redraw()
+                            .with_effect(Effect::Gate(GateRequest::Reject { id, reason }));
+                    }
+                }
+                KeyCode::Backspace => {
+                    input.pop();
+                }
+                _ => match plain_char {
+                    Some(c) if input.len() < 1000 => input.push(c),
+                    _ => return Outcome::default(),
+                },
+            }
+            state.gate.popup = Some(GatePopup::Reject { id, input });
+            redraw()
+        }
+    }
+}
+
+pub fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+trait WithEffect {
+    fn with_effect(self, effect: Effect) -> Self;
+}
+
+impl WithEffect for Outcome {
+    fn with_effect(mut self, effect: Effect) -> Self {
+        self.effects.push(effect);
+        self
+    }
+}

@@ -1,0 +1,271 @@
+//! Pieces shared by the Actions and History panes: tier and state styles,
+//! times, and the detail view of one action.
+
+use chrono::{Local, TimeZone, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::app::state::State;
+use crate::gate::{ActionState, ActionView, Tier};
+use crate::text::{inert, inert_multiline};
+
+pub fn tier_style(state: &State, tier: Tier) -> Style {
+    let t = &state.theme;
+    match tier {
+        Tier::Auto => t.tier_auto,
+        Tier::Approve => t.tier_approve,
+        Tier::Confirm => t.tier_confirm,
+        Tier::Deny => t.tier_deny,
+    }
+}
+
+pub fn state_style(state: &State, s: ActionState) -> Style {
+    let t = &state.theme;
+    match s {
+        ActionState::Succeeded => t.ok,
+        ActionState::Failed | ActionState::Blocked => t.critical,
+        ActionState::Uncertain | ActionState::Pending | ActionState::Executing => t.warning,
+        _ => t.muted,
+    }
+}
+
+/// `HH:MM:SS` of unix milliseconds, in UTC or local time as the state says.
+pub fn time_of(state: &State, ms: i64) -> String {
+    let fmt = "%H:%M:%S";
+    if state.utc {
+        Utc.timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format(fmt).to_string())
+            .unwrap_or_default()
+    } else {
+        Local
+            .timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format(fmt).to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS`.
+pub fn date_time_of(state: &State, ms: i64) -> String {
+    let fmt = "%Y-%m-%d %H:%M:%S";
+    if state.utc {
+        Utc.timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format(fmt).to_string())
+            .unwrap_or_default()
+    } else {
+        Local
+            .timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format(fmt).to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// A countdown like `14:59`, `1h02m`, or `expired`.
+pub fn countdown(secs: i64) -> String {
+    if secs <= 0 {
+        "expired".into()
+    } else if secs >= 3600 {
+        format!("{}h{:02}m", secs / 3600, secs % 3600 / 60)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+}
+
+pub fn duration_text(ms: Option<i64>) -> String {
+    match ms {
+        None => "-".into(),
+        Some(ms) if ms < 10_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        Some(ms) => crate::metrics::units::human_duration((ms / 1000).max(0) as u64),
+    }
+}
+
+pub fn exit_text(a: &ActionView) -> String {
+    a.exit_code
+        .map(|c| c.to_string())
+        .or_else(|| a.signal.as_ref().map(|s| format!("SIG{}", inert(s))))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The detail view of action `id`: everything the operator needs to
+/// decide, the full command (wrapped, never cut, control characters shown
+/// inert), and the timeline and output once known.
+pub fn draw_detail(frame: &mut Frame, area: Rect, state: &State, id: &str, scroll: u16) {
+    let Some(a) = state.gate.actions.get(id) else {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                " this action is no longer known",
+                state.theme.muted,
+            )),
+            area,
+        );
+        return;
+    };
+    let lines = detail_lines(state, a);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        area,
+    );
+}
+
+pub fn detail_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
+    let t = &state.theme;
+    let label = |s: &'static str| Span::styled(s, t.muted);
+    let now_ms = state.now * 1000;
+    let mut lines = Vec::new();
+    let title = if a.title.is_empty() {
+        "(no title)".to_string()
+    } else {
+        inert(&a.title)
+    };
+    lines.push(Line::from(vec![
+        Span::styled(
+            format!(" {} ", a.tier.name().to_uppercase()),
+            tier_style(state, a.tier).add_modifier(Modifier::REVERSED),
+        ),
+        Span::raw(" "),
+        Span::styled(title, t.text.add_modifier(Modifier::BOLD)),
+    ]));
+    let mut status = vec![
+        label(" state "),
+        Span::styled(a.state.name().to_string(), state_style(state, a.state)),
+    ];
+    if a.state == ActionState::Pending
+        && let Some(left) = a.secs_left(now_ms)
+    {
+        status.push(label("  time left "));
+        status.push(Span::styled(countdown(left), t.warning));
+    }
+    status.push(label("  id "));
+    status.push(Span::styled(a.id.clone(), t.text));
+    lines.push(Line::from(status));
+    lines.push(Line::from(vec![
+        label(" proposer "),
+        Span::styled(inert(&a.agent), t.text),
+        label("  stated risk "),
+        Span::styled(a.risk.map(|r| r.name()).unwrap_or("-").to_string(), t.text),
+        label("  rule "),
+        Span::styled(inert(&a.rule), t.text),
+    ]));
+    lines.push(Line::from(vec![
+        label(" host "),
+        Span::styled(inert(&a.host), t.text),
+        label("  cwd "),
+        Span::styled(
+            a.cwd
+                .as_deref()
+                .map(inert)
+                .unwrap_or_else(|| "(login default)".into()),
+            t.text,
+        ),
+        label("  timeout "),
+        Span::styled(format!("{}s", a.timeout_secs), t.text),
+    ]));
+    lines.push(Line::from(vec![
+        label(" fingerprint "),
+        Span::styled(a.fingerprint.clone(), t.muted),
+    ]));
+    lines.push(Line::styled(" command:", t.muted));
+    for line in inert_multiline(&a.command) {
+        lines.push(Line::styled(
+            format!("   {line}"),
+            t.text.add_modifier(Modifier::BOLD),
+        ));
+    }
+    if !a.reason.is_empty() {
+        lines.push(Line::styled(" reason:", t.muted));
+        for line in inert_multiline(&a.reason) {
+            lines.push(Line::styled(format!("   {line}"), t.text));
+        }
+    }
+    if let Some(by) = &a.decided_by {
+        let mut spans = vec![label(" decided by "), Span::styled(inert(by), t.text)];
+        if let Some(at) = a.decided_at {
+            spans.push(label(" at "));
+            spans.push(Span::styled(time_of(state, at), t.text));
+        }
+        if let Some(why) = &a.decision_reason {
+            spans.push(label(": "));
+            spans.push(Span::styled(inert(why), t.text));
+        }
+        lines.push(Line::from(spans));
+    }
+    if a.started_at.is_some() {
+        lines.push(Line::from(vec![
+            label(" started "),
+            Span::styled(
+                a.started_at.map(|s| time_of(state, s)).unwrap_or_default(),
+                t.text,
+            ),
+            label("  duration "),
+            Span::styled(duration_text(a.duration_ms()), t.text),
+            label("  exit "),
+            Span::styled(exit_text(a), state_style(state, a.state)),
+        ]));
+    }
+    if let Some(err) = &a.error {
+        lines.push(Line::styled(format!(" {}", inert(err)), t.critical));
+    }
+    let stored = state.gate.details.get(&a.id);
+    if let Some((events, _)) = stored
+        && !events.is_empty()
+    {
+        {
+            lines.push(Line::styled(" timeline:", t.muted));
+            for e in events {
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        format!("   #{:<6} {} ", e.seq, time_of(state, e.ts_ms)),
+                        t.muted,
+                    ),
+                    Span::styled(format!("{:<14}", e.kind), t.text),
+                    Span::styled(inert(&e.actor), t.muted),
+                ]));
+            }
+        }
+    }
+    let (stdout, stderr, note) = match (
+        stored.and_then(|(_, o)| o.as_ref()),
+        state.gate.live_output.get(&a.id),
+    ) {
+        (Some(o), _) => (
+            o.stdout.clone(),
+            o.stderr.clone(),
+            format!(
+                "{} B stdout, {} B stderr (sha256 {}…)",
+                o.stdout_total,
+                o.stderr_total,
+                o.stdout_sha256.get(..12).unwrap_or("")
+            ),
+        ),
+        (None, Some(live)) => (
+            String::from_utf8_lossy(&live.stdout).into_owned(),
+            String::from_utf8_lossy(&live.stderr).into_owned(),
+            if a.state == ActionState::Executing {
+                "live".to_string()
+            } else {
+                "as streamed".to_string()
+            },
+        ),
+        (None, None) => (String::new(), String::new(), String::new()),
+    };
+    if !note.is_empty() {
+        lines.push(Line::styled(format!(" output ({note}):"), t.muted));
+        for line in inert_multiline(stdout.trim_end_matches('\n')) {
+            lines.push(Line::styled(format!("   {line}"), t.text));
+        }
+        if !stderr.is_empty() {
+            for line in inert_multiline(stderr.trim_end_matches('\n')) {
+                lines.push(Line::styled(format!(" ! {line}"), t.warning));
+            }
+        }
+    }
+    lines
+}

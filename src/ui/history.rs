@@ -1,0 +1,114 @@
+//! The History pane: every recorded action (all hosts), newest first, with
+//! state, host, proposer, times, duration and exit code; `/` filters
+//! (`state:failed host:web agent:claude words…`); Enter opens the detail
+//! with the event timeline and output; `e` exports the chain.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::actions::truncate;
+use super::gate_common::{date_time_of, draw_detail, duration_text, exit_text, state_style};
+use crate::app::action::PaneId;
+use crate::app::state::State;
+use crate::gate::tui::history_rows;
+use crate::text::inert;
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
+    if area.height == 0 {
+        return;
+    }
+    if let Some(d) = state
+        .gate
+        .detail
+        .as_ref()
+        .filter(|d| d.pane == PaneId::History)
+    {
+        draw_detail(frame, area, state, &d.id, d.scroll);
+        return;
+    }
+    let t = &state.theme;
+    let rows = history_rows(state);
+    if rows.is_empty() {
+        let note = if state.list(PaneId::History).filter.is_empty() {
+            state
+                .pane_notes
+                .get(&PaneId::History)
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            "No action matches the filter.".into()
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(format!(" {note}"), t.muted)),
+            area,
+        );
+        return;
+    }
+    let wide = area.width >= 110;
+    let header = if wide {
+        format!(
+            " {:<19} {:<10} {:<13} {:<12} {:>7} {:>5}  COMMAND",
+            "PROPOSED", "HOST", "STATE", "PROPOSER", "TOOK", "EXIT"
+        )
+    } else {
+        format!(
+            " {:<8} {:<13} {:<8} {:>5}  COMMAND",
+            "TIME", "STATE", "HOST", "EXIT"
+        )
+    };
+    let mut lines = vec![Line::styled(header, t.muted)];
+    let focused = state.layout.focus == PaneId::History;
+    let selected = state.list(PaneId::History).selected;
+    let height = usize::from(area.height).saturating_sub(1);
+    let offset = selected.saturating_sub(height.saturating_sub(1));
+    for (i, a) in rows.iter().enumerate().skip(offset).take(height) {
+        let what = if a.title.is_empty() {
+            inert(&a.command)
+        } else {
+            format!("{} — {}", inert(&a.title), inert(&a.command))
+        };
+        let spans = if wide {
+            vec![
+                Span::styled(
+                    format!(" {:<19} ", date_time_of(state, a.created_at)),
+                    t.muted,
+                ),
+                Span::styled(format!("{:<10} ", truncate(&inert(&a.host), 10)), t.text),
+                Span::styled(
+                    format!("{:<13} ", a.state.name()),
+                    state_style(state, a.state),
+                ),
+                Span::styled(format!("{:<12} ", truncate(&inert(&a.agent), 12)), t.muted),
+                Span::styled(format!("{:>7} ", duration_text(a.duration_ms())), t.text),
+                Span::styled(
+                    format!("{:>5}  ", exit_text(a)),
+                    state_style(state, a.state),
+                ),
+                Span::styled(what, t.text),
+            ]
+        } else {
+            let time = date_time_of(state, a.created_at);
+            vec![
+                Span::styled(format!(" {:<8} ", time.get(11..).unwrap_or("")), t.muted),
+                Span::styled(
+                    format!("{:<13} ", a.state.name()),
+                    state_style(state, a.state),
+                ),
+                Span::styled(format!("{:<8} ", truncate(&inert(&a.host), 8)), t.text),
+                Span::styled(
+                    format!("{:>5}  ", exit_text(a)),
+                    state_style(state, a.state),
+                ),
+                Span::styled(what, t.text),
+            ]
+        };
+        let mut line = Line::from(spans);
+        if focused && i == selected {
+            line = line.style(t.selected);
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}

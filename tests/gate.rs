@@ -1,0 +1,654 @@
+//! Integration tests of the action gate: the broker socket with real
+//! clients (threads and the `opscockpit` binary), the approval paths of
+//! `propose --wait`, crash recovery of a killed cockpit process, and audit
+//! tampering. Execution here is local (LocalTransport); see the note in
+//! `execution_over_ssh` for the SSH transport.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opscockpit::config::GateConfig;
+use opscockpit::gate::audit;
+use opscockpit::gate::broker::{self, Request};
+use opscockpit::gate::client::Client;
+use opscockpit::gate::policy::Policy;
+use opscockpit::gate::store::Store;
+use opscockpit::gate::{ActionState, Gate, GateEvent, Proposal, db_path};
+use opscockpit::transport::local::LocalTransport;
+use tokio_util::sync::CancellationToken;
+
+const BIN: &str = env!("CARGO_BIN_EXE_opscockpit");
+
+/// A private world: data, runtime and config dirs under one tempdir.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::Builder::new()
+            .prefix("og")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
+        World { dir }
+    }
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data/opscockpit")
+    }
+    fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("config/opscockpit")
+    }
+    fn socket(&self, host: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("run/opscockpit")
+            .join(format!("{host}.sock"))
+    }
+    /// The binary with XDG dirs pointing into this world.
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env_remove("OPSCOCKPIT_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+    /// A gate served in this process, as a cockpit would.
+    fn serve(&self, host: &str, config: GateConfig) -> (Gate, CancellationToken) {
+        let policy = Policy::load(&self.config_dir()).expect("policy");
+        let listener = broker::bind(&self.socket(host), host).expect("bind");
+        let gate = Gate::open(
+            host,
+            &self.data_dir(),
+            policy,
+            config,
+            Arc::new(LocalTransport),
+        )
+        .expect("open gate");
+        let cancel = CancellationToken::new();
+        tokio::spawn(broker::serve(gate.clone(), listener, cancel.clone()));
+        // The expiry clock, as in the cockpit.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+        tokio::spawn(opscockpit::gate::core::run(
+            gate.clone(),
+            tx,
+            cancel.clone(),
+        ));
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        (gate, cancel)
+    }
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn run_child(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let out = cmd.output().expect("run opscockpit");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("join")
+}
+
+/// Waits for the next pending proposal on `gate`; returns it and when it
+/// became visible.
+async fn next_pending(
+    events: &mut tokio::sync::broadcast::Receiver<GateEvent>,
+) -> (opscockpit::gate::ActionView, Instant) {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match events.recv().await {
+                Ok(GateEvent::Changed(a)) if a.state == ActionState::Pending => {
+                    return (*a, Instant::now());
+                }
+                Ok(_) => {}
+                Err(e) => panic!("gate events: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("a proposal within 20 s")
+}
+
+fn quick_ttl() -> GateConfig {
+    GateConfig {
+        approve_ttl: Duration::from_secs(2),
+        ..GateConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_proposers_are_each_recorded_exactly_once() {
+    let world = World::new();
+    let (_gate, cancel) = world.serve("web", GateConfig::default());
+    let socket = world.socket("web");
+    let started = Instant::now();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let mut client = Client::connect(&socket, "web").expect("connect");
+                (0..250)
+                    .map(|i| {
+                        let reply = client
+                            .request(&Request::Propose {
+                                proposal: Proposal {
+                                    command: format!("echo proposer-{t}-{i}"),
+                                    agent: format!("agent{t}"),
+                                    ..Proposal::default()
+                                },
+                            })
+                            .expect("reply");
+                        assert!(reply.ok, "{reply:?}");
+                        reply.action.expect("action").id
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut ids: Vec<String> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("thread"))
+        .collect();
+    let elapsed = started.elapsed();
+    eprintln!("2000 proposals through the broker in {elapsed:?}");
+    cancel.cancel();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2000);
+    let store = Store::open_read_only(&db_path(&world.data_dir())).expect("store");
+    let events = store.events(None).expect("events");
+    assert_eq!(events.len(), 4000, "proposed + pending for each");
+    for id in &ids {
+        let kinds: Vec<&str> = events
+            .iter()
+            .filter(|e| &e.action_id == id)
+            .map(|e| e.kind.as_str())
+            .collect();
+        assert_eq!(kinds, ["proposed", "pending"], "{id}");
+    }
+    let commands: std::collections::BTreeSet<String> = store
+        .history(&Default::default())
+        .expect("history")
+        .into_iter()
+        .map(|a| a.command)
+        .collect();
+    assert_eq!(commands.len(), 2000, "every proposal exactly once");
+    audit::verify(events).expect("chain verifies");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn propose_wait_approved_runs_once_and_returns_the_exit_code() {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let mut events = gate.subscribe();
+    let marker = world.dir.path().join("ran");
+    let mut cmd = world.cmd();
+    cmd.args([
+        "propose",
+        "web",
+        "--title",
+        "say hello",
+        "--agent",
+        "claude",
+        "--wait",
+        "--",
+    ])
+    .arg(format!(
+        "echo run >> {}; echo hello; echo warn >&2; exit 3",
+        marker.display()
+    ));
+    let sent = Instant::now();
+    let child = tokio::spawn(run_child(cmd));
+    let (action, visible) = next_pending(&mut events).await;
+    eprintln!(
+        "latency propose (process start) → visible: {:?}",
+        visible - sent
+    );
+    assert_eq!(action.agent, "claude");
+    assert_eq!(action.title, "say hello");
+    // A changed fingerprint is refused and nothing runs.
+    let err = gate
+        .approve(&action.id, &"0".repeat(64))
+        .expect_err("wrong fp");
+    assert_eq!(err.code, "fingerprint_mismatch");
+    let approved_at = Instant::now();
+    gate.approve(&action.id, &action.fingerprint)
+        .expect("approve");
+    let first_output = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(GateEvent::Output { .. }) = events.recv().await {
+                return Instant::now();
+            }
+        }
+    })
+    .await
+    .expect("output");
+    eprintln!(
+        "latency approve → first output of the command: {:?}",
+        first_output - approved_at
+    );
+    // Approving twice is refused: it is no longer pending.
+    assert!(gate.approve(&action.id, &action.fingerprint).is_err());
+    let out = child.await.expect("child");
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.stdout, "hello\n");
+    assert!(out.stderr.contains("warn"), "{}", out.stderr);
+    let final_view = gate.status(&action.id).expect("status");
+    assert_eq!(final_view.state, ActionState::Failed);
+    assert_eq!(final_view.exit_code, Some(3));
+    let output = gate.output(&action.id).expect("output").expect("stored");
+    assert_eq!(output.stdout_total, 6);
+    assert_eq!(std::fs::read_to_string(&marker).expect("marker"), "run\n");
+    cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn propose_wait_rejected_returns_the_reason() {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let mut events = gate.subscribe();
+    let mut cmd = world.cmd();
+    cmd.args([
+        "propose",
+        "web",
+        "--wait",
+        "--",
+        "systemctl",
+        "restart",
+        "nginx",
+    ]);
+    let child = tokio::spawn(run_child(cmd));
+    let (action, _) = next_pending(&mut events).await;
+    assert_eq!(action.command, "systemctl restart nginx");
+    assert_eq!(
+        gate.reject(&action.id, "  ").expect_err("empty").code,
+        "reason_required"
+    );
+    gate.reject(&action.id, "not during the sale")
+        .expect("reject");
+    let out = child.await.expect("child");
+    assert_eq!(out.code, opscockpit::gate::commands::EXIT_REJECTED);
+    assert!(out.stderr.contains("not during the sale"), "{}", out.stderr);
+    cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn propose_wait_expired_and_nothing_runs() {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", quick_ttl());
+    let mut events = gate.subscribe();
+    let marker = world.dir.path().join("ran");
+    let mut cmd = world.cmd();
+    cmd.args(["propose", "web", "--wait", "--"])
+        .arg(format!("touch {}", marker.display()));
+    let child = tokio::spawn(run_child(cmd));
+    let (action, _) = next_pending(&mut events).await;
+    let out = child.await.expect("child");
+    assert_eq!(
+        out.code,
+        opscockpit::gate::commands::EXIT_EXPIRED,
+        "{}",
+        out.stderr
+    );
+    // Too late to approve now.
+    assert!(gate.approve(&action.id, &action.fingerprint).is_err());
+    assert!(!marker.exists());
+    cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn propose_wait_cancelled_by_its_proposer() {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let mut events = gate.subscribe();
+    let mut cmd = world.cmd();
+    cmd.args(["propose", "web", "--wait", "--", "make deploy"]);
+    let child = tokio::spawn(run_child(cmd));
+    let (action, _) = next_pending(&mut events).await;
+    let socket = world.socket("web");
+    let id = action.id.clone();
+    let reply = tokio::task::spawn_blocking(move || {
+        let mut client = Client::connect(&socket, "web").expect("connect");
+        client.request(&Request::Cancel { id }).expect("reply")
+    })
+    .await
+    .expect("join");
+    assert!(reply.ok, "{reply:?}");
+    let out = child.await.expect("child");
+    assert_eq!(
+        out.code,
+        opscockpit::gate::commands::EXIT_CANCELLED,
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        gate.status(&action.id).expect("s").state,
+        ActionState::Cancelled
+    );
+    cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_deny_is_returned_to_the_proposer() {
+    let world = World::new();
+    let (_gate, cancel) = world.serve("web", GateConfig::default());
+    let mut cmd = world.cmd();
+    cmd.args(["propose", "web", "--wait", "--", "rm -rf /"]);
+    let out = run_child(cmd).await;
+    assert_eq!(out.code, opscockpit::gate::commands::EXIT_BLOCKED);
+    assert!(out.stderr.contains("never allowed"), "{}", out.stderr);
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn no_cockpit_means_refused() {
+    let world = World::new();
+    let mut cmd = world.cmd();
+    cmd.args(["propose", "nowhere", "--", "uptime"]);
+    let out = run_child(cmd).await;
+    assert_eq!(out.code, opscockpit::gate::commands::EXIT_NO_COCKPIT);
+    assert!(out.stderr.contains("opscockpit nowhere"), "{}", out.stderr);
+    assert!(
+        !db_path(&world.data_dir()).exists(),
+        "a client never creates the database"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_answers_garbage_with_errors_and_keeps_serving() {
+    let world = World::new();
+    let (_gate, cancel) = world.serve("web", GateConfig::default());
+    let socket = world.socket("web");
+    let mode = std::fs::metadata(&socket).expect("socket").permissions();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(mode.mode() & 0o777, 0o600);
+    let replies = tokio::task::spawn_blocking(move || {
+        let ask = |line: &[u8]| -> String {
+            let mut s = UnixStream::connect(&socket).expect("connect");
+            // The broker may close an oversized request before reading it all.
+            let _ = s.write_all(line);
+            let _ = s.write_all(b"\n");
+            let mut r = BufReader::new(s);
+            let mut reply = String::new();
+            r.read_line(&mut reply).expect("read");
+            reply
+        };
+        vec![
+            ask(b"{not json"),
+            ask(br#"{"v":1,"op":"approve","id":"x"}"#),
+            ask(br#"{"v":7,"op":"list_pending"}"#),
+            ask(&vec![b'a'; 70 * 1024]),
+            ask(b"\xff\xfe"),
+            ask(br#"{"v":1,"op":"list_pending"}"#),
+        ]
+    })
+    .await
+    .expect("join");
+    for (reply, code) in replies.iter().zip([
+        "bad_json",
+        "unknown_op",
+        "unsupported_version",
+        "too_large",
+        "bad_json",
+    ]) {
+        assert!(reply.contains(&format!("\"code\":\"{code}\"")), "{reply}");
+    }
+    assert!(replies[5].contains("\"ok\":true"), "{}", replies[5]);
+    cancel.cancel();
+}
+
+fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let until = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn killed_cockpit_leaves_the_action_uncertain_and_never_reruns_it() {
+    let world = World::new();
+    std::fs::create_dir_all(world.config_dir()).expect("config dir");
+    // Auto tier for this one script, so the headless cockpit runs it.
+    std::fs::write(
+        world.config_dir().join("policy.toml"),
+        "[[rules]]\nname = \"test-script\"\ntier = \"auto\"\nglob = \"sh */act.sh\"\n",
+    )
+    .expect("policy");
+    let script = world.dir.path().join("act.sh");
+    let runs = world.dir.path().join("runs");
+    let pid_file = world.dir.path().join("pid");
+    std::fs::write(
+        &script,
+        format!(
+            "echo run >> {}\necho $$ > {}\nexec sleep 30\n",
+            runs.display(),
+            pid_file.display()
+        ),
+    )
+    .expect("script");
+    let serve = |world: &World| {
+        let mut c = world.cmd();
+        c.args(["gate-serve", "box"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = c.spawn().expect("gate-serve");
+        let socket = world.socket("box");
+        wait_for("the cockpit socket", Duration::from_secs(20), || {
+            UnixStream::connect(&socket).is_ok()
+        });
+        child
+    };
+    let mut cockpit = serve(&world);
+    let out = world
+        .cmd()
+        .args(["propose", "box", "--"])
+        .arg(format!("sh {}", script.display()))
+        .output()
+        .expect("propose");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    wait_for("the action to start", Duration::from_secs(20), || {
+        std::fs::read_to_string(&runs).is_ok_and(|s| s.lines().count() == 1)
+    });
+    cockpit.kill().expect("kill -9");
+    cockpit.wait().expect("reap");
+    let mut cockpit = serve(&world);
+    let out = world
+        .cmd()
+        .args(["history", "--json", "--host", "box"])
+        .output()
+        .expect("history");
+    let line = String::from_utf8_lossy(&out.stdout).to_string();
+    let view: opscockpit::gate::ActionView =
+        serde_json::from_str(line.lines().next().expect("one action")).expect("json");
+    assert_eq!(view.id, id);
+    assert_eq!(view.state, ActionState::Uncertain);
+    assert!(
+        view.error
+            .as_deref()
+            .is_some_and(|e| e.contains("may or may not"))
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        std::fs::read_to_string(&runs)
+            .expect("runs")
+            .lines()
+            .count(),
+        1,
+        "the action ran again after the restart"
+    );
+    let verify = world
+        .cmd()
+        .args(["audit", "verify"])
+        .output()
+        .expect("verify");
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    // Clean up: the orphaned sleep and the second cockpit.
+    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            // SAFETY: kill(2) on the pid our own script wrote.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    // SAFETY: SIGTERM to the child we started.
+    unsafe { libc::kill(cockpit.id() as i32, libc::SIGTERM) };
+    let _ = cockpit.wait();
+}
+
+/// A database with a few recorded actions (12 events).
+async fn recorded_world() -> World {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    for i in 0..4 {
+        let a = gate
+            .propose(Proposal {
+                command: format!("systemctl restart app{i}"),
+                ..Proposal::default()
+            })
+            .expect("propose");
+        gate.reject(&a.id, "no").expect("reject");
+    }
+    cancel.cancel();
+    drop(gate);
+    world
+}
+
+fn tamper(world: &World, sql: &str) {
+    let conn = rusqlite::Connection::open(db_path(&world.data_dir())).expect("open");
+    conn.execute_batch(&format!(
+        "DROP TRIGGER events_append_only_update; DROP TRIGGER events_append_only_delete; {sql}"
+    ))
+    .expect("tamper");
+}
+
+fn verify_output(world: &World, extra: &[&str]) -> (i32, String) {
+    let out = world
+        .cmd()
+        .args(["audit", "verify"])
+        .args(extra)
+        .output()
+        .expect("verify");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_catches_edit_delete_and_reorder_at_the_right_seq() {
+    let world = recorded_world().await;
+    let (code, out) = verify_output(&world, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("12 events"), "{out}");
+
+    // Export verifies on its own, and a tampered export does not.
+    let export = world.dir.path().join("export.ndjson");
+    let status = world
+        .cmd()
+        .args(["audit", "export", "-o"])
+        .arg(&export)
+        .status()
+        .expect("export");
+    assert!(status.success());
+    let (code, out) = verify_output(&world, &["--file", export.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{out}");
+    let text = std::fs::read_to_string(&export).expect("read");
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.swap(4, 5);
+    std::fs::write(&export, lines.join("\n")).expect("write");
+    let (code, out) = verify_output(&world, &["--file", export.to_str().expect("utf8")]);
+    assert_eq!(code, 1);
+    assert!(out.contains("BROKEN at seq 5"), "{out}");
+
+    let edited = recorded_world().await;
+    tamper(
+        &edited,
+        "UPDATE events SET data = '{\"reason\":\"yes\"}' WHERE seq = 3;",
+    );
+    let (code, out) = verify_output(&edited, &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("BROKEN at seq 3"), "{out}");
+
+    let deleted = recorded_world().await;
+    tamper(&deleted, "DELETE FROM events WHERE seq = 7;");
+    let (code, out) = verify_output(&deleted, &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("BROKEN at seq 7"), "{out}");
+
+    let reordered = recorded_world().await;
+    tamper(
+        &reordered,
+        "UPDATE events SET seq = -1 WHERE seq = 8; UPDATE events SET seq = 8 WHERE seq = 9; UPDATE events SET seq = 9 WHERE seq = -1;",
+    );
+    let (code, out) = verify_output(&reordered, &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("BROKEN at seq 8"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executor_times_out_and_kills_the_command() {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let marker = world.dir.path().join("late");
+    let a = gate
+        .propose(Proposal {
+            command: format!("sleep 5; touch {}", marker.display()),
+            timeout_secs: Some(1),
+            ..Proposal::default()
+        })
+        .expect("propose");
+    gate.approve(&a.id, &a.fingerprint).expect("approve");
+    let done = gate
+        .wait(&a.id, Some(Duration::from_secs(20)))
+        .await
+        .expect("wait");
+    assert_eq!(done.state, ActionState::Failed);
+    assert!(
+        done.error
+            .as_deref()
+            .is_some_and(|e| e.contains("timed out")),
+        "{done:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!marker.exists(), "the timed-out command kept running");
+    cancel.cancel();
+}
+
+#[test]
+fn execution_over_ssh() {
+    // The SSH transport (issue 3) has not landed on main at the time of
+    // writing; the executor only uses `SharedTransport`, so once it lands
+    // this test should serve a gate over the bed's sshd.
+    if std::env::var_os("OPSCOCKPIT_BED").is_none() {
+        eprintln!("OPSCOCKPIT_BED unset: skipping execution over the bed's sshd");
+        return;
+    }
+    eprintln!("SSH transport not available in this build: execution over sshd not tested");
+}
