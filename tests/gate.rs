@@ -511,11 +511,11 @@ fn killed_cockpit_leaves_the_action_uncertain_and_never_reruns_it() {
         String::from_utf8_lossy(&verify.stdout)
     );
     // Clean up: the orphaned sleep and the second cockpit.
-    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
-        if let Ok(pid) = pid.trim().parse::<i32>() {
-            // SAFETY: kill(2) on the pid our own script wrote.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
+    if let Ok(pid) = std::fs::read_to_string(&pid_file)
+        && let Ok(pid) = pid.trim().parse::<i32>()
+    {
+        // SAFETY: kill(2) on the pid our own script wrote.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
     }
     // SAFETY: SIGTERM to the child we started.
     unsafe { libc::kill(cockpit.id() as i32, libc::SIGTERM) };
