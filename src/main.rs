@@ -74,6 +74,9 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     state.utc = config.ui.utc;
     state.mouse_captured = config.ui.mouse;
     state.metrics.window_secs = config.ui.chart_window.as_secs() as i64;
+    state.containers.settings = opscockpit::sources::docker::DockerSettings::for_socket(
+        config.host(host).docker_socket.as_deref(),
+    );
     Ok(state)
 }
 

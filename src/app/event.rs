@@ -1,6 +1,7 @@
 //! Typed events that source tasks send to the event loop. This is the only
 //! way data enters the state.
 
+use crate::sources::docker::DockerEvent;
 use crate::sources::procfs::Reading;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,4 +57,6 @@ pub enum AppEvent {
         message: String,
     },
     Connection(ConnectionState),
+    /// From the container source.
+    Docker(DockerEvent),
 }

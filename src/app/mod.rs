@@ -3,6 +3,7 @@
 //! redraw; the screen is drawn only then — never at a fixed frame rate.
 
 pub mod action;
+pub mod containers;
 pub mod event;
 pub mod state;
 pub mod update;
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::sources;
+use crate::sources::docker::{DockerCommand, DockerSettings};
 use crate::transport::SharedTransport;
 use crate::tui::TerminalGuard;
 use event::AppEvent;
@@ -31,20 +33,43 @@ const EVENT_QUEUE: usize = 1024;
 /// report on. They stop when `cancel` fires.
 pub fn spawn_sources(
     transport: SharedTransport,
+    docker: DockerSettings,
     cancel: &CancellationToken,
-) -> mpsc::Receiver<AppEvent> {
+) -> Sources {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-    tokio::spawn(sources::procfs::run(transport, tx, cancel.clone()));
-    rx
+    let (docker_tx, docker_rx) = mpsc::unbounded_channel();
+    tokio::spawn(sources::procfs::run(
+        transport.clone(),
+        tx.clone(),
+        cancel.clone(),
+    ));
+    tokio::spawn(sources::docker::source::run(
+        transport,
+        docker,
+        tx,
+        docker_rx,
+        cancel.clone(),
+    ));
+    Sources {
+        events: rx,
+        docker: docker_tx,
+    }
+}
+
+/// The channels to and from the running sources.
+pub struct Sources {
+    pub events: mpsc::Receiver<AppEvent>,
+    /// Requests for the container source (detail and logs).
+    pub docker: mpsc::UnboundedSender<DockerCommand>,
 }
 
 /// Runs the TUI until the user quits or a signal ends it.
 pub async fn run(mut state: State, transport: SharedTransport) -> Result<()> {
     let cancel = CancellationToken::new();
-    let mut source_events = spawn_sources(transport, &cancel);
+    let mut sources = spawn_sources(transport, state.containers.settings.clone(), &cancel);
     let mut guard =
         TerminalGuard::enter(state.mouse_captured).wrap_err("setting up the terminal")?;
-    let result = event_loop(&mut state, &mut guard, &mut source_events).await;
+    let result = event_loop(&mut state, &mut guard, &mut sources).await;
     cancel.cancel();
     drop(guard);
     result
@@ -53,8 +78,9 @@ pub async fn run(mut state: State, transport: SharedTransport) -> Result<()> {
 async fn event_loop(
     state: &mut State,
     guard: &mut TerminalGuard,
-    source_events: &mut mpsc::Receiver<AppEvent>,
+    sources: &mut Sources,
 ) -> Result<()> {
+    let source_events = &mut sources.events;
     let size = guard.terminal.size()?;
     update::resize(state, size.width, size.height);
     let mut terminal_events = EventStream::new();
@@ -98,6 +124,10 @@ async fn event_loop(
                     dirty = true;
                 }
                 Effect::Bell => guard.ring_bell(),
+                Effect::Docker(command) => {
+                    // The source is gone only while shutting down.
+                    let _ = sources.docker.send(command);
+                }
             }
         }
     }

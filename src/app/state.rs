@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::app::action::PaneId;
+use crate::app::containers::ContainersState;
 use crate::app::event::{ConnectionState, MetricsSource};
 use crate::config::{Keymap, Theme, ThemeSet};
 use crate::metrics::SeriesStore;
@@ -22,6 +23,7 @@ pub struct State {
     pub now: i64,
     pub utc: bool,
     pub metrics: MetricsState,
+    pub containers: ContainersState,
     pub layout: LayoutState,
     pub lists: BTreeMap<PaneId, ListState>,
     pub overlay: Overlay,
@@ -153,6 +155,7 @@ impl State {
             now: chrono::Utc::now().timestamp(),
             utc: false,
             metrics: MetricsState::default(),
+            containers: ContainersState::default(),
             layout: LayoutState::new(80, 24),
             lists: PaneId::ALL
                 .iter()
@@ -182,10 +185,6 @@ fn default_pane_notes() -> BTreeMap<PaneId, String> {
         (
             PaneId::Alerts,
             "No alert source yet: alerts come from the host's Netdata agent.",
-        ),
-        (
-            PaneId::Containers,
-            "No container source yet: containers come from the host's Docker Engine API.",
         ),
         (
             PaneId::Logs,

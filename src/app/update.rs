@@ -7,6 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent
 use ratatui::layout::{Position, Rect};
 
 use crate::app::action::{Action, PaneId};
+use crate::app::containers;
 use crate::app::event::{AppEvent, ConnectionState};
 use crate::app::state::{CHART_WINDOWS, Flash, Overlay, PaletteState, State};
 use crate::ui::layout;
@@ -20,6 +21,8 @@ pub enum Effect {
     /// Clear and repaint everything (after suspend or on request).
     FullRedraw,
     Bell,
+    /// Ask the container source for something (detail, logs).
+    Docker(crate::sources::docker::DockerCommand),
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -110,6 +113,7 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             state.connection = connection;
             Outcome::redraw()
         }
+        AppEvent::Docker(event) => containers::apply_event(state, event),
     }
 }
 
@@ -159,6 +163,11 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
         return focus(state, pane);
     }
     let focused = state.layout.focus;
+    if focused == PaneId::Containers {
+        if let Some(outcome) = containers::apply_action(state, action) {
+            return outcome;
+        }
+    }
     match action {
         Action::Quit => Outcome::redraw().with(Effect::Quit),
         Action::Help => {
@@ -249,10 +258,13 @@ fn flash(state: &mut State, text: &str, is_error: bool) {
 }
 
 /// Number of rows a list pane holds (after its filter).
-pub fn list_len(_state: &State, _pane: PaneId) -> usize {
+pub fn list_len(state: &State, pane: PaneId) -> usize {
     // The list panes are filled by their sources (containers, logs, gate);
     // until then they hold nothing to select.
-    0
+    match pane {
+        PaneId::Containers => containers::list_len(state),
+        _ => 0,
+    }
 }
 
 fn move_selection(state: &mut State, pane: PaneId, action: Action) -> Outcome {
@@ -272,8 +284,12 @@ fn move_selection(state: &mut State, pane: PaneId, action: Action) -> Outcome {
         Action::Top => 0,
         _ => last,
     };
+    let moved = before != list.selected;
+    if pane == PaneId::Containers {
+        containers::note_selection(state);
+    }
     Outcome {
-        dirty: before != list.selected,
+        dirty: moved,
         effects: Vec::new(),
     }
 }
@@ -311,6 +327,9 @@ fn filter_key(state: &mut State, key: KeyEvent, pane: PaneId, mut input: String)
             list.filter = input.clone();
             list.selected = 0;
             state.overlay = Overlay::Filter { pane, input };
+            if pane == PaneId::Containers {
+                containers::note_selection(state);
+            }
         }
         _ => return Outcome::unchanged(),
     }
