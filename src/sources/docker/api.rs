@@ -553,7 +553,16 @@ impl LogDemux {
                 break;
             }
             let payload = self.buffer[at + 8..at + 8 + len].to_vec();
-            self.push_text(stream, &payload, &mut out);
+            // With `timestamps=1` every frame starts with a timestamp, also
+            // the continuation of a line the engine wrote in pieces (podman
+            // splits lines at its pipe reads, Docker at 16 KiB): drop it.
+            let slot = usize::from(stream == LogStream::Stderr);
+            let payload = if self.partial[slot].is_empty() {
+                &payload[..]
+            } else {
+                split_timestamp(&payload).map_or(&payload[..], |(_, rest)| rest)
+            };
+            self.push_text(stream, payload, &mut out);
             at += 8 + len;
         }
         let rest = self.buffer.split_off(at);
@@ -601,23 +610,27 @@ impl LogDemux {
 /// fraction) and the `\r` of TTY line ends.
 fn make_line(stream: LogStream, raw: &[u8]) -> LogLine {
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-    if let Some(space) = raw.iter().take(40).position(|b| *b == b' ') {
-        if let Some(time) = std::str::from_utf8(&raw[..space])
-            .ok()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        {
-            return LogLine {
-                stream,
-                time: Some(time.timestamp()),
-                text: raw[space + 1..].to_vec(),
-            };
-        }
+    match split_timestamp(raw) {
+        Some((time, rest)) => LogLine {
+            stream,
+            time: Some(time),
+            text: rest.to_vec(),
+        },
+        None => LogLine {
+            stream,
+            time: None,
+            text: raw.to_vec(),
+        },
     }
-    LogLine {
-        stream,
-        time: None,
-        text: raw.to_vec(),
-    }
+}
+
+/// `2026-11-23T15:11:22Z rest` → (unix seconds, `rest`).
+fn split_timestamp(raw: &[u8]) -> Option<(i64, &[u8])> {
+    let space = raw.iter().take(40).position(|b| *b == b' ')?;
+    let time = std::str::from_utf8(&raw[..space])
+        .ok()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())?;
+    Some((time.timestamp(), &raw[space + 1..]))
 }
 
 /// One line of `docker ps --format '{{json .}}'` (the CLI fallback).
@@ -863,6 +876,24 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(demux.finish()[0].text, b"abc");
+    }
+
+    #[test]
+    fn continuation_frames_lose_their_timestamp() {
+        // Seen from podman: `104` and `1\n` of line 1041 in two frames,
+        // each with its own timestamp prefix.
+        let mut data = Vec::new();
+        for payload in [
+            &b"2026-11-23T15:20:21Z 104"[..],
+            b"2026-11-23T15:20:21Z 1\n",
+        ] {
+            data.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, payload.len() as u8]);
+            data.extend_from_slice(payload);
+        }
+        let lines = LogDemux::new(false).push(&data);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].text, b"1041");
+        assert!(lines[0].time.is_some());
     }
 
     #[test]
