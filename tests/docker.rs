@@ -548,7 +548,7 @@ async fn garbage_from_the_engine_is_reported_and_retried() {
             let request = String::from_utf8_lossy(&buf[..n]).to_string();
             let reply: &[u8] = if request.starts_with("GET /_ping") {
                 b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK"
-            } else if served % 2 == 0 {
+            } else if served.is_multiple_of(2) {
                 b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n{\"ApiVersion\": [1, 2"
             } else {
                 b"\x00\x01garbage, not HTTP\r\n\r\n"

@@ -229,10 +229,10 @@ pub fn apply_event(state: &mut State, event: DockerEvent) -> Outcome {
             if !container.is_running() {
                 c.stats.remove(&container.id);
             }
-            if let Some(detail) = &mut c.detail {
-                if detail.id == container.id {
-                    detail.gone = false;
-                }
+            if let Some(detail) = &mut c.detail
+                && detail.id == container.id
+            {
+                detail.gone = false;
             }
             c.containers.insert(container.id.clone(), container);
             c.last_change = Some(state.now);
@@ -240,11 +240,11 @@ pub fn apply_event(state: &mut State, event: DockerEvent) -> Outcome {
         DockerEvent::Removed { id } => {
             c.containers.remove(&id);
             c.stats.remove(&id);
-            if let Some(detail) = &mut c.detail {
-                if detail.id == id {
-                    detail.gone = true;
-                    detail.note = Some("the container was removed".into());
-                }
+            if let Some(detail) = &mut c.detail
+                && detail.id == id
+            {
+                detail.gone = true;
+                detail.note = Some("the container was removed".into());
             }
             c.last_change = Some(state.now);
         }
@@ -324,10 +324,10 @@ pub fn note_selection(state: &mut State) {
 /// Keys of the Containers pane. `None`: not ours, the generic list
 /// handling applies.
 pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
-    if state.containers.detail.is_some() {
-        if let Some(outcome) = detail_action(state, action) {
-            return Some(outcome);
-        }
+    if state.containers.detail.is_some()
+        && let Some(outcome) = detail_action(state, action)
+    {
+        return Some(outcome);
     }
     let outcome = match action {
         Action::Open => {

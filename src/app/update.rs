@@ -163,10 +163,10 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
         return focus(state, pane);
     }
     let focused = state.layout.focus;
-    if focused == PaneId::Containers {
-        if let Some(outcome) = containers::apply_action(state, action) {
-            return outcome;
-        }
+    if focused == PaneId::Containers
+        && let Some(outcome) = containers::apply_action(state, action)
+    {
+        return outcome;
     }
     match action {
         Action::Quit => Outcome::redraw().with(Effect::Quit),

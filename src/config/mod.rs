@@ -253,14 +253,13 @@ impl Config {
     fn validate(&self, file: &Path) -> Result<(), FileError> {
         let file = file.display().to_string();
         for (name, host) in &self.hosts {
-            if let Some(day) = host.billing_day {
-                if !(1..=28).contains(&day) {
-                    return Err(FileError::new(
-                        &file,
-                        format!("billing_day must be 1-28, got {day}"),
-                    )
-                    .at(None, Some(format!("hosts.{name}.billing_day"))));
-                }
+            if let Some(day) = host.billing_day
+                && !(1..=28).contains(&day)
+            {
+                return Err(
+                    FileError::new(&file, format!("billing_day must be 1-28, got {day}"))
+                        .at(None, Some(format!("hosts.{name}.billing_day"))),
+                );
             }
             if let Some(bs) = &host.betterstack {
                 let refs = [

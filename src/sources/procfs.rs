@@ -150,19 +150,17 @@ pub fn parse_sample(text: &str) -> ProcSnapshot {
                     snap.disks.push(entry);
                 }
             }
-            "/proc/sys/kernel/hostname" => {
-                if !line.trim().is_empty() {
-                    snap.hostname = line.trim().to_string();
-                }
+            "/proc/sys/kernel/hostname" if !line.trim().is_empty() => {
+                snap.hostname = line.trim().to_string();
             }
             _ => {}
         }
     }
     // Kernels before 3.14 have no MemAvailable: estimate it as free(1) did.
-    if snap.mem_available_kb.is_none() {
-        if let (Some(f), Some(b), Some(c)) = (mem_free_kb, buffers_kb, cached_kb) {
-            snap.mem_available_kb = Some(f + b + c);
-        }
+    if snap.mem_available_kb.is_none()
+        && let (Some(f), Some(b), Some(c)) = (mem_free_kb, buffers_kb, cached_kb)
+    {
+        snap.mem_available_kb = Some(f + b + c);
     }
     snap
 }

@@ -20,11 +20,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     if area.height == 0 || area.width == 0 {
         return;
     }
-    if let EngineStatus::Unavailable { problem, fix } = &state.containers.engine {
-        if state.containers.containers.is_empty() {
-            draw_unavailable(frame, area, state, problem, fix);
-            return;
-        }
+    if let EngineStatus::Unavailable { problem, fix } = &state.containers.engine
+        && state.containers.containers.is_empty()
+    {
+        draw_unavailable(frame, area, state, problem, fix);
+        return;
     }
     match &state.containers.detail {
         Some(detail) => draw_detail(frame, area, state, detail),
@@ -444,10 +444,10 @@ fn draw_logs(frame: &mut Frame, area: Rect, state: &State, detail: &DetailState)
             theme.muted,
         ));
     }
-    if let Some(note) = &detail.note {
-        if detail.info.is_some() {
-            title.push(Span::styled(format!("· {} ", inert(note)), theme.stale));
-        }
+    if let Some(note) = &detail.note
+        && detail.info.is_some()
+    {
+        title.push(Span::styled(format!("· {} ", inert(note)), theme.stale));
     }
     let block = Block::default()
         .borders(Borders::TOP)

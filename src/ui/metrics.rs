@@ -116,16 +116,16 @@ fn rows(state: &State) -> Vec<Row> {
             style: theme.chart_2,
         });
     }
-    if let (Some(used), Some(total)) = (latest(names::SWAP_USED), latest(names::SWAP_TOTAL)) {
-        if total > 0.0 {
-            rows.push(Row {
-                label: "Swap",
-                series: names::SWAP_USED,
-                value: format!("{} / {}", human_bytes(used), human_bytes(total)),
-                scale: Some(total),
-                style: theme.chart_2,
-            });
-        }
+    if let (Some(used), Some(total)) = (latest(names::SWAP_USED), latest(names::SWAP_TOTAL))
+        && total > 0.0
+    {
+        rows.push(Row {
+            label: "Swap",
+            series: names::SWAP_USED,
+            value: format!("{} / {}", human_bytes(used), human_bytes(total)),
+            scale: Some(total),
+            style: theme.chart_2,
+        });
     }
     for (label, series, style) in [
         ("Net ↓", names::NET_RX, theme.chart_4),

@@ -91,10 +91,10 @@ pub fn pane_block<'a>(state: &State, pane: PaneId, members: &[PaneId]) -> Block<
 
 /// Extra words after the title: the live filter of a list pane.
 fn pane_title_extra(state: &State, pane: PaneId) -> Option<String> {
-    if let Overlay::Filter { pane: p, input } = &state.overlay {
-        if *p == pane {
-            return Some(format!("/{}▏", crate::text::inert(input)));
-        }
+    if let Overlay::Filter { pane: p, input } = &state.overlay
+        && *p == pane
+    {
+        return Some(format!("/{}▏", crate::text::inert(input)));
     }
     let filter = state
         .lists

@@ -50,8 +50,8 @@ impl Drop for TaskGuard {
     }
 }
 
-fn send(tx: &mpsc::Sender<AppEvent>, event: DockerEvent) -> impl Future<Output = bool> + '_ {
-    async move { tx.send(AppEvent::Docker(event)).await.is_ok() }
+async fn send(tx: &mpsc::Sender<AppEvent>, event: DockerEvent) -> bool {
+    tx.send(AppEvent::Docker(event)).await.is_ok()
 }
 
 /// What the task remembers across reconnects.
@@ -353,10 +353,10 @@ fn from_summary(s: &api::ContainerSummary) -> Container {
 fn from_inspect(i: &Inspect, summary: Option<&api::ContainerSummary>) -> Container {
     let running = i.state.running || i.state.status == "running";
     let mut ports = i.port_list();
-    if ports.is_empty() {
-        if let Some(s) = summary {
-            ports = s.ports.iter().map(api::Port::display).collect();
-        }
+    if ports.is_empty()
+        && let Some(s) = summary
+    {
+        ports = s.ports.iter().map(api::Port::display).collect();
     }
     Container {
         id: i.id.clone(),
@@ -625,11 +625,10 @@ async fn fallback_round(
     } else {
         (
             format!("cannot open the Docker socket {socket} ({socket_error})"),
-            format!(
-                "start the engine (Docker, or `podman system service` for podman), or set \
+            "start the engine (Docker, or `podman system service` for podman), or set \
                  `docker_socket` for this host in config.toml if it lives elsewhere (rootless \
                  Docker: /run/user/UID/docker.sock; podman: /run/podman/podman.sock)"
-            ),
+                .to_string(),
         )
     };
     let cli = shell_quote(&settings.cli);
