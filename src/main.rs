@@ -89,6 +89,9 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     state.mouse_captured = config.ui.mouse;
     state.gate.bell = config.ui.bell;
     state.metrics.window_secs = config.ui.chart_window.as_secs() as i64;
+    state.containers.settings = opscockpit::sources::docker::DockerSettings::for_socket(
+        config.host(host).docker_socket.as_deref(),
+    );
     Ok(state)
 }
 

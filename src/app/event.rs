@@ -1,6 +1,7 @@
 //! Typed events that source tasks send to the event loop. This is the only
 //! way data enters the state.
 
+use crate::sources::docker::DockerEvent;
 use crate::sources::procfs::Reading;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,4 +59,6 @@ pub enum AppEvent {
     Connection(ConnectionState),
     /// The action gate: proposals, decisions, execution, history.
     Gate(crate::gate::GateEvent),
+    /// From the container source.
+    Docker(DockerEvent),
 }

@@ -3,6 +3,7 @@
 //! redraw; the screen is drawn only then — never at a fixed frame rate.
 
 pub mod action;
+pub mod containers;
 pub mod event;
 pub mod state;
 pub mod update;
@@ -17,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::sources;
+use crate::sources::docker::{DockerCommand, DockerSettings};
 use crate::transport::SharedTransport;
 use crate::tui::TerminalGuard;
 use event::AppEvent;
@@ -32,14 +34,40 @@ const EVENT_QUEUE: usize = 1024;
 pub fn spawn_sources(
     transport: SharedTransport,
     gate: Option<crate::gate::Gate>,
+    docker: DockerSettings,
     cancel: &CancellationToken,
-) -> mpsc::Receiver<AppEvent> {
+) -> Sources {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
-    if let Some(gate) = gate {
+    let (docker_tx, docker_rx) = mpsc::unbounded_channel();
+    if let Some(gate) = gate.clone() {
         tokio::spawn(crate::gate::core::run(gate, tx.clone(), cancel.clone()));
     }
-    tokio::spawn(sources::procfs::run(transport, tx, cancel.clone()));
-    rx
+    tokio::spawn(sources::procfs::run(
+        transport.clone(),
+        tx.clone(),
+        cancel.clone(),
+    ));
+    tokio::spawn(sources::docker::source::run(
+        transport,
+        docker,
+        tx,
+        docker_rx,
+        cancel.clone(),
+    ));
+    Sources {
+        events: rx,
+        docker: docker_tx,
+        gate,
+    }
+}
+
+/// The channels to and from the running sources.
+pub struct Sources {
+    pub events: mpsc::Receiver<AppEvent>,
+    /// Requests for the container source (detail and logs).
+    pub docker: mpsc::UnboundedSender<DockerCommand>,
+    /// The action gate serving this cockpit's broker socket, if any.
+    pub gate: Option<crate::gate::Gate>,
 }
 
 /// Runs the TUI until the user quits or a signal ends it.
@@ -50,10 +78,10 @@ pub async fn run(
 ) -> Result<()> {
     let cancel = CancellationToken::new();
     let gate = gate.map(|g| g.spawn(&cancel));
-    let mut source_events = spawn_sources(transport, gate.clone(), &cancel);
+    let mut sources = spawn_sources(transport, gate, state.containers.settings.clone(), &cancel);
     let mut guard =
         TerminalGuard::enter(state.mouse_captured).wrap_err("setting up the terminal")?;
-    let result = event_loop(&mut state, &mut guard, &mut source_events, gate.as_ref()).await;
+    let result = event_loop(&mut state, &mut guard, &mut sources).await;
     cancel.cancel();
     drop(guard);
     result
@@ -62,8 +90,7 @@ pub async fn run(
 async fn event_loop(
     state: &mut State,
     guard: &mut TerminalGuard,
-    source_events: &mut mpsc::Receiver<AppEvent>,
-    gate: Option<&crate::gate::Gate>,
+    sources: &mut Sources,
 ) -> Result<()> {
     let size = guard.terminal.size()?;
     update::resize(state, size.width, size.height);
@@ -83,10 +110,10 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e).wrap_err("reading terminal input"),
                 None => return Ok(()),
             },
-            Some(event) = source_events.recv() => {
+            Some(event) = sources.events.recv() => {
                 let mut outcome = update::apply_event(state, event);
                 // Take everything already queued before drawing once.
-                while let Ok(event) = source_events.try_recv() {
+                while let Ok(event) = sources.events.try_recv() {
                     outcome.merge(update::apply_event(state, event));
                 }
                 outcome
@@ -109,7 +136,7 @@ async fn event_loop(
                     dirty = true;
                 }
                 Effect::Bell => guard.ring_bell(),
-                Effect::Gate(request) => match gate {
+                Effect::Gate(request) => match &sources.gate {
                     Some(gate) => gate.handle(request),
                     None => {
                         update::apply_event(
@@ -121,6 +148,10 @@ async fn event_loop(
                         dirty = true;
                     }
                 },
+                Effect::Docker(command) => {
+                    // The source is gone only while shutting down.
+                    let _ = sources.docker.send(command);
+                }
             }
         }
     }

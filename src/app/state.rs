@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::app::action::PaneId;
+use crate::app::containers::ContainersState;
 use crate::app::event::{ConnectionState, MetricsSource};
 use crate::config::{Keymap, Theme, ThemeSet};
 use crate::metrics::SeriesStore;
@@ -22,6 +23,7 @@ pub struct State {
     pub now: i64,
     pub utc: bool,
     pub metrics: MetricsState,
+    pub containers: ContainersState,
     pub layout: LayoutState,
     pub lists: BTreeMap<PaneId, ListState>,
     pub overlay: Overlay,
@@ -155,6 +157,7 @@ impl State {
             now: chrono::Utc::now().timestamp(),
             utc: false,
             metrics: MetricsState::default(),
+            containers: ContainersState::default(),
             layout: LayoutState::new(80, 24),
             lists: PaneId::ALL
                 .iter()
@@ -188,10 +191,6 @@ fn default_pane_notes() -> BTreeMap<PaneId, String> {
         (
             PaneId::Alerts,
             "No alert source yet: alerts come from the host's Netdata agent.",
-        ),
-        (
-            PaneId::Containers,
-            "No container source yet: containers come from the host's Docker Engine API.",
         ),
         (
             PaneId::Logs,

@@ -7,6 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent
 use ratatui::layout::{Position, Rect};
 
 use crate::app::action::{Action, PaneId};
+use crate::app::containers;
 use crate::app::event::{AppEvent, ConnectionState};
 use crate::app::state::{CHART_WINDOWS, Flash, Overlay, PaletteState, State};
 use crate::ui::layout;
@@ -23,6 +24,8 @@ pub enum Effect {
     /// A decision or request for the action gate (approvals carry the
     /// exact fingerprint the operator saw).
     Gate(crate::gate::GateRequest),
+    /// Ask the container source for something (detail, logs).
+    Docker(crate::sources::docker::DockerCommand),
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -114,6 +117,7 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             state.connection = connection;
             Outcome::redraw()
         }
+        AppEvent::Docker(event) => containers::apply_event(state, event),
     }
 }
 
@@ -168,6 +172,11 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
     let focused = state.layout.focus;
     if matches!(focused, PaneId::Actions | PaneId::History)
         && let Some(outcome) = crate::gate::tui::apply_action(state, focused, action)
+    {
+        return outcome;
+    }
+    if focused == PaneId::Containers
+        && let Some(outcome) = containers::apply_action(state, action)
     {
         return outcome;
     }
@@ -265,7 +274,8 @@ pub fn list_len(state: &State, pane: PaneId) -> usize {
     match pane {
         PaneId::Actions => crate::gate::tui::pending_rows(state).len(),
         PaneId::History => crate::gate::tui::history_rows(state).len(),
-        // Filled by their sources (containers, logs); empty until then.
+        PaneId::Containers => containers::list_len(state),
+        // Filled by its source (logs); empty until then.
         _ => 0,
     }
 }
@@ -287,8 +297,12 @@ fn move_selection(state: &mut State, pane: PaneId, action: Action) -> Outcome {
         Action::Top => 0,
         _ => last,
     };
+    let moved = before != list.selected;
+    if pane == PaneId::Containers {
+        containers::note_selection(state);
+    }
     Outcome {
-        dirty: before != list.selected,
+        dirty: moved,
         effects: Vec::new(),
     }
 }
@@ -326,6 +340,9 @@ fn filter_key(state: &mut State, key: KeyEvent, pane: PaneId, mut input: String)
             list.filter = input.clone();
             list.selected = 0;
             state.overlay = Overlay::Filter { pane, input };
+            if pane == PaneId::Containers {
+                containers::note_selection(state);
+            }
         }
         _ => return Outcome::unchanged(),
     }

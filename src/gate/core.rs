@@ -519,6 +519,13 @@ impl Gate {
             GateRequest::Approve { id, fingerprint } => self.approve(&id, &fingerprint).map(|_| ()),
             GateRequest::Reject { id, reason } => self.reject(&id, &reason).map(|_| ()),
             GateRequest::LoadDetail { id } => self.detail(&id).map(|d| self.publish(d)),
+            GateRequest::Propose(proposal) => self.propose(proposal).map(|view| {
+                self.publish(GateEvent::Notice(format!(
+                    "proposed `{}` ({}): approve it in the Actions pane",
+                    crate::text::inert(&view.command),
+                    view.state.name()
+                )))
+            }),
             GateRequest::Export => self.export().map(|p| {
                 self.publish(GateEvent::Notice(format!(
                     "history exported to {}",

@@ -221,6 +221,9 @@ pub enum GateRequest {
         id: String,
     },
     Export,
+    /// The operator's own action from another pane (e.g. restart a
+    /// container): gated and recorded like an agent's.
+    Propose(Proposal),
 }
 
 /// Errors of gate operations, with a message meant for the user.

@@ -2,4 +2,5 @@
 //! [`Transport`](crate::transport::Transport) and send typed events to the
 //! event loop. Sources never touch the UI.
 
+pub mod docker;
 pub mod procfs;

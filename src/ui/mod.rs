@@ -2,6 +2,7 @@
 //! with a `draw(frame, area, state)` function and its own snapshots.
 
 pub mod actions;
+pub mod containers;
 pub mod gate_common;
 pub mod gate_popup;
 #[cfg(test)]
@@ -57,6 +58,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
         PaneId::Metrics => metrics::draw(frame, area, state),
         PaneId::Actions => actions::draw(frame, area, state),
         PaneId::History => history::draw(frame, area, state),
+        PaneId::Containers => containers::draw(frame, area, state),
         other => placeholder::draw(frame, area, state, other),
     }
 }
