@@ -48,6 +48,21 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print traffic, its projection and its cost on each plan, then exit.
+    Cost {
+        /// The host (`local` is this machine).
+        host: String,
+        /// month, last-month, 7d, today or YYYY-MM-DD..YYYY-MM-DD (UTC days).
+        #[arg(long, default_value = "month", value_parser = parse_period)]
+        period: crate::cost::traffic::Period,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_period(text: &str) -> Result<crate::cost::traffic::Period, String> {
+    crate::cost::traffic::Period::parse(text)
 }
 
 impl Cli {

@@ -38,8 +38,15 @@ fn real_main() -> Result<()> {
     let paths = Paths::resolve(cli.config.as_deref());
     let config =
         Config::load(&paths, cli.config.is_some()).map_err(|e| eyre!("config error: {e}"))?;
-    let state = initial_state(&cli, &config, &paths)?;
-    let transport = transport_for(&cli)?;
+    if let Some(Command::Cost { host, period, json }) = &cli.command {
+        return cost_command(host, *period, *json, &config, &paths);
+    }
+    let mut state = initial_state(&cli, &config, &paths)?;
+    state.cost = opscockpit::cost::CostState::new(
+        opscockpit::cost::CostSettings::from_config(&config, cli.host_name(), &paths.config_file)
+            .map_err(|e| eyre!("config error: {e}"))?,
+    );
+    let transport = transport_for(cli.host_name())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -77,8 +84,31 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     Ok(state)
 }
 
-fn transport_for(cli: &Cli) -> Result<SharedTransport> {
-    match cli.host_name() {
+/// `opscockpit cost HOST`: one report on stdout.
+fn cost_command(
+    host: &str,
+    period: opscockpit::cost::traffic::Period,
+    json: bool,
+    config: &Config,
+    paths: &Paths,
+) -> Result<()> {
+    let settings = opscockpit::cost::CostSettings::from_config(config, host, &paths.config_file)
+        .map_err(|e| eyre!("config error: {e}"))?;
+    let transport = transport_for(host)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let text = runtime
+        .block_on(opscockpit::cost::cli::run(
+            host, transport, &settings, period, json,
+        ))
+        .map_err(|e| eyre!("{e}"))?;
+    print!("{text}");
+    Ok(())
+}
+
+fn transport_for(host: &str) -> Result<SharedTransport> {
+    match host {
         "local" => Ok(Arc::new(LocalTransport)),
         other => Err(eyre!(
             "cannot reach `{}`: this build has no SSH transport yet; run `opscockpit local` on the host itself",

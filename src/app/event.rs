@@ -56,4 +56,5 @@ pub enum AppEvent {
         message: String,
     },
     Connection(ConnectionState),
+    Cost(crate::cost::CostEvent),
 }

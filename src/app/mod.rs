@@ -31,9 +31,20 @@ const EVENT_QUEUE: usize = 1024;
 /// report on. They stop when `cancel` fires.
 pub fn spawn_sources(
     transport: SharedTransport,
+    state: &State,
     cancel: &CancellationToken,
 ) -> mpsc::Receiver<AppEvent> {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+    if let Some(settings) = state.cost.settings.clone() {
+        let host = state.host.clone();
+        tokio::spawn(crate::cost::source::run(
+            transport.clone(),
+            host,
+            settings,
+            tx.clone(),
+            cancel.clone(),
+        ));
+    }
     tokio::spawn(sources::procfs::run(transport, tx, cancel.clone()));
     rx
 }
@@ -41,7 +52,7 @@ pub fn spawn_sources(
 /// Runs the TUI until the user quits or a signal ends it.
 pub async fn run(mut state: State, transport: SharedTransport) -> Result<()> {
     let cancel = CancellationToken::new();
-    let mut source_events = spawn_sources(transport, &cancel);
+    let mut source_events = spawn_sources(transport, &state, &cancel);
     let mut guard =
         TerminalGuard::enter(state.mouse_captured).wrap_err("setting up the terminal")?;
     let result = event_loop(&mut state, &mut guard, &mut source_events).await;

@@ -37,6 +37,7 @@ pub struct State {
     pub pending_actions: usize,
     /// Notes panes show while their source is not available.
     pub pane_notes: BTreeMap<PaneId, String>,
+    pub cost: crate::cost::CostState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -169,6 +170,7 @@ impl State {
             alert_worst: None,
             pending_actions: 0,
             pane_notes: default_pane_notes(),
+            cost: crate::cost::CostState::default(),
         }
     }
 

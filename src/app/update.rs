@@ -99,6 +99,10 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
                 Outcome::unchanged()
             }
         }
+        AppEvent::Cost(event) => Outcome {
+            dirty: state.cost.apply(event),
+            ..Outcome::default()
+        },
         AppEvent::Connection(connection) => {
             let down = !matches!(
                 connection,

@@ -1,6 +1,7 @@
 //! Drawing: a pure function of [`State`]. One file per drawn block, each
 //! with a `draw(frame, area, state)` function and its own snapshots.
 
+pub mod cost;
 pub mod header;
 pub mod help;
 pub mod keybar;
@@ -48,6 +49,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
 fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
     match pane {
         PaneId::Metrics => metrics::draw(frame, area, state),
+        PaneId::Cost => cost::draw(frame, area, state),
         other => placeholder::draw(frame, area, state, other),
     }
 }
