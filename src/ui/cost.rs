@@ -71,21 +71,27 @@ fn summary_lines(state: &State, r: &CostReport) -> Vec<Line<'static>> {
         Span::styled("  coverage ", theme.muted),
         Span::styled(so_far.coverage.describe(), coverage_style),
     ])];
-    let mut projected = vec![Span::styled(" projected     ", theme.muted)];
     if r.projections.is_empty() {
-        projected.push(Span::styled("no data to project from", theme.muted));
+        lines.push(Line::from(vec![
+            Span::styled(" projected     ", theme.muted),
+            Span::styled("no data to project from", theme.muted),
+        ]));
     }
     for (i, p) in r.projections.iter().enumerate() {
-        if i > 0 {
-            projected.push(Span::styled("  │ ", theme.muted));
-        }
-        projected.push(Span::styled("out ", theme.muted));
-        projected.push(Span::styled(gb(p.sent), theme.text));
-        projected.push(Span::styled(" in ", theme.muted));
-        projected.push(Span::styled(gb(p.received), theme.text));
-        projected.push(Span::styled(format!(" ({})", p.basis), theme.muted));
+        let label = if i == 0 {
+            " projected     "
+        } else {
+            "               "
+        };
+        lines.push(Line::from(vec![
+            Span::styled(label, theme.muted),
+            Span::styled("in ", theme.muted),
+            Span::styled(gb(p.received), theme.text),
+            Span::styled("  out ", theme.muted),
+            Span::styled(gb(p.sent), theme.text),
+            Span::styled(format!("  linear on the {}", p.basis), theme.muted),
+        ]));
     }
-    lines.push(Line::from(projected));
     let mut source = vec![
         Span::styled(" billing ", theme.muted),
         Span::styled(format!("{} UTC", r.billing_period.label), theme.text),
@@ -227,4 +233,52 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
         .column_spacing(1),
         body,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::app::action::Action;
+    use crate::app::update;
+    use crate::cost::CostEvent;
+    use crate::cost::report::fixture_report;
+    use crate::testing::{FIXTURE_NOW, fixture_state};
+    use crate::ui::snapshots::render;
+
+    fn cost_state(w: u16, h: u16) -> crate::app::state::State {
+        let mut state = fixture_state("dark");
+        update::resize(&mut state, w, h);
+        update::apply_action(&mut state, Action::FocusCost);
+        update::apply_action(&mut state, Action::Maximise);
+        state
+    }
+
+    #[test]
+    fn cost_pane_snapshots() {
+        for (w, h) in [(80, 24), (200, 60)] {
+            let mut state = cost_state(w, h);
+            update::apply_event(
+                &mut state,
+                crate::app::event::AppEvent::Cost(CostEvent::Report(Box::new(fixture_report(
+                    FIXTURE_NOW,
+                )))),
+            );
+            let terminal = render(&state, w, h);
+            let text = format!("{}", terminal.backend());
+            assert!(text.contains("6.0 hours missing"), "{text}");
+            insta::assert_snapshot!(format!("cost_{w}x{h}"), terminal.backend());
+        }
+    }
+
+    #[test]
+    fn cost_pane_before_data_and_on_error() {
+        let mut state = cost_state(80, 24);
+        let text = format!("{}", render(&state, 80, 24).backend());
+        assert!(text.contains("waiting for traffic totals"), "{text}");
+        update::apply_event(
+            &mut state,
+            crate::app::event::AppEvent::Cost(CostEvent::Error("Netdata: refused".into())),
+        );
+        let text = format!("{}", render(&state, 80, 24).backend());
+        assert!(text.contains("Netdata: refused"), "{text}");
+    }
 }
