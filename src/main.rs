@@ -14,7 +14,11 @@ use opscockpit::transport::local::LocalTransport;
 
 fn main() {
     if let Err(report) = real_main() {
-        opscockpit::tui::restore();
+        // Only a terminal can hold the TUI; piped output (`cost --json | jq`)
+        // must not get escape sequences.
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            opscockpit::tui::restore();
+        }
         eprintln!("opscockpit: {report:#}");
         std::process::exit(1);
     }

@@ -358,9 +358,8 @@ pub fn compare(
         .iter()
         .find(|r| r.current)
         .map(|r| (r.period.currency.clone(), basis(r)));
-    for i in 0..rows.len() {
-        let b = basis(&rows[i]);
-        let r = &mut rows[i];
+    for r in &mut rows {
+        let b = basis(r);
         r.cheapest = cheapest.get(&r.period.currency).is_some_and(|c| b <= *c);
         if let Some((cur, cur_total)) = &current
             && *cur == r.period.currency
@@ -485,6 +484,87 @@ pub fn render_text(r: &CostReport) -> String {
     out
 }
 
+/// A deterministic report for snapshots and benchmarks: a host on Render
+/// Professional sending about 1.3 TB a month, 6 hours of data missing.
+pub fn fixture_report(now: i64) -> CostReport {
+    use super::traffic::{Coverage, DayTotal, IfaceTotal};
+    let settings = CostSettings {
+        netdata_url: None,
+        netdata: true,
+        billing_day: 1,
+        plan: Some("render-pro".into()),
+        compare: vec![],
+        plans: pricing::embedded().unwrap_or_default(),
+    };
+    let billing = traffic::billing_period(now, 1);
+    let so_far_span = traffic::resolve(Period::Month, now, 1);
+    let mut daily = Vec::new();
+    let mut day = traffic::utc_date(billing.start);
+    let last = traffic::utc_date(now);
+    let mut i = 0u32;
+    while day <= last {
+        let wave = f64::from((i * 7) % 11) / 10.0;
+        let share = if day == last { 14.0 / 24.0 } else { 1.0 };
+        daily.push(DayTotal {
+            date: day,
+            received: (6e9 + 3e9 * wave) * share,
+            sent: (35e9 + 25e9 * wave) * share,
+        });
+        i += 1;
+        day = day.succ_opt().unwrap_or(day);
+    }
+    let received: f64 = daily.iter().map(|d| d.received).sum();
+    let sent: f64 = daily.iter().map(|d| d.sent).sum();
+    let coverage = Coverage {
+        covered_secs: so_far_span.secs() - 6 * 3600,
+        missing_secs: 6 * 3600,
+        retention_start: None,
+        points_expected: (so_far_span.secs() / 60) as u64,
+        points_found: ((so_far_span.secs() - 6 * 3600) / 60) as u64,
+    };
+    let so_far = Traffic {
+        received,
+        sent,
+        interfaces: vec![
+            IfaceTotal {
+                name: "eth0".into(),
+                received,
+                sent,
+                counted: true,
+            },
+            IfaceTotal {
+                name: "lo".into(),
+                received: 2.1e9,
+                sent: 2.1e9,
+                counted: false,
+            },
+        ],
+        coverage,
+        daily,
+    };
+    let week = Traffic {
+        received: 7.0 * 8e9,
+        sent: 7.0 * 55e9,
+        coverage: Coverage {
+            covered_secs: 7 * 86_400,
+            ..Coverage::default()
+        },
+        ..Traffic::default()
+    };
+    build(
+        "web-1",
+        now,
+        "netdata",
+        None,
+        so_far_span,
+        so_far.clone(),
+        billing,
+        so_far,
+        Some(week),
+        &settings,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,6 +680,21 @@ mod tests {
     }
 
     #[test]
+    fn example_config_plans_resolve() {
+        let text = include_str!("../../assets/config.example.toml");
+        let config: Config =
+            crate::config::toml_file::parse_str("config.example.toml", text).expect("parses");
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, text).expect("write");
+        let s = CostSettings::from_config(&config, "myhost", &file).expect("plans resolve");
+        assert_eq!(s.plan.as_deref(), Some("hetzner-ax42"));
+        let colo = &s.plans["my-colo"];
+        assert_eq!(colo.currency, "EUR");
+        assert!((colo.overage_per_gb - 0.002).abs() < 1e-12);
+    }
+
+    #[test]
     fn unknown_plan_in_host_config_names_the_key() {
         let config: Config =
             crate::config::toml_file::parse_str("c.toml", "[hosts.web]\nplan = \"nope\"\n")
@@ -609,85 +704,4 @@ mod tests {
         assert_eq!(err.key.as_deref(), Some("hosts.web.plan"));
         assert!(err.message.contains("render-pro"));
     }
-}
-
-/// A deterministic report for snapshots and benchmarks: a host on Render
-/// Professional sending about 1.3 TB a month, 6 hours of data missing.
-pub fn fixture_report(now: i64) -> CostReport {
-    use super::traffic::{Coverage, DayTotal, IfaceTotal};
-    let settings = CostSettings {
-        netdata_url: None,
-        netdata: true,
-        billing_day: 1,
-        plan: Some("render-pro".into()),
-        compare: vec![],
-        plans: pricing::embedded().unwrap_or_default(),
-    };
-    let billing = traffic::billing_period(now, 1);
-    let so_far_span = traffic::resolve(Period::Month, now, 1);
-    let mut daily = Vec::new();
-    let mut day = traffic::utc_date(billing.start);
-    let last = traffic::utc_date(now);
-    let mut i = 0u32;
-    while day <= last {
-        let wave = f64::from((i * 7) % 11) / 10.0;
-        let share = if day == last { 14.0 / 24.0 } else { 1.0 };
-        daily.push(DayTotal {
-            date: day,
-            received: (6e9 + 3e9 * wave) * share,
-            sent: (35e9 + 25e9 * wave) * share,
-        });
-        i += 1;
-        day = day.succ_opt().unwrap_or(day);
-    }
-    let received: f64 = daily.iter().map(|d| d.received).sum();
-    let sent: f64 = daily.iter().map(|d| d.sent).sum();
-    let coverage = Coverage {
-        covered_secs: so_far_span.secs() - 6 * 3600,
-        missing_secs: 6 * 3600,
-        retention_start: None,
-        points_expected: (so_far_span.secs() / 60) as u64,
-        points_found: ((so_far_span.secs() - 6 * 3600) / 60) as u64,
-    };
-    let so_far = Traffic {
-        received,
-        sent,
-        interfaces: vec![
-            IfaceTotal {
-                name: "eth0".into(),
-                received,
-                sent,
-                counted: true,
-            },
-            IfaceTotal {
-                name: "lo".into(),
-                received: 2.1e9,
-                sent: 2.1e9,
-                counted: false,
-            },
-        ],
-        coverage,
-        daily,
-    };
-    let week = Traffic {
-        received: 7.0 * 8e9,
-        sent: 7.0 * 55e9,
-        coverage: Coverage {
-            covered_secs: 7 * 86_400,
-            ..Coverage::default()
-        },
-        ..Traffic::default()
-    };
-    build(
-        "web-1",
-        now,
-        "netdata",
-        None,
-        so_far_span,
-        so_far.clone(),
-        billing,
-        so_far,
-        Some(week),
-        &settings,
-    )
 }

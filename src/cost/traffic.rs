@@ -248,13 +248,12 @@ pub fn from_netdata(sums: &[(String, NetdataSum)], start: i64, end: i64) -> Traf
             points_expected: expected,
             points_found: found,
         };
-        if counted || sums.iter().all(|(n, _)| !counts(n)) {
-            if best
+        if (counted || sums.iter().all(|(n, _)| !counts(n)))
+            && best
                 .as_ref()
                 .is_none_or(|b| coverage.covered_secs > b.covered_secs)
-            {
-                best = Some(coverage);
-            }
+        {
+            best = Some(coverage);
         }
         if counted {
             traffic.received += rx;
