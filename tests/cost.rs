@@ -144,30 +144,40 @@ async fn lo_total_rises_by_the_transfer_and_matches_the_kernel() {
 async fn tier1_minute_sums_equal_tier0_second_sums() {
     let Some(addr) = bed_netdata() else { return };
     let nd = netdata(&addr);
-    // Two complete minutes that tier 1 has stored (it lags the clock).
+    // Tier 1 aggregates by collection time, so its minute edges can sit a
+    // second off tier 0's: it must lie between tier 0's sums over the window
+    // shrunk and grown by two seconds (a per-minute average instead of a sum
+    // would be 60 times smaller).
     let deadline = Instant::now() + Duration::from_secs(150);
     loop {
+        // Three complete minutes that tier 1 has stored (it lags the clock).
         let end = now() / 60 * 60 - 60;
-        let start = end - 120;
+        let start = end - 180;
         let t1 = nd.net_sum("lo", start, end, 1).await.expect("tier 1");
-        let t0 = nd.net_sum("lo", start, end, 0).await.expect("tier 0");
+        let t0 = nd
+            .net_sum("lo", start - 3, end + 3, 0)
+            .await
+            .expect("tier 0");
         assert_eq!(t1.step, 60);
-        let a = traffic::from_netdata(&[("lo".into(), t1)], start, end);
-        let b = traffic::from_netdata(&[("lo".into(), t0)], start, end);
-        if a.coverage.complete() && b.coverage.complete() {
-            let (x, y) = (a.interfaces[0].received, b.interfaces[0].received);
+        let minutes = traffic::from_netdata(&[("lo".into(), t1)], start, end);
+        let inner = traffic::from_netdata(&[("lo".into(), t0.clone())], start + 2, end - 2);
+        let outer = traffic::from_netdata(&[("lo".into(), t0)], start - 2, end + 2);
+        if minutes.coverage.complete() && outer.coverage.complete() {
+            assert_eq!(minutes.coverage.points_expected, 3);
+            let x = minutes.interfaces[0].received;
+            let (lo, hi) = (inner.interfaces[0].received, outer.interfaces[0].received);
+            assert!(hi > 0.0, "no traffic at all on lo in ({start}, {end}]");
             assert!(
-                (x - y).abs() <= y * 0.01 + 1000.0,
-                "tier 1 {x} vs tier 0 {y} over ({start}, {end}]"
+                x >= lo * 0.99 - 1000.0 && x <= hi * 1.01 + 1000.0,
+                "tier 1 {x} outside tier 0 [{lo}, {hi}] over ({start}, {end}]"
             );
-            assert_eq!(a.coverage.points_expected, 2);
             return;
         }
         assert!(
             Instant::now() < deadline,
             "Netdata has no complete tier-1 minutes: tier1 {:?} tier0 {:?}",
-            a.coverage,
-            b.coverage
+            minutes.coverage,
+            outer.coverage
         );
         tokio::time::sleep(Duration::from_secs(10)).await;
     }

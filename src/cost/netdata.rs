@@ -38,6 +38,23 @@ pub struct NetdataSum {
     pub rows: Vec<SumRow>,
 }
 
+impl NetdataSum {
+    /// No data in `(after, before]` on `tier` (Netdata's default tier steps:
+    /// 1 s, 1 min, 1 h).
+    pub fn empty(tier: u8, after: i64, before: i64) -> Self {
+        Self {
+            step: match tier {
+                0 => 1,
+                1 => 60,
+                _ => 3600,
+            },
+            after,
+            before,
+            ..Self::default()
+        }
+    }
+}
+
 /// Where traffic data comes from.
 #[async_trait]
 pub trait TrafficQuery: Send + Sync {

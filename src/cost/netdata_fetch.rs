@@ -38,6 +38,15 @@ impl NetdataHttp {
 
     /// GETs `path` and returns the body of a 200 answer.
     pub async fn get(&self, path: &str) -> Result<Vec<u8>, String> {
+        let (status, body) = self.get_any(path).await?;
+        if !status.is_success() {
+            return Err(status_error(status, &body));
+        }
+        Ok(body)
+    }
+
+    /// GETs `path` and returns the status and body, whatever the status.
+    pub async fn get_any(&self, path: &str) -> Result<(hyper::StatusCode, Vec<u8>), String> {
         tokio::time::timeout(TIMEOUT, self.get_inner(path))
             .await
             .map_err(|_| {
@@ -50,7 +59,7 @@ impl NetdataHttp {
             })?
     }
 
-    async fn get_inner(&self, path: &str) -> Result<Vec<u8>, String> {
+    async fn get_inner(&self, path: &str) -> Result<(hyper::StatusCode, Vec<u8>), String> {
         let stream = self
             .transport
             .connect_tcp(&self.host, self.port)
@@ -81,14 +90,7 @@ impl NetdataHttp {
             .map_err(|e| format!("reading Netdata's answer failed: {e}"))?
             .to_bytes();
         conn_task.abort();
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&body[..body.len().min(200)]).to_string();
-            return Err(format!(
-                "Netdata answered {status}: {}",
-                crate::text::inert(text.trim())
-            ));
-        }
-        Ok(body.to_vec())
+        Ok((status, body.to_vec()))
     }
 }
 
@@ -105,11 +107,28 @@ impl TrafficQuery for NetdataHttp {
         before: i64,
         tier: u8,
     ) -> Result<NetdataSum, String> {
-        let body = self
-            .get(&netdata::data_path(iface, after, before, tier))
+        let (status, body) = self
+            .get_any(&netdata::data_path(iface, after, before, tier))
             .await?;
+        // Netdata 1.37 answers 404 "No metrics where matched to query." both
+        // for an unknown chart and for a window wholly outside its retention;
+        // the chart is known here, so it means "no data in this window".
+        if status == hyper::StatusCode::NOT_FOUND {
+            return Ok(NetdataSum::empty(tier, after, before));
+        }
+        if !status.is_success() {
+            return Err(format!("net.{iface}: {}", status_error(status, &body)));
+        }
         netdata::parse_sum(&body).map_err(|e| format!("net.{iface}: {e}"))
     }
+}
+
+fn status_error(status: hyper::StatusCode, body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]).to_string();
+    format!(
+        "Netdata answered {status}: {}",
+        crate::text::inert(text.trim())
+    )
 }
 
 /// `http://HOST:PORT[/]` → (host, port). Only plain HTTP: Netdata listens on

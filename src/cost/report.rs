@@ -224,18 +224,43 @@ async fn from_netdata(query: &dyn TrafficQuery, spans: &[&Span]) -> Result<Vec<T
             out.push(t.clone());
             continue;
         }
-        let sums = try_join_all(ifaces.iter().map(|iface| async move {
-            query
-                .net_sum(iface, start, end, 1)
-                .await
-                .map(|s| (iface.clone(), s))
-        }))
-        .await?;
-        let t = traffic::from_netdata(&sums, start, end);
+        let sums = sums_on_tier(query, &ifaces, start, end, 1).await?;
+        let mut t = traffic::from_netdata(&sums, start, end);
+        // The per-minute tier may not reach back to the start while the
+        // per-hour tier does: take the hours before tier 1's data from tier 2.
+        if !t.coverage.complete()
+            && let Some(first) = traffic::first_data(&sums)
+        {
+            let split = first - first.rem_euclid(3600);
+            if split > start {
+                let older = sums_on_tier(query, &ifaces, start, split, 2).await?;
+                let before = traffic::from_netdata(&older, start, split);
+                if before.coverage.covered_secs > 0 {
+                    let after = traffic::from_netdata(&sums, split, end);
+                    t = traffic::merge(before, after);
+                }
+            }
+        }
         cache.insert((start, end), t.clone());
         out.push(t);
     }
     Ok(out)
+}
+
+async fn sums_on_tier(
+    query: &dyn TrafficQuery,
+    ifaces: &[String],
+    start: i64,
+    end: i64,
+    tier: u8,
+) -> Result<Vec<(String, crate::cost::netdata::NetdataSum)>, String> {
+    try_join_all(ifaces.iter().map(|iface| async move {
+        query
+            .net_sum(iface, start, end, tier)
+            .await
+            .map(|s| (iface.clone(), s))
+    }))
+    .await
 }
 
 async fn run_capture(transport: &SharedTransport, command: &str) -> Result<Vec<u8>, String> {
@@ -575,9 +600,11 @@ mod tests {
 
     const NOW: i64 = 1_795_442_400; // 2026-11-23 14:00 UTC
 
-    /// A fake agent: `kbit` kilobits per minute on eth0 since `first`.
+    /// A fake agent: `kbit` kilobits per minute on every interface, on
+    /// tier 1 since `first`, on tier 2 (hourly sums) since `tier2_first`.
     struct Fake {
         first: i64,
+        tier2_first: Option<i64>,
         kbit: f64,
     }
 
@@ -593,11 +620,15 @@ mod tests {
             before: i64,
             tier: u8,
         ) -> Result<NetdataSum, String> {
-            assert_eq!(tier, 1);
-            let rows = (after / 60..=before / 60)
+            let (step, first, per_row) = match tier {
+                1 => (60, Some(self.first), self.kbit),
+                2 => (3600, self.tier2_first, self.kbit * 60.0),
+                other => panic!("tier {other} not expected"),
+            };
+            let rows = (after / step..=before / step)
                 .map(|m| {
-                    let t = m * 60;
-                    let v = (t > self.first).then_some(self.kbit);
+                    let t = m * step;
+                    let v = first.is_some_and(|f| t > f).then_some(per_row);
                     SumRow {
                         t,
                         received: v,
@@ -606,14 +637,42 @@ mod tests {
                 })
                 .collect();
             Ok(NetdataSum {
-                first_entry: Some(self.first),
-                step: 60,
+                first_entry: first,
+                step,
                 after,
                 before,
                 rows,
                 ..NetdataSum::default()
             })
         }
+    }
+
+    #[tokio::test]
+    async fn older_hours_come_from_tier_2_when_tier_1_starts_late() {
+        let billing_start = 1_793_491_200; // 2026-11-01
+        let fake = Fake {
+            first: billing_start + 19 * 86_400,
+            tier2_first: Some(billing_start - 86_400),
+            kbit: 8000.0,
+        };
+        let transport: SharedTransport = Arc::new(LocalTransport);
+        let r = gather(
+            "web",
+            Some(&fake),
+            &transport,
+            &settings(None),
+            Period::Month,
+            NOW,
+        )
+        .await;
+        // The whole period at 1 MB a minute, none missing.
+        let minutes = (NOW - billing_start) / 60;
+        assert_eq!(r.traffic.received, minutes as f64 * 1e6);
+        assert!(r.traffic.coverage.complete(), "{:?}", r.traffic.coverage);
+        assert_eq!(r.traffic.daily.len(), 23);
+        assert_eq!(r.traffic.daily[0].received, 1440.0 * 1e6);
+        // lo's own total spans both tiers too.
+        assert_eq!(r.traffic.interfaces[1].received, minutes as f64 * 1e6);
     }
 
     fn settings(plan: Option<&str>) -> CostSettings {
@@ -633,6 +692,7 @@ mod tests {
         // Data from Nov 20 00:00 on; 8000 kbit (1 MB) received per minute.
         let fake = Fake {
             first: billing_start + 19 * 86_400,
+            tier2_first: None,
             kbit: 8000.0,
         };
         let transport: SharedTransport = Arc::new(LocalTransport);

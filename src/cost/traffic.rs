@@ -281,6 +281,59 @@ pub fn from_netdata(sums: &[(String, NetdataSum)], start: i64, end: i64) -> Traf
     traffic
 }
 
+/// Start of the oldest row with data on a counted interface (`t - step`).
+pub fn first_data(sums: &[(String, NetdataSum)]) -> Option<i64> {
+    sums.iter()
+        .filter(|(name, _)| counts(name))
+        .filter_map(|(_, s)| {
+            s.rows
+                .iter()
+                .find(|r| r.received.is_some() || r.sent.is_some())
+                .map(|r| r.t - s.step.max(1))
+        })
+        .min()
+}
+
+/// Traffic of two adjacent spans as one.
+pub fn merge(a: Traffic, b: Traffic) -> Traffic {
+    let mut interfaces = a.interfaces;
+    for i in b.interfaces {
+        match interfaces.iter_mut().find(|x| x.name == i.name) {
+            Some(x) => {
+                x.received += i.received;
+                x.sent += i.sent;
+            }
+            None => interfaces.push(i),
+        }
+    }
+    let mut daily: std::collections::BTreeMap<NaiveDate, (f64, f64)> = Default::default();
+    for d in a.daily.into_iter().chain(b.daily) {
+        let e = daily.entry(d.date).or_default();
+        e.0 += d.received;
+        e.1 += d.sent;
+    }
+    Traffic {
+        received: a.received + b.received,
+        sent: a.sent + b.sent,
+        interfaces,
+        coverage: Coverage {
+            covered_secs: a.coverage.covered_secs + b.coverage.covered_secs,
+            missing_secs: a.coverage.missing_secs + b.coverage.missing_secs,
+            retention_start: a.coverage.retention_start,
+            points_expected: a.coverage.points_expected + b.coverage.points_expected,
+            points_found: a.coverage.points_found + b.coverage.points_found,
+        },
+        daily: daily
+            .into_iter()
+            .map(|(date, (received, sent))| DayTotal {
+                date,
+                received,
+                sent,
+            })
+            .collect(),
+    }
+}
+
 /// Where the billing period will end, linear on a basis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Projection {

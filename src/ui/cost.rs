@@ -56,14 +56,21 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
 
 fn summary_lines(state: &State, r: &CostReport) -> Vec<Line<'static>> {
     let theme = &state.theme;
-    let so_far = &r.billing_so_far;
+    // The source asks for the billing period so far; the /proc fallback
+    // can only give counters since boot, and says so.
+    let so_far = &r.traffic;
+    let label = if r.source == "/proc/net/dev" {
+        format!(" {} ", r.period.label)
+    } else {
+        " month to date ".to_string()
+    };
     let coverage_style = if so_far.coverage.complete() {
         theme.ok
     } else {
         theme.warning
     };
     let mut lines = vec![Line::from(vec![
-        Span::styled(" month to date ", theme.muted),
+        Span::styled(label, theme.muted),
         Span::styled("in ", theme.muted),
         Span::styled(gb(so_far.received), theme.text),
         Span::styled("  out ", theme.muted),
@@ -110,7 +117,7 @@ fn summary_lines(state: &State, r: &CostReport) -> Vec<Line<'static>> {
     }
     lines.push(Line::from(source));
     let ifaces: Vec<String> = r
-        .billing_so_far
+        .traffic
         .interfaces
         .iter()
         .map(|i| {
@@ -134,7 +141,7 @@ fn summary_lines(state: &State, r: &CostReport) -> Vec<Line<'static>> {
 
 fn draw_bars(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
     let theme = &state.theme;
-    let days = &r.billing_so_far.daily;
+    let days = &r.traffic.daily;
     let [title, chart] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     let max = days.iter().map(|d| d.sent).fold(0.0, f64::max);
     frame.render_widget(
@@ -160,7 +167,7 @@ fn draw_bars(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
                 String::new()
             };
             Bar::default()
-                .value((d.sent / 1e6).round().max(0.0) as u64)
+                .value((d.sent / 1e3).round().max(0.0) as u64)
                 .text_value(String::new())
                 .label(Line::from(label))
                 .style(theme.chart_1)
@@ -178,8 +185,7 @@ fn draw_bars(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
 
 fn draw_table(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
     let theme = &state.theme;
-    let header =
-        Row::new(vec!["plan", "month to date", "projected", "vs current"]).style(theme.muted);
+    let header = Row::new(vec!["plan", "to date", "projected", "vs current"]).style(theme.muted);
     let rows: Vec<Row> = r
         .plans
         .iter()
@@ -207,7 +213,8 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
                 match (p.current, p.vs_current) {
                     (true, _) => "current".into(),
                     (false, Some(d)) => format!("{d:+.2}"),
-                    (false, None) => "other currency".into(),
+                    (false, None) if r.current_plan.is_some() => "other currency".into(),
+                    (false, None) => "-".into(),
                 },
             ])
             .style(style)
