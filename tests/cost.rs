@@ -475,3 +475,27 @@ fn bad_period_and_remote_hosts_are_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_period_before_the_agent_existed_is_all_missing_not_a_fallback() {
+    let Some(addr) = bed_netdata() else { return };
+    let home = Home::new(&format!("[hosts.local]\nnetdata_url = \"http://{addr}\"\n"));
+    // Netdata answers 404 for a window wholly outside its retention.
+    let (code, stdout, stderr) = home.run(&[
+        "cost",
+        "local",
+        "--period",
+        "2020-01-01..2020-01-02",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let r: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(r["source"], "netdata");
+    assert_eq!(r["period"]["start"], 1_577_836_800);
+    assert_eq!(r["period"]["end"], 1_577_836_800 + 2 * 86_400);
+    assert_eq!(f(&r, "/traffic/sent"), 0.0);
+    let cov = &r["traffic"]["coverage"];
+    assert_eq!(cov["points_found"], 0);
+    assert_eq!(cov["points_expected"], 2 * 1440);
+    assert_eq!(cov["missing_secs"], 2 * 86_400);
+}
