@@ -1,7 +1,7 @@
 //! `opscockpit cost HOST [--period P] [--json]`: one report, printed.
 
 use super::netdata::TrafficQuery;
-use super::netdata_fetch::NetdataHttp;
+use super::netdata_fetch::for_settings;
 use super::report::{self, CostSettings};
 use super::traffic::Period;
 use crate::transport::SharedTransport;
@@ -14,16 +14,12 @@ pub async fn run(
     period: Period,
     json: bool,
 ) -> Result<String, String> {
-    let netdata = if settings.netdata {
-        Some(NetdataHttp::new(
-            transport.clone(),
-            settings.netdata_url.as_deref(),
-        )?)
-    } else {
-        None
-    };
+    let netdata = for_settings(&transport, settings);
     let now = chrono::Utc::now().timestamp();
-    let query = netdata.as_ref().map(|n| n as &dyn TrafficQuery);
+    let query = match &netdata {
+        Ok(n) => Ok(n as &dyn TrafficQuery),
+        Err(e) => Err(e.clone()),
+    };
     let report = report::gather(host, query, &transport, settings, period, now).await;
     if report.source == "none" {
         return Err(format!(

@@ -15,7 +15,8 @@ pub struct VnstatIface {
     pub days: BTreeMap<NaiveDate, (f64, f64)>,
 }
 
-/// Parses `vnstat --json` (vnstat 2.x, `jsonversion` 2: bytes).
+/// Parses `vnstat --json d` (vnstat 2.x, `jsonversion` 2: bytes; dates in
+/// the host's local time).
 pub fn parse_vnstat(body: &[u8]) -> Result<Vec<VnstatIface>, String> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("vnstat's output is not JSON: {e}"))?;

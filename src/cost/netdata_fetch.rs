@@ -21,6 +21,17 @@ pub struct NetdataHttp {
     pub port: u16,
 }
 
+/// The host's Netdata per its settings, or why there is none.
+pub fn for_settings(
+    transport: &SharedTransport,
+    settings: &super::CostSettings,
+) -> Result<NetdataHttp, String> {
+    if !settings.netdata {
+        return Err("Netdata is turned off for this host (`netdata = false`)".into());
+    }
+    NetdataHttp::new(transport.clone(), settings.netdata_url.as_deref())
+}
+
 impl NetdataHttp {
     /// From a URL like `http://127.0.0.1:19999` (the default when `None`).
     pub fn new(transport: SharedTransport, url: Option<&str>) -> Result<Self, String> {

@@ -103,10 +103,11 @@ pub struct CostReport {
     pub plans: Vec<PlanRow>,
 }
 
-/// Gathers a report: Netdata first, then vnstat, then `/proc/net/dev`.
+/// Gathers a report: Netdata first (`Err` says why there is none), then
+/// vnstat, then `/proc/net/dev`.
 pub async fn gather(
     host: &str,
-    query: Option<&dyn TrafficQuery>,
+    netdata: Result<&dyn TrafficQuery, String>,
     transport: &SharedTransport,
     settings: &CostSettings,
     period: Period,
@@ -116,8 +117,8 @@ pub async fn gather(
     let billing = traffic::billing_period(now, settings.billing_day);
     let so_far_span = traffic::resolve(Period::Month, now, settings.billing_day);
     let week_span = traffic::resolve(Period::Days7, now, settings.billing_day);
-    let note = match query {
-        Some(query) => match from_netdata(query, &[&span, &so_far_span, &week_span]).await {
+    let note = match netdata {
+        Ok(query) => match from_netdata(query, &[&span, &so_far_span, &week_span]).await {
             Ok(mut t) => {
                 let week = t.pop().unwrap_or_default();
                 let so_far = t.pop().unwrap_or_default();
@@ -137,7 +138,7 @@ pub async fn gather(
             }
             Err(e) => format!("Netdata: {e}"),
         },
-        None => "Netdata is turned off for this host".to_string(),
+        Err(why) => why,
     };
     match vnstat(transport).await {
         Ok(ifaces) => {
@@ -286,7 +287,7 @@ async fn run_capture(transport: &SharedTransport, command: &str) -> Result<Vec<u
 async fn vnstat(transport: &SharedTransport) -> Result<Vec<fallback::VnstatIface>, String> {
     let out = run_capture(
         transport,
-        "command -v vnstat >/dev/null 2>&1 || { echo 'not installed' >&2; exit 127; }; vnstat --json",
+        "command -v vnstat >/dev/null 2>&1 || { echo 'not installed' >&2; exit 127; }; vnstat --json d",
     )
     .await?;
     fallback::parse_vnstat(&out)
@@ -658,7 +659,7 @@ mod tests {
         let transport: SharedTransport = Arc::new(LocalTransport);
         let r = gather(
             "web",
-            Some(&fake),
+            Ok(&fake),
             &transport,
             &settings(None),
             Period::Month,
@@ -697,7 +698,7 @@ mod tests {
         };
         let transport: SharedTransport = Arc::new(LocalTransport);
         let s = settings(Some("render-pro"));
-        let r = gather("web", Some(&fake), &transport, &s, Period::Month, NOW).await;
+        let r = gather("web", Ok(&fake), &transport, &s, Period::Month, NOW).await;
         assert_eq!(r.source, "netdata");
         let minutes = (NOW - fake.first) / 60;
         assert_eq!(r.traffic.received, minutes as f64 * 1e6);

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::CostEvent;
 use super::netdata::TrafficQuery;
-use super::netdata_fetch::NetdataHttp;
+use super::netdata_fetch::for_settings;
 use super::report::{CostSettings, gather};
 use super::traffic::Period;
 use crate::app::event::AppEvent;
@@ -24,20 +24,13 @@ pub async fn run(
     events: mpsc::Sender<AppEvent>,
     cancel: CancellationToken,
 ) {
-    let netdata = match (
-        settings.netdata,
-        NetdataHttp::new(transport.clone(), settings.netdata_url.as_deref()),
-    ) {
-        (false, _) => None,
-        (true, Ok(n)) => Some(n),
-        (true, Err(e)) => {
-            let _ = events.send(AppEvent::Cost(CostEvent::Error(e))).await;
-            None
-        }
-    };
+    let netdata = for_settings(&transport, &settings);
     loop {
         let now = chrono::Utc::now().timestamp();
-        let query = netdata.as_ref().map(|n| n as &dyn TrafficQuery);
+        let query = match &netdata {
+            Ok(n) => Ok(n as &dyn TrafficQuery),
+            Err(e) => Err(e.clone()),
+        };
         let report = tokio::select! {
             r = gather(&host, query, &transport, &settings, Period::Month, now) => r,
             _ = cancel.cancelled() => return,

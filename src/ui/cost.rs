@@ -116,6 +116,12 @@ fn summary_lines(state: &State, r: &CostReport) -> Vec<Line<'static>> {
         source.push(Span::styled(format!("  {}", inert(note)), theme.warning));
     }
     lines.push(Line::from(source));
+    if let Some(error) = &state.cost.error {
+        lines.push(Line::styled(
+            format!(" last refresh failed: {}", inert(error)),
+            theme.warning,
+        ));
+    }
     let ifaces: Vec<String> = r
         .traffic
         .interfaces
@@ -287,5 +293,19 @@ mod tests {
         );
         let text = format!("{}", render(&state, 80, 24).backend());
         assert!(text.contains("Netdata: refused"), "{text}");
+        // A report keeps showing when a later refresh fails, with a note.
+        update::apply_event(
+            &mut state,
+            crate::app::event::AppEvent::Cost(CostEvent::Report(Box::new(fixture_report(
+                FIXTURE_NOW,
+            )))),
+        );
+        update::apply_event(
+            &mut state,
+            crate::app::event::AppEvent::Cost(CostEvent::Error("timed out".into())),
+        );
+        let text = format!("{}", render(&state, 80, 24).backend());
+        assert!(text.contains("1.07 TB"), "{text}");
+        assert!(text.contains("last refresh failed: timed out"), "{text}");
     }
 }
