@@ -417,6 +417,10 @@ fn without_netdata_falls_back_to_proc_counters_labelled_since_boot() {
     );
     assert!(f(&r, "/traffic/received") > 0.0 || f(&r, "/traffic/sent") >= 0.0);
     assert!(r["projections"].as_array().expect("p").is_empty());
+    assert!(
+        r["billing_so_far"].is_null(),
+        "no month-to-date from boot counters"
+    );
     let names: Vec<&str> = r["traffic"]["interfaces"]
         .as_array()
         .expect("ifaces")
@@ -424,6 +428,11 @@ fn without_netdata_falls_back_to_proc_counters_labelled_since_boot() {
         .filter_map(|i| i["name"].as_str())
         .collect();
     assert!(names.contains(&"lo"), "{names:?}");
+
+    let (code, text, stderr) = home.run(&["cost", "local"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    assert!(text.contains("period   since boot ("), "{text}");
+    assert!(!text.contains("so far"), "{text}");
 }
 
 #[test]

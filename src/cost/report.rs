@@ -97,7 +97,8 @@ pub struct CostReport {
     pub period: Span,
     pub traffic: Traffic,
     pub billing_period: Span,
-    pub billing_so_far: Traffic,
+    /// The billing period so far (`None` from counters since boot).
+    pub billing_so_far: Option<Traffic>,
     pub projections: Vec<Projection>,
     pub current_plan: Option<String>,
     pub plans: Vec<PlanRow>,
@@ -131,7 +132,7 @@ pub async fn gather(
                     span,
                     traffic,
                     billing,
-                    so_far,
+                    Some(so_far),
                     Some(week),
                     settings,
                 );
@@ -157,7 +158,7 @@ pub async fn gather(
                 span,
                 traffic,
                 billing,
-                so_far,
+                Some(so_far),
                 Some(week),
                 settings,
             )
@@ -175,7 +176,7 @@ pub async fn gather(
                         span,
                         Traffic::default(),
                         billing,
-                        Traffic::default(),
+                        None,
                         None,
                         settings,
                     );
@@ -201,7 +202,7 @@ pub async fn gather(
                 since,
                 traffic,
                 billing,
-                Traffic::default(),
+                None,
                 None,
                 settings,
             )
@@ -314,18 +315,20 @@ fn build(
     period: Span,
     traffic: Traffic,
     billing: Span,
-    so_far: Traffic,
+    so_far: Option<Traffic>,
     week: Option<Traffic>,
     settings: &CostSettings,
 ) -> CostReport {
     let mut projections = Vec::new();
-    if let Some(p) = traffic::project("period so far", &so_far, &so_far, now, &billing) {
-        projections.push(p);
-    }
-    if let Some(week) = &week
-        && let Some(p) = traffic::project("last 7 days", &so_far, week, now, &billing)
-    {
-        projections.push(p);
+    if let Some(so_far) = &so_far {
+        if let Some(p) = traffic::project("period so far", so_far, so_far, now, &billing) {
+            projections.push(p);
+        }
+        if let Some(week) = &week
+            && let Some(p) = traffic::project("last 7 days", so_far, week, now, &billing)
+        {
+            projections.push(p);
+        }
     }
     let plans = compare(settings, &traffic, projections.first());
     CostReport {
@@ -450,15 +453,17 @@ pub fn render_text(r: &CostReport) -> String {
         &mut out,
         format!("billing  {} (UTC)", r.billing_period.label),
     );
-    line(
-        &mut out,
-        format!(
-            "so far   in {}   out {}   coverage {}",
-            human_bytes_decimal(r.billing_so_far.received),
-            human_bytes_decimal(r.billing_so_far.sent),
-            r.billing_so_far.coverage.describe()
-        ),
-    );
+    if let Some(so_far) = &r.billing_so_far {
+        line(
+            &mut out,
+            format!(
+                "so far   in {}   out {}   coverage {}",
+                human_bytes_decimal(so_far.received),
+                human_bytes_decimal(so_far.sent),
+                so_far.coverage.describe()
+            ),
+        );
+    }
     for p in &r.projections {
         line(
             &mut out,
@@ -585,7 +590,7 @@ pub fn fixture_report(now: i64) -> CostReport {
         so_far_span,
         so_far.clone(),
         billing,
-        so_far,
+        Some(so_far),
         Some(week),
         &settings,
     )
