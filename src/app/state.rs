@@ -198,10 +198,6 @@ fn default_pane_notes() -> BTreeMap<PaneId, String> {
             "No pending actions. Agents propose with `opscockpit propose HOST -- COMMAND`.",
         ),
         (PaneId::History, "No actions recorded yet."),
-        (
-            PaneId::Cost,
-            "No traffic data yet: month-to-date totals come from the host's Netdata.",
-        ),
     ]
     .into_iter()
     .map(|(p, t)| (p, t.to_string()))
