@@ -107,6 +107,17 @@ pub enum Command {
     /// for a cockpit. For tests and headless hosts.
     #[command(hide = true)]
     GateServe { host: String },
+    /// Print traffic, its projection and its cost on each plan, then exit.
+    Cost {
+        /// The host (`local` is this machine).
+        host: String,
+        /// month, last-month, 7d, today or YYYY-MM-DD..YYYY-MM-DD (UTC days).
+        #[arg(long, default_value = "month", value_parser = parse_period)]
+        period: crate::cost::traffic::Period,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,4 +140,8 @@ impl Cli {
     pub fn host_name(&self) -> &str {
         self.host.as_deref().unwrap_or("local")
     }
+}
+
+fn parse_period(text: &str) -> Result<crate::cost::traffic::Period, String> {
+    crate::cost::traffic::Period::parse(text)
 }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod gate;
 pub mod metrics;
 pub mod sources;

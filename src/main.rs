@@ -14,7 +14,11 @@ use opscockpit::transport::local::LocalTransport;
 
 fn main() {
     if let Err(report) = real_main() {
-        opscockpit::tui::restore();
+        // Only a terminal can hold the TUI; piped output (`cost --json | jq`)
+        // must not get escape sequences.
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            opscockpit::tui::restore();
+        }
         eprintln!("opscockpit: {report:#}");
         std::process::exit(1);
     }
@@ -42,10 +46,17 @@ fn real_main() -> Result<()> {
     let config =
         Config::load(&paths, cli.config.is_some()).map_err(|e| eyre!("config error: {e}"))?;
     if let Some(Command::GateServe { host }) = &cli.command {
-        return gate::serve(host, &paths, &config, transport_for(&cli)?);
+        return gate::serve(host, &paths, &config, transport_for(host)?);
     }
-    let state = initial_state(&cli, &config, &paths)?;
-    let transport = transport_for(&cli)?;
+    if let Some(Command::Cost { host, period, json }) = &cli.command {
+        return cost_command(host, *period, *json, &config, &paths);
+    }
+    let mut state = initial_state(&cli, &config, &paths)?;
+    state.cost = opscockpit::cost::CostState::new(
+        opscockpit::cost::CostSettings::from_config(&config, cli.host_name(), &paths.config_file)
+            .map_err(|e| eyre!("config error: {e}"))?,
+    );
+    let transport = transport_for(cli.host_name())?;
     let gate = opscockpit::gate::start(
         cli.host_name(),
         &config::data_dir(),
@@ -198,8 +209,31 @@ mod gate {
     }
 }
 
-fn transport_for(cli: &Cli) -> Result<SharedTransport> {
-    match cli.host_name() {
+/// `opscockpit cost HOST`: one report on stdout.
+fn cost_command(
+    host: &str,
+    period: opscockpit::cost::traffic::Period,
+    json: bool,
+    config: &Config,
+    paths: &Paths,
+) -> Result<()> {
+    let settings = opscockpit::cost::CostSettings::from_config(config, host, &paths.config_file)
+        .map_err(|e| eyre!("config error: {e}"))?;
+    let transport = transport_for(host)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let text = runtime
+        .block_on(opscockpit::cost::cli::run(
+            host, transport, &settings, period, json,
+        ))
+        .map_err(|e| eyre!("{e}"))?;
+    print!("{text}");
+    Ok(())
+}
+
+fn transport_for(host: &str) -> Result<SharedTransport> {
+    match host {
         "local" => Ok(Arc::new(LocalTransport)),
         other => Err(eyre!(
             "cannot reach `{}`: this build has no SSH transport yet; run `opscockpit local` on the host itself",

@@ -125,6 +125,21 @@ fn cpu_figure(screen: &str) -> Option<String> {
     })
 }
 
+/// The `echo "EXITED:$?"` after the cockpit printed its line (the typed
+/// command line itself also contains `EXITED:`, but not at a line start).
+fn exited(screen: &str) -> bool {
+    screen.lines().any(|l| {
+        l.strip_prefix("EXITED:")
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    })
+}
+
+fn exited_with(screen: &str, code: &str) -> bool {
+    screen
+        .lines()
+        .any(|l| l.trim_end() == format!("EXITED:{code}"))
+}
+
 fn cpu_row(screen: &str) -> Option<String> {
     screen
         .lines()
@@ -180,7 +195,7 @@ fn local_cockpit_shows_live_cpu_help_and_restores_the_terminal() {
 
     tmux.send(&["q"]);
     let shell = tmux.wait_for("the shell to come back", Duration::from_secs(10), |s| {
-        s.contains("EXITED:0")
+        exited_with(s, "0")
     });
     assert!(
         !shell.contains("1 Metrics"),
@@ -214,7 +229,7 @@ fn sigterm_restores_the_terminal() {
         .expect("pkill");
     assert!(status.success(), "found the cockpit to signal");
     tmux.wait_for("the shell to come back", Duration::from_secs(10), |s| {
-        s.contains("EXITED:")
+        exited(s)
     });
     assert_eq!(tmux.display("#{alternate_on}"), "0");
     assert_eq!(tmux.display("#{cursor_flag}"), "1");
@@ -234,9 +249,7 @@ fn bad_config_is_reported_before_the_tui_with_file_line_and_key() {
         &binary(),
         &format!("--config {} local", config.display()),
     );
-    let screen = tmux.wait_for("the error", Duration::from_secs(10), |s| {
-        s.contains("EXITED:")
-    });
+    let screen = tmux.wait_for("the error", Duration::from_secs(10), exited);
     assert!(
         screen.contains("bad.toml:3: key `hosts.web.docker_sock`"),
         "{screen}"
@@ -273,7 +286,7 @@ fn small_terminal_says_so_and_palette_switches_theme_and_pane() {
         s.contains("┏ 4 Logs │ 6 History") || s.contains("6 History ━")
     });
     tmux.send(&["q"]);
-    tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
+    tmux.wait_for("exit", Duration::from_secs(10), |s| exited_with(s, "0"));
 }
 
 #[test]
@@ -316,7 +329,7 @@ fn a_panic_restores_the_terminal_and_reports() {
     tmux.type_line("export OPSCOCKPIT_PANIC_AFTER_FIRST_FRAME=1");
     run_cockpit(&tmux, &binary(), "local");
     let screen = tmux.wait_for("the shell after the panic", Duration::from_secs(20), |s| {
-        s.contains("EXITED:")
+        exited(s)
     });
     assert!(
         screen.contains("panicked") || screen.contains("panic"),

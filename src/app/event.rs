@@ -61,4 +61,5 @@ pub enum AppEvent {
     Gate(crate::gate::GateEvent),
     /// From the container source.
     Docker(DockerEvent),
+    Cost(crate::cost::CostEvent),
 }

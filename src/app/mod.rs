@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::sources;
-use crate::sources::docker::{DockerCommand, DockerSettings};
+use crate::sources::docker::DockerCommand;
 use crate::transport::SharedTransport;
 use crate::tui::TerminalGuard;
 use event::AppEvent;
@@ -34,13 +34,22 @@ const EVENT_QUEUE: usize = 1024;
 pub fn spawn_sources(
     transport: SharedTransport,
     gate: Option<crate::gate::Gate>,
-    docker: DockerSettings,
+    state: &State,
     cancel: &CancellationToken,
 ) -> Sources {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
     let (docker_tx, docker_rx) = mpsc::unbounded_channel();
     if let Some(gate) = gate.clone() {
         tokio::spawn(crate::gate::core::run(gate, tx.clone(), cancel.clone()));
+    }
+    if let Some(settings) = state.cost.settings.clone() {
+        tokio::spawn(crate::cost::source::run(
+            transport.clone(),
+            state.host.clone(),
+            settings,
+            tx.clone(),
+            cancel.clone(),
+        ));
     }
     tokio::spawn(sources::procfs::run(
         transport.clone(),
@@ -49,7 +58,7 @@ pub fn spawn_sources(
     ));
     tokio::spawn(sources::docker::source::run(
         transport,
-        docker,
+        state.containers.settings.clone(),
         tx,
         docker_rx,
         cancel.clone(),
@@ -78,7 +87,7 @@ pub async fn run(
 ) -> Result<()> {
     let cancel = CancellationToken::new();
     let gate = gate.map(|g| g.spawn(&cancel));
-    let mut sources = spawn_sources(transport, gate, state.containers.settings.clone(), &cancel);
+    let mut sources = spawn_sources(transport, gate, &state, &cancel);
     let mut guard =
         TerminalGuard::enter(state.mouse_captured).wrap_err("setting up the terminal")?;
     let result = event_loop(&mut state, &mut guard, &mut sources).await;

@@ -41,6 +41,7 @@ pub struct State {
     pub pane_notes: BTreeMap<PaneId, String>,
     /// The action gate's panes, details and popups.
     pub gate: crate::gate::tui::GateState,
+    pub cost: crate::cost::CostState,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -178,6 +179,7 @@ impl State {
                 bell: true,
                 ..Default::default()
             },
+            cost: crate::cost::CostState::default(),
         }
     }
 
@@ -201,10 +203,6 @@ fn default_pane_notes() -> BTreeMap<PaneId, String> {
             "No pending actions. Agents propose with `opscockpit propose HOST -- COMMAND`.",
         ),
         (PaneId::History, "No actions recorded yet."),
-        (
-            PaneId::Cost,
-            "No traffic data yet: month-to-date totals come from the host's Netdata.",
-        ),
     ]
     .into_iter()
     .map(|(p, t)| (p, t.to_string()))

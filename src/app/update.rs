@@ -106,6 +106,10 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             }
         }
         AppEvent::Gate(event) => crate::gate::tui::apply_event(state, event),
+        AppEvent::Cost(event) => Outcome {
+            dirty: state.cost.apply(event),
+            ..Outcome::default()
+        },
         AppEvent::Connection(connection) => {
             let down = !matches!(
                 connection,

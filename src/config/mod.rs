@@ -37,7 +37,7 @@ pub struct Config {
     pub hosts: BTreeMap<String, HostConfig>,
     /// Extra or overriding pricing plans (see `assets/pricing.toml`).
     #[serde(default)]
-    pub plans: BTreeMap<String, toml::Table>,
+    pub plans: BTreeMap<String, crate::cost::pricing::PlanSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

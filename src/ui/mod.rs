@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod containers;
+pub mod cost;
 pub mod gate_common;
 pub mod gate_popup;
 #[cfg(test)]
@@ -59,6 +60,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
         PaneId::Actions => actions::draw(frame, area, state),
         PaneId::History => history::draw(frame, area, state),
         PaneId::Containers => containers::draw(frame, area, state),
+        PaneId::Cost => cost::draw(frame, area, state),
         other => placeholder::draw(frame, area, state, other),
     }
 }

@@ -1,0 +1,773 @@
+//! A cost report: traffic over a period, the billing period so far, its
+//! projections and the plan comparison, gathered from Netdata (or the
+//! fallbacks) and rendered as text or JSON.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use futures::future::try_join_all;
+use serde::Serialize;
+
+use super::fallback;
+use super::netdata::TrafficQuery;
+use super::pricing::{self, PlanCost, Plans};
+use super::traffic::{self, Period, Projection, Span, Traffic};
+use crate::config::{Config, FileError};
+use crate::metrics::units::human_bytes_decimal;
+use crate::transport::{ExecOptions, SharedTransport};
+
+/// What the cost code needs from the configuration for one host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostSettings {
+    pub netdata_url: Option<String>,
+    /// `false` when the host turned Netdata off.
+    pub netdata: bool,
+    pub billing_day: u8,
+    /// The plan the host is on.
+    pub plan: Option<String>,
+    /// Plans to compare with (empty: every known plan).
+    pub compare: Vec<String>,
+    pub plans: Plans,
+}
+
+impl CostSettings {
+    /// Settings for `host`, with the shipped plans and the config's
+    /// `[plans]`. Unknown plan names are errors naming the key.
+    pub fn from_config(config: &Config, host: &str, config_file: &Path) -> Result<Self, FileError> {
+        let file = config_file.display().to_string();
+        let text = std::fs::read_to_string(config_file).unwrap_or_default();
+        let plans = pricing::load(&config.plans, &file, &text)?;
+        let hc = config.host(host);
+        let check = |name: &str, key: String| {
+            if plans.contains_key(name) {
+                Ok(())
+            } else {
+                Err(FileError::new(
+                    &file,
+                    format!(
+                        "unknown plan `{name}`; known plans: {}",
+                        plans.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .at(None, Some(key)))
+            }
+        };
+        if let Some(plan) = &hc.plan {
+            check(plan, format!("hosts.{host}.plan"))?;
+        }
+        for name in hc.compare.iter().flatten() {
+            check(name, format!("hosts.{host}.compare"))?;
+        }
+        Ok(Self {
+            netdata_url: hc.netdata_url.clone(),
+            netdata: hc.netdata.unwrap_or(true),
+            billing_day: hc.billing_day.unwrap_or(1),
+            plan: hc.plan.clone(),
+            compare: hc.compare.clone().unwrap_or_default(),
+            plans,
+        })
+    }
+}
+
+/// One plan's line in the comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanRow {
+    /// Cost of the period's traffic.
+    pub period: PlanCost,
+    /// Cost of the projected billing period (period-so-far basis).
+    pub projected: Option<PlanCost>,
+    /// Cheapest of the plans in its currency (on the projection when there is one).
+    pub cheapest: bool,
+    /// This plan minus the current plan, same currency only.
+    pub vs_current: Option<f64>,
+    pub current: bool,
+    pub source_url: String,
+    pub date_read: String,
+}
+
+/// Traffic, projections and the plan comparison for one host.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostReport {
+    pub host: String,
+    pub generated_at: i64,
+    /// `netdata`, `vnstat` or `/proc/net/dev`.
+    pub source: String,
+    /// Why a fallback is in use, or what the source's numbers mean.
+    pub source_note: Option<String>,
+    pub period: Span,
+    pub traffic: Traffic,
+    pub billing_period: Span,
+    /// The billing period so far (`None` from counters since boot).
+    pub billing_so_far: Option<Traffic>,
+    pub projections: Vec<Projection>,
+    pub current_plan: Option<String>,
+    pub plans: Vec<PlanRow>,
+}
+
+/// Gathers a report: Netdata first (`Err` says why there is none), then
+/// vnstat, then `/proc/net/dev`.
+pub async fn gather(
+    host: &str,
+    netdata: Result<&dyn TrafficQuery, String>,
+    transport: &SharedTransport,
+    settings: &CostSettings,
+    period: Period,
+    now: i64,
+) -> CostReport {
+    let span = traffic::resolve(period, now, settings.billing_day);
+    let billing = traffic::billing_period(now, settings.billing_day);
+    let so_far_span = traffic::resolve(Period::Month, now, settings.billing_day);
+    let week_span = traffic::resolve(Period::Days7, now, settings.billing_day);
+    let note = match netdata {
+        Ok(query) => match from_netdata(query, &[&span, &so_far_span, &week_span]).await {
+            Ok(mut t) => {
+                let week = t.pop().unwrap_or_default();
+                let so_far = t.pop().unwrap_or_default();
+                let traffic = t.pop().unwrap_or_default();
+                return build(
+                    host,
+                    now,
+                    "netdata",
+                    None,
+                    span,
+                    traffic,
+                    billing,
+                    Some(so_far),
+                    Some(week),
+                    settings,
+                );
+            }
+            Err(e) => format!("Netdata: {e}"),
+        },
+        Err(why) => why,
+    };
+    match vnstat(transport).await {
+        Ok(ifaces) => {
+            let traffic = fallback::traffic_from_vnstat(&ifaces, &span);
+            let so_far = fallback::traffic_from_vnstat(&ifaces, &so_far_span);
+            let week = fallback::traffic_from_vnstat(&ifaces, &week_span);
+            let note = Some(format!(
+                "{}; vnstat counts whole days (the host's local dates)",
+                note
+            ));
+            build(
+                host,
+                now,
+                "vnstat",
+                note,
+                span,
+                traffic,
+                billing,
+                Some(so_far),
+                Some(week),
+                settings,
+            )
+        }
+        Err(vnstat_err) => {
+            let (traffic, uptime) = match proc_counters(transport).await {
+                Ok(x) => x,
+                Err(e) => {
+                    let note = format!("{}; vnstat: {vnstat_err}; /proc/net/dev: {e}", note);
+                    return build(
+                        host,
+                        now,
+                        "none",
+                        Some(note),
+                        span,
+                        Traffic::default(),
+                        billing,
+                        None,
+                        None,
+                        settings,
+                    );
+                }
+            };
+            let since = Span {
+                label: format!(
+                    "since boot ({})",
+                    crate::metrics::units::human_duration(uptime as u64)
+                ),
+                start: now - uptime,
+                end: now,
+            };
+            let note = Some(format!(
+                "{}; vnstat: {vnstat_err}; counters since boot, not for the period",
+                note
+            ));
+            build(
+                host,
+                now,
+                "/proc/net/dev",
+                note,
+                since,
+                traffic,
+                billing,
+                None,
+                None,
+                settings,
+            )
+        }
+    }
+}
+
+/// Totals for each span, one tier-1 query per interface and span.
+async fn from_netdata(query: &dyn TrafficQuery, spans: &[&Span]) -> Result<Vec<Traffic>, String> {
+    let ifaces = query.interfaces().await?;
+    if ifaces.is_empty() {
+        return Err("no net.* charts (is the network plugin enabled?)".into());
+    }
+    let mut out = Vec::new();
+    let mut cache: BTreeMap<(i64, i64), Traffic> = BTreeMap::new();
+    for span in spans {
+        let step = 60;
+        let start = span.start - span.start.rem_euclid(step);
+        let end = span.end - span.end.rem_euclid(step);
+        if let Some(t) = cache.get(&(start, end)) {
+            out.push(t.clone());
+            continue;
+        }
+        let sums = sums_on_tier(query, &ifaces, start, end, 1).await?;
+        let mut t = traffic::from_netdata(&sums, start, end);
+        // The per-minute tier may not reach back to the start while the
+        // per-hour tier does: take the hours before tier 1's data from tier 2.
+        if !t.coverage.complete()
+            && let Some(first) = traffic::first_data(&sums)
+        {
+            let split = first - first.rem_euclid(3600);
+            if split > start {
+                let older = sums_on_tier(query, &ifaces, start, split, 2).await?;
+                let before = traffic::from_netdata(&older, start, split);
+                if before.coverage.covered_secs > 0 {
+                    let after = traffic::from_netdata(&sums, split, end);
+                    t = traffic::merge(before, after);
+                }
+            }
+        }
+        cache.insert((start, end), t.clone());
+        out.push(t);
+    }
+    Ok(out)
+}
+
+async fn sums_on_tier(
+    query: &dyn TrafficQuery,
+    ifaces: &[String],
+    start: i64,
+    end: i64,
+    tier: u8,
+) -> Result<Vec<(String, crate::cost::netdata::NetdataSum)>, String> {
+    try_join_all(ifaces.iter().map(|iface| async move {
+        query
+            .net_sum(iface, start, end, tier)
+            .await
+            .map(|s| (iface.clone(), s))
+    }))
+    .await
+}
+
+async fn run_capture(transport: &SharedTransport, command: &str) -> Result<Vec<u8>, String> {
+    let handle = transport
+        .exec(command, ExecOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let (out, err, status) =
+        tokio::time::timeout(std::time::Duration::from_secs(15), handle.collect(16 << 20))
+            .await
+            .map_err(|_| format!("`{command}` did not finish within 15s"))?;
+    if !status.success() {
+        let err = String::from_utf8_lossy(&err).trim().to_string();
+        return Err(if err.is_empty() {
+            format!("`{command}`: {status}")
+        } else {
+            crate::text::inert(&err).to_string()
+        });
+    }
+    Ok(out)
+}
+
+async fn vnstat(transport: &SharedTransport) -> Result<Vec<fallback::VnstatIface>, String> {
+    let out = run_capture(
+        transport,
+        "command -v vnstat >/dev/null 2>&1 || { echo 'not installed' >&2; exit 127; }; vnstat --json d",
+    )
+    .await?;
+    fallback::parse_vnstat(&out)
+}
+
+async fn proc_counters(transport: &SharedTransport) -> Result<(Traffic, i64), String> {
+    let dev = run_capture(transport, "cat /proc/net/dev").await?;
+    let uptime = run_capture(transport, "cat /proc/uptime").await?;
+    let counters = fallback::parse_proc_net_dev(&String::from_utf8_lossy(&dev))?;
+    let uptime = String::from_utf8_lossy(&uptime)
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse::<f64>().ok())
+        .ok_or("cannot read /proc/uptime")? as i64;
+    Ok((fallback::traffic_since_boot(&counters, uptime), uptime))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build(
+    host: &str,
+    now: i64,
+    source: &str,
+    source_note: Option<String>,
+    period: Span,
+    traffic: Traffic,
+    billing: Span,
+    so_far: Option<Traffic>,
+    week: Option<Traffic>,
+    settings: &CostSettings,
+) -> CostReport {
+    let mut projections = Vec::new();
+    if let Some(so_far) = &so_far {
+        if let Some(p) = traffic::project("period so far", so_far, so_far, now, &billing) {
+            projections.push(p);
+        }
+        if let Some(week) = &week
+            && let Some(p) = traffic::project("last 7 days", so_far, week, now, &billing)
+        {
+            projections.push(p);
+        }
+    }
+    let plans = compare(settings, &traffic, projections.first());
+    CostReport {
+        host: host.to_string(),
+        generated_at: now,
+        source: source.to_string(),
+        source_note,
+        period,
+        traffic,
+        billing_period: billing,
+        billing_so_far: so_far,
+        projections,
+        current_plan: settings.plan.clone(),
+        plans,
+    }
+}
+
+/// Prices the traffic on the current plan and the plans to compare with.
+pub fn compare(
+    settings: &CostSettings,
+    traffic: &Traffic,
+    projection: Option<&Projection>,
+) -> Vec<PlanRow> {
+    let mut ids: Vec<&String> = if settings.compare.is_empty() {
+        settings.plans.keys().collect()
+    } else {
+        settings.compare.iter().collect()
+    };
+    if let Some(current) = &settings.plan
+        && !ids.contains(&current)
+    {
+        ids.insert(0, current);
+    }
+    let mut rows: Vec<PlanRow> = ids
+        .into_iter()
+        .filter_map(|id| settings.plans.get(id))
+        .map(|plan| PlanRow {
+            period: plan.cost(traffic.received, traffic.sent),
+            projected: projection.map(|p| plan.cost(p.received, p.sent)),
+            cheapest: false,
+            vs_current: None,
+            current: settings.plan.as_deref() == Some(plan.id.as_str()),
+            source_url: plan.source_url.clone(),
+            date_read: plan.date_read.clone(),
+        })
+        .collect();
+    let basis = |r: &PlanRow| r.projected.as_ref().unwrap_or(&r.period).total;
+    let mut cheapest: BTreeMap<String, f64> = BTreeMap::new();
+    for r in &rows {
+        let e = cheapest
+            .entry(r.period.currency.clone())
+            .or_insert(f64::INFINITY);
+        *e = e.min(basis(r));
+    }
+    let current = rows
+        .iter()
+        .find(|r| r.current)
+        .map(|r| (r.period.currency.clone(), basis(r)));
+    for r in &mut rows {
+        let b = basis(r);
+        r.cheapest = cheapest.get(&r.period.currency).is_some_and(|c| b <= *c);
+        if let Some((cur, cur_total)) = &current
+            && *cur == r.period.currency
+        {
+            r.vs_current = Some(b - cur_total);
+        }
+    }
+    rows.sort_by(|a, b| {
+        a.period
+            .currency
+            .cmp(&b.period.currency)
+            .then(basis(a).total_cmp(&basis(b)))
+    });
+    rows
+}
+
+pub fn money(amount: f64, currency: &str) -> String {
+    format!("{amount:.2} {currency}")
+}
+
+/// The report as the CLI prints it.
+pub fn render_text(r: &CostReport) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    line(
+        &mut out,
+        format!(
+            "host     {}   source {}",
+            crate::text::inert(&r.host),
+            r.source
+        ),
+    );
+    if let Some(note) = &r.source_note {
+        line(&mut out, format!("note     {}", crate::text::inert(note)));
+    }
+    line(&mut out, format!("period   {}", r.period.label));
+    line(
+        &mut out,
+        format!(
+            "traffic  in {}   out {}   coverage {}",
+            human_bytes_decimal(r.traffic.received),
+            human_bytes_decimal(r.traffic.sent),
+            r.traffic.coverage.describe()
+        ),
+    );
+    for i in &r.traffic.interfaces {
+        line(
+            &mut out,
+            format!(
+                "  {:<12} in {:>10}   out {:>10}{}",
+                crate::text::inert(&i.name),
+                human_bytes_decimal(i.received),
+                human_bytes_decimal(i.sent),
+                if i.counted { "" } else { "   (not counted)" }
+            ),
+        );
+    }
+    line(
+        &mut out,
+        format!("billing  {} (UTC)", r.billing_period.label),
+    );
+    if let Some(so_far) = &r.billing_so_far {
+        line(
+            &mut out,
+            format!(
+                "so far   in {}   out {}   coverage {}",
+                human_bytes_decimal(so_far.received),
+                human_bytes_decimal(so_far.sent),
+                so_far.coverage.describe()
+            ),
+        );
+    }
+    for p in &r.projections {
+        line(
+            &mut out,
+            format!(
+                "projected ({}): in {}   out {}",
+                p.basis,
+                human_bytes_decimal(p.received),
+                human_bytes_decimal(p.sent)
+            ),
+        );
+    }
+    if !r.plans.is_empty() {
+        line(&mut out, String::new());
+        line(
+            &mut out,
+            format!(
+                "{:<2}{:<26} {:>14} {:>14} {:>12}",
+                "", "plan", "period", "projected", "vs current"
+            ),
+        );
+        for p in &r.plans {
+            let mark = match (p.current, p.cheapest) {
+                (true, true) => "*=",
+                (true, false) => "= ",
+                (false, true) => "* ",
+                _ => "  ",
+            };
+            line(
+                &mut out,
+                format!(
+                    "{mark}{:<26} {:>14} {:>14} {:>12}",
+                    crate::text::inert(&p.period.name),
+                    money(p.period.total, &p.period.currency),
+                    p.projected
+                        .as_ref()
+                        .map(|c| money(c.total, &c.currency))
+                        .unwrap_or_else(|| "-".into()),
+                    p.vs_current
+                        .map(|d| format!("{d:+.2}"))
+                        .unwrap_or_else(|| "-".into())
+                ),
+            );
+        }
+        line(
+            &mut out,
+            "* cheapest in its currency   = current plan   prices: see assets/pricing.toml (source, date read)".into(),
+        );
+    }
+    out
+}
+
+/// A deterministic report for snapshots and benchmarks: a host on Render
+/// Professional sending about 1.3 TB a month, 6 hours of data missing.
+pub fn fixture_report(now: i64) -> CostReport {
+    use super::traffic::{Coverage, DayTotal, IfaceTotal};
+    let settings = CostSettings {
+        netdata_url: None,
+        netdata: true,
+        billing_day: 1,
+        plan: Some("render-pro".into()),
+        compare: vec![],
+        plans: pricing::embedded().unwrap_or_default(),
+    };
+    let billing = traffic::billing_period(now, 1);
+    let so_far_span = traffic::resolve(Period::Month, now, 1);
+    let mut daily = Vec::new();
+    let mut day = traffic::utc_date(billing.start);
+    let last = traffic::utc_date(now);
+    let mut i = 0u32;
+    while day <= last {
+        let wave = f64::from((i * 7) % 11) / 10.0;
+        let share = if day == last { 14.0 / 24.0 } else { 1.0 };
+        daily.push(DayTotal {
+            date: day,
+            received: (6e9 + 3e9 * wave) * share,
+            sent: (35e9 + 25e9 * wave) * share,
+        });
+        i += 1;
+        day = day.succ_opt().unwrap_or(day);
+    }
+    let received: f64 = daily.iter().map(|d| d.received).sum();
+    let sent: f64 = daily.iter().map(|d| d.sent).sum();
+    let coverage = Coverage {
+        covered_secs: so_far_span.secs() - 6 * 3600,
+        missing_secs: 6 * 3600,
+        retention_start: None,
+        points_expected: (so_far_span.secs() / 60) as u64,
+        points_found: ((so_far_span.secs() - 6 * 3600) / 60) as u64,
+    };
+    let so_far = Traffic {
+        received,
+        sent,
+        interfaces: vec![
+            IfaceTotal {
+                name: "eth0".into(),
+                received,
+                sent,
+                counted: true,
+            },
+            IfaceTotal {
+                name: "lo".into(),
+                received: 2.1e9,
+                sent: 2.1e9,
+                counted: false,
+            },
+        ],
+        coverage,
+        daily,
+    };
+    let week = Traffic {
+        received: 7.0 * 8e9,
+        sent: 7.0 * 55e9,
+        coverage: Coverage {
+            covered_secs: 7 * 86_400,
+            ..Coverage::default()
+        },
+        ..Traffic::default()
+    };
+    build(
+        "web-1",
+        now,
+        "netdata",
+        None,
+        so_far_span,
+        so_far.clone(),
+        billing,
+        Some(so_far),
+        Some(week),
+        &settings,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::netdata::{NetdataSum, SumRow};
+    use crate::transport::local::LocalTransport;
+    use async_trait::async_trait;
+    use std::sync::Arc;
+
+    const NOW: i64 = 1_795_442_400; // 2026-11-23 14:00 UTC
+
+    /// A fake agent: `kbit` kilobits per minute on every interface, on
+    /// tier 1 since `first`, on tier 2 (hourly sums) since `tier2_first`.
+    struct Fake {
+        first: i64,
+        tier2_first: Option<i64>,
+        kbit: f64,
+    }
+
+    #[async_trait]
+    impl TrafficQuery for Fake {
+        async fn interfaces(&self) -> Result<Vec<String>, String> {
+            Ok(vec!["eth0".into(), "lo".into()])
+        }
+        async fn net_sum(
+            &self,
+            _iface: &str,
+            after: i64,
+            before: i64,
+            tier: u8,
+        ) -> Result<NetdataSum, String> {
+            let (step, first, per_row) = match tier {
+                1 => (60, Some(self.first), self.kbit),
+                2 => (3600, self.tier2_first, self.kbit * 60.0),
+                other => panic!("tier {other} not expected"),
+            };
+            let rows = (after / step..=before / step)
+                .map(|m| {
+                    let t = m * step;
+                    let v = first.is_some_and(|f| t > f).then_some(per_row);
+                    SumRow {
+                        t,
+                        received: v,
+                        sent: v.map(|x| x * 10.0),
+                    }
+                })
+                .collect();
+            Ok(NetdataSum {
+                first_entry: first,
+                step,
+                after,
+                before,
+                rows,
+                ..NetdataSum::default()
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn older_hours_come_from_tier_2_when_tier_1_starts_late() {
+        let billing_start = 1_793_491_200; // 2026-11-01
+        let fake = Fake {
+            first: billing_start + 19 * 86_400,
+            tier2_first: Some(billing_start - 86_400),
+            kbit: 8000.0,
+        };
+        let transport: SharedTransport = Arc::new(LocalTransport);
+        let r = gather(
+            "web",
+            Ok(&fake),
+            &transport,
+            &settings(None),
+            Period::Month,
+            NOW,
+        )
+        .await;
+        // The whole period at 1 MB a minute, none missing.
+        let minutes = (NOW - billing_start) / 60;
+        assert_eq!(r.traffic.received, minutes as f64 * 1e6);
+        assert!(r.traffic.coverage.complete(), "{:?}", r.traffic.coverage);
+        assert_eq!(r.traffic.daily.len(), 23);
+        assert_eq!(r.traffic.daily[0].received, 1440.0 * 1e6);
+        // lo's own total spans both tiers too.
+        assert_eq!(r.traffic.interfaces[1].received, minutes as f64 * 1e6);
+    }
+
+    fn settings(plan: Option<&str>) -> CostSettings {
+        CostSettings {
+            netdata_url: None,
+            netdata: true,
+            billing_day: 1,
+            plan: plan.map(str::to_string),
+            compare: vec![],
+            plans: pricing::embedded().expect("plans"),
+        }
+    }
+
+    #[tokio::test]
+    async fn netdata_report_with_partial_retention() {
+        let billing_start = 1_793_491_200; // 2026-11-01
+        // Data from Nov 20 00:00 on; 8000 kbit (1 MB) received per minute.
+        let fake = Fake {
+            first: billing_start + 19 * 86_400,
+            tier2_first: None,
+            kbit: 8000.0,
+        };
+        let transport: SharedTransport = Arc::new(LocalTransport);
+        let s = settings(Some("render-pro"));
+        let r = gather("web", Ok(&fake), &transport, &s, Period::Month, NOW).await;
+        assert_eq!(r.source, "netdata");
+        let minutes = (NOW - fake.first) / 60;
+        assert_eq!(r.traffic.received, minutes as f64 * 1e6);
+        assert_eq!(r.traffic.sent, minutes as f64 * 1e7);
+        // lo is listed but not counted
+        assert_eq!(r.traffic.interfaces.len(), 2);
+        assert_eq!(r.traffic.coverage.missing_secs, 19 * 86_400);
+        assert_eq!(r.traffic.coverage.retention_start, Some(fake.first));
+        // Both projections: same rate here, so the same result.
+        assert_eq!(r.projections.len(), 2);
+        let remaining = (1_796_083_200 - NOW) as f64 / 60.0;
+        let expected = r.traffic.sent + remaining * 1e7;
+        assert!((r.projections[0].sent - expected).abs() < 1.0);
+        assert!((r.projections[1].sent - expected).abs() < 1.0);
+        // The comparison has the current plan and a cheapest per currency.
+        let current = r.plans.iter().find(|p| p.current).expect("current");
+        assert_eq!(current.vs_current, Some(0.0));
+        assert!(r.plans.iter().filter(|p| p.cheapest).count() >= 2);
+        let text = render_text(&r);
+        assert!(text.contains("456.0 hours missing"), "{text}");
+    }
+
+    #[test]
+    fn comparison_marks_cheapest_per_currency_and_diffs_same_currency_only() {
+        let s = settings(Some("render-pro"));
+        let traffic = Traffic {
+            received: 0.0,
+            sent: 1.3e12,
+            ..Traffic::default()
+        };
+        let rows = compare(&s, &traffic, None);
+        let by = |id: &str| rows.iter().find(|r| r.period.plan == id).expect(id);
+        // Render Pro: 19 + 800 GB × 0.15 = 139 USD.
+        assert!((by("render-pro").period.total - 139.0).abs() < 1e-9);
+        assert!(by("flat-vps").cheapest);
+        assert!(!by("render-pro").cheapest);
+        assert!((by("flat-vps").vs_current.expect("usd") - (6.0 + 3.0 - 139.0)).abs() < 1e-9);
+        assert_eq!(by("hetzner-ax42").vs_current, None);
+        assert!(by("hetzner-cx22").cheapest);
+    }
+
+    #[test]
+    fn example_config_plans_resolve() {
+        let text = include_str!("../../assets/config.example.toml");
+        let config: Config =
+            crate::config::toml_file::parse_str("config.example.toml", text).expect("parses");
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, text).expect("write");
+        let s = CostSettings::from_config(&config, "myhost", &file).expect("plans resolve");
+        assert_eq!(s.plan.as_deref(), Some("hetzner-ax42"));
+        let colo = &s.plans["my-colo"];
+        assert_eq!(colo.currency, "EUR");
+        assert!((colo.overage_per_gb - 0.002).abs() < 1e-12);
+    }
+
+    #[test]
+    fn unknown_plan_in_host_config_names_the_key() {
+        let config: Config =
+            crate::config::toml_file::parse_str("c.toml", "[hosts.web]\nplan = \"nope\"\n")
+                .expect("parses");
+        let err = CostSettings::from_config(&config, "web", Path::new("/nonexistent/c.toml"))
+            .expect_err("unknown plan");
+        assert_eq!(err.key.as_deref(), Some("hosts.web.plan"));
+        assert!(err.message.contains("render-pro"));
+    }
+}

@@ -1,0 +1,55 @@
+//! The Cost pane's source task: a month-to-date report now and every few
+//! minutes (the numbers move slowly and a month of per-minute rows is not
+//! free to fetch).
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::CostEvent;
+use super::netdata::TrafficQuery;
+use super::netdata_fetch::for_settings;
+use super::report::{CostSettings, gather};
+use super::traffic::Period;
+use crate::app::event::AppEvent;
+use crate::transport::SharedTransport;
+
+pub const REFRESH: Duration = Duration::from_secs(5 * 60);
+
+pub async fn run(
+    transport: SharedTransport,
+    host: String,
+    settings: CostSettings,
+    events: mpsc::Sender<AppEvent>,
+    cancel: CancellationToken,
+) {
+    let netdata = for_settings(&transport, &settings);
+    loop {
+        let now = chrono::Utc::now().timestamp();
+        let query = match &netdata {
+            Ok(n) => Ok(n as &dyn TrafficQuery),
+            Err(e) => Err(e.clone()),
+        };
+        let report = tokio::select! {
+            r = gather(&host, query, &transport, &settings, Period::Month, now) => r,
+            _ = cancel.cancelled() => return,
+        };
+        let event = if report.source == "none" {
+            CostEvent::Error(
+                report
+                    .source_note
+                    .unwrap_or_else(|| "no traffic source".into()),
+            )
+        } else {
+            CostEvent::Report(Box::new(report))
+        };
+        if events.send(AppEvent::Cost(event)).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(REFRESH) => {}
+            _ = cancel.cancelled() => return,
+        }
+    }
+}
