@@ -34,8 +34,24 @@ pub fn spawn_sources(
     cancel: &CancellationToken,
 ) -> mpsc::Receiver<AppEvent> {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+    if let Some(states) = transport.connection_state() {
+        tokio::spawn(forward_connection_state(states, tx.clone()));
+    }
     tokio::spawn(sources::procfs::run(transport, tx, cancel.clone()));
     rx
+}
+
+/// Passes every change of the link state to the loop as an event.
+async fn forward_connection_state(
+    mut states: tokio::sync::watch::Receiver<event::ConnectionState>,
+    tx: mpsc::Sender<AppEvent>,
+) {
+    loop {
+        let state = states.borrow_and_update().clone();
+        if tx.send(AppEvent::Connection(state)).await.is_err() || states.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Runs the TUI until the user quits or a signal ends it.
