@@ -11,6 +11,7 @@ use opscockpit::cli::{Cli, Command};
 use opscockpit::config::{self, Config, Keymap, Paths, ThemeSet};
 use opscockpit::transport::SharedTransport;
 use opscockpit::transport::local::LocalTransport;
+use opscockpit::transport::ssh;
 
 fn main() {
     if let Err(report) = real_main() {
@@ -39,11 +40,12 @@ fn real_main() -> Result<()> {
     let config =
         Config::load(&paths, cli.config.is_some()).map_err(|e| eyre!("config error: {e}"))?;
     let state = initial_state(&cli, &config, &paths)?;
-    let transport = transport_for(&cli)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
+    // Connects (and asks its questions) on the plain terminal, before the TUI.
+    let transport = transport_for(&cli, &config, &runtime)?;
     runtime.block_on(opscockpit::app::run(state, transport))?;
     // Source tasks may be blocked in I/O: do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
@@ -77,14 +79,36 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     Ok(state)
 }
 
-fn transport_for(cli: &Cli) -> Result<SharedTransport> {
-    match cli.host_name() {
-        "local" => Ok(Arc::new(LocalTransport)),
-        other => Err(eyre!(
-            "cannot reach `{}`: this build has no SSH transport yet; run `opscockpit local` on the host itself",
-            opscockpit::text::inert(other)
-        )),
+fn transport_for(
+    cli: &Cli,
+    config: &Config,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<SharedTransport> {
+    let host = match cli.host_name() {
+        "local" => return Ok(Arc::new(LocalTransport)),
+        host => host,
+    };
+    // `[hosts.NAME]` is keyed by the name without user@ and :port.
+    let overrides = ssh::resolve::parse_destination(host).ok().and_then(|d| {
+        config
+            .hosts
+            .get(host)
+            .or(config.hosts.get(&d.host))
+            .cloned()
+    });
+    let options = ssh::SshOptions {
+        config_file: cli.ssh_config.clone(),
+        overrides,
+        prompter: Some(Arc::new(ssh::TerminalPrompter)),
+        without_ssh_binary: false,
+    };
+    let (transport, warnings) = runtime
+        .block_on(ssh::SshTransport::connect(host, options))
+        .map_err(|e| eyre!("{}", opscockpit::text::inert(&e.message)))?;
+    for warning in warnings {
+        eprintln!("opscockpit: warning: {}", opscockpit::text::inert(&warning));
     }
+    Ok(Arc::new(transport))
 }
 
 /// Tracing goes to `--log-file` only: never to the terminal the TUI owns.

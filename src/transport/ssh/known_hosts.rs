@@ -457,8 +457,14 @@ mod tests {
         let k = known(&format!(
             "|1|L1EchF6yRttuNTKzoW0X7ecAQ+g=|/U1F+MdnXQAWZc7bJYe6l6LxjN8= {ED1}\n"
         ));
-        assert_eq!(k.check(&names("example.org"), &key(ED1)), HostKeyStatus::Known);
-        assert_eq!(k.check(&names("example.com"), &key(ED1)), HostKeyStatus::Unknown);
+        assert_eq!(
+            k.check(&names("example.org"), &key(ED1)),
+            HostKeyStatus::Known
+        );
+        assert_eq!(
+            k.check(&names("example.com"), &key(ED1)),
+            HostKeyStatus::Unknown
+        );
         // A salt of the wrong size is rejected, not misread.
         let k = known(&format!("|1|AAAA|/U1F+MdnXQAWZc7bJYe6l6LxjN8= {ED1}\n"));
         assert_eq!((k.entries.len(), k.bad_lines.len()), (0, 1));

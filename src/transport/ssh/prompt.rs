@@ -31,6 +31,10 @@ impl Prompter for TerminalPrompter {
         );
         let _ = err.flush();
         let answer = read_line(false).unwrap_or_default();
+        if !std::io::stdin().is_terminal() {
+            // Piped answers are not echoed: end the question's line.
+            let _ = writeln!(err);
+        }
         matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
     }
 
@@ -48,7 +52,9 @@ impl Prompter for TerminalPrompter {
         );
         let _ = err.flush();
         let answer = read_line(true);
-        let _ = writeln!(err);
+        if !std::io::stdin().is_terminal() {
+            let _ = writeln!(err);
+        }
         answer.filter(|a| !a.is_empty())
     }
 }
