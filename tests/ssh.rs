@@ -806,17 +806,24 @@ struct OwnSshd {
 
 impl OwnSshd {
     fn new(dir: &Path, bed: &Bed) -> Self {
+        Self::with(dir, bed, "", &bed.dir.join("ssh/authorized_keys"))
+    }
+
+    /// `extra` sshd_config lines come first (sshd keeps the first value).
+    fn with(dir: &Path, bed: &Bed, extra: &str, authorized_keys: &Path) -> Self {
         let host_key = dir.join("host_ed25519");
-        keygen(&host_key);
+        if !host_key.exists() {
+            keygen(&host_key);
+        }
         let port = free_port();
         let config = dir.join("sshd_config");
         std::fs::write(
             &config,
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\nAllowUsers {}\nAllowTcpForwarding yes\nPrintMotd no\nUseDNS no\n",
+                "{extra}Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\nAllowUsers {}\nAllowTcpForwarding yes\nPrintMotd no\nUseDNS no\n",
                 host_key.display(),
                 dir.join("sshd.pid").display(),
-                bed.dir.join("ssh/authorized_keys").display(),
+                authorized_keys.display(),
                 bed.user,
             ),
         )
@@ -1065,4 +1072,106 @@ fn binary_answers_the_trust_question_from_stdin() {
     let (_, stderr) = run_with("y\n");
     assert!(!stderr.contains("not trusted"), "{stderr}");
     assert_eq!(lines(&known).len(), 1, "{stderr}");
+}
+
+fn sign(ca: &Path, key_pub: &Path, identity: &str, principal: &str, host: bool) {
+    let mut cmd = Command::new("ssh-keygen");
+    cmd.arg("-q")
+        .arg("-s")
+        .arg(ca)
+        .args(["-I", identity, "-n", principal, "-V", "-5m:+1h"]);
+    if host {
+        cmd.arg("-h");
+    }
+    let status = cmd
+        .arg(key_pub)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("ssh-keygen -s");
+    assert!(status.success(), "signing {}", key_pub.display());
+}
+
+#[tokio::test]
+async fn user_certificate_is_used_with_its_key() {
+    let Some(bed) = bed() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("user_ca");
+    keygen(&ca);
+    let user_key = dir.path().join("id_user");
+    keygen(&user_key);
+    sign(
+        &ca,
+        &dir.path().join("id_user.pub"),
+        "test-user",
+        &bed.user,
+        false,
+    );
+    // No authorized key at all: only the CA-signed certificate can work.
+    let empty = dir.path().join("authorized_keys");
+    std::fs::write(&empty, "").expect("write");
+    let extra = format!(
+        "TrustedUserCAKeys {}\n",
+        dir.path().join("user_ca.pub").display()
+    );
+    let sshd = OwnSshd::with(dir.path(), &bed, &extra, &empty);
+    let known = dir.path().join("known_hosts");
+    let t = connect(
+        target(&bed, sshd.port, vec![user_key.clone()], &known),
+        Some(Arc::new(NeverAsk)),
+    )
+    .await
+    .expect("connect with the user certificate");
+    assert_eq!(whoami(&t).await, bed.user);
+
+    std::fs::remove_file(dir.path().join("id_user-cert.pub")).expect("rm cert");
+    let err = expect_err(connect(target(&bed, sshd.port, vec![user_key], &known), None).await);
+    assert_eq!(err.kind, ConnectErrorKind::Auth, "{err}");
+}
+
+#[tokio::test]
+async fn host_certificate_trusted_through_cert_authority() {
+    let Some(bed) = bed() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("host_ca");
+    keygen(&ca);
+    let host_key = dir.path().join("host_ed25519");
+    keygen(&host_key);
+    sign(
+        &ca,
+        &dir.path().join("host_ed25519.pub"),
+        "test-host",
+        "127.0.0.1",
+        true,
+    );
+    let extra = format!(
+        "HostCertificate {}\n",
+        dir.path().join("host_ed25519-cert.pub").display()
+    );
+    let sshd = OwnSshd::with(
+        dir.path(),
+        &bed,
+        &extra,
+        &bed.dir.join("ssh/authorized_keys"),
+    );
+    let ca_pub = std::fs::read_to_string(dir.path().join("host_ca.pub")).expect("ca pub");
+    let known = dir.path().join("known_hosts");
+    // Only the CA is known, not the host key itself.
+    std::fs::write(&known, format!("@cert-authority [127.0.0.*]:* {ca_pub}")).expect("write");
+    let t = connect(
+        target(&bed, sshd.port, vec![bed.key.clone()], &known),
+        Some(Arc::new(NeverAsk)),
+    )
+    .await
+    .expect("host certificate signed by a trusted CA");
+    assert_eq!(whoami(&t).await, bed.user);
+
+    // Another CA: the certificate is not trusted (strict: refused).
+    let other = dir.path().join("other_ca");
+    keygen(&other);
+    let other_pub = std::fs::read_to_string(dir.path().join("other_ca.pub")).expect("pub");
+    std::fs::write(&known, format!("@cert-authority * {other_pub}")).expect("write");
+    let err =
+        expect_err(connect(target(&bed, sshd.port, vec![bed.key.clone()], &known), None).await);
+    assert_eq!(err.kind, ConnectErrorKind::HostKey, "{err}");
 }

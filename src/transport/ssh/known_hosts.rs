@@ -170,11 +170,13 @@ impl KnownHosts {
         }
     }
 
-    /// Checks a host certificate: its signing CA must be an
-    /// `@cert-authority` for the host, and neither may be revoked.
+    /// Checks a host certificate: signed by an `@cert-authority` for the
+    /// host, a host certificate, valid now, naming `hostname` among its
+    /// principals (when it lists any); neither it nor its CA revoked.
     pub fn check_certificate(
         &self,
         names: &[String],
+        hostname: &str,
         cert: &ssh_key::Certificate,
     ) -> HostKeyStatus {
         let ca = PublicKey::from(cert.signature_key().clone());
@@ -189,11 +191,26 @@ impl KnownHosts {
                 && Self::host_matches(e, names)
                 && same_key(&e.key, &ca)
         });
-        if trusted {
+        let ca_fingerprint = ca.fingerprint(HashAlg::Sha256);
+        let principals = cert.valid_principals();
+        let valid = cert.cert_type() == ssh_key::certificate::CertType::Host
+            && cert.validate([&ca_fingerprint]).is_ok()
+            && (principals.is_empty()
+                || principals.iter().any(|p| p.eq_ignore_ascii_case(hostname)));
+        if trusted && valid {
             HostKeyStatus::Known
         } else {
-            HostKeyStatus::Unknown
+            // As OpenSSH: the certified key may still be known by itself.
+            self.check(names, &subject)
         }
+    }
+
+    /// Whether an `@cert-authority` line covers these names (then host
+    /// certificates are asked for in key exchange).
+    pub fn has_cert_authority(&self, names: &[String]) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.marker == Marker::CertAuthority && Self::host_matches(e, names))
     }
 
     /// Key algorithms known for these names, in file order (to prefer them

@@ -175,6 +175,12 @@ fn resolve_one(
         Some(v) => v,
         None => fallback_values(dest, options.config_file, warnings)?,
     };
+    if first(&values, "proxycommand").is_some_and(|c| c != "none") {
+        warnings.push(format!(
+            "`{}`: ProxyCommand is not supported (use ProxyJump); connecting directly",
+            dest.host
+        ));
+    }
     target_from_values(&dest.host, &values)
 }
 
@@ -659,6 +665,20 @@ identityagent none
         assert_eq!(f.target.identity_files, vec![PathBuf::from("/k/web")]);
         let other = resolve("db", &opts).expect("fallback");
         assert_eq!(other.target.describe(), "fallback@db:22");
+        std::fs::write(&cfg, "Host *\n  ProxyCommand nc %h %p\n").expect("write");
+        for binary in [false, true] {
+            let opts = ResolveOptions {
+                config_file: Some(&cfg),
+                without_ssh_binary: binary,
+                ..Default::default()
+            };
+            let r = resolve("db", &opts).expect("resolve");
+            assert!(
+                r.warnings.iter().any(|w| w.contains("ProxyCommand")),
+                "{:?}",
+                r.warnings
+            );
+        }
     }
 
     #[test]

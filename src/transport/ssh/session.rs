@@ -118,6 +118,8 @@ struct HostKeyPolicy {
     lookup: String,
     /// The name shown to the user.
     shown: String,
+    /// The host name certificates must name (HostKeyAlias if set).
+    hostname: String,
     files: Vec<PathBuf>,
     user_file: Option<PathBuf>,
     strict: StrictHostKeyChecking,
@@ -148,7 +150,7 @@ impl ClientHandler {
                 (known.check(&names, key), key.clone())
             }
             PublicKeyOrCertificate::Certificate(cert) => (
-                known.check_certificate(&names, cert),
+                known.check_certificate(&names, &policy.hostname, cert),
                 PublicKey::from(cert.public_key().clone()),
             ),
         };
@@ -253,6 +255,10 @@ fn policy_for(target: &SshTarget, prompter: Option<Arc<dyn Prompter>>) -> HostKe
         } else {
             format!("{} (port {})", target.hostname, target.port)
         },
+        hostname: target
+            .host_key_alias
+            .clone()
+            .unwrap_or_else(|| target.hostname.clone()),
         files,
         user_file: target.user_known_hosts.first().cloned(),
         strict: target.strict_host_key_checking,
@@ -273,7 +279,13 @@ fn client_config(target: &SshTarget) -> client::Config {
     // so a known host is not asked about a second key type.
     let mut files = target.user_known_hosts.clone();
     files.extend(target.global_known_hosts.iter().cloned());
-    let known = KnownHosts::load(&files).known_algorithms(&[target.known_hosts_name()]);
+    let known_hosts = KnownHosts::load(&files);
+    let names = [target.known_hosts_name()];
+    if known_hosts.has_cert_authority(&names) {
+        // A CA is trusted for this host: ask for host certificates too.
+        config.preferred.host_key_certificates = config.preferred.key.clone();
+    }
+    let known = known_hosts.known_algorithms(&names);
     if !known.is_empty() {
         let family = |a: &Algorithm| {
             if a.clone().is_rsa() {
