@@ -653,6 +653,7 @@ async fn proxy_jump_through_the_bed_to_itself() {
 #[tokio::test]
 async fn bed_ssh_config_resolves_with_dash_f() {
     let Some(bed) = bed() else { return };
+    let started = Instant::now();
     let (t, _) = SshTransport::connect(
         "testbed",
         SshOptions {
@@ -663,6 +664,10 @@ async fn bed_ssh_config_resolves_with_dash_f() {
     )
     .await
     .expect("connect via -F bed config");
+    eprintln!(
+        "resolve (ssh -G) + connect + auth on loopback: {} ms",
+        started.elapsed().as_millis()
+    );
     assert_eq!(t.describe(), format!("{}@127.0.0.1:2222", bed.user));
 }
 
@@ -869,6 +874,22 @@ impl OwnSshd {
         }
     }
 
+    /// Freezes every process serving live connections (the listener keeps
+    /// accepting): the link goes silent without closing, as when a network
+    /// path dies. Only keepalives can notice.
+    fn freeze_connections(&self) {
+        if let Some(child) = &self.child {
+            for victim in descendants(child.id()) {
+                if let Ok(v) = i32::try_from(victim) {
+                    // SAFETY: kill(2) on processes descending from our sshd.
+                    unsafe {
+                        libc::kill(v, libc::SIGSTOP);
+                    }
+                }
+            }
+        }
+    }
+
     /// Kills the listener AND the per-connection processes it forked, so
     /// live connections really drop (like a crashed or restarted host).
     fn kill(&mut self) {
@@ -989,6 +1010,57 @@ async fn reconnects_after_sshd_is_killed_and_restarted() {
     assert_eq!(whoami(shared.as_ref()).await, bed.user);
     // The sampler keeps producing samples after the outage.
     expect_samples(shared, 2, Duration::from_secs(15)).await;
+}
+
+#[tokio::test]
+async fn silent_connection_is_detected_by_keepalives_and_replaced() {
+    let Some(bed) = bed() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sshd = OwnSshd::new(dir.path(), &bed);
+    let mut t = target(
+        &bed,
+        sshd.port,
+        vec![bed.key.clone()],
+        &dir.path().join("known_hosts"),
+    );
+    t.server_alive_interval = Duration::from_secs(1);
+    t.server_alive_count_max = 3;
+    let transport = Arc::new(connect(t, None).await.expect("connect to own sshd"));
+    let mut states = transport.state();
+    assert_eq!(whoami(transport.as_ref()).await, bed.user);
+    let frozen = Instant::now();
+    sshd.freeze_connections();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if matches!(
+                *states.borrow_and_update(),
+                ConnectionState::Reconnecting { .. }
+            ) {
+                return;
+            }
+            states.changed().await.expect("state channel");
+        }
+    })
+    .await
+    .expect("a silent connection was not noticed");
+    eprintln!(
+        "silent link noticed after {} ms",
+        frozen.elapsed().as_millis()
+    );
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if matches!(
+                *states.borrow_and_update(),
+                ConnectionState::Connected { .. }
+            ) {
+                return;
+            }
+            states.changed().await.expect("state channel");
+        }
+    })
+    .await
+    .expect("no new connection after the silent one was dropped");
+    assert_eq!(whoami(transport.as_ref()).await, bed.user);
 }
 
 #[tokio::test]
