@@ -366,6 +366,21 @@ impl Drop for Agent {
 }
 
 fn start_agent(dir: &Path, keys: &[&Path]) -> Agent {
+    // ssh-add reads passphrases through SSH_ASKPASS (the bed's encrypted key).
+    let askpass = dir.join("askpass.sh");
+    std::fs::write(
+        &askpass,
+        format!(
+            "#!/bin/sh\necho '{}'\n",
+            std::env::var("OPSCOCKPIT_BED_SSH_ENC_PASSPHRASE").unwrap_or_default()
+        ),
+    )
+    .expect("askpass");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o700))
+            .expect("chmod askpass");
+    }
     let sock = dir.join("agent.sock");
     let child = Command::new("ssh-agent")
         .arg("-D")
@@ -388,6 +403,10 @@ fn start_agent(dir: &Path, keys: &[&Path]) -> Agent {
         let status = Command::new("ssh-add")
             .arg(key)
             .env("SSH_AUTH_SOCK", &agent.sock)
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -401,13 +420,23 @@ fn start_agent(dir: &Path, keys: &[&Path]) -> Agent {
 async fn agent_key_connects() {
     let Some(bed) = bed() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
-    let agent = start_agent(dir.path(), &[&bed.rsa_key]);
+    let agent = start_agent(dir.path(), &[&bed.rsa_key, &bed.enc_key]);
     let mut t = target(&bed, 2222, Vec::new(), &bed.known_hosts);
     t.identities_only = false;
     t.identity_agent = Some(agent.sock.clone());
     let transport = connect(t.clone(), Some(Arc::new(NeverAsk)))
         .await
         .expect("connect with the agent's key");
+    assert_eq!(whoami(&transport).await, bed.user);
+
+    // The encrypted key held by the agent is used through the agent: its
+    // passphrase is not asked for (NeverAsk would fail the test).
+    let mut via_agent = t.clone();
+    via_agent.identities_only = true;
+    via_agent.identity_files = vec![bed.enc_key.clone()];
+    let transport = connect(via_agent, Some(Arc::new(NeverAsk)))
+        .await
+        .expect("encrypted key through the agent");
     assert_eq!(whoami(&transport).await, bed.user);
 
     // IdentitiesOnly with a different IdentityFile: the agent's key is not

@@ -57,6 +57,9 @@ pub async fn authenticate<H: Handler>(
         Err(_) => Some(HashAlg::Sha512),
     };
     let mut tried: Vec<String> = Vec::new();
+    // Keys already offered (through the agent): not offered again from
+    // their file, and their passphrase is not asked for.
+    let mut offered: Vec<PublicKey> = Vec::new();
     let mut server_methods = String::new();
     let note_failure = |result: &AuthResult, server_methods: &mut String| {
         if let AuthResult::Failure {
@@ -94,6 +97,7 @@ pub async fn authenticate<H: Handler>(
                             continue;
                         }
                         let label = format!("agent key {}", fingerprint(&public));
+                        offered.push(public.clone());
                         let hash = if public.algorithm().is_rsa() {
                             rsa_hash
                         } else {
@@ -131,6 +135,11 @@ pub async fn authenticate<H: Handler>(
     }
 
     for path in &target.identity_files {
+        if let Some(public) = public_key_of(path)
+            && offered.iter().any(|k| k.key_data() == public.key_data())
+        {
+            continue;
+        }
         let key = match load_key(path, target, prompter, cache).await {
             Ok(Some(key)) => key,
             Ok(None) => continue, // missing default key files are normal
