@@ -1276,3 +1276,53 @@ async fn host_certificate_trusted_through_cert_authority() {
         expect_err(connect(target(&bed, sshd.port, vec![bed.key.clone()], &known), None).await);
     assert_eq!(err.kind, ConnectErrorKind::HostKey, "{err}");
 }
+
+#[test]
+fn binary_connect_errors_are_one_line_and_fail() {
+    let Some(bed) = bed() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stranger = dir.path().join("id_stranger");
+    keygen(&stranger);
+    let changed_known = dir.path().join("changed_known_hosts");
+    let stranger_pub = std::fs::read_to_string(dir.path().join("id_stranger.pub")).expect("pub");
+    std::fs::write(&changed_known, format!("[127.0.0.1]:2222 {stranger_pub}")).expect("write");
+    let closed_port = free_port();
+    let cfg = dir.path().join("ssh_config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host wrongkey\n  IdentityFile {stranger}\nHost changed\n  UserKnownHostsFile {changed}\nHost closed\n  Port {closed_port}\nHost * !wrongkey\n  IdentityFile {key}\nHost *\n  HostName 127.0.0.1\n  Port 2222\n  User {user}\n  IdentitiesOnly yes\n  IdentityAgent none\n  UserKnownHostsFile {known}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
+            stranger = stranger.display(),
+            changed = changed_known.display(),
+            user = bed.user,
+            key = bed.key.display(),
+            known = bed.known_hosts.display(),
+        ),
+    )
+    .expect("write");
+    let cases: [(&[&str], &str); 4] = [
+        (&["-F", "/nonexistent/ssh_config", "x"], "ssh -G"),
+        (&["-F", cfg.to_str().expect("utf8"), "closed"], "refused"),
+        (
+            &["-F", cfg.to_str().expect("utf8"), "wrongkey"],
+            "authentication failed",
+        ),
+        (
+            &["-F", cfg.to_str().expect("utf8"), "changed"],
+            &format!("{}:1", changed_known.display()),
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = Command::new(env!("CARGO_BIN_EXE_opscockpit"))
+            .args(args)
+            .env("HOME", dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run opscockpit");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.starts_with("opscockpit: "), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
