@@ -218,6 +218,19 @@ async fn key_file_connects_and_exec_streams_exit_codes() {
     assert_eq!(status, ExitStatus::Code(7));
     assert_eq!(whoami(&t).await, bed.user);
     assert_eq!(t.describe(), format!("{}@127.0.0.1:2222", bed.user));
+    // The header gets a round-trip time.
+    let mut states = t.state();
+    let rtt = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if let ConnectionState::Connected { rtt_ms: Some(ms) } = *states.borrow_and_update() {
+                return ms;
+            }
+            states.changed().await.expect("state channel");
+        }
+    })
+    .await
+    .expect("no RTT measured");
+    eprintln!("RTT on loopback: {rtt} ms");
 
     // Killed by a signal is reported as such.
     let (_, _, status) = run(&t, "kill -USR1 $$").await;
@@ -1090,6 +1103,48 @@ async fn silent_connection_is_detected_by_keepalives_and_replaced() {
     .await
     .expect("no new connection after the silent one was dropped");
     assert_eq!(whoami(transport.as_ref()).await, bed.user);
+}
+
+#[tokio::test]
+async fn reconnect_to_a_changed_host_key_is_refused_and_reported_down() {
+    let Some(bed) = bed() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut sshd = OwnSshd::new(dir.path(), &bed);
+    let known = dir.path().join("known_hosts");
+    let transport = connect(target(&bed, sshd.port, vec![bed.key.clone()], &known), None)
+        .await
+        .expect("connect to own sshd");
+    let mut states = transport.state();
+    sshd.kill();
+    // The host comes back with another key (reinstalled, or an impostor).
+    for name in ["host_ed25519", "host_ed25519.pub"] {
+        std::fs::remove_file(dir.path().join(name)).expect("rm host key");
+    }
+    keygen(&dir.path().join("host_ed25519"));
+    sshd.start();
+    let reason = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let ConnectionState::Down { reason, .. } = &*states.borrow_and_update() {
+                return reason.clone();
+            }
+            states.changed().await.expect("state channel");
+        }
+    })
+    .await
+    .expect("changed key on reconnect not reported as down");
+    assert!(reason.contains("CHANGED"), "{reason}");
+    assert!(
+        reason.contains(&format!("{}:1", known.display())),
+        "{reason}"
+    );
+    let err = match transport.exec("true", ExecOptions::default()).await {
+        Ok(_) => panic!("ran a command on a host with a changed key"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        err.kind,
+        opscockpit::transport::TransportErrorKind::Disconnected
+    );
 }
 
 #[tokio::test]
