@@ -999,14 +999,20 @@ async fn reconnects_after_sshd_is_killed_and_restarted() {
     let Some(bed) = bed() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let mut sshd = OwnSshd::new(dir.path(), &bed);
+    // An encrypted key: its passphrase is asked once, not again on reconnect.
     let mut t = target(
         &bed,
         sshd.port,
-        vec![bed.key.clone()],
+        vec![bed.enc_key.clone()],
         &dir.path().join("known_hosts"),
     );
     t.server_alive_interval = Duration::from_secs(2);
-    let transport = Arc::new(connect(t, None).await.expect("connect to own sshd"));
+    let asker = Counting::new(false, Some(&bed.enc_passphrase));
+    let transport = Arc::new(
+        connect(t, Some(asker.clone()))
+            .await
+            .expect("connect to own sshd"),
+    );
     let mut states = transport.state();
     let shared: SharedTransport = transport.clone();
     expect_samples(shared.clone(), 2, Duration::from_secs(15)).await;
@@ -1052,6 +1058,7 @@ async fn reconnects_after_sshd_is_killed_and_restarted() {
     assert_eq!(whoami(shared.as_ref()).await, bed.user);
     // The sampler keeps producing samples after the outage.
     expect_samples(shared, 2, Duration::from_secs(15)).await;
+    assert_eq!(asker.passphrase_asked.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
