@@ -922,33 +922,48 @@ impl OwnSshd {
     fn freeze_connections(&self) {
         if let Some(child) = &self.child {
             for victim in descendants(child.id()) {
-                if let Ok(v) = i32::try_from(victim) {
-                    // SAFETY: kill(2) on processes descending from our sshd.
-                    unsafe {
-                        libc::kill(v, libc::SIGSTOP);
-                    }
-                }
+                signal(victim, libc::SIGSTOP);
             }
         }
     }
 
     /// Kills the listener AND the per-connection processes it forked, so
     /// live connections really drop (like a crashed or restarted host).
+    /// Everything is stopped first, until no new process appears, so a
+    /// child forked during the kill cannot escape as an orphan holding the
+    /// connection (sshd forks the post-auth child right after auth).
     fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let pid = child.id();
-            let mut victims = descendants(pid);
-            victims.push(pid);
-            for victim in victims {
-                if let Ok(v) = i32::try_from(victim) {
-                    // SAFETY: kill(2) on pids we started or that descend
-                    // from the sshd we started.
-                    unsafe {
-                        libc::kill(v, libc::SIGKILL);
-                    }
+            let master = child.id();
+            let mut victims = vec![master];
+            signal(master, libc::SIGSTOP);
+            loop {
+                let found: Vec<u32> = descendants(master)
+                    .into_iter()
+                    .filter(|p| !victims.contains(p))
+                    .collect();
+                if found.is_empty() {
+                    break;
                 }
+                for pid in &found {
+                    signal(*pid, libc::SIGSTOP);
+                }
+                victims.extend(found);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            for pid in victims {
+                signal(pid, libc::SIGKILL);
             }
             let _ = child.wait();
+        }
+    }
+}
+
+fn signal(pid: u32, sig: i32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) on our own sshd or processes descending from it.
+        unsafe {
+            libc::kill(pid, sig);
         }
     }
 }
@@ -1170,7 +1185,23 @@ async fn operations_during_an_outage_fail_as_disconnected() {
     )
     .await
     .expect("connect to own sshd");
+    let mut states = t.state();
     sshd.kill();
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if matches!(
+                *states.borrow_and_update(),
+                ConnectionState::Reconnecting { .. }
+            ) {
+                return;
+            }
+            states.changed().await.expect("state channel");
+        }
+    })
+    .await
+    .expect("connection loss not noticed");
+    // Now the link is known to be down: an operation waits (bounded) for
+    // a reconnect that cannot come, then fails as Disconnected.
     let started = Instant::now();
     let result = tokio::time::timeout(LIMIT, t.exec("true", ExecOptions::default()))
         .await
@@ -1183,7 +1214,10 @@ async fn operations_during_an_outage_fail_as_disconnected() {
             "{e}"
         ),
     }
-    assert!(started.elapsed() < Duration::from_secs(25));
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "did not wait for a reconnect"
+    );
 }
 
 #[test]

@@ -180,7 +180,10 @@ pub async fn authenticate<H: Handler>(
     }
 
     if target.identity_agent.is_none() {
-        tried.insert(0, "no agent (SSH_AUTH_SOCK unset or IdentityAgent none)".into());
+        tried.insert(
+            0,
+            "no agent (SSH_AUTH_SOCK unset or IdentityAgent none)".into(),
+        );
     }
     let tried = if tried.is_empty() {
         "nothing (no agent, no identity file found)".to_string()

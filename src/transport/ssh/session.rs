@@ -402,7 +402,7 @@ async fn connect_via(
         .map_err(|e| {
             ConnectError::new(
                 ConnectErrorKind::Network,
-                format!("jump host could not reach {} : {e}", target.describe()),
+                format!("the jump host could not reach {}: {e}", target.describe()),
             )
         })?;
     handshake(target, ctx, channel.into_stream(), vec![jump]).await
