@@ -1363,6 +1363,35 @@ async fn host_certificate_trusted_through_cert_authority() {
     .expect("host certificate signed by a trusted CA");
     assert_eq!(whoami(&t).await, bed.user);
 
+    // A certificate for another host name, from the trusted CA: refused.
+    let dir2 = tempfile::tempdir().expect("tempdir");
+    keygen(&dir2.path().join("host_ed25519"));
+    sign(
+        &ca,
+        &dir2.path().join("host_ed25519.pub"),
+        "test-host",
+        "elsewhere.lan",
+        true,
+    );
+    let extra2 = format!(
+        "HostCertificate {}\n",
+        dir2.path().join("host_ed25519-cert.pub").display()
+    );
+    let sshd2 = OwnSshd::with(
+        dir2.path(),
+        &bed,
+        &extra2,
+        &bed.dir.join("ssh/authorized_keys"),
+    );
+    let err = expect_err(
+        connect(
+            target(&bed, sshd2.port, vec![bed.key.clone()], &known),
+            None,
+        )
+        .await,
+    );
+    assert_eq!(err.kind, ConnectErrorKind::HostKey, "{err}");
+
     // Another CA: the certificate is not trusted (strict: refused).
     let other = dir.path().join("other_ca");
     keygen(&other);
