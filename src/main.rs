@@ -11,6 +11,7 @@ use opscockpit::cli::{Cli, Command};
 use opscockpit::config::{self, Config, Keymap, Paths, ThemeSet};
 use opscockpit::transport::SharedTransport;
 use opscockpit::transport::local::LocalTransport;
+use opscockpit::transport::ssh;
 
 fn main() {
     if let Err(report) = real_main() {
@@ -45,18 +46,26 @@ fn real_main() -> Result<()> {
     let paths = Paths::resolve(cli.config.as_deref());
     let config =
         Config::load(&paths, cli.config.is_some()).map_err(|e| eyre!("config error: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    // Connections (and their questions) happen on the plain terminal, before
+    // any TUI; the transport lives on this runtime.
     if let Some(Command::GateServe { host }) = &cli.command {
-        return gate::serve(host, &paths, &config, transport_for(host)?);
+        let transport = transport_for(host, &cli, &config, &runtime)?;
+        return gate::serve(host, &paths, &config, transport, runtime);
     }
     if let Some(Command::Cost { host, period, json }) = &cli.command {
-        return cost_command(host, *period, *json, &config, &paths);
+        let transport = transport_for(host, &cli, &config, &runtime)?;
+        return cost_command(host, *period, *json, &config, &paths, transport, &runtime);
     }
     let mut state = initial_state(&cli, &config, &paths)?;
     state.cost = opscockpit::cost::CostState::new(
         opscockpit::cost::CostSettings::from_config(&config, cli.host_name(), &paths.config_file)
             .map_err(|e| eyre!("config error: {e}"))?,
     );
-    let transport = transport_for(cli.host_name())?;
+    let transport = transport_for(cli.host_name(), &cli, &config, &runtime)?;
     let gate = opscockpit::gate::start(
         cli.host_name(),
         &config::data_dir(),
@@ -65,10 +74,6 @@ fn real_main() -> Result<()> {
         transport.clone(),
     )
     .map_err(|e| eyre!("{e}"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
     runtime.block_on(opscockpit::app::run(state, transport, Some(gate)))?;
     // Source tasks may be blocked in I/O: do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
@@ -173,6 +178,7 @@ mod gate {
         paths: &Paths,
         config: &Config,
         transport: SharedTransport,
+        runtime: tokio::runtime::Runtime,
     ) -> Result<()> {
         let running: Running = opscockpit::gate::start(
             host,
@@ -182,10 +188,6 @@ mod gate {
             transport,
         )
         .map_err(|e| eyre!("{e}"))?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()?;
         runtime.block_on(async move {
             use tokio::signal::unix::{SignalKind, signal};
             let cancel = tokio_util::sync::CancellationToken::new();
@@ -216,13 +218,11 @@ fn cost_command(
     json: bool,
     config: &Config,
     paths: &Paths,
+    transport: SharedTransport,
+    runtime: &tokio::runtime::Runtime,
 ) -> Result<()> {
     let settings = opscockpit::cost::CostSettings::from_config(config, host, &paths.config_file)
         .map_err(|e| eyre!("config error: {e}"))?;
-    let transport = transport_for(host)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let text = runtime
         .block_on(opscockpit::cost::cli::run(
             host, transport, &settings, period, json,
@@ -232,14 +232,37 @@ fn cost_command(
     Ok(())
 }
 
-fn transport_for(host: &str) -> Result<SharedTransport> {
-    match host {
-        "local" => Ok(Arc::new(LocalTransport)),
-        other => Err(eyre!(
-            "cannot reach `{}`: this build has no SSH transport yet; run `opscockpit local` on the host itself",
-            opscockpit::text::inert(other)
-        )),
+fn transport_for(
+    host: &str,
+    cli: &Cli,
+    config: &Config,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<SharedTransport> {
+    let host = match host {
+        "local" => return Ok(Arc::new(LocalTransport)),
+        host => host,
+    };
+    // `[hosts.NAME]` is keyed by the name without user@ and :port.
+    let overrides = ssh::resolve::parse_destination(host).ok().and_then(|d| {
+        config
+            .hosts
+            .get(host)
+            .or(config.hosts.get(&d.host))
+            .cloned()
+    });
+    let options = ssh::SshOptions {
+        config_file: cli.ssh_config.clone(),
+        overrides,
+        prompter: Some(Arc::new(ssh::TerminalPrompter)),
+        without_ssh_binary: false,
+    };
+    let (transport, warnings) = runtime
+        .block_on(ssh::SshTransport::connect(host, options))
+        .map_err(|e| eyre!("{}", opscockpit::text::inert(&e.message)))?;
+    for warning in warnings {
+        eprintln!("opscockpit: warning: {}", opscockpit::text::inert(&warning));
     }
+    Ok(Arc::new(transport))
 }
 
 /// Tracing goes to `--log-file` only: never to the terminal the TUI owns.

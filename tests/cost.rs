@@ -476,13 +476,25 @@ fn bad_period_and_remote_hosts_are_refused() {
     assert_eq!(code, 2, "clap usage error");
     assert!(stderr.contains("unknown period `fortnight`"), "{stderr}");
 
-    let (code, stdout, stderr) = home.run(&["-F", "/dev/null", "cost", "testbed", "--json"]);
+    // A remote host that cannot be reached: one clear line, nothing on
+    // stdout (port 9 on loopback: nothing listens, no traffic leaves).
+    let ssh_config = home.dir.path().join("ssh_config");
+    std::fs::write(
+        &ssh_config,
+        "Host unreachable\n  HostName 127.0.0.1\n  Port 9\n  ConnectTimeout 5\n",
+    )
+    .expect("write ssh config");
+    let (code, stdout, stderr) = home.run(&[
+        "-F",
+        ssh_config.to_str().expect("utf8"),
+        "cost",
+        "unreachable",
+        "--json",
+    ]);
     assert_eq!(code, 1);
-    assert!(stdout.is_empty());
-    assert!(
-        stderr.contains("cannot reach `testbed`: this build has no SSH transport yet"),
-        "{stderr}"
-    );
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
 
 #[test]

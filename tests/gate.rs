@@ -2,7 +2,7 @@
 //! clients (threads and the `opscockpit` binary), the approval paths of
 //! `propose --wait`, crash recovery of a killed cockpit process, and audit
 //! tampering. Execution here is local (LocalTransport); see the note in
-//! `execution_over_ssh` for the SSH transport.
+//! `execution_over_ssh` runs an approved action over the bed's sshd.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -641,14 +641,70 @@ async fn executor_times_out_and_kills_the_command() {
     cancel.cancel();
 }
 
-#[test]
-fn execution_over_ssh() {
-    // The SSH transport (issue 3) has not landed on main at the time of
-    // writing; the executor only uses `SharedTransport`, so once it lands
-    // this test should serve a gate over the bed's sshd.
-    if std::env::var_os("OPSCOCKPIT_BED").is_none() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execution_over_ssh() {
+    use opscockpit::transport::ssh::{SshOptions, SshTransport};
+    let Some(ssh_config) = std::env::var_os("OPSCOCKPIT_BED_SSH_CONFIG") else {
         eprintln!("OPSCOCKPIT_BED unset: skipping execution over the bed's sshd");
         return;
-    }
-    eprintln!("SSH transport not available in this build: execution over sshd not tested");
+    };
+    let (transport, _) = SshTransport::connect(
+        "testbed",
+        SshOptions {
+            config_file: Some(PathBuf::from(ssh_config)),
+            overrides: None,
+            prompter: None,
+            without_ssh_binary: false,
+        },
+    )
+    .await
+    .expect("the bed's sshd accepts the bed's key");
+    let world = World::new();
+    let policy = Policy::load(&world.config_dir()).expect("policy");
+    let gate = Gate::open(
+        "testbed",
+        &world.data_dir(),
+        policy,
+        GateConfig::default(),
+        Arc::new(transport),
+    )
+    .expect("open gate");
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+    tokio::spawn(opscockpit::gate::core::run(
+        gate.clone(),
+        tx,
+        cancel.clone(),
+    ));
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+
+    // The command runs as the bed's ssh user, in its home: proof it ran
+    // over SSH and not locally as the test's user.
+    let marker = format!("/tmp/opscockpit-gate-ssh-{}", std::process::id());
+    let a = gate
+        .propose(Proposal {
+            command: format!("id -un; touch {marker}; echo err >&2; exit 4"),
+            ..Proposal::default()
+        })
+        .expect("propose");
+    gate.approve(&a.id, &a.fingerprint).expect("approve");
+    let done = gate
+        .wait(&a.id, Some(Duration::from_secs(30)))
+        .await
+        .expect("wait");
+    assert_eq!(done.state, ActionState::Failed, "{done:?}");
+    assert_eq!(done.exit_code, Some(4));
+    let detail = gate.detail(&a.id).expect("detail");
+    let text = format!("{detail:?}");
+    let user = std::env::var("OPSCOCKPIT_BED_SSH_USER").unwrap_or_else(|_| "opsbed".into());
+    assert!(text.contains(&user), "stdout names the remote user: {text}");
+    let meta = std::fs::metadata(&marker).expect("the command ran on the bed (same machine)");
+    use std::os::unix::fs::MetadataExt;
+    assert_ne!(
+        meta.uid(),
+        0,
+        "created by the bed's unprivileged ssh user, not root"
+    );
+    let _ = std::fs::remove_file(&marker);
+    cancel.cancel();
 }

@@ -39,6 +39,9 @@ pub fn spawn_sources(
 ) -> Sources {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
     let (docker_tx, docker_rx) = mpsc::unbounded_channel();
+    if let Some(states) = transport.connection_state() {
+        tokio::spawn(forward_connection_state(states, tx.clone()));
+    }
     if let Some(gate) = gate.clone() {
         tokio::spawn(crate::gate::core::run(gate, tx.clone(), cancel.clone()));
     }
@@ -77,6 +80,19 @@ pub struct Sources {
     pub docker: mpsc::UnboundedSender<DockerCommand>,
     /// The action gate serving this cockpit's broker socket, if any.
     pub gate: Option<crate::gate::Gate>,
+}
+
+/// Passes every change of the link state to the loop as an event.
+async fn forward_connection_state(
+    mut states: tokio::sync::watch::Receiver<event::ConnectionState>,
+    tx: mpsc::Sender<AppEvent>,
+) {
+    loop {
+        let state = states.borrow_and_update().clone();
+        if tx.send(AppEvent::Connection(state)).await.is_err() || states.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Runs the TUI until the user quits or a signal ends it.

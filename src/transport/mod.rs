@@ -8,6 +8,7 @@
 //! over one SSH connection. No source knows which one it has.
 
 pub mod local;
+pub mod ssh;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -212,6 +213,14 @@ pub trait Transport: Send + Sync {
 
     /// A short name for the header: `local` or `user@host:port`.
     fn describe(&self) -> String;
+
+    /// The link state as it changes, for transports that have a link
+    /// (SSH); `None` for the local transport.
+    fn connection_state(
+        &self,
+    ) -> Option<tokio::sync::watch::Receiver<crate::app::event::ConnectionState>> {
+        None
+    }
 }
 
 /// Quotes `word` for a POSIX shell (single quotes, with embedded quotes
