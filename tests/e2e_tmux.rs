@@ -360,3 +360,51 @@ fn version_and_completions() {
         );
     }
 }
+
+/// `opscockpit -F BED_SSH_CONFIG testbed`: live metrics from the remote side
+/// over the one SSH connection, and the bed's containers.
+#[test]
+fn testbed_over_ssh_shows_live_remote_metrics_and_containers() {
+    let Some(ssh_config) = std::env::var_os("OPSCOCKPIT_BED_SSH_CONFIG") else {
+        eprintln!("OPSCOCKPIT_BED unset: skipping the end-to-end test over SSH");
+        return;
+    };
+    let ssh_config = PathBuf::from(ssh_config);
+    let tmux = Tmux::start(160, 45);
+    let socket = std::env::var("OPSCOCKPIT_BED_DOCKER_SOCKET").unwrap_or_default();
+    let config = tmux.home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[hosts.testbed]\ndocker_socket = \"{socket}\"\n"),
+    )
+    .expect("write config");
+    run_cockpit(
+        &tmux,
+        &binary(),
+        &format!(
+            "--config {} -F {} testbed",
+            config.display(),
+            ssh_config.display()
+        ),
+    );
+    let first = tmux.wait_for("the first frame over SSH", Duration::from_secs(30), |s| {
+        cpu_row(s).is_some()
+    });
+    assert!(
+        first.contains("connected"),
+        "header shows the SSH link:\n{first}"
+    );
+    let before = cpu_row(&first);
+    tmux.wait_for("the remote CPU row to move", Duration::from_secs(30), |s| {
+        let now = cpu_row(s);
+        now.is_some() && now != before
+    });
+    tmux.send(&["3"]);
+    let containers = tmux.wait_for("the bed's containers", Duration::from_secs(30), |s| {
+        s.contains("bed-web")
+    });
+    assert!(containers.contains("bed-worker"), "{containers}");
+    tmux.send(&["q"]);
+    tmux.wait_for("exit", Duration::from_secs(10), |s| exited_with(s, "0"));
+    assert_eq!(tmux.display("#{alternate_on}"), "0");
+}
