@@ -29,15 +29,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let t = &state.theme;
     let rows = pending_rows(state);
     if rows.is_empty() {
-        let note = state
-            .pane_notes
-            .get(&PaneId::Actions)
-            .cloned()
-            .unwrap_or_default();
-        frame.render_widget(
-            Paragraph::new(Line::styled(format!(" {note}"), t.muted)),
-            area,
-        );
+        super::placeholder::draw(frame, area, state, PaneId::Actions);
         return;
     }
     let focused = state.layout.focus == PaneId::Actions;

@@ -40,10 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         } else {
             "No action matches the filter.".into()
         };
-        frame.render_widget(
-            Paragraph::new(Line::styled(format!(" {note}"), t.muted)),
-            area,
-        );
+        super::placeholder::draw_note(frame, area, state, &note);
         return;
     }
     let wide = area.width >= 110;

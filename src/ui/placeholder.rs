@@ -15,6 +15,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
         .get(&pane)
         .map(String::as_str)
         .unwrap_or("");
+    draw_note(frame, area, state, note);
+}
+
+/// A muted, wrapped one-paragraph note (empty lists, missing sources).
+pub fn draw_note(frame: &mut Frame, area: Rect, state: &State, note: &str) {
     frame.render_widget(
         Paragraph::new(Line::styled(format!(" {note}"), state.theme.muted))
             .wrap(Wrap { trim: false }),
