@@ -408,3 +408,176 @@ fn testbed_over_ssh_shows_live_remote_metrics_and_containers() {
     tmux.wait_for("exit", Duration::from_secs(10), |s| exited_with(s, "0"));
     assert_eq!(tmux.display("#{alternate_on}"), "0");
 }
+
+impl Tmux {
+    /// Runs the real binary as a second shell would, with the same private
+    /// HOME and XDG dirs as the cockpit in tmux.
+    fn client(&self, args: &[&str]) -> std::process::Output {
+        let mut cmd = Command::new(binary());
+        cmd.env_clear();
+        for pair in self.env_args() {
+            if let Some((k, v)) = pair.split_once('=') {
+                cmd.env(k, v);
+            }
+        }
+        cmd.args(args).output().expect("run opscockpit client")
+    }
+}
+
+/// The gate's whole flow in a real terminal: a proposal from a second shell
+/// shows in the header, the operator opens it, approves it with the keys,
+/// sees the output, and finds it in History.
+#[test]
+fn gate_flow_propose_approve_output_history() {
+    let tmux = Tmux::start(120, 40);
+    std::fs::create_dir_all(tmux.home.path().join("run")).expect("runtime dir");
+    let run = tmux.home.path().join("run");
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod");
+    run_cockpit(&tmux, &binary(), "local");
+    tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
+        s.contains("1 Metrics")
+    });
+
+    let out = tmux.client(&[
+        "propose",
+        "local",
+        "--title",
+        "say hello",
+        "--reason",
+        "e2e test",
+        "--agent",
+        "e2e-agent",
+        "--",
+        "echo",
+        "hello-from-the-gate",
+    ]);
+    assert!(
+        out.status.success(),
+        "propose: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.wait_for("the pending count", Duration::from_secs(10), |s| {
+        s.contains("pending 1")
+    });
+
+    tmux.send(&["5"]);
+    tmux.wait_for("Actions focused", Duration::from_secs(5), |s| {
+        s.contains("┏ 5 Actions")
+    });
+    tmux.send(&["z"]); // maximised: the whole detail fits
+    tmux.wait_for("Actions maximised", Duration::from_secs(5), |s| {
+        !s.contains("1 Metrics")
+    });
+    tmux.wait_for(
+        "the proposal in the Actions pane",
+        Duration::from_secs(5),
+        |s| s.contains("say hello"),
+    );
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the detail", Duration::from_secs(5), |s| {
+        s.contains("echo hello-from-the-gate")
+    });
+    tmux.send(&["a"]);
+    let popup = tmux.wait_for("the approve popup", Duration::from_secs(5), |s| {
+        s.contains("y runs it")
+    });
+    assert!(
+        popup.contains("echo hello-from-the-gate"),
+        "the popup shows exactly what runs:\n{popup}"
+    );
+    tmux.send(&["y"]);
+    tmux.wait_for("the command's output", Duration::from_secs(15), |s| {
+        s.lines()
+            .any(|l| l.contains("hello-from-the-gate") && !l.contains("echo"))
+    });
+    tmux.wait_for("no more pending", Duration::from_secs(10), |s| {
+        s.contains("pending 0")
+    });
+
+    tmux.send(&["Escape"]);
+    tmux.send(&["z"]);
+    tmux.wait_for("layout back", Duration::from_secs(5), |s| {
+        s.contains("1 Metrics")
+    });
+    tmux.send(&["6"]);
+    let history = tmux.wait_for("the action in History", Duration::from_secs(10), |s| {
+        s.contains("say hello") && s.contains("succeeded")
+    });
+    assert!(history.contains("echo hello-from-the-"), "{history}");
+    tmux.send(&["Enter"]);
+    tmux.wait_for(
+        "the history detail names the proposer",
+        Duration::from_secs(5),
+        |s| s.contains("proposer e2e-agent") && s.contains("exit 0"),
+    );
+
+    let verify = tmux.client(&["audit", "verify"]);
+    assert!(
+        verify.status.success(),
+        "audit verify: {}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    tmux.send(&["q"]);
+    tmux.wait_for("exit", Duration::from_secs(10), |s| exited_with(s, "0"));
+}
+
+/// A hostile proposal: cursor moves, a screen clear, an OSC 52 clipboard
+/// write, a title change and a fake `[approved]` are all shown inert.
+#[test]
+fn hostile_proposal_is_rendered_inert_in_a_real_terminal() {
+    let tmux = Tmux::start(120, 40);
+    let run = tmux.home.path().join("run");
+    std::fs::create_dir_all(&run).expect("runtime dir");
+    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .expect("chmod");
+    run_cockpit(&tmux, &binary(), "local");
+    tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
+        s.contains("1 Metrics")
+    });
+    let hostile = "echo ok\x1b[2J\x1b[H[approved]\x1b]52;c;cm0gLXJmIH4=\x07\x1b]0;pwned\x07";
+    let out = tmux.client(&[
+        "propose",
+        "local",
+        "--title",
+        "t\x1b[31mred",
+        "--reason",
+        "why\x1b[1A",
+        "--",
+        hostile,
+    ]);
+    assert!(
+        out.status.success(),
+        "propose: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.send(&["5"]);
+    tmux.wait_for("Actions focused", Duration::from_secs(5), |s| {
+        s.contains("┏ 5 Actions")
+    });
+    tmux.send(&["z"]);
+    tmux.wait_for("Actions maximised", Duration::from_secs(5), |s| {
+        !s.contains("1 Metrics")
+    });
+    tmux.wait_for("the proposal", Duration::from_secs(10), |s| {
+        s.contains("t␛[31mred")
+    });
+    tmux.send(&["Enter"]);
+    let detail = tmux.wait_for("the detail", Duration::from_secs(5), |s| {
+        s.contains("[approved]")
+    });
+    assert!(
+        detail.contains("␛[2J␛[H[approved]␛]52;c;cm0gLXJmIH4=␇␛]0;pwned␇"),
+        "{detail}"
+    );
+    assert!(detail.contains("why␛[1A"), "{detail}");
+    // The terminal itself was not touched: title unchanged, screen intact.
+    assert_ne!(tmux.display("#{pane_title}"), "pwned");
+    assert!(
+        detail.contains("5 Actions"),
+        "the frame is still drawn:\n{detail}"
+    );
+    tmux.send(&["Escape"]);
+    tmux.send(&["q"]);
+    tmux.wait_for("exit", Duration::from_secs(10), |s| exited_with(s, "0"));
+}
