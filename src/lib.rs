@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod logs;
 pub mod metrics;
 pub mod sources;
 pub mod testing;

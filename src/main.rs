@@ -74,6 +74,10 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     state.utc = config.ui.utc;
     state.mouse_captured = config.ui.mouse;
     state.metrics.window_secs = config.ui.chart_window.as_secs() as i64;
+    state.logs = opscockpit::logs::LogsPane::new(
+        config.logs.buffer_lines,
+        opscockpit::logs::LogsSetup::from_config(config, host),
+    );
     Ok(state)
 }
 

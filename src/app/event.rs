@@ -56,4 +56,6 @@ pub enum AppEvent {
         message: String,
     },
     Connection(ConnectionState),
+    /// Lines and status from the log sources (journald, Better Stack, containers).
+    Log(crate::logs::LogEvent),
 }

@@ -32,8 +32,10 @@ const EVENT_QUEUE: usize = 1024;
 pub fn spawn_sources(
     transport: SharedTransport,
     cancel: &CancellationToken,
+    logs: &crate::logs::LogsSetup,
 ) -> mpsc::Receiver<AppEvent> {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+    crate::logs::spawn(transport.clone(), logs, tx.clone(), cancel);
     tokio::spawn(sources::procfs::run(transport, tx, cancel.clone()));
     rx
 }
@@ -41,7 +43,7 @@ pub fn spawn_sources(
 /// Runs the TUI until the user quits or a signal ends it.
 pub async fn run(mut state: State, transport: SharedTransport) -> Result<()> {
     let cancel = CancellationToken::new();
-    let mut source_events = spawn_sources(transport, &cancel);
+    let mut source_events = spawn_sources(transport, &cancel, &state.logs.setup);
     let mut guard =
         TerminalGuard::enter(state.mouse_captured).wrap_err("setting up the terminal")?;
     let result = event_loop(&mut state, &mut guard, &mut source_events).await;
@@ -98,6 +100,26 @@ async fn event_loop(
                     dirty = true;
                 }
                 Effect::Bell => guard.ring_bell(),
+                Effect::WriteFile {
+                    path,
+                    contents,
+                    success,
+                } => {
+                    state.flash = Some(match std::fs::write(&path, contents) {
+                        Ok(()) => state::Flash {
+                            text: success,
+                            is_error: false,
+                        },
+                        Err(e) => state::Flash {
+                            text: format!(
+                                "cannot write {}: {e}",
+                                crate::text::inert(&path.display().to_string())
+                            ),
+                            is_error: true,
+                        },
+                    });
+                    dirty = true;
+                }
             }
         }
     }

@@ -37,6 +37,8 @@ pub struct State {
     pub pending_actions: usize,
     /// Notes panes show while their source is not available.
     pub pane_notes: BTreeMap<PaneId, String>,
+    /// The Logs pane: buffer, sources, view settings.
+    pub logs: crate::logs::LogsPane,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -169,6 +171,7 @@ impl State {
             alert_worst: None,
             pending_actions: 0,
             pane_notes: default_pane_notes(),
+            logs: crate::logs::LogsPane::default(),
         }
     }
 

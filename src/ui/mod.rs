@@ -5,6 +5,7 @@ pub mod header;
 pub mod help;
 pub mod keybar;
 pub mod layout;
+pub mod logs;
 pub mod metrics;
 pub mod palette;
 pub mod placeholder;
@@ -48,6 +49,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
 fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
     match pane {
         PaneId::Metrics => metrics::draw(frame, area, state),
+        PaneId::Logs => logs::draw(frame, area, state),
         other => placeholder::draw(frame, area, state, other),
     }
 }
