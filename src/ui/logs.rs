@@ -26,6 +26,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     let pane = &state.logs;
+    if pane.sources.is_empty() && pane.buffer.is_empty() {
+        // No source has started (yet): the pane's note says what feeds it.
+        super::placeholder::draw(frame, area, state, PaneId::Logs);
+        return;
+    }
     let body_height = area.height.saturating_sub(1);
     let body = Rect::new(area.x, area.y, area.width, body_height);
     let status = Rect::new(area.x, area.y + body_height, area.width, 1);
@@ -184,14 +189,6 @@ fn wrap_segments(
 fn empty_note(state: &State) -> Vec<Line<'static>> {
     let pane = &state.logs;
     let theme = &state.theme;
-    if pane.sources.is_empty() {
-        let note = state
-            .pane_notes
-            .get(&PaneId::Logs)
-            .cloned()
-            .unwrap_or_default();
-        return vec![Line::styled(format!(" {note}"), theme.muted)];
-    }
     let mut lines = vec![Line::styled(
         if pane.buffer.is_empty() {
             " No log lines yet.".to_string()
