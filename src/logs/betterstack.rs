@@ -317,8 +317,22 @@ pub fn initial_sql(table: &str, n: usize) -> String {
 
 /// Rows at or after `since` (UTC nanoseconds), one page.
 pub fn poll_sql(table: &str, since: i64, limit: usize, offset: usize) -> String {
+    range_sql(table, since, None, limit, offset)
+}
+
+/// Rows at or after `since` and before `before`, one page.
+pub fn range_sql(
+    table: &str,
+    since: i64,
+    before: Option<i64>,
+    limit: usize,
+    offset: usize,
+) -> String {
+    let upper = before
+        .map(|b| format!(" AND dt < toDateTime64('{}', 6, 'UTC')", format_dt(b)))
+        .unwrap_or_default();
     format!(
-        "SELECT dt, raw FROM remote({table}_logs) WHERE dt >= toDateTime64('{}', 6, 'UTC') ORDER BY dt ASC LIMIT {limit} OFFSET {offset} FORMAT JSONEachRow",
+        "SELECT dt, raw FROM remote({table}_logs) WHERE dt >= toDateTime64('{}', 6, 'UTC'){upper} ORDER BY dt ASC LIMIT {limit} OFFSET {offset} FORMAT JSONEachRow",
         format_dt(since)
     )
 }
@@ -445,6 +459,14 @@ impl Tail {
         fresh
     }
 
+    /// Remembers rows without showing them: the rows of the overlap window
+    /// older than the first load, which exist but were not asked for.
+    pub fn mark_seen(&mut self, rows: &[Row]) {
+        for row in rows {
+            self.seen.insert(row.key());
+        }
+    }
+
     pub fn remembered(&self) -> usize {
         self.seen.len()
     }
@@ -458,11 +480,25 @@ pub async fn poll_once(
     tail: &mut Tail,
 ) -> Result<Vec<Row>, QueryError> {
     let Some(since) = tail.since() else {
-        let body = client
-            .query(&initial_sql(&options.table, options.initial_lines))
-            .await?;
+        let wanted = options.initial_lines.max(1);
+        let body = client.query(&initial_sql(&options.table, wanted)).await?;
         let rows = parse_rows(&body).map_err(QueryError::BadAnswer)?;
-        return Ok(tail.accept(rows));
+        let oldest = rows.first().map(|r| r.dt);
+        let full = rows.len() >= wanted;
+        let fresh = tail.accept(rows);
+        // Older rows inside the overlap exist too: remember them so the next
+        // poll does not show them as new (rows arriving there later are).
+        if let (true, Some(oldest), Some(since)) = (full, oldest, tail.since()) {
+            for page in 0..MAX_PAGES_PER_POLL {
+                let sql = range_sql(&options.table, since, Some(oldest), PAGE, page * PAGE);
+                let rows = parse_rows(&client.query(&sql).await?).map_err(QueryError::BadAnswer)?;
+                tail.mark_seen(&rows);
+                if rows.len() < PAGE {
+                    break;
+                }
+            }
+        }
+        return Ok(fresh);
     };
     let mut fresh = Vec::new();
     for page in 0..MAX_PAGES_PER_POLL {
@@ -637,6 +673,10 @@ mod tests {
         // Moving on forgets keys outside the window.
         tail.accept(vec![row(200 * s, "z")]);
         assert_eq!(tail.remembered(), 1);
+        // Rows marked seen (older than a first load) do not show later.
+        tail.mark_seen(&[row(185 * s, "older")]);
+        assert!(tail.accept(vec![row(185 * s, "older")]).is_empty());
+        assert_eq!(tail.accept(vec![row(185 * s, "arrived later")]).len(), 1);
     }
 
     #[test]
