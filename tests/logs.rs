@@ -735,9 +735,38 @@ fn cockpit_tails_the_standin_inert_without_leaking_the_password() {
     );
     assert!(!saved.contains('\x1b'));
 
+    // Again with a wrong password: the pane and the log say so, neither
+    // shows the password.
+    let wrong = "wrong-Pw-9f3c-never-shown";
+    tmux.send(&["-l", "clear"]);
+    tmux.send(&["Enter"]);
+    tmux.send(&[
+        "-l",
+        &format!(
+            "OPSCOCKPIT_LOG=debug OPSCOCKPIT_BS_PASSWORD={wrong} {bin} local --log-file {}; echo EXITED2:$?",
+            log_file.display()
+        ),
+    ]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the cockpit", Duration::from_secs(20), |s| {
+        s.contains("4 Logs")
+    });
+    tmux.send(&["4"]);
+    tmux.send(&["z"]);
+    let screen = tmux.wait_for("the 401 explanation", Duration::from_secs(30), |s| {
+        s.contains("refused the credentials (401)")
+    });
+    assert!(!screen.contains(wrong), "password on screen");
+    tmux.send(&["q"]);
+    tmux.wait_for("the cockpit to exit", Duration::from_secs(10), |s| {
+        s.contains("EXITED2:0")
+    });
+
     let log = std::fs::read_to_string(&log_file).expect("log file");
     assert!(log.contains("tailing"), "the source logged nothing: {log}");
+    assert!(log.contains("refused the credentials (401)"), "{log}");
     assert!(!log.contains(PASSWORD), "password in the log file");
+    assert!(!log.contains(wrong), "password in the log file");
     let screen = tmux.capture();
     assert!(!screen.contains(PASSWORD), "password on screen");
 }

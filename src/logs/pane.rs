@@ -134,6 +134,9 @@ pub fn apply_event(pane: &mut LogsPane, event: LogEvent) -> bool {
                     pane.unseen += 1;
                 }
             }
+            // While paused on old lines the buffer may drop them: stay on
+            // the oldest one left.
+            pane.offset = pane.offset.min(pane.buffer.len().saturating_sub(1));
             true
         }
         LogEvent::Status {
@@ -378,6 +381,24 @@ mod tests {
         assert_eq!(pane.offset, 5);
         apply_action(&mut pane, Action::PageDown, 100, "");
         assert!(pane.follow);
+    }
+
+    #[test]
+    fn paused_view_survives_its_lines_dropping() {
+        let mut pane = LogsPane::new(3, LogsSetup::default());
+        apply_event(
+            &mut pane,
+            LogEvent::Lines((0..3).map(|t| line(t, "s", None, "old")).collect()),
+        );
+        apply_action(&mut pane, Action::Top, 10, "");
+        assert_eq!(pane.offset, 2);
+        apply_event(
+            &mut pane,
+            LogEvent::Lines((3..8).map(|t| line(t, "s", None, "new")).collect()),
+        );
+        assert_eq!(pane.buffer.dropped(), 5);
+        assert_eq!(pane.offset, 2);
+        assert!(pane.view_rev(pane.offset).next().is_some());
     }
 
     #[test]
