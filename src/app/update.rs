@@ -439,7 +439,7 @@ fn complete(state: &State, palette: &mut PaletteState) {
         .unwrap_or(0);
     palette.completion_index = Some(next);
     palette.input = palette.completions[next].clone();
-    let takes_argument = matches!(palette.input.as_str(), "theme" | "window");
+    let takes_argument = matches!(palette.input.as_str(), "theme" | "window" | "save");
     if palette.completions.len() == 1 && takes_argument {
         palette.input.push(' ');
         palette.completions = completions(state, &palette.input);

@@ -406,6 +406,43 @@ mod tests {
     }
 
     #[test]
+    fn save_command_writes_the_view_as_shown() {
+        let mut state = logs_state(80, 24);
+        update::apply_action(&mut state, Action::Source); // betterstack only
+        let outcome = update::run_command(&mut state, "save /tmp/x.log");
+        let Some(update::Effect::WriteFile {
+            path,
+            contents,
+            success,
+        }) = outcome.effects.first()
+        else {
+            panic!("no write effect: {outcome:?}");
+        };
+        assert_eq!(path, std::path::Path::new("/tmp/x.log"));
+        assert_eq!(success, "saved 5 log lines to /tmp/x.log");
+        let lines: Vec<&str> = contents.lines().collect();
+        assert_eq!(lines.len(), 5);
+        assert_eq!(
+            lines[0],
+            "2026-11-23 13:58:01.250 betterstack INF GET /health 200 3ms"
+        );
+        assert_eq!(
+            lines[3],
+            "2026-11-23 13:58:05.250 betterstack --- clip ␛]52;c;cm0gLXJmIC8=␇ written?"
+        );
+        assert!(!contents.contains('\x1b'));
+        // Without a path it says how to use it.
+        let outcome = update::run_command(&mut state, "save");
+        assert!(outcome.effects.is_empty());
+        assert!(state.flash.as_ref().is_some_and(|f| f.is_error));
+        // `t` switches the time column to local time and back.
+        update::apply_action(&mut state, Action::Timestamps);
+        assert!(!state.utc);
+        update::apply_action(&mut state, Action::Timestamps);
+        assert!(state.utc);
+    }
+
+    #[test]
     fn empty_pane_says_why() {
         let mut state = fixture_state("dark");
         update::resize(&mut state, 80, 24);
