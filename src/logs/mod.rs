@@ -112,6 +112,12 @@ impl Level {
             ("level=info", Level::Info),
             ("level=debug", Level::Debug),
             ("level=trace", Level::Debug),
+            ("\"level\":\"error\"", Level::Error),
+            ("\"level\":\"fatal\"", Level::Error),
+            ("\"level\":\"warn", Level::Warn),
+            ("\"level\":\"info\"", Level::Info),
+            ("\"level\":\"debug\"", Level::Debug),
+            ("\"level\":\"trace\"", Level::Debug),
             ("[error]", Level::Error),
             ("[warn]", Level::Warn),
             ("[info]", Level::Info),
@@ -295,6 +301,10 @@ mod tests {
         );
         assert_eq!(
             Level::from_text("INFO started; WARN slow"),
+            Some(Level::Warn)
+        );
+        assert_eq!(
+            Level::from_text(r#"{"ts":1,"level":"warning","msg":"x"}"#),
             Some(Level::Warn)
         );
         // Ordinary words are not levels.
