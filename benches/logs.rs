@@ -192,10 +192,62 @@ fn draw(c: &mut Criterion) {
     });
 }
 
+/// Key-to-redraw while 10 000 lines/s arrive: each round applies the lines
+/// of 10 ms (100), then a key (scroll up or back to follow) and one draw of
+/// the 200×60 cockpit with the Logs pane maximised; prints the p50/p99 of
+/// key + draw (target p99 under 50 ms).
+fn latency_report() {
+    let sources = sources();
+    let mut state = fixture_state("dark");
+    update::resize(&mut state, 200, 60);
+    update::apply_action(&mut state, Action::FocusLogs);
+    update::apply_action(&mut state, Action::Maximise);
+    update::apply_event(
+        &mut state,
+        AppEvent::Log(LogEvent::Lines(lines(50_000, &sources))),
+    );
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("backend");
+    let batch = lines(100, &sources);
+    let mut t = 2_000_000_000_000_000_000i64;
+    let mut samples = Vec::with_capacity(2000);
+    for round in 0..2000 {
+        t += 10_000_000;
+        let fresh: Vec<LogLine> = batch
+            .iter()
+            .cloned()
+            .map(|mut l| {
+                l.t += t;
+                l
+            })
+            .collect();
+        update::apply_event(&mut state, AppEvent::Log(LogEvent::Lines(fresh)));
+        let start = std::time::Instant::now();
+        let action = if round % 10 == 9 {
+            Action::Bottom
+        } else {
+            Action::Up
+        };
+        update::apply_action(&mut state, action);
+        terminal
+            .draw(|f| opscockpit::ui::draw(f, &state))
+            .expect("draw");
+        samples.push(start.elapsed());
+    }
+    samples.sort();
+    let pct = |p: usize| samples[(samples.len() * p / 100).min(samples.len() - 1)];
+    println!(
+        "logs key-to-redraw at 10k lines/s: p50 {:?}, p99 {:?}, max {:?}",
+        pct(50),
+        pct(99),
+        samples[samples.len() - 1]
+    );
+}
+
 criterion_group!(benches, ingest, draw);
 
 fn main() {
     memory_report();
+    latency_report();
     benches();
     criterion::Criterion::default()
         .configure_from_args()
