@@ -322,6 +322,10 @@ async fn tail_loses_and_doubles_nothing() {
         .map(|i| (at_ms(i * 10), msg(&format!("row {i:03}"))))
         .collect();
     standin.insert(&first);
+    // The first load is two queries (the newest 200, then the older rows of
+    // the overlap to remember): the second fails once, so the load is retried
+    // as a whole without showing anything twice.
+    standin.control("/_control/fail?status=500&count=1&after=1", "");
     env_with_password("OPSCOCKPIT_TEST_BS_TAIL", PASSWORD);
     let (tx, mut rx) = mpsc::channel(1024);
     let cancel = CancellationToken::new();
@@ -340,6 +344,13 @@ async fn tail_loses_and_doubles_nothing() {
     assert_eq!(
         texts, expected,
         "initial lines: the newest 200, oldest first"
+    );
+    assert!(
+        seen.statuses
+            .iter()
+            .any(|(h, m)| *h == SourceHealth::Degraded && m.contains("(500)")),
+        "{:?}",
+        seen.statuses
     );
     assert!(
         seen.statuses

@@ -480,32 +480,21 @@ pub async fn poll_once(
     tail: &mut Tail,
 ) -> Result<Vec<Row>, QueryError> {
     let Some(since) = tail.since() else {
-        let wanted = options.initial_lines.max(1);
-        let body = client.query(&initial_sql(&options.table, wanted)).await?;
-        let rows = parse_rows(&body).map_err(QueryError::BadAnswer)?;
-        let oldest = rows.first().map(|r| r.dt);
-        let full = rows.len() >= wanted;
-        let fresh = tail.accept(rows);
-        // Older rows inside the overlap exist too: remember them so the next
-        // poll does not show them as new (rows arriving there later are).
-        if let (true, Some(oldest), Some(since)) = (full, oldest, tail.since()) {
-            for page in 0..MAX_PAGES_PER_POLL {
-                let sql = range_sql(&options.table, since, Some(oldest), PAGE, page * PAGE);
-                let rows = parse_rows(&client.query(&sql).await?).map_err(QueryError::BadAnswer)?;
-                tail.mark_seen(&rows);
-                if rows.len() < PAGE {
-                    break;
-                }
-            }
-        }
-        return Ok(fresh);
+        return first_load(client, options, tail).await;
     };
     let mut fresh = Vec::new();
     for page in 0..MAX_PAGES_PER_POLL {
-        let body = client
-            .query(&poll_sql(&options.table, since, PAGE, page * PAGE))
-            .await?;
-        let rows = parse_rows(&body).map_err(QueryError::BadAnswer)?;
+        let sql = poll_sql(&options.table, since, PAGE, page * PAGE);
+        let rows = match fetch(client, &sql).await {
+            Ok(rows) => rows,
+            // Rows of earlier pages are kept (and shown); the next poll
+            // re-reads from the overlap, so the rest is not lost.
+            Err(e) if page > 0 => {
+                tracing::warn!(source = %options.source_name, "page {page} failed: {e}");
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         let full = rows.len() >= PAGE;
         fresh.extend(tail.accept(rows));
         if !full {
@@ -513,6 +502,46 @@ pub async fn poll_once(
         }
     }
     Ok(fresh)
+}
+
+/// The newest `initial_lines` rows. Older rows inside the overlap exist too:
+/// they are remembered (not shown) so the next poll does not show them as
+/// new, while rows that arrive there later are. Nothing changes in `tail`
+/// unless every query succeeded.
+async fn first_load(
+    client: &Client,
+    options: &Options,
+    tail: &mut Tail,
+) -> Result<Vec<Row>, QueryError> {
+    let wanted = options.initial_lines.max(1);
+    let rows = fetch(client, &initial_sql(&options.table, wanted)).await?;
+    let mut older = Vec::new();
+    if let (true, Some(oldest), Some(newest)) = (
+        rows.len() >= wanted,
+        rows.first().map(|r| r.dt),
+        rows.last().map(|r| r.dt),
+    ) {
+        let since = newest.saturating_sub(tail.overlap);
+        if since < oldest {
+            for page in 0..MAX_PAGES_PER_POLL {
+                let sql = range_sql(&options.table, since, Some(oldest), PAGE, page * PAGE);
+                let batch = fetch(client, &sql).await?;
+                let full = batch.len() >= PAGE;
+                older.extend(batch);
+                if !full {
+                    break;
+                }
+            }
+        }
+    }
+    let fresh = tail.accept(rows);
+    tail.mark_seen(&older);
+    Ok(fresh)
+}
+
+async fn fetch(client: &Client, sql: &str) -> Result<Vec<Row>, QueryError> {
+    let body = client.query(sql).await?;
+    parse_rows(&body).map_err(QueryError::BadAnswer)
 }
 
 /// The source task: resolves the password, then tails until cancelled.
