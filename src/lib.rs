@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod cost;
 pub mod gate;
+pub mod logs;
 pub mod metrics;
 pub mod sources;
 pub mod testing;

@@ -108,6 +108,10 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     state.containers.settings = opscockpit::sources::docker::DockerSettings::for_socket(
         config.host(host).docker_socket.as_deref(),
     );
+    state.logs = opscockpit::logs::LogsPane::new(
+        config.logs.buffer_lines,
+        opscockpit::logs::LogsSetup::from_config(config, host),
+    );
     Ok(state)
 }
 

@@ -62,4 +62,6 @@ pub enum AppEvent {
     /// From the container source.
     Docker(DockerEvent),
     Cost(crate::cost::CostEvent),
+    /// Lines and status from the log sources (journald, Better Stack, containers).
+    Log(crate::logs::LogEvent),
 }

@@ -42,6 +42,7 @@ pub fn spawn_sources(
     if let Some(states) = transport.connection_state() {
         tokio::spawn(forward_connection_state(states, tx.clone()));
     }
+    crate::logs::spawn(transport.clone(), &state.logs.setup, tx.clone(), cancel);
     if let Some(gate) = gate.clone() {
         tokio::spawn(crate::gate::core::run(gate, tx.clone(), cancel.clone()));
     }
@@ -176,6 +177,26 @@ async fn event_loop(
                 Effect::Docker(command) => {
                     // The source is gone only while shutting down.
                     let _ = sources.docker.send(command);
+                }
+                Effect::WriteFile {
+                    path,
+                    contents,
+                    success,
+                } => {
+                    state.flash = Some(match std::fs::write(&path, contents) {
+                        Ok(()) => state::Flash {
+                            text: success,
+                            is_error: false,
+                        },
+                        Err(e) => state::Flash {
+                            text: format!(
+                                "cannot write {}: {e}",
+                                crate::text::inert(&path.display().to_string())
+                            ),
+                            is_error: true,
+                        },
+                    });
+                    dirty = true;
                 }
             }
         }

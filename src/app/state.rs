@@ -42,6 +42,8 @@ pub struct State {
     /// The action gate's panes, details and popups.
     pub gate: crate::gate::tui::GateState,
     pub cost: crate::cost::CostState,
+    /// The Logs pane: buffer, sources, view settings.
+    pub logs: crate::logs::LogsPane,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -180,6 +182,7 @@ impl State {
                 ..Default::default()
             },
             cost: crate::cost::CostState::default(),
+            logs: crate::logs::LogsPane::default(),
         }
     }
 

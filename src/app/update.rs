@@ -26,6 +26,12 @@ pub enum Effect {
     Gate(crate::gate::GateRequest),
     /// Ask the container source for something (detail, logs).
     Docker(crate::sources::docker::DockerCommand),
+    /// Write `contents` to `path` (`:save`), then flash `success` or the error.
+    WriteFile {
+        path: std::path::PathBuf,
+        contents: String,
+        success: String,
+    },
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -58,7 +64,7 @@ impl Outcome {
 }
 
 /// Palette commands that take no argument, in the order Tab offers them.
-const PALETTE_COMMANDS: [&str; 11] = [
+const PALETTE_COMMANDS: [&str; 12] = [
     "metrics",
     "alerts",
     "containers",
@@ -68,6 +74,7 @@ const PALETTE_COMMANDS: [&str; 11] = [
     "cost",
     "theme",
     "window",
+    "save",
     "help",
     "quit",
 ];
@@ -122,6 +129,10 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             Outcome::redraw()
         }
         AppEvent::Docker(event) => containers::apply_event(state, event),
+        AppEvent::Log(event) => Outcome {
+            dirty: crate::logs::pane::apply_event(&mut state.logs, event),
+            effects: Vec::new(),
+        },
     }
 }
 
@@ -250,6 +261,28 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
             );
             Outcome::redraw()
         }
+        Action::Wrap
+        | Action::SearchNext
+        | Action::SearchPrev
+        | Action::LevelFilter
+        | Action::Source
+            if focused == PaneId::Logs =>
+        {
+            logs_action(state, action)
+        }
+        Action::Timestamps => {
+            state.utc = !state.utc;
+            flash(
+                state,
+                if state.utc {
+                    "times in UTC"
+                } else {
+                    "times in local time"
+                },
+                false,
+            );
+            Outcome::redraw()
+        }
         Action::Approve | Action::Reject => {
             flash(state, "no pending action selected", true);
             Outcome::redraw()
@@ -288,6 +321,9 @@ fn move_selection(state: &mut State, pane: PaneId, action: Action) -> Outcome {
     if !pane.is_list() {
         return Outcome::unchanged();
     }
+    if pane == PaneId::Logs {
+        return logs_action(state, action);
+    }
     let len = list_len(state, pane);
     let page = usize::from(state.layout.height.saturating_sub(8)).max(1);
     let list = state.lists.entry(pane).or_default();
@@ -307,6 +343,17 @@ fn move_selection(state: &mut State, pane: PaneId, action: Action) -> Outcome {
     }
     Outcome {
         dirty: moved,
+        effects: Vec::new(),
+    }
+}
+
+/// Keys of the Logs pane; its `/` filter text is the search term.
+fn logs_action(state: &mut State, action: Action) -> Outcome {
+    let page = usize::from(state.layout.height.saturating_sub(8)).max(1);
+    let search = state.list(PaneId::Logs).filter;
+    let dirty = crate::logs::pane::apply_action(&mut state.logs, action, page, &search);
+    Outcome {
+        dirty: dirty.unwrap_or(false),
         effects: Vec::new(),
     }
 }
@@ -428,7 +475,7 @@ fn complete(state: &State, palette: &mut PaletteState) {
         .unwrap_or(0);
     palette.completion_index = Some(next);
     palette.input = palette.completions[next].clone();
-    let takes_argument = matches!(palette.input.as_str(), "theme" | "window");
+    let takes_argument = matches!(palette.input.as_str(), "theme" | "window" | "save");
     if palette.completions.len() == 1 && takes_argument {
         palette.input.push(' ');
         palette.completions = completions(state, &palette.input);
@@ -462,6 +509,7 @@ pub fn run_command(state: &mut State, command: &str) -> Outcome {
             }
             Outcome::redraw()
         }
+        "save" => save_logs(state, arg),
         "window" => {
             match humantime::parse_duration(arg)
                 .ok()
@@ -485,6 +533,31 @@ pub fn run_command(state: &mut State, command: &str) -> Outcome {
             Outcome::redraw()
         }
     }
+}
+
+/// `:save PATH`: every line of the Logs pane's current view, as shown.
+fn save_logs(state: &mut State, arg: &str) -> Outcome {
+    if arg.is_empty() {
+        flash(
+            state,
+            "save takes a file path, e.g. `save /tmp/incident.log`",
+            true,
+        );
+        return Outcome::redraw();
+    }
+    let path = match arg.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(|h| std::path::PathBuf::from(h).join(rest))
+            .unwrap_or_else(|| arg.into()),
+        None => arg.into(),
+    };
+    let (contents, count) = crate::logs::pane::save_text(&state.logs, state.utc);
+    let success = format!("saved {count} log lines to {}", crate::text::inert(arg));
+    Outcome::redraw().with(Effect::WriteFile {
+        path,
+        contents,
+        success,
+    })
 }
 
 pub fn handle_mouse(state: &mut State, mouse: MouseEvent) -> Outcome {

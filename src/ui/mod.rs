@@ -13,6 +13,7 @@ pub mod help;
 pub mod history;
 pub mod keybar;
 pub mod layout;
+pub mod logs;
 pub mod metrics;
 pub mod palette;
 pub mod placeholder;
@@ -61,6 +62,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
         PaneId::History => history::draw(frame, area, state),
         PaneId::Containers => containers::draw(frame, area, state),
         PaneId::Cost => cost::draw(frame, area, state),
+        PaneId::Logs => logs::draw(frame, area, state),
         other => placeholder::draw(frame, area, state, other),
     }
 }

@@ -1,0 +1,809 @@
+//! Logs: the Better Stack source against the stand-in (scripts/betterstack-standin,
+//! a real ClickHouse engine via chdb, started per test on its own port and
+//! directory), the journald source with the machine's own journalctl, and the
+//! real binary in tmux tailing the stand-in.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opscockpit::app::event::AppEvent;
+use opscockpit::logs::betterstack::{self, Client, Options, PasswordRef, QueryError, Secret};
+use opscockpit::logs::{LogEvent, LogLine, SourceHealth};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const USER: &str = "u_standin";
+const PASSWORD: &str = "pw-Zq7!never-shown";
+const TABLE: &str = "t4242_app";
+/// 2026-11-23 14:00:00 UTC.
+const BASE: i64 = 1_795_442_400;
+
+/// The stand-in on a port of its own, killed on drop.
+struct Standin {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Standin {
+    /// The stand-in, or `None` outside the test bed (which provides python3,
+    /// chdb, curl and tmux): the test then returns early with a note.
+    fn start_in_bed() -> Option<Standin> {
+        if std::env::var_os("OPSCOCKPIT_BED").is_none() {
+            eprintln!(
+                "OPSCOCKPIT_BED unset: skipping (run `scripts/testbed up` and source its env)"
+            );
+            return None;
+        }
+        Some(Standin::start())
+    }
+
+    fn start() -> Standin {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/betterstack-standin");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg("0")
+            .arg("--db")
+            .arg(dir.path().join("db"))
+            .arg("--table")
+            .arg(TABLE)
+            .env("BETTERSTACK_STANDIN_USER", USER)
+            .env("BETTERSTACK_STANDIN_PASSWORD", PASSWORD)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs the stand-in");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("stand-in prints its port");
+        let port = first
+            .strip_prefix("PORT ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("stand-in did not start: {first:?}"));
+        Standin {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn control(&self, path: &str, body: &str) {
+        use std::io::Write;
+        let mut curl = Command::new("curl")
+            .args(["-sf", "-X", "POST", "--data-binary", "@-"])
+            .arg(format!("{}{path}", self.endpoint()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("curl");
+        curl.stdin
+            .take()
+            .expect("stdin")
+            .write_all(body.as_bytes())
+            .expect("write body");
+        let out = curl.wait_with_output().expect("curl");
+        assert!(
+            out.status.success(),
+            "control {path} failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
+    /// Inserts rows `(unix seconds + micros, raw)`.
+    fn insert(&self, rows: &[(i64, String)]) {
+        let body: String = rows
+            .iter()
+            .map(|(t, raw)| {
+                serde_json::json!({"dt": betterstack::format_dt(*t * 1000), "raw": raw}).to_string()
+                    + "\n"
+            })
+            .collect();
+        self.control(&format!("/_control/insert?table={TABLE}_logs"), &body);
+    }
+
+    fn client(&self, password: &str, timeout: Duration) -> Client {
+        Client::new(&self.endpoint(), USER, Secret::new(password), timeout).expect("client")
+    }
+
+    fn options(&self, password_env: &str) -> Options {
+        Options {
+            endpoint: self.endpoint(),
+            table: TABLE.into(),
+            username: USER.into(),
+            password: PasswordRef::Env(password_env.into()),
+            poll: Duration::from_millis(150),
+            overlap: Duration::from_secs(30),
+            timeout: Duration::from_secs(10),
+            initial_lines: 200,
+            source_name: "betterstack".into(),
+        }
+    }
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Micros since the epoch at BASE + `ms` milliseconds.
+fn at_ms(ms: i64) -> i64 {
+    BASE * 1_000_000 + ms * 1000
+}
+
+fn msg(text: &str) -> String {
+    serde_json::json!({"message": text, "level": "info"}).to_string()
+}
+
+/// What a running source sent: lines and status events.
+#[derive(Default)]
+struct Seen {
+    lines: Vec<LogLine>,
+    statuses: Vec<(SourceHealth, String)>,
+}
+
+/// Receives events until `done` holds, failing after `timeout`.
+async fn collect_until(
+    rx: &mut mpsc::Receiver<AppEvent>,
+    seen: &mut Seen,
+    timeout: Duration,
+    done: impl Fn(&Seen) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !done(seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(AppEvent::Log(LogEvent::Lines(lines)))) => seen.lines.extend(lines),
+            Ok(Some(AppEvent::Log(LogEvent::Status {
+                health, message, ..
+            }))) => seen.statuses.push((health, message)),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("source ended; statuses: {:?}", seen.statuses),
+            Err(_) => panic!(
+                "timed out: {} lines, statuses {:?}",
+                seen.lines.len(),
+                seen.statuses
+            ),
+        }
+    }
+}
+
+/// Keeps receiving for `quiet` and returns the lines that came meanwhile.
+async fn drain_for(rx: &mut mpsc::Receiver<AppEvent>, seen: &mut Seen, quiet: Duration) {
+    let deadline = Instant::now() + quiet;
+    while let Ok(Some(event)) = tokio::time::timeout(
+        deadline.saturating_duration_since(Instant::now()),
+        rx.recv(),
+    )
+    .await
+    {
+        match event {
+            AppEvent::Log(LogEvent::Lines(lines)) => seen.lines.extend(lines),
+            AppEvent::Log(LogEvent::Status {
+                health, message, ..
+            }) => seen.statuses.push((health, message)),
+            _ => {}
+        }
+    }
+}
+
+fn env_with_password(name: &str, value: &str) {
+    // SAFETY: each test uses its own variable name; nothing reads it concurrently
+    // while it is written.
+    unsafe { std::env::set_var(name, value) };
+}
+
+#[tokio::test]
+async fn standin_runs_real_sql_so_bad_queries_fail() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    standin.insert(&[(at_ms(0), msg("one"))]);
+    let client = standin.client(PASSWORD, Duration::from_secs(10));
+    // The queries the source sends are valid ClickHouse SQL.
+    let body = client
+        .query(&betterstack::initial_sql(TABLE, 5))
+        .await
+        .expect("initial query");
+    let rows = betterstack::parse_rows(&body).expect("JSONEachRow");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].dt, at_ms(0) * 1000);
+    let body = client
+        .query(&betterstack::poll_sql(
+            TABLE,
+            (BASE - 1) * 1_000_000_000,
+            10,
+            0,
+        ))
+        .await
+        .expect("poll query");
+    assert_eq!(betterstack::parse_rows(&body).expect("rows").len(), 1);
+    // A misspelled column fails in the engine, as on the real service.
+    let err = client
+        .query(&format!(
+            "SELECT dtt, raw FROM remote({TABLE}_logs) FORMAT JSONEachRow"
+        ))
+        .await
+        .expect_err("unknown column");
+    match &err {
+        QueryError::Rejected {
+            status: 400,
+            detail,
+        } => {
+            assert!(detail.contains("UNKNOWN_IDENTIFIER"), "{detail}")
+        }
+        other => panic!("expected a rejected query, got {other:?}"),
+    }
+    assert!(err.to_string().contains("rejected the query (400)"));
+    // An unknown table too.
+    let err = client
+        .query("SELECT dt FROM remote(t1_nope_logs) FORMAT JSONEachRow")
+        .await
+        .expect_err("unknown table");
+    assert!(
+        matches!(err, QueryError::Rejected { status: 404, .. }),
+        "{err:?}"
+    );
+    // The archive table function maps as well.
+    client
+        .query(&format!(
+            "SELECT count() FROM s3Cluster(primary, {TABLE}_s3) WHERE _row_type = 1"
+        ))
+        .await
+        .expect("archive query");
+}
+
+#[tokio::test]
+async fn http_errors_map_to_clear_messages() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    let wrong = standin.client("not-the-password", Duration::from_secs(10));
+    let err = wrong.query("SELECT 1").await.expect_err("401");
+    assert_eq!(err, QueryError::Auth { status: 401 });
+    assert!(err.to_string().contains("refused the credentials (401)"));
+    assert!(!err.is_transient());
+
+    let client = standin.client(PASSWORD, Duration::from_secs(1));
+    standin.control("/_control/fail?status=429&count=1", "");
+    let err = client.query("SELECT 1").await.expect_err("429");
+    assert_eq!(err, QueryError::RateLimited);
+    assert!(err.is_transient());
+    standin.control("/_control/fail?status=500&count=1", "");
+    let err = client.query("SELECT 1").await.expect_err("500");
+    assert!(
+        matches!(err, QueryError::Server { status: 500, .. }),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    standin.control("/_control/fail?status=403&count=1", "");
+    assert_eq!(
+        client.query("SELECT 1").await.expect_err("403"),
+        QueryError::Auth { status: 403 }
+    );
+    standin.control("/_control/slow?seconds=3&count=1", "");
+    let err = client.query("SELECT 1").await.expect_err("timeout");
+    assert_eq!(err, QueryError::Timeout);
+    assert!(err.to_string().contains("did not answer in time"));
+    // And after all that it answers again.
+    assert_eq!(client.query("SELECT 1").await.expect("ok").trim(), "1");
+    // Nothing reachable on a closed port: a network error, retried.
+    let closed = Client::new(
+        "http://127.0.0.1:9",
+        USER,
+        Secret::new(PASSWORD),
+        Duration::from_secs(2),
+    )
+    .expect("client");
+    let err = closed.query("SELECT 1").await.expect_err("refused");
+    assert!(matches!(err, QueryError::Network(_)), "{err:?}");
+    assert!(!err.to_string().contains(PASSWORD));
+}
+
+#[tokio::test]
+async fn tail_loses_and_doubles_nothing() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    // 250 rows: the source starts with the newest 200, oldest first.
+    let first: Vec<(i64, String)> = (0..250)
+        .map(|i| (at_ms(i * 10), msg(&format!("row {i:03}"))))
+        .collect();
+    standin.insert(&first);
+    // The first load is two queries (the newest 200, then the older rows of
+    // the overlap to remember): the second fails once, so the load is retried
+    // as a whole without showing anything twice.
+    standin.control("/_control/fail?status=500&count=1&after=1", "");
+    env_with_password("OPSCOCKPIT_TEST_BS_TAIL", PASSWORD);
+    let (tx, mut rx) = mpsc::channel(1024);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(betterstack::run(
+        standin.options("OPSCOCKPIT_TEST_BS_TAIL"),
+        tx,
+        cancel.clone(),
+    ));
+    let mut seen = Seen::default();
+    collect_until(&mut rx, &mut seen, Duration::from_secs(30), |s| {
+        s.lines.len() >= 200 && s.statuses.iter().any(|(h, _)| *h == SourceHealth::Live)
+    })
+    .await;
+    let texts: Vec<String> = seen.lines.iter().map(|l| l.text.clone()).collect();
+    let expected: Vec<String> = (50..250).map(|i| format!("row {i:03}")).collect();
+    assert_eq!(
+        texts, expected,
+        "initial lines: the newest 200, oldest first"
+    );
+    assert!(
+        seen.statuses
+            .iter()
+            .any(|(h, m)| *h == SourceHealth::Degraded && m.contains("(500)")),
+        "{:?}",
+        seen.statuses
+    );
+    assert!(
+        seen.statuses
+            .iter()
+            .any(|(h, m)| *h == SourceHealth::Live && m.contains("tailing t4242_app_logs")),
+        "{:?}",
+        seen.statuses
+    );
+
+    // The cursor is at row 249 (2.49 s). Now: three rows with exactly that
+    // timestamp, two late rows (older than the cursor, inside the overlap),
+    // a new one, and 1 500 rows sharing one timestamp (more than a page).
+    let cursor_ms = 249 * 10;
+    let mut more = vec![
+        (at_ms(cursor_ms), msg("same time a")),
+        (at_ms(cursor_ms), msg("same time b")),
+        (at_ms(cursor_ms), msg("same time c")),
+        (at_ms(cursor_ms - 5_000), msg("late by 5s")),
+        (at_ms(cursor_ms - 20_000), msg("late by 20s")),
+        (at_ms(cursor_ms + 1_000), msg("newer")),
+    ];
+    more.extend((0..1500).map(|i| (at_ms(cursor_ms + 2_000), msg(&format!("burst {i:04}")))));
+    standin.insert(&more);
+    collect_until(&mut rx, &mut seen, Duration::from_secs(30), |s| {
+        s.lines.len() >= 200 + more.len()
+    })
+    .await;
+    // Several more polls re-read the overlap: nothing may come twice.
+    drain_for(&mut rx, &mut seen, Duration::from_millis(1200)).await;
+    cancel.cancel();
+    task.await.expect("source task");
+
+    assert_eq!(seen.lines.len(), 200 + more.len(), "no row lost or doubled");
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for line in &seen.lines {
+        *counts.entry(line.text.as_str()).or_default() += 1;
+    }
+    assert!(counts.values().all(|c| *c == 1), "a row came twice");
+    for (_, raw) in &more {
+        let text: serde_json::Value = serde_json::from_str(raw).expect("json");
+        let text = text["message"].as_str().expect("message");
+        assert_eq!(counts.get(text), Some(&1), "{text} missing");
+    }
+    let late = seen
+        .lines
+        .iter()
+        .find(|l| l.text == "late by 20s")
+        .expect("late row");
+    assert_eq!(late.t, at_ms(cursor_ms - 20_000) * 1000);
+    assert!(seen.lines.iter().all(|l| &*l.source == "betterstack"));
+}
+
+#[tokio::test]
+async fn source_backs_off_and_recovers_and_says_why() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    standin.insert(&[(at_ms(0), msg("before"))]);
+    env_with_password("OPSCOCKPIT_TEST_BS_RETRY", PASSWORD);
+    let mut options = standin.options("OPSCOCKPIT_TEST_BS_RETRY");
+    options.timeout = Duration::from_secs(1);
+    // First answers: 429, then 500, then a slow one that times out.
+    standin.control("/_control/fail?status=429&count=1", "");
+    standin.control("/_control/fail?status=500&count=1", "");
+    standin.control("/_control/slow?seconds=3&count=3", "");
+    let (tx, mut rx) = mpsc::channel(1024);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(betterstack::run(options, tx, cancel.clone()));
+    let mut seen = Seen::default();
+    collect_until(&mut rx, &mut seen, Duration::from_secs(40), |s| {
+        !s.lines.is_empty()
+    })
+    .await;
+    cancel.cancel();
+    task.await.expect("task");
+    let said = |needle: &str| {
+        seen.statuses
+            .iter()
+            .any(|(h, m)| *h == SourceHealth::Degraded && m.contains(needle))
+    };
+    assert!(said("rate limiting (429)"), "{:?}", seen.statuses);
+    assert!(said("server error (500)"), "{:?}", seen.statuses);
+    assert!(said("did not answer in time"), "{:?}", seen.statuses);
+    assert!(
+        seen.statuses
+            .iter()
+            .all(|(_, m)| m.contains("retrying") || !m.contains("Better Stack"))
+    );
+    assert_eq!(seen.lines[0].text, "before");
+}
+
+#[tokio::test]
+async fn wrong_password_and_missing_reference_are_explained() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    env_with_password("OPSCOCKPIT_TEST_BS_WRONG", "wrong-password-xyz");
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(betterstack::run(
+        standin.options("OPSCOCKPIT_TEST_BS_WRONG"),
+        tx.clone(),
+        cancel.clone(),
+    ));
+    let mut seen = Seen::default();
+    collect_until(&mut rx, &mut seen, Duration::from_secs(20), |s| {
+        s.statuses
+            .iter()
+            .any(|(h, _)| *h == SourceHealth::Unavailable)
+    })
+    .await;
+    cancel.cancel();
+    task.await.expect("task");
+    let (_, message) = seen
+        .statuses
+        .iter()
+        .find(|(h, _)| *h == SourceHealth::Unavailable)
+        .expect("unavailable");
+    assert!(
+        message.contains("refused the credentials (401)"),
+        "{message}"
+    );
+    assert!(!message.contains("wrong-password-xyz"));
+
+    let mut options = standin.options("OPSCOCKPIT_TEST_BS_UNSET_FOR_SURE");
+    options.password = PasswordRef::Env("OPSCOCKPIT_TEST_BS_UNSET_FOR_SURE".into());
+    let (tx, mut rx) = mpsc::channel(64);
+    betterstack::run(options, tx, CancellationToken::new()).await;
+    let mut seen = Seen::default();
+    drain_for(&mut rx, &mut seen, Duration::from_millis(100)).await;
+    assert!(
+        seen.statuses
+            .iter()
+            .any(|(h, m)| *h == SourceHealth::Unavailable
+                && m.contains("OPSCOCKPIT_TEST_BS_UNSET_FOR_SURE is not set")),
+        "{:?}",
+        seen.statuses
+    );
+    let mut options = standin.options("x");
+    options.password = PasswordRef::Keyring;
+    let (tx, mut rx) = mpsc::channel(64);
+    betterstack::run(options, tx, CancellationToken::new()).await;
+    let mut seen = Seen::default();
+    drain_for(&mut rx, &mut seen, Duration::from_millis(100)).await;
+    assert!(
+        seen.statuses
+            .iter()
+            .any(|(_, m)| m.contains("no OS keyring available on this machine")),
+        "{:?}",
+        seen.statuses
+    );
+}
+
+#[tokio::test]
+async fn hostile_and_huge_rows_arrive_inert_and_cut() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    let huge = "z".repeat(1 << 20);
+    standin.insert(&[
+        (at_ms(0), msg("cursor \x1b[2J\x1b[10;10H moved")),
+        (
+            at_ms(1),
+            msg("clipboard \x1b]52;c;cm0gLXJmIC8=\x07 written"),
+        ),
+        (at_ms(2), msg("title \x1b]0;pwned\x07 changed")),
+        (at_ms(3), "not json \u{9b}31m \x1bP+q\x1b\\".to_string()),
+        (at_ms(4), msg(&huge)),
+    ]);
+    env_with_password("OPSCOCKPIT_TEST_BS_HOSTILE", PASSWORD);
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(betterstack::run(
+        standin.options("OPSCOCKPIT_TEST_BS_HOSTILE"),
+        tx,
+        cancel.clone(),
+    ));
+    let mut seen = Seen::default();
+    collect_until(&mut rx, &mut seen, Duration::from_secs(20), |s| {
+        s.lines.len() >= 5
+    })
+    .await;
+    cancel.cancel();
+    task.await.expect("task");
+    let texts: Vec<&str> = seen.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts[0], "cursor ␛[2J␛[10;10H moved");
+    assert_eq!(texts[1], "clipboard ␛]52;c;cm0gLXJmIC8=␇ written");
+    assert_eq!(texts[2], "title ␛]0;pwned␇ changed");
+    assert_eq!(texts[3], "not json \\u{9b}31m ␛P+q␛\\");
+    assert!(texts[4].len() < 17 * 1024);
+    assert!(
+        texts[4].ends_with(&format!("[{} more bytes cut]", (1 << 20) - 16 * 1024)),
+        "{}",
+        &texts[4][texts[4].len() - 40..]
+    );
+    for line in &seen.lines {
+        assert!(
+            !line.text.chars().any(|c| c.is_control()),
+            "{:?}",
+            line.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn journald_follows_or_says_why_not() {
+    let transport: opscockpit::transport::SharedTransport =
+        Arc::new(opscockpit::transport::local::LocalTransport);
+    // What this machine has, asked directly.
+    let probe = Command::new("sh")
+        .args(["-c", "journalctl --no-pager -n 1 -o cat 2>&1 >/dev/null"])
+        .output();
+    let expected = match &probe {
+        Err(_) => "journalctl is not installed",
+        Ok(out) if String::from_utf8_lossy(&out.stdout).contains("No journal files were found") => {
+            "No journal files were found"
+        }
+        Ok(_) => "following the journal",
+    };
+    eprintln!("journald on this machine: expecting `{expected}`");
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(opscockpit::logs::journald::run(
+        transport,
+        Vec::new(),
+        10,
+        tx,
+        cancel.clone(),
+    ));
+    let mut seen = Seen::default();
+    collect_until(&mut rx, &mut seen, Duration::from_secs(20), |s| {
+        !s.statuses.is_empty()
+    })
+    .await;
+    cancel.cancel();
+    task.await.expect("task");
+    let (health, message) = &seen.statuses[0];
+    assert!(message.contains(expected), "{message}");
+    let want = if expected == "following the journal" {
+        SourceHealth::Live
+    } else {
+        SourceHealth::Unavailable
+    };
+    assert_eq!(*health, want);
+}
+
+// ---- the real binary in tmux ----
+
+struct Tmux {
+    socket: String,
+    home: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16, extra_env: &[String]) -> Tmux {
+        let home = tempfile::tempdir().expect("temp home");
+        let socket = format!("opscockpit-logs-{}-{}", std::process::id(), nanos());
+        let tmux = Tmux { socket, home };
+        let h = tmux.home.path().display().to_string();
+        let mut env = vec![
+            format!("HOME={h}"),
+            format!("XDG_CONFIG_HOME={h}/config"),
+            format!("XDG_DATA_HOME={h}/data"),
+            format!("PATH={}", std::env::var("PATH").unwrap_or_default()),
+            "TERM=xterm-256color".into(),
+            "PS1=$ ".into(),
+        ];
+        env.extend_from_slice(extra_env);
+        let status = tmux
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-s",
+                "e2e",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                "env",
+                "-i",
+            ])
+            .args(env)
+            .arg("sh")
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "tmux new-session failed");
+        tmux
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"]).args(args);
+        c
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status().expect("send-keys").success());
+    }
+
+    fn capture(&self) -> String {
+        let out = self
+            .cmd(&["capture-pane", "-p", "-t", "e2e"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn title(&self) -> String {
+        let out = self
+            .cmd(&["display-message", "-p", "-t", "e2e", "#{pane_title}"])
+            .output()
+            .expect("display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if pred(&screen) {
+                return screen;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]).status();
+    }
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+#[test]
+fn cockpit_tails_the_standin_inert_without_leaking_the_password() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    standin.insert(&[
+        (at_ms(0), msg("hello from the stand-in")),
+        (at_ms(1), msg("cursor \x1b[2J\x1b[1;1H moved")),
+        (at_ms(2), msg("clip \x1b]52;c;cm0gLXJmIC8=\x07 set")),
+        (at_ms(3), msg("title \x1b]0;PWNED-TITLE\x07 set")),
+        (
+            at_ms(4),
+            serde_json::json!({"message": "db timeout", "level": "error"}).to_string(),
+        ),
+    ]);
+    let tmux = Tmux::start(120, 30, &[format!("OPSCOCKPIT_BS_PASSWORD={PASSWORD}")]);
+    let home = tmux.home.path().to_path_buf();
+    let config_dir = home.join("config/opscockpit");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "[hosts.local.betterstack]\nendpoint = \"{}\"\ntable = \"{TABLE}\"\nusername = \"{USER}\"\npassword_env = \"OPSCOCKPIT_BS_PASSWORD\"\npoll = \"500ms\"\n",
+            standin.endpoint()
+        ),
+    )
+    .expect("config");
+    let log_file: PathBuf = home.join("cockpit.log");
+    let bin = env!("CARGO_BIN_EXE_opscockpit");
+    tmux.send(&[
+        "-l",
+        &format!(
+            "OPSCOCKPIT_LOG=debug {bin} local --log-file {}; echo EXITED:$?",
+            log_file.display()
+        ),
+    ]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the cockpit", Duration::from_secs(20), |s| {
+        s.contains("4 Logs")
+    });
+    tmux.send(&["4"]);
+    tmux.send(&["z"]);
+    let screen = tmux.wait_for("the stand-in's lines", Duration::from_secs(30), |s| {
+        s.contains("db timeout")
+    });
+    assert!(screen.contains("hello from the stand-in"), "{screen}");
+    assert!(screen.contains("cursor ␛[2J␛[1;1H moved"), "{screen}");
+    assert!(screen.contains("clip ␛]52;c;cm0gLXJmIC8=␇ set"), "{screen}");
+    assert!(screen.contains("title ␛]0;PWNED-TITLE␇ set"), "{screen}");
+    assert!(screen.contains("ERR db timeout"), "{screen}");
+    assert!(screen.contains("betterstack"), "{screen}");
+    assert!(
+        !tmux.title().contains("PWNED"),
+        "title changed: {}",
+        tmux.title()
+    );
+    // `:save` writes what is shown.
+    let saved = home.join("saved.log");
+    tmux.send(&[":"]);
+    tmux.send(&["-l", &format!("save {}", saved.display())]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the save message", Duration::from_secs(10), |s| {
+        s.contains("saved 5 log lines")
+    });
+    tmux.send(&["q"]);
+    tmux.wait_for("the cockpit to exit", Duration::from_secs(10), |s| {
+        s.contains("EXITED:0")
+    });
+    let saved = std::fs::read_to_string(&saved).expect("saved file");
+    assert_eq!(saved.lines().count(), 5, "{saved}");
+    assert!(
+        saved.contains("betterstack INF clip ␛]52;c;cm0gLXJmIC8=␇ set"),
+        "{saved}"
+    );
+    assert!(!saved.contains('\x1b'));
+
+    // Again with a wrong password: the pane and the log say so, neither
+    // shows the password.
+    let wrong = "wrong-Pw-9f3c-never-shown";
+    tmux.send(&["-l", "clear"]);
+    tmux.send(&["Enter"]);
+    tmux.send(&[
+        "-l",
+        &format!(
+            "OPSCOCKPIT_LOG=debug OPSCOCKPIT_BS_PASSWORD={wrong} {bin} local --log-file {}; echo EXITED2:$?",
+            log_file.display()
+        ),
+    ]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the cockpit", Duration::from_secs(20), |s| {
+        s.contains("4 Logs")
+    });
+    tmux.send(&["4"]);
+    tmux.send(&["z"]);
+    let screen = tmux.wait_for("the 401 explanation", Duration::from_secs(30), |s| {
+        s.contains("refused the credentials (401)")
+    });
+    assert!(!screen.contains(wrong), "password on screen");
+    tmux.send(&["q"]);
+    tmux.wait_for("the cockpit to exit", Duration::from_secs(10), |s| {
+        s.contains("EXITED2:0")
+    });
+
+    let log = std::fs::read_to_string(&log_file).expect("log file");
+    assert!(log.contains("tailing"), "the source logged nothing: {log}");
+    assert!(log.contains("refused the credentials (401)"), "{log}");
+    assert!(!log.contains(PASSWORD), "password in the log file");
+    assert!(!log.contains(wrong), "password in the log file");
+    let screen = tmux.capture();
+    assert!(!screen.contains(PASSWORD), "password on screen");
+}
