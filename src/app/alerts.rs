@@ -54,7 +54,8 @@ impl AlertsState {
     pub fn new(bell: bool) -> Self {
         Self {
             bell,
-            note: "waiting for Netdata".into(),
+            note: "Waiting for the host's Netdata agent: alerts come from its health checks."
+                .into(),
             ..Default::default()
         }
     }

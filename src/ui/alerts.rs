@@ -26,17 +26,20 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
     let a = &state.alerts;
     let list = state.list(PaneId::Alerts);
+    if !a.available && a.alerts.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(format!(" {}", inert(&a.note)), theme.muted))
+                .wrap(Wrap { trim: false }),
+            area,
+        );
+        return;
+    }
     let shown = visible(&a.alerts, &list.filter);
     let [status, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     frame.render_widget(Paragraph::new(status_line(state, shown.len())), status);
     if a.alerts.is_empty() {
-        let (text, style) = if a.available {
-            (" ✓ no raised alerts".to_string(), theme.ok)
-        } else {
-            (format!(" {}", inert(&a.note)), theme.muted)
-        };
         frame.render_widget(
-            Paragraph::new(Line::styled(text, style)).wrap(Wrap { trim: false }),
+            Paragraph::new(Line::styled(" ✓ no raised alerts", theme.ok)),
             body,
         );
         return;

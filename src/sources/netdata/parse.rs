@@ -556,10 +556,10 @@ fn map_instance_chart(c: &ChartSample, out: &mut Vec<Reading>) {
             Unit::Percent,
             c.sum_except(&[]).max(0.0),
         ));
-    } else if let Some(name) = container_of(id, ".mem_usage") {
-        if let Some(v) = c.dim("ram") {
-            out.push((names::container_mem(name), Unit::Bytes, v.max(0.0) * MIB));
-        }
+    } else if let Some(name) = container_of(id, ".mem_usage")
+        && let Some(v) = c.dim("ram")
+    {
+        out.push((names::container_mem(name), Unit::Bytes, v.max(0.0) * MIB));
     }
 }
 
