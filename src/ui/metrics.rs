@@ -383,7 +383,7 @@ fn draw_disk_space(frame: &mut Frame, area: Rect, state: &State) {
         .unwrap_or(1)
         .min(20);
     let value_width = 24;
-    let bar_width = usize::from(inner.width).saturating_sub(label_width + value_width + 10);
+    let bar_width = usize::from(inner.width).saturating_sub(label_width + value_width + 12);
     let lines: Vec<Line> = mounts
         .iter()
         .take(usize::from(inner.height))
