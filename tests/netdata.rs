@@ -577,3 +577,93 @@ async fn netdata_stopped_falls_back_and_restarted_comes_back() {
     .await;
     run.stop().await;
 }
+
+/// Counts the streams opened, to see the keep-alive connection reused.
+struct CountingTransport {
+    inner: LocalTransport,
+    connects: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl opscockpit::transport::Transport for CountingTransport {
+    async fn exec(
+        &self,
+        command: &str,
+        options: opscockpit::transport::ExecOptions,
+    ) -> Result<opscockpit::transport::ExecHandle, opscockpit::transport::TransportError> {
+        self.inner.exec(command, options).await
+    }
+
+    async fn connect_tcp(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<opscockpit::transport::BoxStream, opscockpit::transport::TransportError> {
+        self.connects
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.connect_tcp(host, port).await
+    }
+
+    async fn connect_unix(
+        &self,
+        path: &str,
+    ) -> Result<opscockpit::transport::BoxStream, opscockpit::transport::TransportError> {
+        self.inner.connect_unix(path).await
+    }
+
+    fn describe(&self) -> String {
+        "counting".into()
+    }
+}
+
+/// One kept-alive connection for many requests, gzip on the wire, and what
+/// a per-second request costs in bytes (printed for the benchmark report).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_connection_gzip_and_bytes_per_request() {
+    use opscockpit::sources::netdata::client::{NetdataClient, NetdataTarget};
+    use opscockpit::sources::netdata::parse;
+    use std::sync::atomic::Ordering;
+    let Some(addr) = bed_netdata() else { return };
+    let transport = Arc::new(CountingTransport {
+        inner: LocalTransport,
+        connects: Default::default(),
+    });
+    let target = NetdataTarget::parse(&format!("http://{addr}")).expect("url");
+    let mut client = NetdataClient::new(transport.clone(), target);
+    let info = client.info().await.expect("info");
+    assert!(info.version.starts_with('v'), "{info:?}");
+    let (r0, w0) = (
+        client.counters.read.load(Ordering::Relaxed),
+        client.counters.written.load(Ordering::Relaxed),
+    );
+    const N: u64 = 5;
+    let mut plain = 0usize;
+    for _ in 0..N {
+        let all = client
+            .allmetrics(parse::ALLMETRICS_FILTER)
+            .await
+            .expect("allmetrics");
+        assert!(all.get("system.cpu").is_some());
+        plain = all.charts.len();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let read = (client.counters.read.load(Ordering::Relaxed) - r0) / N;
+    let written = (client.counters.written.load(Ordering::Relaxed) - w0) / N;
+    eprintln!(
+        "allmetrics per request: {read} bytes in, {written} bytes out ({plain} charts); {} connection(s)",
+        transport.connects.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        transport.connects.load(Ordering::SeqCst),
+        1,
+        "keep-alive reused"
+    );
+    // The plain answer is ~15-20 KB; gzip makes it a few KB.
+    assert!(read < 8_000, "{read} bytes per answer: gzip not used?");
+    let table = client.data("system.cpu", -60).await.expect("data");
+    assert!(table.rows.len() >= 50, "{} rows", table.rows.len());
+    let missing = client.data("no.such.chart", -60).await.expect_err("404");
+    assert!(missing.to_string().starts_with("HTTP 404"), "{missing}");
+    // After an error answer the client still works (reconnecting if needed).
+    client.alarms().await.expect("alarms after a 404");
+}
