@@ -267,7 +267,15 @@ impl Session<'_> {
                     .send(AppEvent::Alerts(AlertsEvent::Update(alerts)))
                     .await)
             }
-            Err(e) => self.failed("alerts", e).await,
+            Err(e) if e.is_unreachable() => Err(SessionEnd::Lost(e.to_string())),
+            // Metrics may still be fine: the Alerts pane says what is wrong,
+            // and the next round tries again.
+            Err(e) => Ok(self
+                .send(AppEvent::Alerts(AlertsEvent::Unavailable(format!(
+                    "Alerts from {} failed: {e}; trying again in a few seconds.",
+                    self.label
+                ))))
+                .await),
         }
     }
 }
