@@ -74,7 +74,17 @@ fn real_main() -> Result<()> {
         transport.clone(),
     )
     .map_err(|e| eyre!("{e}"))?;
-    runtime.block_on(opscockpit::app::run(state, transport, Some(gate)))?;
+    let host_config = config
+        .hosts
+        .get(cli.host_name())
+        .cloned()
+        .unwrap_or_default();
+    runtime.block_on(opscockpit::app::run(
+        state,
+        transport,
+        Some(gate),
+        host_config,
+    ))?;
     // Source tasks may be blocked in I/O: do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(())
@@ -104,6 +114,7 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     state.utc = config.ui.utc;
     state.mouse_captured = config.ui.mouse;
     state.gate.bell = config.ui.bell;
+    state.alerts.bell = config.ui.bell;
     state.metrics.window_secs = config.ui.chart_window.as_secs() as i64;
     state.containers.settings = opscockpit::sources::docker::DockerSettings::for_socket(
         config.host(host).docker_socket.as_deref(),

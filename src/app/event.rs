@@ -51,6 +51,16 @@ pub enum ConnectionState {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AppEvent {
     Metrics(MetricsSource, MetricsUpdate),
+    /// Many seconds at once, oldest first: history back-filled on connect
+    /// or caught up after a gap.
+    MetricsBatch(MetricsSource, Vec<MetricsUpdate>),
+    /// The metrics supervisor switched the live source (or says again why
+    /// this one is live). Old points are dropped when the source changes.
+    MetricsLive {
+        source: MetricsSource,
+        reason: String,
+    },
+    Alerts(crate::app::alerts::AlertsEvent),
     /// A source says what it is doing (or why it is not).
     MetricsStatus {
         source: MetricsSource,

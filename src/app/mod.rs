@@ -3,6 +3,7 @@
 //! redraw; the screen is drawn only then — never at a fixed frame rate.
 
 pub mod action;
+pub mod alerts;
 pub mod containers;
 pub mod event;
 pub mod state;
@@ -17,6 +18,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::HostConfig;
 use crate::sources;
 use crate::sources::docker::DockerCommand;
 use crate::transport::SharedTransport;
@@ -35,6 +37,7 @@ pub fn spawn_sources(
     transport: SharedTransport,
     gate: Option<crate::gate::Gate>,
     state: &State,
+    host: &HostConfig,
     cancel: &CancellationToken,
 ) -> Sources {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
@@ -55,8 +58,9 @@ pub fn spawn_sources(
             cancel.clone(),
         ));
     }
-    tokio::spawn(sources::procfs::run(
+    tokio::spawn(sources::netdata::supervisor::run(
         transport.clone(),
+        sources::netdata::Settings::from_host(host),
         tx.clone(),
         cancel.clone(),
     ));
@@ -101,10 +105,11 @@ pub async fn run(
     mut state: State,
     transport: SharedTransport,
     gate: Option<crate::gate::Running>,
+    host: HostConfig,
 ) -> Result<()> {
     let cancel = CancellationToken::new();
     let gate = gate.map(|g| g.spawn(&cancel));
-    let mut sources = spawn_sources(transport, gate, &state, &cancel);
+    let mut sources = spawn_sources(transport, gate, &state, &host, &cancel);
     let mut guard =
         TerminalGuard::enter(state.mouse_captured).wrap_err("setting up the terminal")?;
     let result = event_loop(&mut state, &mut guard, &mut sources).await;
@@ -198,6 +203,7 @@ async fn event_loop(
                     });
                     dirty = true;
                 }
+                Effect::Notify { summary, body } => notify_desktop(&summary, &body),
             }
         }
     }
@@ -208,6 +214,27 @@ async fn event_loop(
 fn panic_if_testing_restore() {
     if std::env::var_os("OPSCOCKPIT_PANIC_AFTER_FIRST_FRAME").is_some() {
         panic!("OPSCOCKPIT_PANIC_AFTER_FIRST_FRAME is set: panicking on purpose");
+    }
+}
+
+/// Best effort: `notify-send` where it exists, failure ignored (headless
+/// machines have no notification service). Never waits for it.
+fn notify_desktop(summary: &str, body: &str) {
+    let spawned = tokio::process::Command::new("notify-send")
+        .arg("--app-name=opscockpit")
+        .arg("--urgency=critical")
+        .arg("--")
+        .arg(summary)
+        .arg(body)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(false)
+        .spawn();
+    if let Ok(mut child) = spawned {
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
     }
 }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::app::action::PaneId;
+use crate::app::alerts::AlertsState;
 use crate::app::containers::ContainersState;
 use crate::app::event::{ConnectionState, MetricsSource};
 use crate::config::{Keymap, Theme, ThemeSet};
@@ -36,6 +37,8 @@ pub struct State {
     /// Counts the header always shows; filled by the alert and gate sources.
     pub alert_count: usize,
     pub alert_worst: Option<AlertLevel>,
+    /// The Alerts pane: raised alerts from the host's Netdata.
+    pub alerts: AlertsState,
     pub pending_actions: usize,
     /// Notes panes show while their source is not available.
     pub pane_notes: BTreeMap<PaneId, String>,
@@ -175,6 +178,7 @@ impl State {
             keymap,
             alert_count: 0,
             alert_worst: None,
+            alerts: AlertsState::new(true),
             pending_actions: 0,
             pane_notes: default_pane_notes(),
             gate: crate::gate::tui::GateState {
@@ -193,10 +197,6 @@ impl State {
 
 fn default_pane_notes() -> BTreeMap<PaneId, String> {
     [
-        (
-            PaneId::Alerts,
-            "No alert source yet: alerts come from the host's Netdata agent.",
-        ),
         (
             PaneId::Logs,
             "No log source yet: journald, containers and Better Stack feed this pane.",

@@ -8,7 +8,7 @@ use ratatui::layout::{Position, Rect};
 
 use crate::app::action::{Action, PaneId};
 use crate::app::containers;
-use crate::app::event::{AppEvent, ConnectionState};
+use crate::app::event::{AppEvent, ConnectionState, MetricsSource};
 use crate::app::state::{CHART_WINDOWS, Flash, Overlay, PaletteState, State};
 use crate::ui::layout;
 
@@ -31,6 +31,11 @@ pub enum Effect {
         path: std::path::PathBuf,
         contents: String,
         success: String,
+    },
+    /// A desktop notification (best effort: skipped where none is possible).
+    Notify {
+        summary: String,
+        body: String,
     },
 }
 
@@ -82,28 +87,22 @@ const PALETTE_COMMANDS: [&str; 12] = [
 pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
     match event {
         AppEvent::Metrics(source, update) => {
-            let m = &mut state.metrics;
-            if m.source != Some(source) {
-                // A different source's numbers would mix two views of the host.
-                m.store.clear();
-                m.source = Some(source);
-            }
-            m.source_note = match source {
-                crate::app::event::MetricsSource::Proc => "built-in /proc sampler".into(),
-                crate::app::event::MetricsSource::Netdata => "Netdata".into(),
-            };
-            for (name, unit, value) in &update.readings {
-                m.store.push(name, *unit, update.t, *value);
-            }
-            m.last_update = Some(update.t);
-            m.stale_since = None;
-            if update.hostname.is_some() {
-                m.hostname = update.hostname;
-            }
-            m.uptime_secs = update.uptime_secs.or(m.uptime_secs);
-            m.cpu_count = update.cpu_count.or(m.cpu_count);
+            switch_source(state, source, None);
+            apply_metrics(state, update);
             Outcome::redraw()
         }
+        AppEvent::MetricsBatch(source, updates) => {
+            switch_source(state, source, None);
+            for update in updates {
+                apply_metrics(state, update);
+            }
+            Outcome::redraw()
+        }
+        AppEvent::MetricsLive { source, reason } => {
+            switch_source(state, source, Some(reason));
+            Outcome::redraw()
+        }
+        AppEvent::Alerts(event) => crate::app::alerts::apply_event(state, event),
         AppEvent::MetricsStatus { source, message } => {
             if state.metrics.source.is_none() || state.metrics.source == Some(source) {
                 state.metrics.source_note = message;
@@ -134,6 +133,37 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             effects: Vec::new(),
         },
     }
+}
+
+/// Makes `source` the live one. A different source's numbers would mix two
+/// views of the host, so the old points go.
+fn switch_source(state: &mut State, source: MetricsSource, reason: Option<String>) {
+    let m = &mut state.metrics;
+    if m.source != Some(source) {
+        m.store.clear();
+        m.source = Some(source);
+        m.source_note = match source {
+            MetricsSource::Proc => "built-in /proc sampler".into(),
+            MetricsSource::Netdata => "Netdata".into(),
+        };
+    }
+    if let Some(reason) = reason {
+        m.source_note = reason;
+    }
+}
+
+fn apply_metrics(state: &mut State, update: crate::app::event::MetricsUpdate) {
+    let m = &mut state.metrics;
+    for (name, unit, value) in &update.readings {
+        m.store.push(name, *unit, update.t, *value);
+    }
+    m.last_update = Some(update.t);
+    m.stale_since = None;
+    if update.hostname.is_some() {
+        m.hostname = update.hostname;
+    }
+    m.uptime_secs = update.uptime_secs.or(m.uptime_secs);
+    m.cpu_count = update.cpu_count.or(m.cpu_count);
 }
 
 /// The clock moved on. Redraw only when the shown second changed.
@@ -309,6 +339,9 @@ fn flash(state: &mut State, text: &str, is_error: bool) {
 /// Number of rows a list pane holds (after its filter).
 pub fn list_len(state: &State, pane: PaneId) -> usize {
     match pane {
+        PaneId::Alerts => {
+            crate::app::alerts::visible(&state.alerts.alerts, &state.list(pane).filter).len()
+        }
         PaneId::Actions => crate::gate::tui::pending_rows(state).len(),
         PaneId::History => crate::gate::tui::history_rows(state).len(),
         PaneId::Containers => containers::list_len(state),

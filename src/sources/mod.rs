@@ -3,4 +3,5 @@
 //! event loop. Sources never touch the UI.
 
 pub mod docker;
+pub mod netdata;
 pub mod procfs;

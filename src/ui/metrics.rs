@@ -13,6 +13,7 @@ use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragrap
 use crate::app::state::State;
 use crate::metrics::units::{human_bits_per_sec, human_bytes};
 use crate::metrics::{SeriesStore, Unit, names};
+use unicode_width::UnicodeWidthStr;
 
 /// Charts need this much room each; below it the compact rows are used.
 const CHART_MIN_HEIGHT: u16 = 18;
@@ -160,6 +161,16 @@ fn rows(state: &State) -> Vec<Row> {
             style: theme.chart_3,
         });
     }
+    // Below the five a user expects first: shown where rows are left.
+    if let Some(tcp) = latest(names::TCP_ESTABLISHED) {
+        rows.push(Row {
+            label: "TCP",
+            series: names::TCP_ESTABLISHED,
+            value: format!("{tcp:.0} established"),
+            scale: None,
+            style: theme.chart_4,
+        });
+    }
     rows
 }
 
@@ -302,12 +313,24 @@ fn chart_specs(state: &State) -> Vec<ChartSpec> {
     ]
 }
 
+/// The maximised pane has room for a fourth row: disk space per mount and
+/// TCP connections, when the source gives them (Netdata does).
+const EXTRA_ROW_MIN_HEIGHT: u16 = 32;
+
 fn draw_charts(frame: &mut Frame, area: Rect, state: &State) {
     let specs = chart_specs(state);
-    let [top, middle, bottom] = Layout::vertical([Constraint::Ratio(1, 3); 3]).areas(area);
+    let store = &state.metrics.store;
+    let has_disk_space = store.names_with_prefix("disk_space.").next().is_some();
+    let has_tcp = store.get(names::TCP_ESTABLISHED).is_some();
+    let extra_row = state.layout.maximised
+        && area.height >= EXTRA_ROW_MIN_HEIGHT
+        && (has_disk_space || has_tcp);
+    let row_count: u32 = if extra_row { 4 } else { 3 };
+    let row_areas =
+        Layout::vertical(vec![Constraint::Ratio(1, row_count); row_count as usize]).split(area);
     let mut cells = Vec::new();
-    for row in [top, middle, bottom] {
-        let [l, r] = Layout::horizontal([Constraint::Ratio(1, 2); 2]).areas(row);
+    for row in row_areas.iter() {
+        let [l, r] = Layout::horizontal([Constraint::Ratio(1, 2); 2]).areas(*row);
         cells.push(l);
         cells.push(r);
     }
@@ -317,6 +340,85 @@ fn draw_charts(frame: &mut Frame, area: Rect, state: &State) {
     if let Some(cell) = cells.get(specs.len()) {
         draw_cores(frame, *cell, state);
     }
+    if extra_row {
+        if let Some(cell) = cells.get(specs.len() + 1) {
+            draw_disk_space(frame, *cell, state);
+        }
+        if has_tcp && let Some(cell) = cells.get(specs.len() + 2) {
+            let spec = ChartSpec {
+                title: "TCP connections",
+                lines: vec![(names::TCP_ESTABLISHED, "established", state.theme.chart_4)],
+                unit: Unit::Count,
+                top: None,
+            };
+            draw_chart(frame, *cell, state, &spec);
+        }
+    }
+}
+
+/// Used space per mount as bars (used / (used + available), as `df` shows).
+fn draw_disk_space(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let store = &state.metrics.store;
+    let block = Block::default()
+        .borders(Borders::TOP)
+        .border_style(theme.border)
+        .title(Span::styled(" Disk space ", theme.title_focused));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut mounts: Vec<(String, f64, f64)> = store
+        .names_with_prefix("disk_space.")
+        .filter_map(|name| {
+            let mount = name.strip_prefix("disk_space.")?.strip_suffix(".used")?;
+            let used = store.latest(name)?;
+            let avail = store.latest(&names::disk_space_avail(mount))?;
+            (used + avail > 0.0).then(|| (crate::text::inert(mount), used, avail))
+        })
+        .collect();
+    mounts.sort_by(|a, b| a.0.cmp(&b.0));
+    let label_width = mounts
+        .iter()
+        .map(|m| m.0.width())
+        .max()
+        .unwrap_or(1)
+        .min(20);
+    let value_width = 24;
+    let bar_width = usize::from(inner.width).saturating_sub(label_width + value_width + 12);
+    let lines: Vec<Line> = mounts
+        .iter()
+        .take(usize::from(inner.height))
+        .map(|(mount, used, avail)| {
+            let pct = used * 100.0 / (used + avail);
+            let filled = ((pct / 100.0) * bar_width as f64).round() as usize;
+            let filled = filled.min(bar_width);
+            let style = if pct >= 90.0 {
+                theme.critical
+            } else if pct >= 80.0 {
+                theme.warning
+            } else {
+                theme.chart_2
+            };
+            let label: String = mount.chars().take(label_width).collect();
+            Line::from(vec![
+                Span::styled(
+                    format!(" {label}{} ", " ".repeat(label_width - label.width())),
+                    theme.muted,
+                ),
+                Span::styled("█".repeat(filled), style),
+                Span::styled("·".repeat(bar_width - filled), theme.chart_axis),
+                Span::styled(format!(" {pct:5.1}% "), theme.text),
+                Span::styled(
+                    format!(
+                        "{:>w$}",
+                        format!("{} / {}", human_bytes(*used), human_bytes(used + avail)),
+                        w = value_width
+                    ),
+                    theme.muted,
+                ),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
@@ -349,7 +451,7 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
     }
     let top = spec.top.unwrap_or(peak).max(peak).max(match spec.unit {
         Unit::Percent => 1.0,
-        Unit::Load => 1.0,
+        Unit::Load | Unit::Count => 1.0,
         _ => 1024.0,
     });
     let datasets: Vec<Dataset> = data
@@ -458,6 +560,56 @@ mod tests {
         let mut store = SeriesStore::new(600);
         store.push("y", Unit::BytesPerSec, 59, 5.0);
         assert!(sparkline(&store, "y", 59, 60, 4, None).ends_with('█'));
+    }
+
+    /// What only Netdata gives: disk space per mount and TCP connections,
+    /// in the maximised view (fourth chart row) and the compact rows.
+    #[test]
+    fn netdata_extras_when_maximised() {
+        use crate::app::action::Action;
+        use crate::app::update;
+        use crate::testing::{FIXTURE_NOW, fixture_state};
+        let gib = 1024.0 * 1024.0 * 1024.0;
+        for (w, h) in [(80u16, 24u16), (200, 60)] {
+            let mut state = fixture_state("dark");
+            update::resize(&mut state, w, h);
+            let store = &mut state.metrics.store;
+            for t in (FIXTURE_NOW - 600)..=FIXTURE_NOW {
+                let x = (t - FIXTURE_NOW) as f64;
+                store.push(
+                    names::TCP_ESTABLISHED,
+                    Unit::Count,
+                    t,
+                    40.0 + (x / 30.0).sin() * 10.0,
+                );
+                for (mount, used, avail) in [
+                    ("/", 21.0, 70.0),
+                    ("/var/lib/docker", 88.0, 4.0),
+                    ("/boot", 0.2, 0.8),
+                ] {
+                    store.push(&names::disk_space_used(mount), Unit::Bytes, t, used * gib);
+                    store.push(&names::disk_space_avail(mount), Unit::Bytes, t, avail * gib);
+                }
+            }
+            update::apply_action(&mut state, Action::Maximise);
+            let mut terminal =
+                ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("terminal");
+            terminal.draw(|f| crate::ui::draw(f, &state)).expect("draw");
+            let text = format!("{:?}", terminal.backend());
+            if w == 200 {
+                assert!(
+                    text.contains("Disk space") && text.contains("/var/lib/docker"),
+                    "{text}"
+                );
+                assert!(text.contains("TCP connections"), "{text}");
+            } else {
+                assert!(text.contains("TCP"), "{text}");
+            }
+            insta::assert_snapshot!(
+                format!("netdata_extras_maximised_{w}x{h}"),
+                terminal.backend()
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! with a `draw(frame, area, state)` function and its own snapshots.
 
 pub mod actions;
+pub mod alerts;
 pub mod containers;
 pub mod cost;
 pub mod gate_common;
@@ -58,12 +59,12 @@ pub fn draw(frame: &mut Frame, state: &State) {
 fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
     match pane {
         PaneId::Metrics => metrics::draw(frame, area, state),
+        PaneId::Alerts => alerts::draw(frame, area, state),
         PaneId::Actions => actions::draw(frame, area, state),
         PaneId::History => history::draw(frame, area, state),
         PaneId::Containers => containers::draw(frame, area, state),
         PaneId::Cost => cost::draw(frame, area, state),
         PaneId::Logs => logs::draw(frame, area, state),
-        other => placeholder::draw(frame, area, state, other),
     }
 }
 

@@ -1,0 +1,295 @@
+//! Alerts from the host's health checks (Netdata's `/api/v1/alarms`): the
+//! typed event the source sends, the Alerts pane's state, and how an event
+//! changes it (header counts, the list, the bell for new critical alerts).
+
+use std::collections::BTreeSet;
+
+use crate::app::action::PaneId;
+use crate::app::state::{AlertLevel, State};
+use crate::app::update::{Effect, Outcome};
+
+/// One raised alert as the pane shows it. Texts are as the agent sent them
+/// (HTML removed); the pane passes them through `text::inert`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    /// Stable key (`CHART.NAME`): tells new alerts from known ones.
+    pub key: String,
+    pub name: String,
+    pub chart: String,
+    pub level: AlertLevel,
+    /// Value as the agent formats it (`92.1%`), or empty.
+    pub value: String,
+    pub info: String,
+    /// When the alert entered its current status (unix seconds).
+    pub since: i64,
+    pub silenced: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertsEvent {
+    /// The full list of raised alerts, replacing the previous one.
+    Update(Vec<Alert>),
+    /// No alert source right now (Netdata not live); the reason is shown.
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AlertsState {
+    /// Raised alerts, critical first, newest first within a level.
+    pub alerts: Vec<Alert>,
+    /// False while no alert source is live (the list is then last known).
+    pub available: bool,
+    /// Why alerts are not available, or where they come from.
+    pub note: String,
+    /// Ring the bell (and notify) on a new critical alert.
+    pub bell: bool,
+    /// Keys that were critical in the last update.
+    critical_keys: BTreeSet<String>,
+    /// Whether a first list arrived: alerts already raised when the cockpit
+    /// connects are not "new".
+    primed: bool,
+}
+
+impl AlertsState {
+    pub fn new(bell: bool) -> Self {
+        Self {
+            bell,
+            note: "Waiting for the host's Netdata agent: alerts come from its health checks."
+                .into(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Alerts matching the pane's filter (case-insensitive, any of chart, name,
+/// level and info), in display order.
+pub fn visible<'a>(alerts: &'a [Alert], filter: &str) -> Vec<&'a Alert> {
+    let needle = filter.trim().to_lowercase();
+    alerts
+        .iter()
+        .filter(|a| {
+            needle.is_empty()
+                || a.chart.to_lowercase().contains(&needle)
+                || a.name.to_lowercase().contains(&needle)
+                || a.info.to_lowercase().contains(&needle)
+                || level_label(a.level).to_lowercase().contains(&needle)
+        })
+        .collect()
+}
+
+pub fn level_label(level: AlertLevel) -> &'static str {
+    match level {
+        AlertLevel::Warning => "WARN",
+        AlertLevel::Critical => "CRIT",
+    }
+}
+
+pub fn apply_event(state: &mut State, event: AlertsEvent) -> Outcome {
+    match event {
+        AlertsEvent::Unavailable(reason) => {
+            let a = &mut state.alerts;
+            if !a.available && a.note == reason {
+                return Outcome::default();
+            }
+            a.available = false;
+            a.note = reason;
+            a.primed = false;
+            // Counts from a source that is gone would be a guess.
+            a.alerts.clear();
+            a.critical_keys.clear();
+            state.alert_count = 0;
+            state.alert_worst = None;
+            Outcome {
+                dirty: true,
+                effects: Vec::new(),
+            }
+        }
+        AlertsEvent::Update(mut alerts) => {
+            alerts.sort_by(|x, y| {
+                y.level
+                    .cmp(&x.level)
+                    .then(y.since.cmp(&x.since))
+                    .then(x.key.cmp(&y.key))
+            });
+            let critical: BTreeSet<String> = alerts
+                .iter()
+                .filter(|a| a.level == AlertLevel::Critical)
+                .map(|a| a.key.clone())
+                .collect();
+            let new_critical: Vec<&Alert> = alerts
+                .iter()
+                .filter(|a| {
+                    a.level == AlertLevel::Critical
+                        && !a.silenced
+                        && !state.alerts.critical_keys.contains(&a.key)
+                })
+                .collect();
+            let mut effects = Vec::new();
+            if state.alerts.primed && state.alerts.bell && !new_critical.is_empty() {
+                effects.push(Effect::Bell);
+                let first = new_critical[0];
+                let more = match new_critical.len() {
+                    1 => String::new(),
+                    n => format!(" (+{} more)", n - 1),
+                };
+                effects.push(Effect::Notify {
+                    summary: format!(
+                        "{}: critical {}{more}",
+                        crate::text::inert(&state.host),
+                        crate::text::inert(&first.name)
+                    ),
+                    body: crate::text::inert(&format!(
+                        "{} {} {}",
+                        first.chart, first.value, first.info
+                    )),
+                });
+            }
+            let changed = !state.alerts.available || state.alerts.alerts != alerts;
+            let a = &mut state.alerts;
+            a.critical_keys = critical;
+            a.primed = true;
+            a.available = true;
+            a.alerts = alerts;
+            state.alert_count = a.alerts.len();
+            state.alert_worst = a.alerts.iter().map(|x| x.level).max();
+            // Keep the selection on the list.
+            let len = visible(&state.alerts.alerts, &state.list(PaneId::Alerts).filter).len();
+            let list = state.lists.entry(PaneId::Alerts).or_default();
+            list.selected = list.selected.min(len.saturating_sub(1));
+            Outcome {
+                dirty: changed || !effects.is_empty(),
+                effects,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Keymap, ThemeSet};
+
+    fn state() -> State {
+        let themes = ThemeSet::load(None, false).expect("themes");
+        let theme = themes
+            .get(crate::config::theme::DEFAULT_THEME)
+            .expect("theme");
+        let keymap = Keymap::load("default", None).expect("keymap");
+        let mut s = State::new("web-1", "web-1", themes, theme, keymap);
+        s.alerts = AlertsState::new(true);
+        s
+    }
+
+    pub fn alert(key: &str, level: AlertLevel, since: i64) -> Alert {
+        Alert {
+            key: key.into(),
+            name: key.rsplit('.').next().unwrap_or(key).into(),
+            chart: key.rsplit_once('.').map(|(c, _)| c).unwrap_or("").into(),
+            level,
+            value: "1".into(),
+            info: format!("info of {key}"),
+            since,
+            silenced: false,
+        }
+    }
+
+    #[test]
+    fn counts_and_worst_level_follow_the_list() {
+        let mut s = state();
+        apply_event(
+            &mut s,
+            AlertsEvent::Update(vec![alert("system.ram.x", AlertLevel::Warning, 5)]),
+        );
+        assert_eq!(
+            (s.alert_count, s.alert_worst),
+            (1, Some(AlertLevel::Warning))
+        );
+        apply_event(
+            &mut s,
+            AlertsEvent::Update(vec![
+                alert("system.ram.x", AlertLevel::Warning, 5),
+                alert("system.load.y", AlertLevel::Critical, 3),
+            ]),
+        );
+        assert_eq!(
+            (s.alert_count, s.alert_worst),
+            (2, Some(AlertLevel::Critical))
+        );
+        assert_eq!(s.alerts.alerts[0].key, "system.load.y", "critical first");
+        apply_event(&mut s, AlertsEvent::Update(vec![]));
+        assert_eq!((s.alert_count, s.alert_worst), (0, None));
+    }
+
+    #[test]
+    fn only_a_new_critical_alert_rings() {
+        let mut s = state();
+        let crit = || alert("system.load.y", AlertLevel::Critical, 3);
+        // Already critical when the cockpit connects: not new.
+        let o = apply_event(&mut s, AlertsEvent::Update(vec![crit()]));
+        assert!(o.effects.is_empty());
+        // Still critical: no second ring.
+        let o = apply_event(&mut s, AlertsEvent::Update(vec![crit()]));
+        assert!(o.effects.is_empty());
+        assert!(!o.dirty, "nothing changed");
+        // A warning becoming critical is new.
+        let o = apply_event(
+            &mut s,
+            AlertsEvent::Update(vec![
+                crit(),
+                alert("disk_space._.z", AlertLevel::Critical, 9),
+            ]),
+        );
+        assert_eq!(o.effects[0], Effect::Bell);
+        assert!(matches!(&o.effects[1], Effect::Notify { summary, .. } if summary.contains("z")));
+        // Cleared and raised again: new again.
+        apply_event(&mut s, AlertsEvent::Update(vec![crit()]));
+        let o = apply_event(
+            &mut s,
+            AlertsEvent::Update(vec![
+                crit(),
+                alert("disk_space._.z", AlertLevel::Critical, 20),
+            ]),
+        );
+        assert!(o.effects.contains(&Effect::Bell));
+        // With the bell off: nothing.
+        s.alerts.bell = false;
+        apply_event(&mut s, AlertsEvent::Update(vec![]));
+        let o = apply_event(&mut s, AlertsEvent::Update(vec![crit()]));
+        assert!(o.effects.is_empty());
+    }
+
+    #[test]
+    fn unavailable_clears_counts_and_is_not_new_after() {
+        let mut s = state();
+        apply_event(
+            &mut s,
+            AlertsEvent::Update(vec![alert("a.b", AlertLevel::Critical, 1)]),
+        );
+        apply_event(
+            &mut s,
+            AlertsEvent::Unavailable("netdata unreachable".into()),
+        );
+        assert_eq!((s.alert_count, s.alert_worst), (0, None));
+        assert!(!s.alerts.available);
+        // Coming back with the same critical alert does not ring.
+        let o = apply_event(
+            &mut s,
+            AlertsEvent::Update(vec![alert("a.b", AlertLevel::Critical, 1)]),
+        );
+        assert!(o.effects.is_empty());
+        assert!(o.dirty);
+    }
+
+    #[test]
+    fn filter_matches_chart_name_info_and_level() {
+        let alerts = vec![
+            alert("system.load.load_high", AlertLevel::Critical, 1),
+            alert("disk_space._.disk_full", AlertLevel::Warning, 2),
+        ];
+        assert_eq!(visible(&alerts, "").len(), 2);
+        assert_eq!(visible(&alerts, "DISK")[0].name, "disk_full");
+        assert_eq!(visible(&alerts, "crit")[0].name, "load_high");
+        assert_eq!(visible(&alerts, "info of system").len(), 1);
+        assert!(visible(&alerts, "nothing").is_empty());
+    }
+}

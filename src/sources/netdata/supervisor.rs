@@ -1,0 +1,142 @@
+//! Decides which metrics source is live: Netdata when it answers, else the
+//! /proc sampler, with the reason on screen. Netdata is probed again every
+//! few seconds and taken back as soon as it answers, without a restart.
+//! Only one of the two runs at a time: the sampler is stopped (and waited
+//! for) before the Netdata session starts, so no late /proc value lands
+//! after the switch.
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::Settings;
+use super::client::{NetdataClient, NetdataTarget};
+use super::source::{self, SessionEnd};
+use crate::app::alerts::AlertsEvent;
+use crate::app::event::{AppEvent, MetricsSource};
+use crate::sources::procfs;
+use crate::transport::SharedTransport;
+
+struct Fallback {
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+pub async fn run(
+    transport: SharedTransport,
+    settings: Settings,
+    events: mpsc::Sender<AppEvent>,
+    cancel: CancellationToken,
+) {
+    let target = match (settings.enabled, NetdataTarget::parse(&settings.url)) {
+        (false, _) => {
+            only_procfs(
+                transport,
+                events,
+                cancel,
+                "Netdata is off for this host (netdata = false) — using /proc".into(),
+            )
+            .await;
+            return;
+        }
+        (true, Err(e)) => {
+            only_procfs(
+                transport,
+                events,
+                cancel,
+                format!("netdata_url {e} — using /proc"),
+            )
+            .await;
+            return;
+        }
+        (true, Ok(target)) => target,
+    };
+    let mut fallback: Option<Fallback> = None;
+    let mut shown_reason = String::new();
+    loop {
+        let mut client = NetdataClient::new(transport.clone(), target.clone());
+        let probe = tokio::select! {
+            _ = cancel.cancelled() => break,
+            probe = client.info() => probe,
+        };
+        let reason = match probe {
+            Ok(info) => {
+                if let Some(f) = fallback.take() {
+                    f.cancel.cancel();
+                    let _ = f.task.await;
+                }
+                shown_reason.clear();
+                match source::run(&mut client, info, &events, &cancel, settings.alerts_every).await
+                {
+                    SessionEnd::Cancelled => break,
+                    SessionEnd::Lost(why) => format!("netdata lost: {why} at {target}"),
+                }
+            }
+            Err(e) if e.is_unreachable() => format!("netdata unreachable: {e} at {target}"),
+            Err(e) => format!("netdata not usable: {e} at {target}"),
+        };
+        if fallback.is_none() {
+            let token = cancel.child_token();
+            let task = tokio::spawn(procfs::run(
+                transport.clone(),
+                events.clone(),
+                token.clone(),
+            ));
+            fallback = Some(Fallback {
+                cancel: token,
+                task,
+            });
+        }
+        if reason != shown_reason {
+            let text = format!(
+                "{reason} — using /proc; trying again every {} s",
+                settings.probe_every.as_secs()
+            );
+            let sent = events
+                .send(AppEvent::MetricsLive {
+                    source: MetricsSource::Proc,
+                    reason: text,
+                })
+                .await
+                .is_ok()
+                && events
+                    .send(AppEvent::Alerts(AlertsEvent::Unavailable(format!(
+                        "No alerts: {reason}. Alerts come from the host's Netdata agent."
+                    ))))
+                    .await
+                    .is_ok();
+            if !sent {
+                break;
+            }
+            shown_reason = reason;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(settings.probe_every) => {}
+        }
+    }
+    if let Some(f) = fallback {
+        f.cancel.cancel();
+        let _ = f.task.await;
+    }
+}
+
+async fn only_procfs(
+    transport: SharedTransport,
+    events: mpsc::Sender<AppEvent>,
+    cancel: CancellationToken,
+    reason: String,
+) {
+    let _ = events
+        .send(AppEvent::MetricsLive {
+            source: MetricsSource::Proc,
+            reason: reason.clone(),
+        })
+        .await;
+    let _ = events
+        .send(AppEvent::Alerts(AlertsEvent::Unavailable(format!(
+            "No alerts: {reason}."
+        ))))
+        .await;
+    procfs::run(transport, events, cancel).await;
+}
