@@ -53,7 +53,9 @@ fn real_main() -> Result<()> {
     // Connections (and their questions) happen on the plain terminal, before
     // any TUI; the transport lives on this runtime.
     if let Some(Command::GateServe { host }) = &cli.command {
-        let transport = transport_for(host, &cli, &config, &runtime)?;
+        // The gate serves HOST's socket; it executes on the machine named by
+        // the global HOST argument (none: this machine), as a cockpit would.
+        let transport = transport_for(cli.host_name(), &cli, &config, &runtime)?;
         return gate::serve(host, &paths, &config, transport, runtime);
     }
     if let Some(Command::Cost { host, period, json }) = &cli.command {

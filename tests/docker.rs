@@ -573,3 +573,56 @@ async fn garbage_from_the_engine_is_reported_and_retried() {
     );
     server.abort();
 }
+
+/// Running containers' logs also feed the Logs pane, named `container:NAME`,
+/// merged with the other sources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_containers_feed_the_logs_pane() {
+    let Some(bed) = bed() else { return };
+    let name = unique("tolog");
+    let _cleanup = Cleanup(&bed, name.clone());
+    let mut h = Harness::start(DockerSettings::for_socket(Some(&bed.socket)));
+    assert!(h.wait_for(SETUP_TIMEOUT, is_live).await);
+    engine(
+        &bed,
+        &[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "--pull=never",
+            &bed.image,
+            "sh",
+            "-c",
+            "i=0; while [ $i -lt 300 ]; do i=$((i+1)); echo pane-line-$i; sleep 0.2; done",
+        ],
+    );
+    let source = format!("container:{name}");
+    let fed = h
+        .wait_for(SETUP_TIMEOUT, |s| {
+            s.logs
+                .buffer
+                .iter()
+                .filter(|l| *l.source == *source && l.text.starts_with("pane-line-"))
+                .count()
+                >= 3
+        })
+        .await;
+    assert!(fed, "no `{source}` lines reached the Logs pane");
+    let texts: Vec<String> = h
+        .state
+        .logs
+        .buffer
+        .iter()
+        .filter(|l| *l.source == *source)
+        .map(|l| l.text.clone())
+        .collect();
+    assert_eq!(
+        texts[0], "pane-line-1",
+        "in order from the start: {texts:?}"
+    );
+    let unique_texts: std::collections::BTreeSet<&String> = texts.iter().collect();
+    assert_eq!(unique_texts.len(), texts.len(), "no line twice: {texts:?}");
+}

@@ -40,6 +40,8 @@ pub struct State {
     /// The Alerts pane: raised alerts from the host's Netdata.
     pub alerts: AlertsState,
     pub pending_actions: usize,
+    /// Every change of the link (time, new state), oldest first, bounded.
+    pub connection_log: Vec<(i64, ConnectionState)>,
     /// Notes panes show while their source is not available.
     pub pane_notes: BTreeMap<PaneId, String>,
     /// The action gate's panes, details and popups.
@@ -138,6 +140,10 @@ pub enum Overlay {
     Help {
         scroll: u16,
     },
+    /// The connection log (`:connlog`).
+    ConnectionLog {
+        scroll: u16,
+    },
     Palette(PaletteState),
     /// Editing the filter of a list pane.
     Filter {
@@ -180,6 +186,7 @@ impl State {
             alert_worst: None,
             alerts: AlertsState::new(true),
             pending_actions: 0,
+            connection_log: Vec::new(),
             pane_notes: default_pane_notes(),
             gate: crate::gate::tui::GateState {
                 bell: true,

@@ -69,7 +69,7 @@ impl Outcome {
 }
 
 /// Palette commands that take no argument, in the order Tab offers them.
-const PALETTE_COMMANDS: [&str; 12] = [
+const PALETTE_COMMANDS: [&str; 13] = [
     "metrics",
     "alerts",
     "containers",
@@ -80,6 +80,7 @@ const PALETTE_COMMANDS: [&str; 12] = [
     "theme",
     "window",
     "save",
+    "connlog",
     "help",
     "quit",
 ];
@@ -123,7 +124,10 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             );
             if down && state.metrics.stale_since.is_none() {
                 state.metrics.stale_since = Some(state.now);
+            } else if !down {
+                state.metrics.stale_since = None;
             }
+            record_connection(state, &connection);
             state.connection = connection;
             Outcome::redraw()
         }
@@ -166,6 +170,19 @@ fn apply_metrics(state: &mut State, update: crate::app::event::MetricsUpdate) {
     m.cpu_count = update.cpu_count.or(m.cpu_count);
 }
 
+/// Keeps the connection log (`:connlog`): each change of the link with its
+/// time, the newest last, bounded.
+fn record_connection(state: &mut State, connection: &ConnectionState) {
+    const KEEP: usize = 200;
+    if state.connection_log.last().map(|(_, c)| c) == Some(connection) {
+        return;
+    }
+    if state.connection_log.len() == KEEP {
+        state.connection_log.remove(0);
+    }
+    state.connection_log.push((state.now, connection.clone()));
+}
+
 /// The clock moved on. Redraw only when the shown second changed.
 pub fn tick(state: &mut State, now: i64) -> Outcome {
     if now == state.now {
@@ -195,6 +212,11 @@ pub fn handle_key(state: &mut State, key: KeyEvent) -> Outcome {
     match state.overlay.clone() {
         Overlay::None => {}
         Overlay::Help { scroll } => return help_key(state, key, scroll),
+        Overlay::ConnectionLog { scroll } => {
+            return scroll_key(state, key, scroll, |scroll| Overlay::ConnectionLog {
+                scroll,
+            });
+        }
         Overlay::Palette(palette) => return palette_key(state, key, palette),
         Overlay::Filter { pane, input } => return filter_key(state, key, pane, input),
     }
@@ -392,6 +414,16 @@ fn logs_action(state: &mut State, action: Action) -> Outcome {
 }
 
 fn help_key(state: &mut State, key: KeyEvent, scroll: u16) -> Outcome {
+    scroll_key(state, key, scroll, |scroll| Overlay::Help { scroll })
+}
+
+/// Keys of a read-only popup: arrows and pages scroll, anything else closes.
+fn scroll_key(
+    state: &mut State,
+    key: KeyEvent,
+    scroll: u16,
+    overlay: fn(u16) -> Overlay,
+) -> Outcome {
     let scroll = match key.code {
         KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
         KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
@@ -402,7 +434,7 @@ fn help_key(state: &mut State, key: KeyEvent, scroll: u16) -> Outcome {
             return Outcome::redraw();
         }
     };
-    state.overlay = Overlay::Help { scroll };
+    state.overlay = overlay(scroll);
     Outcome::redraw()
 }
 
@@ -530,6 +562,10 @@ pub fn run_command(state: &mut State, command: &str) -> Outcome {
         "quit" | "q" => Outcome::redraw().with(Effect::Quit),
         "help" => {
             state.overlay = Overlay::Help { scroll: 0 };
+            Outcome::redraw()
+        }
+        "connlog" => {
+            state.overlay = Overlay::ConnectionLog { scroll: 0 };
             Outcome::redraw()
         }
         "theme" => {

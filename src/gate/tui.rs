@@ -150,6 +150,18 @@ pub fn apply_event(state: &mut State, event: GateEvent) -> Outcome {
                 && state.gate.announced.insert(a.id.clone());
             if new_pending && state.gate.bell {
                 outcome.effects.push(Effect::Bell);
+                outcome.effects.push(Effect::Notify {
+                    summary: format!(
+                        "{}: {} proposes an action",
+                        crate::text::inert(&state.host),
+                        crate::text::inert(&a.agent)
+                    ),
+                    body: crate::text::inert(if a.title.is_empty() {
+                        &a.command
+                    } else {
+                        &a.title
+                    }),
+                });
             }
             // A popup for an action that is no longer pending is stale.
             if let Some(GatePopup::Approve { id, .. } | GatePopup::Reject { id, .. }) =

@@ -261,7 +261,13 @@ fn new_proposal_rings_once_and_counts() {
         &mut state,
         crate::app::event::AppEvent::Gate(GateEvent::Changed(Box::new(a.clone()))),
     );
-    assert_eq!(out.effects, vec![Effect::Bell]);
+    assert_eq!(out.effects[0], Effect::Bell);
+    assert!(
+        matches!(&out.effects[1], Effect::Notify { summary, .. } if summary.contains("proposes an action")),
+        "{:?}",
+        out.effects
+    );
+    assert_eq!(out.effects.len(), 2);
     assert_eq!(state.pending_actions, 4);
     let out = update::apply_event(
         &mut state,

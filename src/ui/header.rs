@@ -64,7 +64,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                 .collect();
             widths.iter().sum::<usize>() + 3 * widths.len().saturating_sub(1)
         };
-        shown(&left) + shown(&right) <= width
+        // At least one space between the left and the right group.
+        shown(&left) + shown(&right) < width
     };
     while max_priority > 0 && !fits(max_priority) {
         max_priority -= 1;

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod alerts;
+pub mod connlog;
 pub mod containers;
 pub mod cost;
 pub mod gate_common;
@@ -19,7 +20,7 @@ pub mod metrics;
 pub mod palette;
 pub mod placeholder;
 #[cfg(test)]
-mod snapshots;
+pub(crate) mod snapshots;
 pub mod too_small;
 
 use ratatui::Frame;
@@ -50,6 +51,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
     keybar::draw(frame, parts.keybar, state);
     match &state.overlay {
         Overlay::Help { scroll } => help::draw(frame, parts.body, state, *scroll),
+        Overlay::ConnectionLog { scroll } => connlog::draw(frame, parts.body, state, *scroll),
         Overlay::Palette(palette) => palette::draw(frame, parts.body, state, palette),
         Overlay::None | Overlay::Filter { .. } => {}
     }
@@ -94,7 +96,7 @@ pub fn pane_block<'a>(state: &State, pane: PaneId, members: &[PaneId]) -> Block<
     if let Some(extra) = pane_title_extra(state, pane) {
         spans.push(Span::styled(format!("{extra} "), theme.muted));
     }
-    Block::default()
+    let mut block = Block::default()
         .borders(Borders::ALL)
         .border_type(if focused {
             BorderType::Thick
@@ -102,7 +104,16 @@ pub fn pane_block<'a>(state: &State, pane: PaneId, members: &[PaneId]) -> Block<
             BorderType::Rounded
         })
         .border_style(border)
-        .title(Line::from(spans))
+        .title(Line::from(spans));
+    // While the link is down every pane keeps its last data, marked as such
+    // on its bottom border (the Metrics pane also says it in its status line).
+    if let Some(since) = state.metrics.stale_since {
+        block = block.title_bottom(Span::styled(
+            format!(" stale since {} ", metrics::time_of_day(state, since)),
+            theme.stale,
+        ));
+    }
+    block
 }
 
 /// Extra words after the title: the live filter of a list pane.

@@ -111,6 +111,10 @@ fn stale_metrics_are_marked() {
     let text = format!("{}", terminal.backend());
     assert!(text.contains("stale since 14:00:00"), "{text}");
     assert!(text.contains("reconnecting (try 2)"), "{text}");
+    // Every other visible pane says so in its title too.
+    // The Metrics status line, and the bottom border of each of the three
+    // visible panes.
+    assert_eq!(text.matches("stale since 14:00:00").count(), 4, "{text}");
 }
 
 /// Style changes along each row: (row, column, fg, bg, modifiers) whenever

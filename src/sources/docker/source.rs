@@ -9,7 +9,7 @@
 //! it already saw. When the socket cannot be opened it polls `docker ps`
 //! through the CLI if there is one, and otherwise says what is missing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -59,6 +59,8 @@ struct Memory {
     /// Nanoseconds of the newest event handled; resumes `since=` there.
     last_event_nanos: i64,
     watched: Option<String>,
+    /// Containers whose log the Logs pane has followed already.
+    tailed: HashSet<String>,
 }
 
 pub async fn run(
@@ -71,6 +73,7 @@ pub async fn run(
     let mut memory = Memory {
         last_event_nanos: 0,
         watched: None,
+        tailed: HashSet::new(),
     };
     let mut backoff = Duration::from_secs(1);
     send(&tx, DockerEvent::Status(EngineStatus::Connecting)).await;
@@ -179,9 +182,9 @@ async fn session(
         Ok(c) => c,
         Err(e) => return format!("listing containers: {e}"),
     };
-    let mut stats_tasks: HashMap<String, TaskGuard> = HashMap::new();
+    let mut stats_tasks: HashMap<String, Streams> = HashMap::new();
     for c in &containers {
-        sync_stats(client, tx, &mut stats_tasks, c);
+        sync_stats(client, tx, &mut stats_tasks, &mut memory.tailed, c);
     }
     if !send(tx, DockerEvent::Snapshot(containers)).await {
         return "closing".into();
@@ -212,7 +215,7 @@ async fn session(
                         continue;
                     }
                     memory.last_event_nanos = event.nanos();
-                    if !handle_event(client, tx, &mut stats_tasks, memory, &mut detail_task, event).await {
+                    if !handle_event(client, tx, &mut stats_tasks, &mut *memory, &mut detail_task, event).await {
                         return "closing".into();
                     }
                 }
@@ -235,8 +238,8 @@ async fn session(
 async fn handle_event(
     client: &DockerClient,
     tx: &mpsc::Sender<AppEvent>,
-    stats_tasks: &mut HashMap<String, TaskGuard>,
-    memory: &Memory,
+    stats_tasks: &mut HashMap<String, Streams>,
+    memory: &mut Memory,
     detail_task: &mut Option<TaskGuard>,
     event: EngineEvent,
 ) -> bool {
@@ -265,7 +268,7 @@ async fn handle_event(
     {
         Ok(inspect) => {
             let container = from_inspect(&inspect, None);
-            sync_stats(client, tx, stats_tasks, &container);
+            sync_stats(client, tx, stats_tasks, &mut memory.tailed, &container);
             // A restarted container's log follow ended with its old run.
             let started = matches!(event.action(), "start" | "restart");
             if started && memory.watched.as_deref() == Some(id.as_str()) {
@@ -288,24 +291,100 @@ async fn handle_event(
     }
 }
 
-/// Starts or stops the stats stream so that exactly the running
-/// containers have one.
+/// The streams a running container has: its stats, and its log lines for
+/// the Logs pane. Dropping them stops both.
+struct Streams {
+    _stats: TaskGuard,
+    _logs: TaskGuard,
+}
+
+/// Starts or stops the streams so that exactly the running containers have
+/// them. A container tailed before (a restart, a reconnect) continues from
+/// now instead of repeating its last lines.
 fn sync_stats(
     client: &DockerClient,
     tx: &mpsc::Sender<AppEvent>,
-    tasks: &mut HashMap<String, TaskGuard>,
+    tasks: &mut HashMap<String, Streams>,
+    tailed: &mut HashSet<String>,
     container: &Container,
 ) {
     if container.is_running() {
         tasks.entry(container.id.clone()).or_insert_with(|| {
-            TaskGuard(tokio::spawn(stats_stream(
-                client.clone(),
-                tx.clone(),
-                container.id.clone(),
-            )))
+            let first_time = tailed.insert(container.id.clone());
+            Streams {
+                _stats: TaskGuard(tokio::spawn(stats_stream(
+                    client.clone(),
+                    tx.clone(),
+                    container.id.clone(),
+                ))),
+                _logs: TaskGuard(tokio::spawn(pane_logs(
+                    client.clone(),
+                    tx.clone(),
+                    container.id.clone(),
+                    container.name.clone(),
+                    first_time,
+                ))),
+            }
         });
     } else {
         tasks.remove(&container.id);
+    }
+}
+
+/// Lines of each running container's log the Logs pane starts with.
+const PANE_LOG_TAIL: usize = 50;
+
+/// Follows one container's log into the Logs pane, as `container:NAME`.
+async fn pane_logs(
+    client: DockerClient,
+    tx: mpsc::Sender<AppEvent>,
+    id: String,
+    name: String,
+    first_time: bool,
+) {
+    use crate::logs::{LogEvent, LogLine};
+    let source: std::sync::Arc<str> = std::sync::Arc::from(format!(
+        "container:{}",
+        if name.is_empty() { &id } else { &name }
+    ));
+    let tty = match client
+        .get_json::<Inspect>(&format!("/containers/{id}/json"))
+        .await
+    {
+        Ok(inspect) => inspect.config.tty,
+        Err(_) => return,
+    };
+    let start = if first_time {
+        format!("tail={PANE_LOG_TAIL}")
+    } else {
+        format!("since={}", chrono::Utc::now().timestamp())
+    };
+    let path = format!("/containers/{id}/logs?follow=1&stdout=1&stderr=1&timestamps=1&{start}");
+    let Ok(mut stream) = client.get_stream(&path).await else {
+        return;
+    };
+    let mut demux = LogDemux::new(tty);
+    while let Some(Ok(chunk)) = stream.next_chunk().await {
+        let now_nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+        let lines: Vec<LogLine> = demux
+            .push(&chunk)
+            .into_iter()
+            .map(|l| {
+                let t = l
+                    .time
+                    .map(|secs| secs.saturating_mul(1_000_000_000))
+                    .unwrap_or(now_nanos);
+                LogLine::from_raw(t, source.clone(), None, &l.text)
+            })
+            .collect();
+        if !lines.is_empty()
+            && tx
+                .send(AppEvent::Log(LogEvent::Lines(lines)))
+                .await
+                .is_err()
+        {
+            return;
+        }
     }
 }
 
