@@ -9,11 +9,12 @@ use ratatui::backend::TestBackend;
 use opscockpit::app::action::Action;
 use opscockpit::app::update;
 use opscockpit::sources::procfs;
-use opscockpit::testing::fixture_state;
+use opscockpit::testing::{fixture_state, populated_state};
 
 fn draw_full_frame(c: &mut Criterion) {
+    // Every pane populated (containers, alerts, logs, actions, metrics).
     for (w, h) in [(200u16, 60u16), (80, 24)] {
-        let mut state = fixture_state("dark");
+        let mut state = populated_state("dark");
         update::resize(&mut state, w, h);
         let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("backend");
         c.bench_function(&format!("draw cockpit {w}x{h}"), |b| {

@@ -113,3 +113,273 @@ fn sample(t: i64) -> MetricsUpdate {
         cpu_count: Some(4),
     }
 }
+
+/// [`fixture_state`] with every pane filled as on a busy host: containers
+/// with stats, raised alerts, merged log lines, pending and finished
+/// actions. Used by the full-frame benchmark and the screenshot snapshot.
+pub fn populated_state(theme: &str) -> State {
+    use crate::app::alerts::{Alert, AlertsEvent};
+    use crate::app::state::AlertLevel;
+    use crate::gate::{ActionState, ActionView, GateEvent, Risk, Tier, fingerprint};
+    use crate::logs::{Level, LogEvent, LogLine};
+    use crate::sources::docker::{Container, ContainerStats, DockerEvent, EngineStatus};
+
+    let mut state = fixture_state(theme);
+    let apply = |state: &mut State, event: AppEvent| {
+        update::apply_event(state, event);
+    };
+    apply(
+        &mut state,
+        AppEvent::Docker(DockerEvent::Status(EngineStatus::Live {
+            engine: "Docker 29.1.0".into(),
+            api_version: "1.47".into(),
+        })),
+    );
+    let containers = [
+        (
+            "a1",
+            "web",
+            "ghcr.io/acme/web:2.14",
+            "running",
+            Some("healthy"),
+            3 * 86_400,
+            0,
+        ),
+        (
+            "b2",
+            "worker",
+            "ghcr.io/acme/worker:2.14",
+            "running",
+            Some("unhealthy"),
+            2 * 3600,
+            3,
+        ),
+        (
+            "c3",
+            "postgres",
+            "postgres:16",
+            "running",
+            None,
+            12 * 86_400,
+            0,
+        ),
+        ("d4", "redis", "redis:7", "running", None, 12 * 86_400, 0),
+        ("e5", "caddy", "caddy:2", "running", None, 12 * 86_400, 0),
+        (
+            "f6",
+            "migrate",
+            "ghcr.io/acme/web:2.14",
+            "exited",
+            None,
+            0,
+            0,
+        ),
+    ];
+    let rows: Vec<Container> = containers
+        .iter()
+        .map(|(id, name, image, st, health, up, restarts)| Container {
+            id: (*id).into(),
+            name: (*name).into(),
+            image: (*image).into(),
+            state: (*st).into(),
+            health: health.map(Into::into),
+            status: if *st == "running" {
+                "Up".into()
+            } else {
+                "Exited (0) 2 hours ago".into()
+            },
+            started_at: (*st == "running").then_some(FIXTURE_NOW - up),
+            restart_count: Some(*restarts),
+            ports: if *name == "caddy" {
+                vec!["0.0.0.0:443->443/tcp".into()]
+            } else {
+                Vec::new()
+            },
+            exit_code: (*st == "exited").then_some(0),
+            oom_killed: false,
+        })
+        .collect();
+    apply(&mut state, AppEvent::Docker(DockerEvent::Snapshot(rows)));
+    for (i, (id, ..)) in containers.iter().enumerate().take(5) {
+        let stats = ContainerStats {
+            cpu_percent: Some([23.5, 71.2, 4.1, 0.8, 0.3][i]),
+            mem_used: [412, 1_630, 2_270, 96, 41][i] * 1024 * 1024,
+            mem_limit: [1024, 2048, 4096, 512, 256][i] * 1024 * 1024,
+        };
+        apply(
+            &mut state,
+            AppEvent::Docker(DockerEvent::Stats {
+                id: (*id).into(),
+                stats,
+            }),
+        );
+    }
+
+    let alert = |key: &str, level, value: &str, info: &str, ago: i64| Alert {
+        key: key.into(),
+        name: key.rsplit('.').next().unwrap_or(key).into(),
+        chart: key.rsplit_once('.').map(|(c, _)| c).unwrap_or("").into(),
+        level,
+        value: value.into(),
+        info: info.into(),
+        since: FIXTURE_NOW - ago,
+        silenced: false,
+    };
+    apply(
+        &mut state,
+        AppEvent::Alerts(AlertsEvent::Update(vec![
+            alert(
+                "cgroup_worker.mem_usage.cgroup_ram_in_use",
+                AlertLevel::Critical,
+                "96.2%",
+                "cgroup memory utilization",
+                340,
+            ),
+            alert(
+                "system.load.load_average_15",
+                AlertLevel::Warning,
+                "3.10",
+                "system fifteen-minute load average",
+                1260,
+            ),
+            alert(
+                "disk_space._.disk_space_usage",
+                AlertLevel::Warning,
+                "86.4%",
+                "disk / space utilization",
+                7400,
+            ),
+        ])),
+    );
+
+    let log = |ago_ms: i64, source: &str, level: Option<Level>, text: &str| {
+        LogLine::from_raw(
+            (FIXTURE_NOW * 1000 - ago_ms) * 1_000_000,
+            std::sync::Arc::from(source),
+            level,
+            text.as_bytes(),
+        )
+    };
+    let mut lines = Vec::new();
+    for i in 0..120 {
+        let t = (120 - i) * 1500;
+        lines.push(match i % 6 {
+            0 => log(
+                t,
+                "container:web",
+                Some(Level::Info),
+                &format!("GET /api/orders/{} 200 {}ms", 1000 + i, 12 + i % 40),
+            ),
+            1 => log(
+                t,
+                "container:worker",
+                Some(Level::Warn),
+                &format!("job {} retrying after 2s: upstream timeout", 500 + i),
+            ),
+            2 => log(
+                t,
+                "betterstack",
+                Some(Level::Error),
+                "payment webhook failed: connection reset by peer",
+            ),
+            3 => log(
+                t,
+                "journal",
+                Some(Level::Info),
+                "caddy.service: reverse_proxy upstream web:8080 healthy",
+            ),
+            4 => log(
+                t,
+                "container:web",
+                Some(Level::Info),
+                &format!("POST /api/checkout 201 {}ms", 80 + i),
+            ),
+            _ => log(
+                t,
+                "container:worker",
+                Some(Level::Error),
+                "OOM risk: heap 1.6 GiB of 2 GiB",
+            ),
+        });
+    }
+    apply(&mut state, AppEvent::Log(LogEvent::Lines(lines)));
+
+    let action = |id: &str,
+                  st: ActionState,
+                  tier: Tier,
+                  agent: &str,
+                  title: &str,
+                  command: &str,
+                  ago: i64| {
+        let done = matches!(st, ActionState::Succeeded | ActionState::Failed);
+        ActionView {
+            id: id.into(),
+            host: "web-1".into(),
+            state: st,
+            tier,
+            rule: "default".into(),
+            command: command.into(),
+            cwd: None,
+            timeout_secs: 600,
+            title: title.into(),
+            reason: "worker OOM loop since the 13:52 deploy".into(),
+            agent: agent.into(),
+            risk: Some(Risk::Medium),
+            fingerprint: fingerprint("web-1", command, None, 600),
+            created_at: (FIXTURE_NOW - ago) * 1000,
+            expires_at: (st == ActionState::Pending).then_some((FIXTURE_NOW - ago + 900) * 1000),
+            decided_at: done.then_some((FIXTURE_NOW - ago + 20) * 1000),
+            decided_by: done.then(|| "operator:ops".into()),
+            decision_reason: None,
+            started_at: done.then_some((FIXTURE_NOW - ago + 20) * 1000),
+            ended_at: done.then_some((FIXTURE_NOW - ago + 23) * 1000),
+            exit_code: done.then_some(if st == ActionState::Failed { 1 } else { 0 }),
+            signal: None,
+            error: None,
+            stdout_total: 0,
+            stderr_total: 0,
+        }
+    };
+    apply(
+        &mut state,
+        AppEvent::Gate(GateEvent::History(vec![
+            action(
+                "a0000001aaaaaaaaaaaaaaaa",
+                ActionState::Succeeded,
+                Tier::Auto,
+                "claude",
+                "check disk",
+                "df -h",
+                1900,
+            ),
+            action(
+                "a0000002aaaaaaaaaaaaaaaa",
+                ActionState::Failed,
+                Tier::Approve,
+                "claude",
+                "tail worker logs",
+                "docker logs --tail 50 worker",
+                900,
+            ),
+            action(
+                "a0000003aaaaaaaaaaaaaaaa",
+                ActionState::Pending,
+                Tier::Approve,
+                "claude",
+                "restart worker",
+                "docker restart worker",
+                95,
+            ),
+            action(
+                "a0000004aaaaaaaaaaaaaaaa",
+                ActionState::Pending,
+                Tier::Confirm,
+                "claude",
+                "raise worker memory",
+                "docker update --memory 3g worker",
+                40,
+            ),
+        ])),
+    );
+    state
+}

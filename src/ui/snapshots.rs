@@ -45,6 +45,16 @@ fn frame_for_every_theme_and_size() {
     }
 }
 
+/// The whole cockpit on a busy host: every pane has data.
+#[test]
+fn populated_frame() {
+    for (w, h) in SIZES {
+        let mut state = crate::testing::populated_state("dark");
+        update::resize(&mut state, w, h);
+        insta::assert_snapshot!(format!("populated_{w}x{h}"), render(&state, w, h).backend());
+    }
+}
+
 #[test]
 fn metrics_pane_maximised() {
     for (w, h) in SIZES {
