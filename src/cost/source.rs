@@ -16,6 +16,8 @@ use crate::app::event::AppEvent;
 use crate::transport::SharedTransport;
 
 pub const REFRESH: Duration = Duration::from_secs(5 * 60);
+/// The first report waits this long after the cockpit starts.
+const START_DELAY: Duration = Duration::from_secs(4);
 
 pub async fn run(
     transport: SharedTransport,
@@ -25,6 +27,12 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let netdata = for_settings(&transport, &settings);
+    // Month-to-date totals are not urgent: let the metrics back-fill (the
+    // other burst at start) finish first, so the two never add up.
+    tokio::select! {
+        _ = tokio::time::sleep(START_DELAY) => {}
+        _ = cancel.cancelled() => return,
+    }
     loop {
         let now = chrono::Utc::now().timestamp();
         let query = match &netdata {
@@ -47,6 +55,7 @@ pub async fn run(
         if events.send(AppEvent::Cost(event)).await.is_err() {
             return;
         }
+        crate::sources::netdata::source::release_freed_memory();
         tokio::select! {
             _ = tokio::time::sleep(REFRESH) => {}
             _ = cancel.cancelled() => return,

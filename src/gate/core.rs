@@ -58,7 +58,9 @@ impl Gate {
         transport: SharedTransport,
     ) -> Result<Gate, GateError> {
         let store = Store::open(&super::db_path(data_dir))?;
-        let (events, _) = broadcast::channel(4096);
+        // A reader that falls behind reloads the history (see `run`), so
+        // the queue need not hold a burst of thousands.
+        let (events, _) = broadcast::channel(256);
         let (changed, _) = watch::channel(0);
         let operator = format!(
             "operator:{}",

@@ -50,6 +50,11 @@ impl Series {
         }
         if self.points.len() == self.capacity {
             self.points.pop_front();
+        } else if self.points.len() == self.points.capacity() {
+            // Grow straight to the final size instead of doubling past it
+            // (600 points would otherwise take room for 1024).
+            let room = (self.points.capacity() * 2).min(self.capacity) - self.points.len();
+            self.points.reserve_exact(room);
         }
         self.points.push_back(Point { t, v });
     }
@@ -173,6 +178,20 @@ mod tests {
         s.push(3, 7.0);
         assert_eq!(s.len(), 1);
         assert_eq!(s.latest(), Some(Point { t: 3, v: 7.0 }));
+    }
+
+    #[test]
+    fn full_ring_holds_no_more_room_than_its_capacity() {
+        let mut s = Series::new(Unit::Percent, HISTORY_SECONDS);
+        for t in 0..2000 {
+            s.push(t, 1.0);
+        }
+        assert_eq!(s.len(), HISTORY_SECONDS);
+        assert!(
+            s.points.capacity() < HISTORY_SECONDS + 64,
+            "{}",
+            s.points.capacity()
+        );
     }
 
     #[test]
