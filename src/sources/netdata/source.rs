@@ -312,6 +312,17 @@ pub fn to_alert(raw: parse::RawAlarm) -> Option<Alert> {
     })
 }
 
+/// Gives the memory of a finished back-fill back to the system: glibc keeps
+/// freed heap pages otherwise, and the idle cockpit would carry the burst.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator to the
+    // kernel; it has no preconditions and touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,16 +346,5 @@ mod tests {
             .expect("critical");
         assert_eq!(crit.value, "1.39 load", "the agent's own formatting");
         assert_eq!(crit.key, "system.load.opscockpit_test_critical");
-    }
-}
-
-/// Gives the memory of a finished back-fill back to the system: glibc keeps
-/// freed heap pages otherwise, and the idle cockpit would carry the burst.
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages of the allocator to the
-    // kernel; it has no preconditions and touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
