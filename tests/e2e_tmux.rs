@@ -399,6 +399,13 @@ fn testbed_over_ssh_shows_live_remote_metrics_and_containers() {
         let now = cpu_row(s);
         now.is_some() && now != before
     });
+    // The bed runs Netdata on its loopback: reached through the SSH
+    // connection (direct-tcpip), it is the live metrics source.
+    tmux.wait_for(
+        "Netdata over SSH as the metrics source",
+        Duration::from_secs(30),
+        |s| s.contains("src netdata"),
+    );
     tmux.send(&["3"]);
     let containers = tmux.wait_for("the bed's containers", Duration::from_secs(30), |s| {
         s.contains("bed-web")

@@ -88,7 +88,8 @@ def main(src, dst):
                     fg, bg = bg, fg
                 x, y = 8 + col * cw, 8 + row * ch
                 draw.rectangle([x, y, x + cw, y + ch], fill=bg)
-                face = braille if "\u2800" <= char <= "\u28ff" else (bold if st["bold"] else font)
+                fallback = "\u2800" <= char <= "\u28ff" or "\u2400" <= char <= "\u243f" or ord(char) > 0x1F000 or char == "\u23f3"
+                face = braille if fallback else (bold if st["bold"] else font)
                 draw.text((x, y + 1), char, font=face, fill=fg)
                 col += 1
     img.save(dst)
