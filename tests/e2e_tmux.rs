@@ -125,19 +125,23 @@ fn cpu_figure(screen: &str) -> Option<String> {
     })
 }
 
-/// The `echo "EXITED:$?"` after the cockpit printed its line (the typed
-/// command line itself also contains `EXITED:`, but not at a line start).
-fn exited(screen: &str) -> bool {
-    screen.lines().any(|l| {
-        l.strip_prefix("EXITED:")
-            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+/// The exit status the shell echoed after the cockpit ended. The typed
+/// command line itself contains `EXITED:$?`, never `EXITED:` and a digit; a
+/// resize can leave the echo after a prompt, so it is looked for anywhere.
+fn echoed_status(screen: &str) -> Option<String> {
+    screen.lines().find_map(|l| {
+        let rest = &l[l.find("EXITED:")? + "EXITED:".len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        (!digits.is_empty()).then_some(digits)
     })
 }
 
+fn exited(screen: &str) -> bool {
+    echoed_status(screen).is_some()
+}
+
 fn exited_with(screen: &str, code: &str) -> bool {
-    screen
-        .lines()
-        .any(|l| l.trim_end() == format!("EXITED:{code}"))
+    echoed_status(screen).as_deref() == Some(code)
 }
 
 fn cpu_row(screen: &str) -> Option<String> {

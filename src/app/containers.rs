@@ -252,7 +252,17 @@ pub fn apply_event(state: &mut State, event: DockerEvent) -> Outcome {
             if !c.containers.contains_key(&id) {
                 return Outcome::default();
             }
+            // A sample that changes nothing on screen (an idle container's
+            // 0.0% and the same memory) is kept but draws nothing: with many
+            // containers most samples are like that.
+            let visible_change = c
+                .stats
+                .get(&id)
+                .is_none_or(|old| shown(old) != shown(&stats));
             c.stats.insert(id, stats);
+            if !visible_change {
+                return Outcome::default();
+            }
         }
         DockerEvent::Timeline(entry) => {
             if c.timeline.len() >= TIMELINE_CAP {
@@ -428,6 +438,17 @@ fn detail_action(state: &mut State, action: Action) -> Option<Outcome> {
     Some(redraw())
 }
 
+/// What the list shows of a stats sample (CPU to a tenth, memory as
+/// humanized), to tell a sample that changes the screen from one that does not.
+fn shown(stats: &ContainerStats) -> (Option<i64>, String, String) {
+    use crate::metrics::units::human_bytes;
+    (
+        stats.cpu_percent.map(|p| (p * 10.0).round() as i64),
+        human_bytes(stats.mem_used as f64),
+        human_bytes(stats.mem_limit as f64),
+    )
+}
+
 /// The command the gate would run for `action` on container `name`.
 pub fn propose(action: Action, name: &str) -> Option<ProposedAction> {
     let verb = match action {
@@ -499,6 +520,44 @@ mod tests {
         apply_event(&mut s, DockerEvent::Removed { id: "2".into() });
         assert_eq!(list_len(&s), 2);
         assert!(selected(&s).is_some());
+    }
+
+    #[test]
+    fn a_sample_that_changes_nothing_on_screen_draws_nothing() {
+        let mut s = test_state();
+        apply_event(
+            &mut s,
+            DockerEvent::Snapshot(vec![row("1", "a", "running")]),
+        );
+        let sample = |cpu: f64, mem: u64| DockerEvent::Stats {
+            id: "1".into(),
+            stats: ContainerStats {
+                cpu_percent: Some(cpu),
+                mem_used: mem,
+                mem_limit: 1 << 30,
+            },
+        };
+        assert!(
+            apply_event(&mut s, sample(0.0, 5 << 20)).dirty,
+            "first sample"
+        );
+        assert!(
+            !apply_event(&mut s, sample(0.01, (5 << 20) + 100)).dirty,
+            "same 0.0% and 5.0 MiB"
+        );
+        assert!(
+            apply_event(&mut s, sample(0.2, (5 << 20) + 100)).dirty,
+            "0.2% shows"
+        );
+        assert!(
+            apply_event(&mut s, sample(0.2, 6 << 20)).dirty,
+            "6.0 MiB shows"
+        );
+        assert_eq!(
+            s.containers.stats.get("1").map(|st| st.mem_used),
+            Some(6 << 20),
+            "kept either way"
+        );
     }
 
     #[test]

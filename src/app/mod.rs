@@ -31,6 +31,10 @@ use update::{Effect, Outcome};
 /// slow down) rather than grow memory when the loop falls behind.
 const EVENT_QUEUE: usize = 1024;
 
+/// Shortest time between two frames drawn for source data (keys, mouse and
+/// resizes are drawn at once).
+const SOURCE_FRAME: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Starts the data sources for `transport` and returns the channel they
 /// report on. They stop when `cancel` fires.
 pub fn spawn_sources(
@@ -129,18 +133,30 @@ async fn event_loop(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut dirty = true;
+    // What the user did is drawn at once; what sources did waits until
+    // SOURCE_FRAME has passed since the last draw, so a burst of stats and
+    // log lines costs a few frames a second, not one frame per event.
+    let mut urgent = true;
+    let mut last_draw = tokio::time::Instant::now();
     loop {
-        if dirty {
+        if dirty && (urgent || last_draw.elapsed() >= SOURCE_FRAME) {
             guard.terminal.draw(|frame| crate::ui::draw(frame, state))?;
             dirty = false;
+            urgent = false;
+            last_draw = tokio::time::Instant::now();
             panic_if_testing_restore();
         }
+        let deferred_draw = last_draw + SOURCE_FRAME;
         let outcome = tokio::select! {
             event = terminal_events.next() => match event {
-                Some(Ok(event)) => terminal_event(state, event),
+                Some(Ok(event)) => {
+                    urgent = true;
+                    terminal_event(state, event)
+                }
                 Some(Err(e)) => return Err(e).wrap_err("reading terminal input"),
                 None => return Ok(()),
             },
+            _ = tokio::time::sleep_until(deferred_draw), if dirty => Outcome::default(),
             Some(event) = sources.events.recv() => {
                 let mut outcome = update::apply_event(state, event);
                 // Take everything already queued before drawing once.
@@ -160,11 +176,13 @@ async fn event_loop(
                 Effect::Suspend => {
                     guard.suspend()?;
                     dirty = true;
+                    urgent = true;
                 }
                 Effect::SetMouseCapture(on) => guard.set_mouse_capture(on)?,
                 Effect::FullRedraw => {
                     guard.terminal.clear()?;
                     dirty = true;
+                    urgent = true;
                 }
                 Effect::Bell => guard.ring_bell(),
                 Effect::Gate(request) => match &sources.gate {
