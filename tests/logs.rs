@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opscockpit::app::event::AppEvent;
-use opscockpit::logs::betterstack::{self, Client, Options, PasswordRef, QueryError, Secret};
+use opscockpit::logs::betterstack::{
+    self, Client, LookupError, Options, PasswordRef, QueryError, Secret, SourceLookup,
+};
 use opscockpit::logs::{LogEvent, LogLine, SourceHealth};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +21,10 @@ use tokio_util::sync::CancellationToken;
 const USER: &str = "u_standin";
 const PASSWORD: &str = "pw-Zq7!never-shown";
 const TABLE: &str = "t4242_app";
+/// The team API token the stand-in's sources API accepts.
+const TEAM_TOKEN: &str = "team-Kq3!never-shown";
+/// The stand-in lists three sources, two a page: "My app" (TABLE) is on page 2.
+const SOURCES: [&str; 3] = ["Web=t4242_web", "Nginx=t4242_nginx", "My app=t4242_app"];
 /// 2026-11-23 14:00:00 UTC.
 const BASE: i64 = 1_795_442_400;
 
@@ -52,6 +58,8 @@ impl Standin {
             .arg(dir.path().join("db"))
             .arg("--table")
             .arg(TABLE)
+            .args(SOURCES.iter().flat_map(|s| ["--source", s]))
+            .env("BETTERSTACK_STANDIN_TEAM_TOKEN", TEAM_TOKEN)
             .env("BETTERSTACK_STANDIN_USER", USER)
             .env("BETTERSTACK_STANDIN_PASSWORD", PASSWORD)
             .stdout(Stdio::piped())
@@ -100,6 +108,32 @@ impl Standin {
         );
     }
 
+    /// Requests the sources API has answered so far.
+    fn sources_requests(&self) -> u64 {
+        let out = Command::new("curl")
+            .args(["-sf"])
+            .arg(format!("{}/_control/stats", self.endpoint()))
+            .output()
+            .expect("curl");
+        let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stats JSON");
+        stats["sources_requests"]
+            .as_u64()
+            .expect("sources_requests")
+    }
+
+    /// Options that look the table up by source name with the team token in
+    /// `token_env`.
+    fn lookup_options(&self, password_env: &str, token_env: &str, source: &str) -> Options {
+        let mut options = self.options(password_env);
+        options.table = String::new();
+        options.lookup = Some(SourceLookup {
+            api: self.endpoint(),
+            source: source.into(),
+            token_env: token_env.into(),
+        });
+        options
+    }
+
     /// Inserts rows `(unix seconds + micros, raw)`.
     fn insert(&self, rows: &[(i64, String)]) {
         let body: String = rows
@@ -120,6 +154,7 @@ impl Standin {
         Options {
             endpoint: self.endpoint(),
             table: TABLE.into(),
+            lookup: None,
             username: USER.into(),
             password: PasswordRef::Env(password_env.into()),
             poll: Duration::from_millis(150),
@@ -263,6 +298,161 @@ async fn standin_runs_real_sql_so_bad_queries_fail() {
         ))
         .await
         .expect("archive query");
+}
+
+#[tokio::test]
+async fn source_lookup_follows_pages_and_explains_refusal_and_unknown_names() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("http");
+    let token = Secret::new(TEAM_TOKEN);
+    // "My app" is on the second page: found through pagination.next.
+    let table = betterstack::lookup_table(&http, &standin.endpoint(), &token, "My app")
+        .await
+        .expect("found");
+    assert_eq!(table, TABLE);
+    assert_eq!(standin.sources_requests(), 2);
+    // A refused token.
+    let err = betterstack::lookup_table(
+        &http,
+        &standin.endpoint(),
+        &Secret::new("not-the-team-token"),
+        "My app",
+    )
+    .await
+    .expect_err("refused");
+    assert_eq!(err, LookupError::Refused { status: 401 });
+    assert!(err.to_string().contains("the team token was refused (401)"));
+    // An unknown name lists every source on every page.
+    let err = betterstack::lookup_table(&http, &standin.endpoint(), &token, "my app")
+        .await
+        .expect_err("unknown");
+    assert_eq!(
+        err.to_string(),
+        "no Better Stack source named `my app`; the team token sees: Web, Nginx, My app"
+    );
+    // Nobody listening: a network error, worth retrying.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let err = betterstack::lookup_table(&http, &format!("http://127.0.0.1:{closed}"), &token, "x")
+        .await
+        .expect_err("closed");
+    assert!(err.is_transient(), "{err:?}");
+    assert!(
+        err.to_string().contains("cannot reach Better Stack"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn source_tails_the_table_it_looked_up() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    standin.insert(&[(at_ms(0), msg("found by name")), (at_ms(5), msg("second"))]);
+    env_with_password("OPSCOCKPIT_TEST_BS_LOOKUP_PW", PASSWORD);
+    env_with_password("OPSCOCKPIT_TEST_BS_LOOKUP_TOKEN", TEAM_TOKEN);
+    let (tx, mut rx) = mpsc::channel(256);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(betterstack::run(
+        standin.lookup_options(
+            "OPSCOCKPIT_TEST_BS_LOOKUP_PW",
+            "OPSCOCKPIT_TEST_BS_LOOKUP_TOKEN",
+            "My app",
+        ),
+        tx,
+        cancel.clone(),
+    ));
+    let mut seen = Seen::default();
+    collect_until(&mut rx, &mut seen, Duration::from_secs(30), |s| {
+        s.lines.len() >= 2 && s.statuses.iter().any(|(h, _)| *h == SourceHealth::Live)
+    })
+    .await;
+    cancel.cancel();
+    task.await.expect("task");
+    let texts: Vec<&str> = seen.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["found by name", "second"]);
+    assert!(
+        seen.statuses
+            .iter()
+            .any(|(_, m)| m == "looking up source `My app`"),
+        "{:?}",
+        seen.statuses
+    );
+    assert!(
+        seen.statuses
+            .iter()
+            .any(|(h, m)| *h == SourceHealth::Live && m.contains("tailing t4242_app_logs")),
+        "{:?}",
+        seen.statuses
+    );
+    for (_, m) in &seen.statuses {
+        assert!(!m.contains(TEAM_TOKEN) && !m.contains(PASSWORD), "{m}");
+    }
+}
+
+#[tokio::test]
+async fn source_lookup_failures_show_in_the_status_and_retry() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    env_with_password("OPSCOCKPIT_TEST_BS_LOOKUP_PW2", PASSWORD);
+    env_with_password("OPSCOCKPIT_TEST_BS_LOOKUP_BAD", "wrong-team-token-xyz");
+    env_with_password("OPSCOCKPIT_TEST_BS_LOOKUP_TOKEN2", TEAM_TOKEN);
+    for (token_env, source, expected) in [
+        (
+            "OPSCOCKPIT_TEST_BS_LOOKUP_BAD",
+            "My app",
+            "the team token was refused (401)",
+        ),
+        (
+            "OPSCOCKPIT_TEST_BS_LOOKUP_TOKEN2",
+            "Nope",
+            "no Better Stack source named `Nope`; the team token sees: Web, Nginx, My app; retrying in 1m",
+        ),
+        (
+            "OPSCOCKPIT_TEST_BS_LOOKUP_UNSET_FOR_SURE",
+            "My app",
+            "environment variable OPSCOCKPIT_TEST_BS_LOOKUP_UNSET_FOR_SURE is not set",
+        ),
+    ] {
+        let (tx, mut rx) = mpsc::channel(64);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(betterstack::run(
+            standin.lookup_options("OPSCOCKPIT_TEST_BS_LOOKUP_PW2", token_env, source),
+            tx,
+            cancel.clone(),
+        ));
+        let mut seen = Seen::default();
+        collect_until(&mut rx, &mut seen, Duration::from_secs(20), |s| {
+            s.statuses
+                .iter()
+                .any(|(h, _)| *h == SourceHealth::Unavailable)
+        })
+        .await;
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the source stops when cancelled while backing off")
+            .expect("task");
+        let (_, message) = seen
+            .statuses
+            .iter()
+            .find(|(h, _)| *h == SourceHealth::Unavailable)
+            .expect("unavailable");
+        assert!(message.contains(expected), "{message}");
+        assert!(
+            !message.contains("wrong-team-token-xyz") && !message.contains(TEAM_TOKEN),
+            "{message}"
+        );
+        assert!(seen.lines.is_empty());
+    }
 }
 
 #[tokio::test]
@@ -490,15 +680,15 @@ async fn wrong_password_and_missing_reference_are_explained() {
         seen.statuses
     );
     let mut options = standin.options("x");
-    options.password = PasswordRef::Keyring;
+    options.password = PasswordRef::Keyring("opscockpit-test-surely-missing".into());
     let (tx, mut rx) = mpsc::channel(64);
     betterstack::run(options, tx, CancellationToken::new()).await;
     let mut seen = Seen::default();
     drain_for(&mut rx, &mut seen, Duration::from_millis(100)).await;
     assert!(
-        seen.statuses
-            .iter()
-            .any(|(_, m)| m.contains("no OS keyring available on this machine")),
+        seen.statuses.iter().any(|(h, m)| *h == SourceHealth::Unavailable
+            && (m.contains("no password in the OS keyring for opscockpit/opscockpit-test-surely-missing; store it with `opscockpit secret set HOST`")
+                || m.contains("no OS keyring available on this machine"))),
         "{:?}",
         seen.statuses
     );
