@@ -694,6 +694,53 @@ async fn wrong_password_and_missing_reference_are_explained() {
     );
 }
 
+/// Stores the password in the OS keyring (on Linux the kernel keyutils store,
+/// which works headless) with the crate the cockpit uses, then tails with
+/// `keyring = true`.
+#[tokio::test]
+async fn password_from_the_os_keyring_tails_the_standin() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    let user = format!("opscockpit-test-{}-{}", std::process::id(), nanos());
+    let entry = match betterstack::keyring_entry(&user) {
+        Ok(entry) => entry,
+        Err(e) if e.contains("no OS keyring available") => {
+            eprintln!("no OS keyring on this machine, skipping: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    entry.set_password(PASSWORD).expect("store the password");
+    standin.insert(&[(at_ms(0), msg("via the keyring"))]);
+    let mut options = standin.options("unused");
+    options.password = PasswordRef::Keyring(user.clone());
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(betterstack::run(options, tx, cancel.clone()));
+    let mut seen = Seen::default();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(30),
+        collect_until(&mut rx, &mut seen, Duration::from_secs(25), |s| {
+            !s.lines.is_empty()
+        }),
+    )
+    .await;
+    cancel.cancel();
+    let _ = task.await;
+    let _ = entry.delete_credential();
+    outcome.expect("lines via the keyring password");
+    assert_eq!(seen.lines[0].text, "via the keyring");
+    for (_, m) in &seen.statuses {
+        assert!(!m.contains(PASSWORD), "{m}");
+    }
+    // Gone from the keyring: a clear message, not a hang.
+    let err = betterstack::resolve_password(&PasswordRef::Keyring(user.clone()))
+        .await
+        .expect_err("deleted");
+    assert!(err.contains("no password in the OS keyring"), "{err}");
+}
+
 #[tokio::test]
 async fn hostile_and_huge_rows_arrive_inert_and_cut() {
     let Some(standin) = Standin::start_in_bed() else {

@@ -156,6 +156,34 @@ fn platform_store() -> Result<(), String> {
     Ok(())
 }
 
+/// A thread without a session keyring of its own (no `pam_keyinit`: services,
+/// containers, `sudo`) falls back to the user-session keyring, where the
+/// kernel refuses to link the key into the persistent keyring (EACCES), so
+/// the keyutils store cannot save or find anything. Joining a fresh
+/// anonymous session keyring fixes that; the key itself lives in the
+/// per-user persistent keyring, which every session reaches. Affects the
+/// calling thread only (credentials are per thread).
+#[cfg(target_os = "linux")]
+fn join_session_keyring_if_none() {
+    const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+    const KEY_SPEC_USER_SESSION_KEYRING: libc::c_long = -5;
+    // SAFETY: keyctl with integer arguments and a null name pointer, as
+    // keyctl(2) documents; no memory is handed to the kernel.
+    unsafe {
+        let get = |id: libc::c_long| libc::syscall(libc::SYS_keyctl, KEYCTL_GET_KEYRING_ID, id, 0);
+        let session = get(KEY_SPEC_SESSION_KEYRING);
+        if session < 0 || session == get(KEY_SPEC_USER_SESSION_KEYRING) {
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_JOIN_SESSION_KEYRING,
+                std::ptr::null::<libc::c_char>(),
+            );
+        }
+    }
+}
+
 #[cfg(target_os = "macos")]
 fn platform_store() -> Result<(), String> {
     let store = apple_native_keyring_store::keychain::Store::new().map_err(|e| e.to_string())?;
@@ -179,6 +207,8 @@ fn platform_store() -> Result<(), String> {
 /// store, for reading here and for `opscockpit secret set`.
 pub fn keyring_entry(user: &str) -> Result<keyring_core::Entry, String> {
     ensure_keyring_store()?;
+    #[cfg(target_os = "linux")]
+    join_session_keyring_if_none();
     keyring_core::Entry::new(KEYRING_SERVICE, user).map_err(|e| {
         format!(
             "the OS keyring refused entry {KEYRING_SERVICE}/{}: {}; use password_env or password_cmd",
