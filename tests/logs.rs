@@ -741,6 +741,81 @@ async fn password_from_the_os_keyring_tails_the_standin() {
     assert!(err.contains("no password in the OS keyring"), "{err}");
 }
 
+/// `opscockpit secret set HOST` stores the password from a pipe (another
+/// process, so this goes through the per-user persistent keyring), the
+/// source reads it, and `secret delete HOST` removes it.
+#[tokio::test]
+async fn secret_subcommand_stores_what_the_source_reads() {
+    if std::env::var_os("OPSCOCKPIT_BED").is_none() {
+        eprintln!("OPSCOCKPIT_BED unset: skipping");
+        return;
+    }
+    let user = format!("opscockpit-cli-{}-{}", std::process::id(), nanos());
+    if let Err(e) = betterstack::keyring_entry(&user) {
+        eprintln!("no OS keyring on this machine, skipping: {e}");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hosts.local.betterstack]\nendpoint = \"http://127.0.0.1:9\"\ntable = \"{TABLE}\"\nusername = \"{USER}\"\nkeyring = true\nkeyring_entry = \"{user}\"\n"
+        ),
+    )
+    .expect("config");
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_opscockpit"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("opscockpit runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains(PASSWORD), "the secret was printed");
+        (out.status.success(), text)
+    };
+    let (ok, text) = run(&["secret", "set", "local"], &format!("{PASSWORD}\n"));
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("stored in the OS keyring as opscockpit/{user}")),
+        "{text}"
+    );
+    let secret = betterstack::resolve_password(&PasswordRef::Keyring(user.clone()))
+        .await
+        .expect("the source reads what the subcommand stored");
+    assert_eq!(secret.expose(), PASSWORD);
+    let (ok, text) = run(&["secret", "delete", "local"], "");
+    assert!(ok, "{text}");
+    assert!(text.contains("removed"), "{text}");
+    let err = betterstack::resolve_password(&PasswordRef::Keyring(user.clone()))
+        .await
+        .expect_err("removed");
+    assert!(err.contains("no password in the OS keyring"), "{err}");
+    // A host without a Better Stack section is explained.
+    let (ok, text) = run(&["secret", "set", "nosuchhost"], "x\n");
+    assert!(!ok);
+    assert!(
+        text.contains("no [hosts.nosuchhost.betterstack] in the config"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn hostile_and_huge_rows_arrive_inert_and_cut() {
     let Some(standin) = Standin::start_in_bed() else {

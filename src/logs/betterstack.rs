@@ -263,6 +263,119 @@ pub struct SourceLookup {
     pub token_env: String,
 }
 
+/// `opscockpit secret set|delete HOST`: the keyring entry named by HOST's
+/// `[hosts.HOST.betterstack]` (user = `keyring_entry`, else `username`).
+/// The secret is read from the terminal without echo (or one line of a
+/// pipe) and never printed.
+pub fn secret_command(
+    command: &crate::cli::SecretCommand,
+    config: &crate::config::Config,
+) -> Result<(), String> {
+    use crate::cli::SecretCommand;
+    let host = match command {
+        SecretCommand::Set { host } | SecretCommand::Delete { host } => host,
+    };
+    let bs = config
+        .hosts
+        .get(host)
+        .and_then(|h| h.betterstack.as_ref())
+        .ok_or_else(|| {
+            format!(
+                "no [hosts.{}.betterstack] in the config: add it first (see config.example.toml)",
+                inert(host)
+            )
+        })?;
+    let user = bs.keyring_entry.as_deref().unwrap_or(&bs.username);
+    let entry = keyring_entry(user)?;
+    let name = format!("{KEYRING_SERVICE}/{}", inert(user));
+    match command {
+        SecretCommand::Set { .. } => {
+            if !bs.keyring {
+                eprintln!(
+                    "note: hosts.{}.betterstack has no `keyring = true`; the cockpit reads this entry only with it",
+                    inert(host)
+                );
+            }
+            let secret = read_secret(&format!("Better Stack password for {name}: "))?;
+            if secret.is_empty() {
+                return Err("empty password: nothing stored".into());
+            }
+            entry
+                .set_password(&secret)
+                .map_err(|e| format!("could not store {name}: {}", keyring_error(&e)))?;
+            println!("stored in the OS keyring as {name}");
+        }
+        SecretCommand::Delete { .. } => match entry.delete_credential() {
+            Ok(()) => println!("removed {name} from the OS keyring"),
+            Err(keyring_core::Error::NoEntry) => println!("nothing stored as {name}"),
+            Err(e) => return Err(format!("could not remove {name}: {}", keyring_error(&e))),
+        },
+    }
+    Ok(())
+}
+
+/// One line from the terminal with echo off, or from stdin when it is not a
+/// terminal. The trailing newline is dropped.
+fn read_secret(prompt: &str) -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    let mut line = String::new();
+    if tty {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+    }
+    let echo = if tty { EchoOff::new() } else { None };
+    let read = stdin.lock().read_line(&mut line);
+    drop(echo);
+    if tty {
+        eprintln!();
+    }
+    read.map_err(|e| format!("could not read the password: {e}"))?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(line.strip_suffix('\r').unwrap_or(line).to_string())
+}
+
+/// Terminal echo turned off until dropped.
+struct EchoOff {
+    #[cfg(unix)]
+    saved: libc::termios,
+}
+
+impl EchoOff {
+    #[cfg(unix)]
+    fn new() -> Option<EchoOff> {
+        // SAFETY: tcgetattr/tcsetattr on fd 0 with a termios we own.
+        unsafe {
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut saved) != 0 {
+                return None;
+            }
+            let mut quiet = saved;
+            quiet.c_lflag &= !libc::ECHO;
+            if libc::tcsetattr(0, libc::TCSANOW, &quiet) != 0 {
+                return None;
+            }
+            Some(EchoOff { saved })
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn new() -> Option<EchoOff> {
+        None
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        // SAFETY: restores the attributes read in `new`.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSANOW, &self.saved);
+        }
+    }
+}
+
 /// Everything the source needs; built from `[hosts.NAME.betterstack]`.
 #[derive(Debug, Clone)]
 pub struct Options {
