@@ -1119,3 +1119,90 @@ fn cockpit_tails_the_standin_inert_without_leaking_the_password() {
     let screen = tmux.capture();
     assert!(!screen.contains(PASSWORD), "password on screen");
 }
+
+/// The real binary in tmux: the table looked up by source name with the team
+/// token, the password stored with `opscockpit secret set` and read from the
+/// OS keyring; neither secret on screen or in the log.
+#[test]
+fn cockpit_looks_the_table_up_and_reads_the_keyring() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    let user = format!("opscockpit-e2e-{}-{}", std::process::id(), nanos());
+    if let Err(e) = betterstack::keyring_entry(&user) {
+        eprintln!("no OS keyring on this machine, skipping: {e}");
+        return;
+    }
+    standin.insert(&[(at_ms(0), msg("looked up and unlocked"))]);
+    let tmux = Tmux::start(120, 30, &[format!("OPSCOCKPIT_BS_TEAM={TEAM_TOKEN}")]);
+    let home = tmux.home.path().to_path_buf();
+    let config_dir = home.join("config/opscockpit");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    let config = config_dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hosts.local.betterstack]\nendpoint = \"{0}\"\nteam_token_env = \"OPSCOCKPIT_BS_TEAM\"\nsource = \"My app\"\nsources_api = \"{0}\"\nusername = \"{USER}\"\nkeyring = true\nkeyring_entry = \"{user}\"\npoll = \"500ms\"\n",
+            standin.endpoint()
+        ),
+    )
+    .expect("config");
+    let bin = env!("CARGO_BIN_EXE_opscockpit");
+    let secret = |args: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = Command::new(bin)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("opscockpit secret");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    secret(&["secret", "set", "local"], &format!("{PASSWORD}\n"));
+    let log_file: PathBuf = home.join("cockpit.log");
+    tmux.send(&[
+        "-l",
+        &format!(
+            "OPSCOCKPIT_LOG=debug {bin} local --log-file {}; echo EXITED:$?",
+            log_file.display()
+        ),
+    ]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the cockpit", Duration::from_secs(20), |s| {
+        s.contains("4 Logs")
+    });
+    tmux.send(&["4"]);
+    tmux.send(&["z"]);
+    let screen = tmux.wait_for("the stand-in's line", Duration::from_secs(30), |s| {
+        s.contains("looked up and unlocked")
+    });
+    tmux.send(&["q"]);
+    tmux.wait_for("the cockpit to exit", Duration::from_secs(10), |s| {
+        s.contains("EXITED:0")
+    });
+    secret(&["secret", "delete", "local"], "");
+    let log = std::fs::read_to_string(&log_file).expect("log file");
+    assert!(
+        log.contains("source `My app` is table t4242_app"),
+        "the lookup is not in the log: {log}"
+    );
+    assert!(log.contains("tailing t4242_app_logs"), "{log}");
+    for text in [&screen, &log, &tmux.capture()] {
+        assert!(!text.contains(PASSWORD), "password shown or logged");
+        assert!(!text.contains(TEAM_TOKEN), "team token shown or logged");
+    }
+}
