@@ -103,6 +103,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Store or remove a Better Stack password in the OS keyring.
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
     /// Serve HOST's gate without the TUI: auto-tier actions run, others wait
     /// for a cockpit. For tests and headless hosts.
     #[command(hide = true)]
@@ -118,6 +123,16 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `opscockpit secret …`: the Better Stack password in the OS keyring.
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store HOST's Better Stack password (read from the terminal without
+    /// echo, or one line from stdin) for `keyring = true`.
+    Set { host: String },
+    /// Remove HOST's Better Stack password from the OS keyring.
+    Delete { host: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,6 +46,10 @@ fn real_main() -> Result<()> {
     let paths = Paths::resolve(cli.config.as_deref());
     let config =
         Config::load(&paths, cli.config.is_some()).map_err(|e| eyre!("config error: {e}"))?;
+    if let Some(Command::Secret { command }) = &cli.command {
+        return opscockpit::logs::betterstack::secret_command(command, &config)
+            .map_err(|e| eyre!(e));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opscockpit::app::event::AppEvent;
-use opscockpit::logs::betterstack::{self, Client, Options, PasswordRef, QueryError, Secret};
+use opscockpit::logs::betterstack::{
+    self, Client, LookupError, Options, PasswordRef, QueryError, Secret, SourceLookup,
+};
 use opscockpit::logs::{LogEvent, LogLine, SourceHealth};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +21,10 @@ use tokio_util::sync::CancellationToken;
 const USER: &str = "u_standin";
 const PASSWORD: &str = "pw-Zq7!never-shown";
 const TABLE: &str = "t4242_app";
+/// The team API token the stand-in's sources API accepts.
+const TEAM_TOKEN: &str = "team-Kq3!never-shown";
+/// The stand-in lists three sources, two a page: "My app" (TABLE) is on page 2.
+const SOURCES: [&str; 3] = ["Web=t4242_web", "Nginx=t4242_nginx", "My app=t4242_app"];
 /// 2026-11-23 14:00:00 UTC.
 const BASE: i64 = 1_795_442_400;
 
@@ -52,6 +58,8 @@ impl Standin {
             .arg(dir.path().join("db"))
             .arg("--table")
             .arg(TABLE)
+            .args(SOURCES.iter().flat_map(|s| ["--source", s]))
+            .env("BETTERSTACK_STANDIN_TEAM_TOKEN", TEAM_TOKEN)
             .env("BETTERSTACK_STANDIN_USER", USER)
             .env("BETTERSTACK_STANDIN_PASSWORD", PASSWORD)
             .stdout(Stdio::piped())
@@ -100,6 +108,32 @@ impl Standin {
         );
     }
 
+    /// Requests the sources API has answered so far.
+    fn sources_requests(&self) -> u64 {
+        let out = Command::new("curl")
+            .args(["-sf"])
+            .arg(format!("{}/_control/stats", self.endpoint()))
+            .output()
+            .expect("curl");
+        let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stats JSON");
+        stats["sources_requests"]
+            .as_u64()
+            .expect("sources_requests")
+    }
+
+    /// Options that look the table up by source name with the team token in
+    /// `token_env`.
+    fn lookup_options(&self, password_env: &str, token_env: &str, source: &str) -> Options {
+        let mut options = self.options(password_env);
+        options.table = String::new();
+        options.lookup = Some(SourceLookup {
+            api: self.endpoint(),
+            source: source.into(),
+            token_env: token_env.into(),
+        });
+        options
+    }
+
     /// Inserts rows `(unix seconds + micros, raw)`.
     fn insert(&self, rows: &[(i64, String)]) {
         let body: String = rows
@@ -120,6 +154,7 @@ impl Standin {
         Options {
             endpoint: self.endpoint(),
             table: TABLE.into(),
+            lookup: None,
             username: USER.into(),
             password: PasswordRef::Env(password_env.into()),
             poll: Duration::from_millis(150),
@@ -263,6 +298,161 @@ async fn standin_runs_real_sql_so_bad_queries_fail() {
         ))
         .await
         .expect("archive query");
+}
+
+#[tokio::test]
+async fn source_lookup_follows_pages_and_explains_refusal_and_unknown_names() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("http");
+    let token = Secret::new(TEAM_TOKEN);
+    // "My app" is on the second page: found through pagination.next.
+    let table = betterstack::lookup_table(&http, &standin.endpoint(), &token, "My app")
+        .await
+        .expect("found");
+    assert_eq!(table, TABLE);
+    assert_eq!(standin.sources_requests(), 2);
+    // A refused token.
+    let err = betterstack::lookup_table(
+        &http,
+        &standin.endpoint(),
+        &Secret::new("not-the-team-token"),
+        "My app",
+    )
+    .await
+    .expect_err("refused");
+    assert_eq!(err, LookupError::Refused { status: 401 });
+    assert!(err.to_string().contains("the team token was refused (401)"));
+    // An unknown name lists every source on every page.
+    let err = betterstack::lookup_table(&http, &standin.endpoint(), &token, "my app")
+        .await
+        .expect_err("unknown");
+    assert_eq!(
+        err.to_string(),
+        "no Better Stack source named `my app`; the team token sees: Web, Nginx, My app"
+    );
+    // Nobody listening: a network error, worth retrying.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let err = betterstack::lookup_table(&http, &format!("http://127.0.0.1:{closed}"), &token, "x")
+        .await
+        .expect_err("closed");
+    assert!(err.is_transient(), "{err:?}");
+    assert!(
+        err.to_string().contains("cannot reach Better Stack"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn source_tails_the_table_it_looked_up() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    standin.insert(&[(at_ms(0), msg("found by name")), (at_ms(5), msg("second"))]);
+    env_with_password("OPSCOCKPIT_TEST_BS_LOOKUP_PW", PASSWORD);
+    env_with_password("OPSCOCKPIT_TEST_BS_LOOKUP_TOKEN", TEAM_TOKEN);
+    let (tx, mut rx) = mpsc::channel(256);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(betterstack::run(
+        standin.lookup_options(
+            "OPSCOCKPIT_TEST_BS_LOOKUP_PW",
+            "OPSCOCKPIT_TEST_BS_LOOKUP_TOKEN",
+            "My app",
+        ),
+        tx,
+        cancel.clone(),
+    ));
+    let mut seen = Seen::default();
+    collect_until(&mut rx, &mut seen, Duration::from_secs(30), |s| {
+        s.lines.len() >= 2 && s.statuses.iter().any(|(h, _)| *h == SourceHealth::Live)
+    })
+    .await;
+    cancel.cancel();
+    task.await.expect("task");
+    let texts: Vec<&str> = seen.lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["found by name", "second"]);
+    assert!(
+        seen.statuses
+            .iter()
+            .any(|(_, m)| m == "looking up source `My app`"),
+        "{:?}",
+        seen.statuses
+    );
+    assert!(
+        seen.statuses
+            .iter()
+            .any(|(h, m)| *h == SourceHealth::Live && m.contains("tailing t4242_app_logs")),
+        "{:?}",
+        seen.statuses
+    );
+    for (_, m) in &seen.statuses {
+        assert!(!m.contains(TEAM_TOKEN) && !m.contains(PASSWORD), "{m}");
+    }
+}
+
+#[tokio::test]
+async fn source_lookup_failures_show_in_the_status_and_retry() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    env_with_password("OPSCOCKPIT_TEST_BS_LOOKUP_PW2", PASSWORD);
+    env_with_password("OPSCOCKPIT_TEST_BS_LOOKUP_BAD", "wrong-team-token-xyz");
+    env_with_password("OPSCOCKPIT_TEST_BS_LOOKUP_TOKEN2", TEAM_TOKEN);
+    for (token_env, source, expected) in [
+        (
+            "OPSCOCKPIT_TEST_BS_LOOKUP_BAD",
+            "My app",
+            "the team token was refused (401)",
+        ),
+        (
+            "OPSCOCKPIT_TEST_BS_LOOKUP_TOKEN2",
+            "Nope",
+            "no Better Stack source named `Nope`; the team token sees: Web, Nginx, My app; retrying in 1m",
+        ),
+        (
+            "OPSCOCKPIT_TEST_BS_LOOKUP_UNSET_FOR_SURE",
+            "My app",
+            "environment variable OPSCOCKPIT_TEST_BS_LOOKUP_UNSET_FOR_SURE is not set",
+        ),
+    ] {
+        let (tx, mut rx) = mpsc::channel(64);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(betterstack::run(
+            standin.lookup_options("OPSCOCKPIT_TEST_BS_LOOKUP_PW2", token_env, source),
+            tx,
+            cancel.clone(),
+        ));
+        let mut seen = Seen::default();
+        collect_until(&mut rx, &mut seen, Duration::from_secs(20), |s| {
+            s.statuses
+                .iter()
+                .any(|(h, _)| *h == SourceHealth::Unavailable)
+        })
+        .await;
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("the source stops when cancelled while backing off")
+            .expect("task");
+        let (_, message) = seen
+            .statuses
+            .iter()
+            .find(|(h, _)| *h == SourceHealth::Unavailable)
+            .expect("unavailable");
+        assert!(message.contains(expected), "{message}");
+        assert!(
+            !message.contains("wrong-team-token-xyz") && !message.contains(TEAM_TOKEN),
+            "{message}"
+        );
+        assert!(seen.lines.is_empty());
+    }
 }
 
 #[tokio::test]
@@ -490,17 +680,139 @@ async fn wrong_password_and_missing_reference_are_explained() {
         seen.statuses
     );
     let mut options = standin.options("x");
-    options.password = PasswordRef::Keyring;
+    options.password = PasswordRef::Keyring("opscockpit-test-surely-missing".into());
     let (tx, mut rx) = mpsc::channel(64);
     betterstack::run(options, tx, CancellationToken::new()).await;
     let mut seen = Seen::default();
     drain_for(&mut rx, &mut seen, Duration::from_millis(100)).await;
     assert!(
-        seen.statuses
-            .iter()
-            .any(|(_, m)| m.contains("no OS keyring available on this machine")),
+        seen.statuses.iter().any(|(h, m)| *h == SourceHealth::Unavailable
+            && (m.contains("no password in the OS keyring for opscockpit/opscockpit-test-surely-missing; store it with `opscockpit secret set HOST`")
+                || m.contains("no OS keyring available on this machine"))),
         "{:?}",
         seen.statuses
+    );
+}
+
+/// Stores the password in the OS keyring (on Linux the kernel keyutils store,
+/// which works headless) with the crate the cockpit uses, then tails with
+/// `keyring = true`.
+#[tokio::test]
+async fn password_from_the_os_keyring_tails_the_standin() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    let user = format!("opscockpit-test-{}-{}", std::process::id(), nanos());
+    let entry = match betterstack::keyring_entry(&user) {
+        Ok(entry) => entry,
+        Err(e) if e.contains("no OS keyring available") => {
+            eprintln!("no OS keyring on this machine, skipping: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    entry.set_password(PASSWORD).expect("store the password");
+    standin.insert(&[(at_ms(0), msg("via the keyring"))]);
+    let mut options = standin.options("unused");
+    options.password = PasswordRef::Keyring(user.clone());
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(betterstack::run(options, tx, cancel.clone()));
+    let mut seen = Seen::default();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(30),
+        collect_until(&mut rx, &mut seen, Duration::from_secs(25), |s| {
+            !s.lines.is_empty()
+        }),
+    )
+    .await;
+    cancel.cancel();
+    let _ = task.await;
+    let _ = entry.delete_credential();
+    outcome.expect("lines via the keyring password");
+    assert_eq!(seen.lines[0].text, "via the keyring");
+    for (_, m) in &seen.statuses {
+        assert!(!m.contains(PASSWORD), "{m}");
+    }
+    // Gone from the keyring: a clear message, not a hang.
+    let err = betterstack::resolve_password(&PasswordRef::Keyring(user.clone()))
+        .await
+        .expect_err("deleted");
+    assert!(err.contains("no password in the OS keyring"), "{err}");
+}
+
+/// `opscockpit secret set HOST` stores the password from a pipe (another
+/// process, so this goes through the per-user persistent keyring), the
+/// source reads it, and `secret delete HOST` removes it.
+#[tokio::test]
+async fn secret_subcommand_stores_what_the_source_reads() {
+    if std::env::var_os("OPSCOCKPIT_BED").is_none() {
+        eprintln!("OPSCOCKPIT_BED unset: skipping");
+        return;
+    }
+    let user = format!("opscockpit-cli-{}-{}", std::process::id(), nanos());
+    if let Err(e) = betterstack::keyring_entry(&user) {
+        eprintln!("no OS keyring on this machine, skipping: {e}");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hosts.local.betterstack]\nendpoint = \"http://127.0.0.1:9\"\ntable = \"{TABLE}\"\nusername = \"{USER}\"\nkeyring = true\nkeyring_entry = \"{user}\"\n"
+        ),
+    )
+    .expect("config");
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_opscockpit"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("opscockpit runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains(PASSWORD), "the secret was printed");
+        (out.status.success(), text)
+    };
+    let (ok, text) = run(&["secret", "set", "local"], &format!("{PASSWORD}\n"));
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("stored in the OS keyring as opscockpit/{user}")),
+        "{text}"
+    );
+    let secret = betterstack::resolve_password(&PasswordRef::Keyring(user.clone()))
+        .await
+        .expect("the source reads what the subcommand stored");
+    assert_eq!(secret.expose(), PASSWORD);
+    let (ok, text) = run(&["secret", "delete", "local"], "");
+    assert!(ok, "{text}");
+    assert!(text.contains("removed"), "{text}");
+    let err = betterstack::resolve_password(&PasswordRef::Keyring(user.clone()))
+        .await
+        .expect_err("removed");
+    assert!(err.contains("no password in the OS keyring"), "{err}");
+    // A host without a Better Stack section is explained.
+    let (ok, text) = run(&["secret", "set", "nosuchhost"], "x\n");
+    assert!(!ok);
+    assert!(
+        text.contains("no [hosts.nosuchhost.betterstack] in the config"),
+        "{text}"
     );
 }
 
@@ -806,4 +1118,91 @@ fn cockpit_tails_the_standin_inert_without_leaking_the_password() {
     assert!(!log.contains(wrong), "password in the log file");
     let screen = tmux.capture();
     assert!(!screen.contains(PASSWORD), "password on screen");
+}
+
+/// The real binary in tmux: the table looked up by source name with the team
+/// token, the password stored with `opscockpit secret set` and read from the
+/// OS keyring; neither secret on screen or in the log.
+#[test]
+fn cockpit_looks_the_table_up_and_reads_the_keyring() {
+    let Some(standin) = Standin::start_in_bed() else {
+        return;
+    };
+    let user = format!("opscockpit-e2e-{}-{}", std::process::id(), nanos());
+    if let Err(e) = betterstack::keyring_entry(&user) {
+        eprintln!("no OS keyring on this machine, skipping: {e}");
+        return;
+    }
+    standin.insert(&[(at_ms(0), msg("looked up and unlocked"))]);
+    let tmux = Tmux::start(120, 30, &[format!("OPSCOCKPIT_BS_TEAM={TEAM_TOKEN}")]);
+    let home = tmux.home.path().to_path_buf();
+    let config_dir = home.join("config/opscockpit");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    let config = config_dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hosts.local.betterstack]\nendpoint = \"{0}\"\nteam_token_env = \"OPSCOCKPIT_BS_TEAM\"\nsource = \"My app\"\nsources_api = \"{0}\"\nusername = \"{USER}\"\nkeyring = true\nkeyring_entry = \"{user}\"\npoll = \"500ms\"\n",
+            standin.endpoint()
+        ),
+    )
+    .expect("config");
+    let bin = env!("CARGO_BIN_EXE_opscockpit");
+    let secret = |args: &[&str], input: &str| {
+        use std::io::Write;
+        let mut child = Command::new(bin)
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("opscockpit secret");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    secret(&["secret", "set", "local"], &format!("{PASSWORD}\n"));
+    let log_file: PathBuf = home.join("cockpit.log");
+    tmux.send(&[
+        "-l",
+        &format!(
+            "OPSCOCKPIT_LOG=debug {bin} local --log-file {}; echo EXITED:$?",
+            log_file.display()
+        ),
+    ]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the cockpit", Duration::from_secs(20), |s| {
+        s.contains("4 Logs")
+    });
+    tmux.send(&["4"]);
+    tmux.send(&["z"]);
+    let screen = tmux.wait_for("the stand-in's line", Duration::from_secs(30), |s| {
+        s.contains("looked up and unlocked")
+    });
+    tmux.send(&["q"]);
+    tmux.wait_for("the cockpit to exit", Duration::from_secs(10), |s| {
+        s.contains("EXITED:0")
+    });
+    secret(&["secret", "delete", "local"], "");
+    let log = std::fs::read_to_string(&log_file).expect("log file");
+    assert!(
+        log.contains("source `My app` is table t4242_app"),
+        "the lookup is not in the log: {log}"
+    );
+    assert!(log.contains("tailing t4242_app_logs"), "{log}");
+    for text in [&screen, &log, &tmux.capture()] {
+        assert!(!text.contains(PASSWORD), "password shown or logged");
+        assert!(!text.contains(TEAM_TOKEN), "team token shown or logged");
+    }
 }

@@ -152,16 +152,23 @@ pub struct JournaldConfig {
 #[serde(deny_unknown_fields)]
 pub struct BetterStackConfig {
     pub endpoint: String,
-    pub table: String,
+    /// `tTEAM_SOURCE`; or leave it out and give `team_token_env` + `source`.
+    pub table: Option<String>,
     pub username: String,
     pub password_env: Option<String>,
     pub password_cmd: Option<String>,
     #[serde(default)]
     pub keyring: bool,
+    /// Keyring user name (service `opscockpit`); default: `username`.
+    pub keyring_entry: Option<String>,
     #[serde(default, deserialize_with = "de_opt_duration")]
     pub poll: Option<Duration>,
     /// Team API token (by env var) to look the table up.
     pub team_token_env: Option<String>,
+    /// Name of the Better Stack source whose table is looked up.
+    pub source: Option<String>,
+    /// Base URL of the sources API (for tests and proxies).
+    pub sources_api: Option<String>,
 }
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -274,6 +281,40 @@ impl Config {
                     return Err(FileError::new(&file, "set exactly one of password_env, password_cmd or keyring = true (the password itself never goes in this file)")
                         .at(None, Some(format!("hosts.{name}.betterstack"))));
                 }
+                let key = |k: &str| Some(format!("hosts.{name}.betterstack.{k}"));
+                match (&bs.table, &bs.team_token_env, &bs.source) {
+                    (Some(table), None, None) => {
+                        if table.is_empty()
+                            || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        {
+                            return Err(FileError::new(
+                                &file,
+                                "table must look like t123456_myapp (letters, digits, _)",
+                            )
+                            .at(None, key("table")));
+                        }
+                    }
+                    (None, Some(_), Some(_)) => {}
+                    (Some(_), _, _) => {
+                        return Err(FileError::new(&file, "give either table, or team_token_env and source to look the table up, not both")
+                            .at(None, key("table")));
+                    }
+                    (None, None, _) => {
+                        return Err(FileError::new(&file, "set table = \"t123456_myapp\", or team_token_env and source to look it up with a team API token")
+                            .at(None, Some(format!("hosts.{name}.betterstack"))));
+                    }
+                    (None, Some(_), None) => {
+                        return Err(FileError::new(&file, "team_token_env needs source = \"NAME\": the Better Stack source whose table to look up")
+                            .at(None, key("source")));
+                    }
+                }
+                if bs.sources_api.is_some() && bs.team_token_env.is_none() {
+                    return Err(FileError::new(
+                        &file,
+                        "sources_api is only used with team_token_env and source",
+                    )
+                    .at(None, key("sources_api")));
+                }
             }
         }
         let window = self.ui.chart_window.as_secs();
@@ -341,6 +382,44 @@ mod tests {
         .expect_err("password key");
         assert_eq!(err.key.as_deref(), Some("hosts.a.betterstack.password"));
         assert!(!err.to_string().contains("hunter2"));
+    }
+
+    fn validate_str(text: &str) -> Result<Config, FileError> {
+        let config: Config = toml_file::parse_str("c.toml", text)?;
+        config.validate(Path::new("c.toml"))?;
+        Ok(config)
+    }
+
+    #[test]
+    fn betterstack_table_or_lookup_exactly_one() {
+        let head = "[hosts.a.betterstack]\nendpoint = \"https://x\"\nusername = \"u\"\npassword_env = \"P\"\n";
+        validate_str(&format!("{head}table = \"t1_app\"\n")).expect("table");
+        let ok = validate_str(&format!(
+            "{head}team_token_env = \"T\"\nsource = \"My app\"\nsources_api = \"http://127.0.0.1:9\"\n"
+        ))
+        .expect("lookup");
+        let bs = ok.hosts["a"].betterstack.clone().expect("bs");
+        assert_eq!(bs.source.as_deref(), Some("My app"));
+        assert!(bs.table.is_none());
+        let err = validate_str(head).expect_err("neither");
+        assert_eq!(err.key.as_deref(), Some("hosts.a.betterstack"));
+        assert!(err.message.contains("team_token_env and source"), "{err}");
+        let err = validate_str(&format!(
+            "{head}table = \"t1_app\"\nteam_token_env = \"T\"\nsource = \"s\"\n"
+        ))
+        .expect_err("both");
+        assert_eq!(err.key.as_deref(), Some("hosts.a.betterstack.table"));
+        let err = validate_str(&format!("{head}team_token_env = \"T\"\n")).expect_err("no source");
+        assert_eq!(err.key.as_deref(), Some("hosts.a.betterstack.source"));
+        let err = validate_str(&format!("{head}source = \"s\"\n")).expect_err("no token");
+        assert_eq!(err.key.as_deref(), Some("hosts.a.betterstack"));
+        let err = validate_str(&format!("{head}table = \"t1_app) UNION\"\n")).expect_err("sql");
+        assert_eq!(err.key.as_deref(), Some("hosts.a.betterstack.table"));
+        let err = validate_str(&format!(
+            "{head}table = \"t1_app\"\nsources_api = \"http://127.0.0.1:9\"\n"
+        ))
+        .expect_err("api without lookup");
+        assert_eq!(err.key.as_deref(), Some("hosts.a.betterstack.sources_api"));
     }
 
     #[test]

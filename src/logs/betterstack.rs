@@ -13,8 +13,14 @@
 //!   are neither lost nor doubled (a row later than 30 s is missed; two rows
 //!   with identical dt *and* raw show once).
 //!
-//! The password is read by reference (environment variable or command, see
-//! [`PasswordRef`]) and lives in a [`Secret`] whose `Debug` prints nothing.
+//! The password is read by reference (environment variable, command or OS
+//! keyring, see [`PasswordRef`]) and lives in a [`Secret`] whose `Debug`
+//! prints nothing.
+//!
+//! Instead of a table name the config can give a team API token (by env var)
+//! and a source name: the table is then looked up once at start in
+//! `GET https://telemetry.betterstack.com/api/v1/sources` (see
+//! [`lookup_table`]), retried with back-off until it succeeds.
 
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
@@ -48,9 +54,12 @@ pub enum PasswordRef {
     /// A command run locally through `sh -c`; its stdout (trailing newline
     /// trimmed) is the password.
     Cmd(String),
-    /// The OS keyring.
-    Keyring,
+    /// The OS keyring: service [`KEYRING_SERVICE`], this user name.
+    Keyring(String),
 }
+
+/// Service name of the cockpit's entries in the OS keyring.
+pub const KEYRING_SERVICE: &str = "opscockpit";
 
 /// A password in memory. `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -112,8 +121,257 @@ pub async fn resolve_password(reference: &PasswordRef) -> Result<Secret, String>
             }
             Ok(Secret(text.to_string()))
         }
-        PasswordRef::Keyring => {
-            Err("no OS keyring available on this machine; use password_env or password_cmd".into())
+        PasswordRef::Keyring(user) => {
+            let user = user.clone();
+            tokio::task::spawn_blocking(move || keyring_password(&user))
+                .await
+                .map_err(|e| format!("the OS keyring lookup did not finish: {e}"))?
+        }
+    }
+}
+
+/// Sets up the platform's credential store once (unless the program chose
+/// one already): Linux kernel keyutils (works headless), macOS Keychain,
+/// Windows Credential Manager.
+fn ensure_keyring_store() -> Result<(), String> {
+    static STORE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    STORE
+        .get_or_init(|| {
+            if keyring_core::get_default_store().is_some() {
+                return Ok(());
+            }
+            platform_store().map_err(|e| {
+                format!(
+                    "no OS keyring available on this machine ({e}); use password_env or password_cmd"
+                )
+            })
+        })
+        .clone()
+}
+
+#[cfg(target_os = "linux")]
+fn platform_store() -> Result<(), String> {
+    let store = linux_keyutils_keyring_store::Store::new().map_err(|e| e.to_string())?;
+    keyring_core::set_default_store(store);
+    Ok(())
+}
+
+/// A thread without a session keyring of its own (no `pam_keyinit`: services,
+/// containers, `sudo`) falls back to the user-session keyring, where the
+/// kernel refuses to link the key into the persistent keyring (EACCES), so
+/// the keyutils store cannot save or find anything. Joining a fresh
+/// anonymous session keyring fixes that; the key itself lives in the
+/// per-user persistent keyring, which every session reaches. Affects the
+/// calling thread only (credentials are per thread).
+#[cfg(target_os = "linux")]
+fn join_session_keyring_if_none() {
+    const KEYCTL_GET_KEYRING_ID: libc::c_long = 0;
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    const KEY_SPEC_SESSION_KEYRING: libc::c_long = -3;
+    const KEY_SPEC_USER_SESSION_KEYRING: libc::c_long = -5;
+    // SAFETY: keyctl with integer arguments and a null name pointer, as
+    // keyctl(2) documents; no memory is handed to the kernel.
+    unsafe {
+        let get = |id: libc::c_long| libc::syscall(libc::SYS_keyctl, KEYCTL_GET_KEYRING_ID, id, 0);
+        let session = get(KEY_SPEC_SESSION_KEYRING);
+        if session < 0 || session == get(KEY_SPEC_USER_SESSION_KEYRING) {
+            libc::syscall(
+                libc::SYS_keyctl,
+                KEYCTL_JOIN_SESSION_KEYRING,
+                std::ptr::null::<libc::c_char>(),
+            );
+        }
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn platform_store() -> Result<(), String> {
+    let store = apple_native_keyring_store::keychain::Store::new().map_err(|e| e.to_string())?;
+    keyring_core::set_default_store(store);
+    Ok(())
+}
+
+#[cfg(target_os = "windows")]
+fn platform_store() -> Result<(), String> {
+    let store = windows_native_keyring_store::Store::new().map_err(|e| e.to_string())?;
+    keyring_core::set_default_store(store);
+    Ok(())
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
+fn platform_store() -> Result<(), String> {
+    Err("this platform has no supported credential store".into())
+}
+
+/// The keyring entry (service [`KEYRING_SERVICE`], `user`) in the platform's
+/// store, for reading here and for `opscockpit secret set`.
+pub fn keyring_entry(user: &str) -> Result<keyring_core::Entry, String> {
+    ensure_keyring_store()?;
+    #[cfg(target_os = "linux")]
+    join_session_keyring_if_none();
+    keyring_core::Entry::new(KEYRING_SERVICE, user).map_err(|e| {
+        format!(
+            "the OS keyring refused entry {KEYRING_SERVICE}/{}: {}; use password_env or password_cmd",
+            inert(user),
+            keyring_error(&e)
+        )
+    })
+}
+
+/// Words for a keyring error that never carry secret bytes.
+fn keyring_error(e: &keyring_core::Error) -> String {
+    match e {
+        keyring_core::Error::BadEncoding(_) => "the stored secret is not UTF-8".into(),
+        keyring_core::Error::BadDataFormat(..) => "the stored secret is malformed".into(),
+        keyring_core::Error::Ambiguous(_) => "more than one matching entry".into(),
+        other => inert(&other.to_string()),
+    }
+}
+
+fn keyring_password(user: &str) -> Result<Secret, String> {
+    let entry = keyring_entry(user)?;
+    match entry.get_password() {
+        Ok(p) if !p.is_empty() => Ok(Secret(p)),
+        Ok(_) => Err(format!(
+            "the OS keyring entry {KEYRING_SERVICE}/{} is empty; store the password with `opscockpit secret set HOST`",
+            inert(user)
+        )),
+        Err(keyring_core::Error::NoEntry) => Err(format!(
+            "no password in the OS keyring for {KEYRING_SERVICE}/{}; store it with `opscockpit secret set HOST` (or use password_env or password_cmd)",
+            inert(user)
+        )),
+        Err(e) => Err(format!(
+            "the OS keyring failed: {}; use password_env or password_cmd",
+            keyring_error(&e)
+        )),
+    }
+}
+
+/// Where the sources API lives unless `sources_api` says otherwise.
+pub const SOURCES_API: &str = "https://telemetry.betterstack.com";
+/// Pages of the sources list read at most.
+const MAX_SOURCE_PAGES: usize = 50;
+
+/// Look the table up by source name with a team API token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLookup {
+    /// Base URL of the sources API ([`SOURCES_API`]).
+    pub api: String,
+    /// The Better Stack source's name.
+    pub source: String,
+    /// Environment variable holding the team API token.
+    pub token_env: String,
+}
+
+/// `opscockpit secret set|delete HOST`: the keyring entry named by HOST's
+/// `[hosts.HOST.betterstack]` (user = `keyring_entry`, else `username`).
+/// The secret is read from the terminal without echo (or one line of a
+/// pipe) and never printed.
+pub fn secret_command(
+    command: &crate::cli::SecretCommand,
+    config: &crate::config::Config,
+) -> Result<(), String> {
+    use crate::cli::SecretCommand;
+    let host = match command {
+        SecretCommand::Set { host } | SecretCommand::Delete { host } => host,
+    };
+    let bs = config
+        .hosts
+        .get(host)
+        .and_then(|h| h.betterstack.as_ref())
+        .ok_or_else(|| {
+            format!(
+                "no [hosts.{}.betterstack] in the config: add it first (see config.example.toml)",
+                inert(host)
+            )
+        })?;
+    let user = bs.keyring_entry.as_deref().unwrap_or(&bs.username);
+    let entry = keyring_entry(user)?;
+    let name = format!("{KEYRING_SERVICE}/{}", inert(user));
+    match command {
+        SecretCommand::Set { .. } => {
+            if !bs.keyring {
+                eprintln!(
+                    "note: hosts.{}.betterstack has no `keyring = true`; the cockpit reads this entry only with it",
+                    inert(host)
+                );
+            }
+            let secret = read_secret(&format!("Better Stack password for {name}: "))?;
+            if secret.is_empty() {
+                return Err("empty password: nothing stored".into());
+            }
+            entry
+                .set_password(&secret)
+                .map_err(|e| format!("could not store {name}: {}", keyring_error(&e)))?;
+            println!("stored in the OS keyring as {name}");
+        }
+        SecretCommand::Delete { .. } => match entry.delete_credential() {
+            Ok(()) => println!("removed {name} from the OS keyring"),
+            Err(keyring_core::Error::NoEntry) => println!("nothing stored as {name}"),
+            Err(e) => return Err(format!("could not remove {name}: {}", keyring_error(&e))),
+        },
+    }
+    Ok(())
+}
+
+/// One line from the terminal with echo off, or from stdin when it is not a
+/// terminal. The trailing newline is dropped.
+fn read_secret(prompt: &str) -> Result<String, String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    let mut line = String::new();
+    if tty {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+    }
+    let echo = if tty { EchoOff::new() } else { None };
+    let read = stdin.lock().read_line(&mut line);
+    drop(echo);
+    if tty {
+        eprintln!();
+    }
+    read.map_err(|e| format!("could not read the password: {e}"))?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    Ok(line.strip_suffix('\r').unwrap_or(line).to_string())
+}
+
+/// Terminal echo turned off until dropped.
+struct EchoOff {
+    #[cfg(unix)]
+    saved: libc::termios,
+}
+
+impl EchoOff {
+    #[cfg(unix)]
+    fn new() -> Option<EchoOff> {
+        // SAFETY: tcgetattr/tcsetattr on fd 0 with a termios we own.
+        unsafe {
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut saved) != 0 {
+                return None;
+            }
+            let mut quiet = saved;
+            quiet.c_lflag &= !libc::ECHO;
+            if libc::tcsetattr(0, libc::TCSANOW, &quiet) != 0 {
+                return None;
+            }
+            Some(EchoOff { saved })
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn new() -> Option<EchoOff> {
+        None
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        // SAFETY: restores the attributes read in `new`.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSANOW, &self.saved);
         }
     }
 }
@@ -122,8 +380,11 @@ pub async fn resolve_password(reference: &PasswordRef) -> Result<Secret, String>
 #[derive(Debug, Clone)]
 pub struct Options {
     pub endpoint: String,
-    /// `tTEAM_SOURCE`: queries `remote(tTEAM_SOURCE_logs)`.
+    /// `tTEAM_SOURCE`: queries `remote(tTEAM_SOURCE_logs)`. Filled in at
+    /// start when `lookup` is set.
     pub table: String,
+    /// Look `table` up first (team token + source name).
+    pub lookup: Option<SourceLookup>,
     pub username: String,
     pub password: PasswordRef,
     pub poll: Duration,
@@ -141,11 +402,28 @@ impl Options {
         } else if let Some(cmd) = &config.password_cmd {
             PasswordRef::Cmd(cmd.clone())
         } else {
-            PasswordRef::Keyring
+            PasswordRef::Keyring(
+                config
+                    .keyring_entry
+                    .clone()
+                    .unwrap_or_else(|| config.username.clone()),
+            )
+        };
+        let lookup = match (&config.table, &config.team_token_env, &config.source) {
+            (None, Some(token_env), Some(source)) => Some(SourceLookup {
+                api: config
+                    .sources_api
+                    .clone()
+                    .unwrap_or_else(|| SOURCES_API.to_string()),
+                source: source.clone(),
+                token_env: token_env.clone(),
+            }),
+            _ => None,
         };
         Options {
             endpoint: config.endpoint.clone(),
-            table: config.table.clone(),
+            table: config.table.clone().unwrap_or_default(),
+            lookup,
             username: config.username.clone(),
             password,
             poll: config.poll.unwrap_or(Duration::from_secs(2)),
@@ -306,6 +584,272 @@ fn first_line(body: &str) -> String {
     let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     let short: String = line.chars().take(300).collect();
     inert(short.trim())
+}
+
+/// Why the table lookup failed, in words for the pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupError {
+    /// 401/403 from the sources API.
+    Refused { status: u16 },
+    /// No source of that name; the names that were there.
+    NotFound { source: String, names: Vec<String> },
+    /// Transport, server and format trouble (same words as queries).
+    Query(QueryError),
+}
+
+impl LookupError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, LookupError::Query(e) if e.is_transient())
+    }
+}
+
+impl std::fmt::Display for LookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LookupError::Refused { status } => write!(
+                f,
+                "the team token was refused ({status}): check it is a Better Stack team API token (Settings → API tokens)"
+            ),
+            LookupError::NotFound { source, names } => {
+                write!(f, "no Better Stack source named `{}`", inert(source))?;
+                if names.is_empty() {
+                    return f.write_str("; the team token sees no sources");
+                }
+                let shown: Vec<String> = names.iter().take(20).map(|n| inert(n)).collect();
+                write!(f, "; the team token sees: {}", shown.join(", "))?;
+                if names.len() > shown.len() {
+                    write!(f, " and {} more", names.len() - shown.len())?;
+                }
+                Ok(())
+            }
+            LookupError::Query(e) => write!(f, "looking up the source: {e}"),
+        }
+    }
+}
+
+/// One page of `GET /api/v1/sources`.
+#[derive(Debug, serde::Deserialize)]
+struct SourcesPage {
+    data: Vec<SourceItem>,
+    #[serde(default)]
+    pagination: Option<Pagination>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SourceItem {
+    attributes: SourceAttributes,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SourceAttributes {
+    name: String,
+    table_name: String,
+    #[serde(default)]
+    team_id: Option<serde_json::Value>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Pagination {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// The query table of a source: `t{team_id}_{table_name}` (the name
+/// "Connect remotely" shows), or `table_name` when it already has the prefix
+/// or no team id came. Only letters, digits and `_` pass (it goes into SQL).
+fn table_of(attributes: &SourceAttributes) -> Result<String, String> {
+    let team = match &attributes.team_id {
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    };
+    let table = match team {
+        Some(team) if !attributes.table_name.starts_with(&format!("t{team}_")) => {
+            format!("t{team}_{}", attributes.table_name)
+        }
+        _ => attributes.table_name.clone(),
+    };
+    if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!(
+            "source table name `{}` is not usable",
+            inert(&table)
+        ));
+    }
+    Ok(table)
+}
+
+/// The next page's URL on the same origin as `base`: a `next` pointing
+/// elsewhere keeps only its path and query, so the token goes nowhere else.
+fn next_url(base: &reqwest::Url, next: &str) -> Option<reqwest::Url> {
+    let next = base.join(next).ok()?;
+    if next.origin() == base.origin() {
+        return Some(next);
+    }
+    let mut url = base.clone();
+    url.set_path(next.path());
+    url.set_query(next.query());
+    Some(url)
+}
+
+/// Finds the table of the source named `source`, following `pagination.next`
+/// (at most 50 pages).
+pub async fn lookup_table(
+    http: &reqwest::Client,
+    api: &str,
+    token: &Secret,
+    source: &str,
+) -> Result<String, LookupError> {
+    let base = reqwest::Url::parse(&format!(
+        "{}/api/v1/sources?page=1&per_page=50",
+        api.trim_end_matches('/')
+    ))
+    .map_err(|e| {
+        LookupError::Query(QueryError::BadAnswer(format!(
+            "sources_api `{}` is not a URL: {e}",
+            inert(api)
+        )))
+    })?;
+    let mut url = base.clone();
+    let mut names = Vec::new();
+    for _ in 0..MAX_SOURCE_PAGES {
+        let response = http
+            .get(url.clone())
+            .bearer_auth(token.expose())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| LookupError::Query(request_error(e)))?;
+        let status = response.status().as_u16();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| LookupError::Query(request_error(e)))?;
+        match status {
+            200..=299 => {}
+            401 | 403 => return Err(LookupError::Refused { status }),
+            429 => return Err(LookupError::Query(QueryError::RateLimited)),
+            500..=599 => {
+                return Err(LookupError::Query(QueryError::Server {
+                    status,
+                    detail: first_line(&body),
+                }));
+            }
+            _ => {
+                return Err(LookupError::Query(QueryError::Rejected {
+                    status,
+                    detail: first_line(&body),
+                }));
+            }
+        }
+        // The body holds ingestion tokens: errors name the place, not the text.
+        let page: SourcesPage = serde_json::from_str(&body).map_err(|e| {
+            LookupError::Query(QueryError::BadAnswer(format!(
+                "the sources list is not the documented JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            )))
+        })?;
+        for item in &page.data {
+            if item.attributes.name == source {
+                return table_of(&item.attributes)
+                    .map_err(|e| LookupError::Query(QueryError::BadAnswer(e)));
+            }
+            names.push(item.attributes.name.clone());
+        }
+        let next = page
+            .pagination
+            .and_then(|p| p.next)
+            .filter(|n| !n.is_empty());
+        match next.and_then(|n| next_url(&base, &n)) {
+            Some(next) if next != url => url = next,
+            _ => break,
+        }
+    }
+    Err(LookupError::NotFound {
+        source: source.to_string(),
+        names,
+    })
+}
+
+/// Reads the team token from its environment variable.
+fn resolve_token(env: &str) -> Result<Secret, String> {
+    match std::env::var(env) {
+        Ok(v) if !v.trim().is_empty() => Ok(Secret(v.trim().to_string())),
+        Ok(_) => Err(format!(
+            "environment variable {} is empty; export the Better Stack team API token there (team_token_env)",
+            inert(env)
+        )),
+        Err(_) => Err(format!(
+            "environment variable {} is not set; export the Better Stack team API token there (team_token_env)",
+            inert(env)
+        )),
+    }
+}
+
+/// Looks the table up, retrying with back-off until it is found; `None`
+/// when cancelled or the token is missing (the status says why).
+async fn find_table(
+    options: &Options,
+    lookup: &SourceLookup,
+    tx: &mpsc::Sender<AppEvent>,
+    cancel: &CancellationToken,
+) -> Option<String> {
+    let name = &options.source_name;
+    let token = match resolve_token(&lookup.token_env) {
+        Ok(t) => t,
+        Err(message) => {
+            tracing::warn!(source = %name, "{message}");
+            send_status(tx, name, SourceHealth::Unavailable, message).await;
+            return None;
+        }
+    };
+    let http = match reqwest::Client::builder()
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout)
+        .build()
+    {
+        Ok(h) => h,
+        Err(e) => {
+            let message = format!("cannot set up the HTTP client: {e}");
+            send_status(tx, name, SourceHealth::Unavailable, message).await;
+            return None;
+        }
+    };
+    let mut failures: u32 = 0;
+    loop {
+        send_status(
+            tx,
+            name,
+            SourceHealth::Starting,
+            format!("looking up source `{}`", inert(&lookup.source)),
+        )
+        .await;
+        let wait = match lookup_table(&http, &lookup.api, &token, &lookup.source).await {
+            Ok(table) => {
+                tracing::info!(source = %name, "source `{}` is table {table}", inert(&lookup.source));
+                return Some(table);
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let (health, wait) = if e.is_transient() {
+                    (SourceHealth::Degraded, backoff(options.poll, failures))
+                } else {
+                    (SourceHealth::Unavailable, MAX_BACKOFF)
+                };
+                let message = format!(
+                    "{e}; retrying in {}",
+                    humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
+                );
+                tracing::warn!(source = %name, "{message}");
+                send_status(tx, name, health, message).await;
+                wait
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
 }
 
 /// The newest `n` rows, oldest first.
@@ -545,7 +1089,7 @@ async fn fetch(client: &Client, sql: &str) -> Result<Vec<Row>, QueryError> {
 }
 
 /// The source task: resolves the password, then tails until cancelled.
-pub async fn run(options: Options, tx: mpsc::Sender<AppEvent>, cancel: CancellationToken) {
+pub async fn run(mut options: Options, tx: mpsc::Sender<AppEvent>, cancel: CancellationToken) {
     let name = options.source_name.clone();
     send_status(&tx, &name, SourceHealth::Starting, "connecting").await;
     let password = match resolve_password(&options.password).await {
@@ -556,6 +1100,12 @@ pub async fn run(options: Options, tx: mpsc::Sender<AppEvent>, cancel: Cancellat
             return;
         }
     };
+    if let Some(lookup) = options.lookup.clone() {
+        match find_table(&options, &lookup, &tx, &cancel).await {
+            Some(table) => options.table = table,
+            None => return,
+        }
+    }
     let client = match Client::new(
         &options.endpoint,
         &options.username,
@@ -708,6 +1258,105 @@ mod tests {
         assert_eq!(tail.accept(vec![row(185 * s, "arrived later")]).len(), 1);
     }
 
+    fn attrs(name: &str, table: &str, team: Option<serde_json::Value>) -> SourceAttributes {
+        SourceAttributes {
+            name: name.into(),
+            table_name: table.into(),
+            team_id: team,
+        }
+    }
+
+    #[test]
+    fn source_table_names_get_the_team_prefix_and_stay_sql_safe() {
+        let t = |a| table_of(&a);
+        assert_eq!(
+            t(attrs("Nginx", "nginx", Some(123.into()))),
+            Ok("t123_nginx".into())
+        );
+        assert_eq!(
+            t(attrs("N", "t123_nginx", Some(123.into()))),
+            Ok("t123_nginx".into())
+        );
+        assert_eq!(
+            t(attrs("N", "nginx", Some("77".into()))),
+            Ok("t77_nginx".into())
+        );
+        assert_eq!(t(attrs("N", "t9_app", None)), Ok("t9_app".into()));
+        assert!(t(attrs("N", "x) UNION SELECT", Some(1.into()))).is_err());
+        assert!(t(attrs("N", "", None)).is_err());
+    }
+
+    #[test]
+    fn next_page_stays_on_the_configured_origin() {
+        let base = reqwest::Url::parse("http://127.0.0.1:8080/api/v1/sources?page=1").expect("url");
+        let same = next_url(&base, "http://127.0.0.1:8080/api/v1/sources?page=2").expect("next");
+        assert_eq!(same.as_str(), "http://127.0.0.1:8080/api/v1/sources?page=2");
+        let moved = next_url(
+            &base,
+            "https://telemetry.betterstack.com/api/v1/sources?page=3&per_page=2",
+        )
+        .expect("next");
+        assert_eq!(
+            moved.as_str(),
+            "http://127.0.0.1:8080/api/v1/sources?page=3&per_page=2"
+        );
+        let relative = next_url(&base, "/api/v1/sources?page=4").expect("relative");
+        assert_eq!(
+            relative.as_str(),
+            "http://127.0.0.1:8080/api/v1/sources?page=4"
+        );
+    }
+
+    #[test]
+    fn lookup_errors_say_what_to_do() {
+        let e = LookupError::Refused { status: 401 };
+        assert!(e.to_string().contains("the team token was refused (401)"));
+        assert!(!e.is_transient());
+        let e = LookupError::NotFound {
+            source: "api".into(),
+            names: vec!["web".into(), "\x1b[31mdb".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "no Better Stack source named `api`; the team token sees: web, ␛[31mdb"
+        );
+        assert!(LookupError::Query(QueryError::Timeout).is_transient());
+        let many = LookupError::NotFound {
+            source: "x".into(),
+            names: (0..25).map(|i| format!("s{i}")).collect(),
+        };
+        assert!(many.to_string().ends_with("s19 and 5 more"), "{many}");
+    }
+
+    #[test]
+    fn keyring_source_defaults_to_the_username() {
+        let mut config = BetterStackConfig {
+            endpoint: "https://x".into(),
+            username: "u_abc".into(),
+            keyring: true,
+            team_token_env: Some("T".into()),
+            source: Some("My app".into()),
+            ..Default::default()
+        };
+        let options = Options::from_config(&config, 10);
+        assert_eq!(options.password, PasswordRef::Keyring("u_abc".into()));
+        assert_eq!(
+            options.lookup,
+            Some(SourceLookup {
+                api: SOURCES_API.into(),
+                source: "My app".into(),
+                token_env: "T".into(),
+            })
+        );
+        config.keyring_entry = Some("prod".into());
+        config.table = Some("t1_a".into());
+        config.team_token_env = None;
+        let options = Options::from_config(&config, 10);
+        assert_eq!(options.password, PasswordRef::Keyring("prod".into()));
+        assert_eq!(options.lookup, None);
+        assert_eq!(options.table, "t1_a");
+    }
+
     #[test]
     fn backoff_doubles_up_to_a_minute() {
         let poll = Duration::from_secs(2);
@@ -727,10 +1376,18 @@ mod tests {
 
     #[tokio::test]
     async fn passwords_by_reference() {
-        let err = resolve_password(&PasswordRef::Keyring)
-            .await
-            .expect_err("no keyring");
-        assert!(err.contains("no OS keyring available"));
+        // Either the keyring works and has no such entry, or there is none.
+        let err = resolve_password(&PasswordRef::Keyring(
+            "opscockpit-test-surely-missing".into(),
+        ))
+        .await
+        .expect_err("no entry");
+        assert!(
+            err.contains(
+                "no password in the OS keyring for opscockpit/opscockpit-test-surely-missing"
+            ) || err.contains("no OS keyring available"),
+            "{err}"
+        );
         let err = resolve_password(&PasswordRef::Env("OPSCOCKPIT_TEST_SURELY_UNSET".into()))
             .await
             .expect_err("unset");
