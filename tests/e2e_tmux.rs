@@ -2,115 +2,11 @@
 //! read back with capture-pane.
 
 use std::path::{Path, PathBuf};
+
+mod common;
+use common::tmux::Tmux;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-/// A tmux server of our own (own socket), killed on drop.
-struct Tmux {
-    socket: String,
-    home: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn start(width: u16, height: u16) -> Tmux {
-        let home = tempfile::tempdir().expect("temp home");
-        let socket = format!("opscockpit-e2e-{}-{}", std::process::id(), rand_suffix());
-        let tmux = Tmux { socket, home };
-        let status = tmux
-            .cmd(&[
-                "new-session",
-                "-d",
-                "-s",
-                "e2e",
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-                "env",
-                "-i",
-            ])
-            .args(tmux.env_args())
-            .args(["sh"])
-            .status()
-            .expect("tmux runs (scripts/testbed installs it)");
-        assert!(status.success(), "tmux new-session failed");
-        tmux
-    }
-
-    fn env_args(&self) -> Vec<String> {
-        let home = self.home.path().display().to_string();
-        vec![
-            format!("HOME={home}"),
-            format!("XDG_CONFIG_HOME={home}/config"),
-            format!("XDG_DATA_HOME={home}/data"),
-            format!("XDG_RUNTIME_DIR={home}/run"),
-            format!("PATH={}", std::env::var("PATH").unwrap_or_default()),
-            "TERM=xterm-256color".into(),
-            "PS1=$ ".into(),
-        ]
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"]).args(args);
-        c
-    }
-
-    fn send(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "e2e"];
-        args.extend_from_slice(keys);
-        assert!(self.cmd(&args).status().expect("send-keys").success());
-    }
-
-    fn type_line(&self, line: &str) {
-        self.send(&["-l", line]);
-        self.send(&["Enter"]);
-    }
-
-    fn capture(&self) -> String {
-        let out = self
-            .cmd(&["capture-pane", "-p", "-t", "e2e"])
-            .output()
-            .expect("capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn display(&self, format: &str) -> String {
-        let out = self
-            .cmd(&["display-message", "-p", "-t", "e2e", format])
-            .output()
-            .expect("display-message");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Captures until `pred` holds, or fails the test with the last screen.
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.capture();
-            if pred(&screen) {
-                return screen;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]).status();
-    }
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
+use std::time::Duration;
 
 fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_opscockpit"))
@@ -157,7 +53,7 @@ fn run_cockpit(tmux: &Tmux, bin: &Path, args: &str) {
 
 #[test]
 fn local_cockpit_shows_live_cpu_help_and_restores_the_terminal() {
-    let tmux = Tmux::start(100, 30);
+    let tmux = Tmux::start(100, 30, &[]);
     run_cockpit(&tmux, &binary(), "local");
     let first = tmux.wait_for(
         "the first frame with a CPU figure",
@@ -220,7 +116,7 @@ fn local_cockpit_shows_live_cpu_help_and_restores_the_terminal() {
 
 #[test]
 fn sigterm_restores_the_terminal() {
-    let tmux = Tmux::start(100, 30);
+    let tmux = Tmux::start(100, 30, &[]);
     run_cockpit(&tmux, &binary(), "local");
     tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
         s.contains("1 Metrics")
@@ -241,7 +137,7 @@ fn sigterm_restores_the_terminal() {
 
 #[test]
 fn bad_config_is_reported_before_the_tui_with_file_line_and_key() {
-    let tmux = Tmux::start(100, 30);
+    let tmux = Tmux::start(100, 30, &[]);
     let config = tmux.home.path().join("bad.toml");
     std::fs::write(
         &config,
@@ -264,7 +160,7 @@ fn bad_config_is_reported_before_the_tui_with_file_line_and_key() {
 
 #[test]
 fn small_terminal_says_so_and_palette_switches_theme_and_pane() {
-    let tmux = Tmux::start(70, 20);
+    let tmux = Tmux::start(70, 20, &[]);
     run_cockpit(&tmux, &binary(), "local");
     tmux.wait_for("the too-small message", Duration::from_secs(20), |s| {
         s.contains("terminal too small")
@@ -295,7 +191,7 @@ fn small_terminal_says_so_and_palette_switches_theme_and_pane() {
 
 #[test]
 fn ctrl_z_suspends_and_fg_resumes() {
-    let tmux = Tmux::start(100, 30);
+    let tmux = Tmux::start(100, 30, &[]);
     // A job-control shell: bash, interactive.
     tmux.type_line("exec bash --norc -i");
     tmux.type_line("PS1='$ '");
@@ -329,7 +225,7 @@ fn ctrl_z_suspends_and_fg_resumes() {
 
 #[test]
 fn a_panic_restores_the_terminal_and_reports() {
-    let tmux = Tmux::start(100, 30);
+    let tmux = Tmux::start(100, 30, &[]);
     tmux.type_line("export OPSCOCKPIT_PANIC_AFTER_FIRST_FRAME=1");
     run_cockpit(&tmux, &binary(), "local");
     let screen = tmux.wait_for("the shell after the panic", Duration::from_secs(20), |s| {
@@ -374,7 +270,7 @@ fn testbed_over_ssh_shows_live_remote_metrics_and_containers() {
         return;
     };
     let ssh_config = PathBuf::from(ssh_config);
-    let tmux = Tmux::start(160, 45);
+    let tmux = Tmux::start(160, 45, &[]);
     let socket = std::env::var("OPSCOCKPIT_BED_DOCKER_SOCKET").unwrap_or_default();
     let config = tmux.home.path().join("config.toml");
     std::fs::write(
@@ -420,49 +316,34 @@ fn testbed_over_ssh_shows_live_remote_metrics_and_containers() {
     assert_eq!(tmux.display("#{alternate_on}"), "0");
 }
 
-impl Tmux {
-    /// Runs the real binary as a second shell would, with the same private
-    /// HOME and XDG dirs as the cockpit in tmux.
-    fn client(&self, args: &[&str]) -> std::process::Output {
-        let mut cmd = Command::new(binary());
-        cmd.env_clear();
-        for pair in self.env_args() {
-            if let Some((k, v)) = pair.split_once('=') {
-                cmd.env(k, v);
-            }
-        }
-        cmd.args(args).output().expect("run opscockpit client")
-    }
-}
-
 /// The gate's whole flow in a real terminal: a proposal from a second shell
 /// shows in the header, the operator opens it, approves it with the keys,
 /// sees the output, and finds it in History.
 #[test]
 fn gate_flow_propose_approve_output_history() {
-    let tmux = Tmux::start(120, 40);
-    std::fs::create_dir_all(tmux.home.path().join("run")).expect("runtime dir");
-    let run = tmux.home.path().join("run");
-    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .expect("chmod");
+    // Tmux::start makes a private 0700 XDG_RUNTIME_DIR for the broker socket.
+    let tmux = Tmux::start(120, 40, &[]);
     run_cockpit(&tmux, &binary(), "local");
     tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
         s.contains("1 Metrics")
     });
 
-    let out = tmux.client(&[
-        "propose",
-        "local",
-        "--title",
-        "say hello",
-        "--reason",
-        "e2e test",
-        "--agent",
-        "e2e-agent",
-        "--",
-        "echo",
-        "hello-from-the-gate",
-    ]);
+    let out = tmux.client(
+        &binary(),
+        &[
+            "propose",
+            "local",
+            "--title",
+            "say hello",
+            "--reason",
+            "e2e test",
+            "--agent",
+            "e2e-agent",
+            "--",
+            "echo",
+            "hello-from-the-gate",
+        ],
+    );
     assert!(
         out.status.success(),
         "propose: {}",
@@ -523,7 +404,7 @@ fn gate_flow_propose_approve_output_history() {
         |s| s.contains("proposer e2e-agent") && s.contains("exit 0"),
     );
 
-    let verify = tmux.client(&["audit", "verify"]);
+    let verify = tmux.client(&binary(), &["audit", "verify"]);
     assert!(
         verify.status.success(),
         "audit verify: {}",
@@ -537,26 +418,25 @@ fn gate_flow_propose_approve_output_history() {
 /// write, a title change and a fake `[approved]` are all shown inert.
 #[test]
 fn hostile_proposal_is_rendered_inert_in_a_real_terminal() {
-    let tmux = Tmux::start(120, 40);
-    let run = tmux.home.path().join("run");
-    std::fs::create_dir_all(&run).expect("runtime dir");
-    std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .expect("chmod");
+    let tmux = Tmux::start(120, 40, &[]);
     run_cockpit(&tmux, &binary(), "local");
     tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
         s.contains("1 Metrics")
     });
     let hostile = "echo ok\x1b[2J\x1b[H[approved]\x1b]52;c;cm0gLXJmIH4=\x07\x1b]0;pwned\x07";
-    let out = tmux.client(&[
-        "propose",
-        "local",
-        "--title",
-        "t\x1b[31mred",
-        "--reason",
-        "why\x1b[1A",
-        "--",
-        hostile,
-    ]);
+    let out = tmux.client(
+        &binary(),
+        &[
+            "propose",
+            "local",
+            "--title",
+            "t\x1b[31mred",
+            "--reason",
+            "why\x1b[1A",
+            "--",
+            hostile,
+        ],
+    );
     assert!(
         out.status.success(),
         "propose: {}",

@@ -18,6 +18,9 @@ use opscockpit::logs::{LogEvent, LogLine, SourceHealth};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::tmux::Tmux;
+
 const USER: &str = "u_standin";
 const PASSWORD: &str = "pw-Zq7!never-shown";
 const TABLE: &str = "t4242_app";
@@ -911,103 +914,6 @@ async fn journald_follows_or_says_why_not() {
 
 // ---- the real binary in tmux ----
 
-struct Tmux {
-    socket: String,
-    home: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn start(width: u16, height: u16, extra_env: &[String]) -> Tmux {
-        let home = tempfile::tempdir().expect("temp home");
-        let socket = format!("opscockpit-logs-{}-{}", std::process::id(), nanos());
-        let tmux = Tmux { socket, home };
-        let h = tmux.home.path().display().to_string();
-        let mut env = vec![
-            format!("HOME={h}"),
-            format!("XDG_CONFIG_HOME={h}/config"),
-            format!("XDG_DATA_HOME={h}/data"),
-            format!("PATH={}", std::env::var("PATH").unwrap_or_default()),
-            "TERM=xterm-256color".into(),
-            "PS1=$ ".into(),
-        ];
-        env.extend_from_slice(extra_env);
-        let status = tmux
-            .cmd(&[
-                "new-session",
-                "-d",
-                "-s",
-                "e2e",
-                "-x",
-                &width.to_string(),
-                "-y",
-                &height.to_string(),
-                "env",
-                "-i",
-            ])
-            .args(env)
-            .arg("sh")
-            .status()
-            .expect("tmux runs");
-        assert!(status.success(), "tmux new-session failed");
-        tmux
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"]).args(args);
-        c
-    }
-
-    fn send(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "e2e"];
-        args.extend_from_slice(keys);
-        assert!(self.cmd(&args).status().expect("send-keys").success());
-    }
-
-    fn capture(&self) -> String {
-        let out = self
-            .cmd(&["capture-pane", "-p", "-t", "e2e"])
-            .output()
-            .expect("capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn title(&self) -> String {
-        let out = self
-            .cmd(&["display-message", "-p", "-t", "e2e", "#{pane_title}"])
-            .output()
-            .expect("display-message");
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.capture();
-            if pred(&screen) {
-                return screen;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]).status();
-    }
-}
-
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
-
 #[test]
 fn cockpit_tails_the_standin_inert_without_leaking_the_password() {
     let Some(standin) = Standin::start_in_bed() else {
@@ -1205,4 +1111,11 @@ fn cockpit_looks_the_table_up_and_reads_the_keyring() {
         assert!(!text.contains(PASSWORD), "password shown or logged");
         assert!(!text.contains(TEAM_TOKEN), "team token shown or logged");
     }
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }

@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests (each test file is its own crate
+//! and uses a part of them).
+#![allow(dead_code)]
+
+pub mod tmux;
