@@ -405,7 +405,7 @@ fn without_netdata_falls_back_to_proc_counters_labelled_since_boot() {
     assert_eq!(r["source"], "/proc/net/dev");
     let note = r["source_note"].as_str().expect("note");
     assert!(
-        note.contains("cannot reach Netdata at 127.0.0.1:1"),
+        note.contains("cannot reach Netdata at http://127.0.0.1:1 (connection refused)"),
         "{note}"
     );
     assert!(note.contains("since boot"), "{note}");
