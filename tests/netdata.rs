@@ -123,18 +123,29 @@ async fn first_update_has_ten_minutes_of_history() {
         .await;
     assert!(reason.starts_with("Netdata v1."), "{reason}");
     assert!(reason.contains(&addr), "{reason}");
-    // The first data is the back-fill, before any per-second value.
-    let batch = run
-        .wait_for(Duration::from_secs(30), "the back-fill", |e| match e {
-            AppEvent::MetricsBatch(MetricsSource::Netdata, updates) => Some(updates.clone()),
-            AppEvent::Metrics(MetricsSource::Netdata, _) => {
-                panic!("a per-second value came before the back-fill")
-            }
-            _ => None,
-        })
+    // The first data is the back-fill (one batch per chart, headline charts
+    // first), all of it before any per-second value.
+    let mut batches: Vec<MetricsUpdate> = Vec::new();
+    let live = run
+        .wait_for(
+            Duration::from_secs(40),
+            "the back-fill, then a per-second value",
+            |e| match e {
+                AppEvent::MetricsBatch(MetricsSource::Netdata, updates) => {
+                    batches.extend(updates.iter().cloned());
+                    None
+                }
+                AppEvent::Metrics(MetricsSource::Netdata, u) => Some(u.clone()),
+                _ => None,
+            },
+        )
         .await;
+    assert!(
+        !batches.is_empty(),
+        "a per-second value came before any back-fill"
+    );
     let mut store = SeriesStore::default();
-    for u in &batch {
+    for u in &batches {
         for (name, unit, v) in &u.readings {
             store.push(name, *unit, u.t, *v);
         }
@@ -158,13 +169,11 @@ async fn first_update_has_ten_minutes_of_history() {
         assert!(store.get(name).is_some_and(|s| s.len() > 50), "{name}");
     }
     // Then per-second values, newer than the history, with host details.
-    let last_backfilled = batch.last().map(|u| u.t).expect("seconds");
-    let live = run
-        .wait_for(Duration::from_secs(10), "a per-second value", |e| match e {
-            AppEvent::Metrics(MetricsSource::Netdata, u) => Some(u.clone()),
-            _ => None,
-        })
-        .await;
+    let last_backfilled = store
+        .get(names::CPU_TOTAL)
+        .and_then(|s| s.latest())
+        .map(|p| p.t)
+        .expect("seconds");
     assert!(live.t >= last_backfilled, "{} < {last_backfilled}", live.t);
     assert!(live.cpu_count.is_some_and(|n| n > 0));
     assert!(live.uptime_secs.is_some());
