@@ -155,7 +155,8 @@ async fn first_update_has_ten_minutes_of_history() {
     let oldest = cpu.window(now, 3600).next().expect("points").t;
     assert!(
         cpu.len() >= 300 && now - oldest >= 300,
-        "{} points back to {} s ago",
+        "{} points back to {} s ago (a Netdata that started moments ago has less history: \
+         scripts/test waits until the bed's has run 5.5 minutes)",
         cpu.len(),
         now - oldest
     );
