@@ -7,23 +7,14 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::gate_common::{countdown, draw_detail, tier_style};
+use super::gate_common::{countdown, draw_open_detail, tier_style};
 use crate::app::action::PaneId;
 use crate::app::state::State;
 use crate::gate::tui::pending_rows;
 use crate::text::inert;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
-    if area.height == 0 {
-        return;
-    }
-    if let Some(d) = state
-        .gate
-        .detail
-        .as_ref()
-        .filter(|d| d.pane == PaneId::Actions)
-    {
-        draw_detail(frame, area, state, &d.id, d.scroll);
+    if area.height == 0 || draw_open_detail(frame, area, state, PaneId::Actions) {
         return;
     }
     let t = &state.theme;

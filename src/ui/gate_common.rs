@@ -269,3 +269,19 @@ pub fn detail_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
     }
     lines
 }
+
+/// Draws the action detail opened in `pane`, if one is open there.
+pub fn draw_open_detail(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    pane: crate::app::action::PaneId,
+) -> bool {
+    match state.gate.detail.as_ref().filter(|d| d.pane == pane) {
+        Some(d) => {
+            draw_detail(frame, area, state, &d.id, d.scroll);
+            true
+        }
+        None => false,
+    }
+}

@@ -9,23 +9,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::actions::truncate;
-use super::gate_common::{date_time_of, draw_detail, duration_text, exit_text, state_style};
+use super::gate_common::{date_time_of, draw_open_detail, duration_text, exit_text, state_style};
 use crate::app::action::PaneId;
 use crate::app::state::State;
 use crate::gate::tui::history_rows;
 use crate::text::inert;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
-    if area.height == 0 {
-        return;
-    }
-    if let Some(d) = state
-        .gate
-        .detail
-        .as_ref()
-        .filter(|d| d.pane == PaneId::History)
-    {
-        draw_detail(frame, area, state, &d.id, d.scroll);
+    if area.height == 0 || draw_open_detail(frame, area, state, PaneId::History) {
         return;
     }
     let t = &state.theme;
