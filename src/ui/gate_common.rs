@@ -1,7 +1,6 @@
 //! Pieces shared by the Actions and History panes: tier and state styles,
 //! times, and the detail view of one action.
 
-use chrono::{Local, TimeZone, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -34,36 +33,12 @@ pub fn state_style(state: &State, s: ActionState) -> Style {
 
 /// `HH:MM:SS` of unix milliseconds, in UTC or local time as the state says.
 pub fn time_of(state: &State, ms: i64) -> String {
-    let fmt = "%H:%M:%S";
-    if state.utc {
-        Utc.timestamp_millis_opt(ms)
-            .single()
-            .map(|t| t.format(fmt).to_string())
-            .unwrap_or_default()
-    } else {
-        Local
-            .timestamp_millis_opt(ms)
-            .single()
-            .map(|t| t.format(fmt).to_string())
-            .unwrap_or_default()
-    }
+    super::format_time(state, ms, "%H:%M:%S")
 }
 
 /// `YYYY-MM-DD HH:MM:SS`.
 pub fn date_time_of(state: &State, ms: i64) -> String {
-    let fmt = "%Y-%m-%d %H:%M:%S";
-    if state.utc {
-        Utc.timestamp_millis_opt(ms)
-            .single()
-            .map(|t| t.format(fmt).to_string())
-            .unwrap_or_default()
-    } else {
-        Local
-            .timestamp_millis_opt(ms)
-            .single()
-            .map(|t| t.format(fmt).to_string())
-            .unwrap_or_default()
-    }
+    super::format_time(state, ms, "%Y-%m-%d %H:%M:%S")
 }
 
 /// A countdown like `14:59`, `1h02m`, or `expired`.

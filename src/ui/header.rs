@@ -1,7 +1,6 @@
 //! The header line: host, metrics source, uptime, connection, alert and
 //! pending-action counts, and the clock. Shown on every screen.
 
-use chrono::{Local, TimeZone, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -128,16 +127,10 @@ fn pending_span(state: &State) -> Span<'static> {
 }
 
 fn clock(state: &State) -> String {
-    if state.utc {
-        Utc.timestamp_opt(state.now, 0)
-            .single()
-            .map(|t| t.format("%H:%M:%S UTC").to_string())
-            .unwrap_or_default()
+    let fmt = if state.utc {
+        "%H:%M:%S UTC"
     } else {
-        Local
-            .timestamp_opt(state.now, 0)
-            .single()
-            .map(|t| t.format("%H:%M:%S").to_string())
-            .unwrap_or_default()
-    }
+        "%H:%M:%S"
+    };
+    super::format_time(state, state.now * 1000, fmt)
 }

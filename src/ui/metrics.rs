@@ -2,7 +2,6 @@
 //! sparkline; large ones get braille charts with axes. Either way CPU,
 //! memory, network, disk I/O and load come first.
 
-use chrono::{Local, TimeZone, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -69,19 +68,9 @@ pub fn window_label(secs: i64) -> String {
     format!("{}m", secs / 60)
 }
 
+/// `HH:MM:SS` of unix seconds.
 pub fn time_of_day(state: &State, t: i64) -> String {
-    if state.utc {
-        Utc.timestamp_opt(t, 0)
-            .single()
-            .map(|t| t.format("%H:%M:%S").to_string())
-            .unwrap_or_default()
-    } else {
-        Local
-            .timestamp_opt(t, 0)
-            .single()
-            .map(|t| t.format("%H:%M:%S").to_string())
-            .unwrap_or_default()
-    }
+    super::format_time(state, t * 1000, "%H:%M:%S")
 }
 
 /// One compact row: label, current value, sparkline, peak.

@@ -155,3 +155,20 @@ pub fn label_value<'a>(
         Span::styled(value, value_style),
     ]
 }
+
+/// Unix milliseconds formatted with `fmt`, in UTC or local time as the
+/// state says (every time the screen shows goes through here).
+pub fn format_time(state: &State, ms: i64, fmt: &str) -> String {
+    use chrono::{Local, TimeZone, Utc};
+    if state.utc {
+        Utc.timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format(fmt).to_string())
+    } else {
+        Local
+            .timestamp_millis_opt(ms)
+            .single()
+            .map(|t| t.format(fmt).to_string())
+    }
+    .unwrap_or_default()
+}
