@@ -11,7 +11,7 @@ use criterion::{Criterion, Throughput, criterion_group};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use opscockpit::app::action::Action;
+use opscockpit::action::Action;
 use opscockpit::app::event::AppEvent;
 use opscockpit::app::update;
 use opscockpit::logs::{Level, LogBuffer, LogEvent, LogLine};

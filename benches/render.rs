@@ -6,7 +6,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use opscockpit::app::action::Action;
+use opscockpit::action::Action;
 use opscockpit::app::update;
 use opscockpit::sources::procfs;
 use opscockpit::testing::{fixture_state, populated_state};

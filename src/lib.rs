@@ -1,13 +1,18 @@
 //! opscockpit: a terminal cockpit for self-hosted servers. See
 //! `ARCHITECTURE.md` for how the modules fit together.
 
+pub mod action;
 pub mod app;
+pub mod channel;
 pub mod cli;
 pub mod config;
+pub mod containers;
 pub mod cost;
+pub mod event_loop;
 pub mod gate;
 pub mod logs;
 pub mod metrics;
+pub mod secrets;
 pub mod sources;
 pub mod testing;
 pub mod text;

@@ -47,8 +47,13 @@ fn real_main() -> Result<()> {
     let config =
         Config::load(&paths, cli.config.is_some()).map_err(|e| eyre!("config error: {e}"))?;
     if let Some(Command::Secret { command }) = &cli.command {
-        return opscockpit::logs::betterstack::secret_command(command, &config)
-            .map_err(|e| eyre!(e));
+        use opscockpit::cli::SecretCommand;
+        use opscockpit::secrets::store::{self, Op};
+        let (op, host) = match command {
+            SecretCommand::Set { host } => (Op::Set, host),
+            SecretCommand::Delete { host } => (Op::Delete, host),
+        };
+        return store::run(op, host, &config).map_err(|e| eyre!(e));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -67,7 +72,7 @@ fn real_main() -> Result<()> {
         return cost_command(host, *period, *json, &config, &paths, transport, &runtime);
     }
     let mut state = initial_state(&cli, &config, &paths)?;
-    state.cost = opscockpit::cost::CostState::new(
+    state.cost = opscockpit::app::cost::CostState::new(
         opscockpit::cost::CostSettings::from_config(&config, cli.host_name(), &paths.config_file)
             .map_err(|e| eyre!("config error: {e}"))?,
     );
@@ -85,7 +90,7 @@ fn real_main() -> Result<()> {
         .get(cli.host_name())
         .cloned()
         .unwrap_or_default();
-    runtime.block_on(opscockpit::app::run(
+    runtime.block_on(opscockpit::event_loop::run(
         state,
         transport,
         Some(gate),
@@ -122,10 +127,10 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     state.gate.bell = config.ui.bell;
     state.alerts.bell = config.ui.bell;
     state.metrics.window_secs = config.ui.chart_window.as_secs() as i64;
-    state.containers.settings = opscockpit::sources::docker::DockerSettings::for_socket(
+    state.containers.settings = opscockpit::containers::DockerSettings::for_socket(
         config.host(host).docker_socket.as_deref(),
     );
-    state.logs = opscockpit::logs::LogsPane::new(
+    state.logs = opscockpit::app::logs::LogsPane::new(
         config.logs.buffer_lines,
         opscockpit::logs::LogsSetup::from_config(config, host),
     );
@@ -213,7 +218,7 @@ mod gate {
             use tokio::signal::unix::{SignalKind, signal};
             let cancel = tokio_util::sync::CancellationToken::new();
             let gate = running.spawn(&cancel);
-            let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<opscockpit::gate::GateEvent>(1024);
             tokio::spawn(opscockpit::gate::core::run(gate, tx, cancel.clone()));
             tokio::spawn(async move { while rx.recv().await.is_some() {} });
             let mut term = signal(SignalKind::terminate())?;

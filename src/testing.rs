@@ -1,10 +1,11 @@
 //! Deterministic, populated states for snapshot tests and benchmarks. Not
 //! used by the program itself.
 
-use crate::app::event::{AppEvent, MetricsSource, MetricsUpdate};
+use crate::app::event::AppEvent;
 use crate::app::state::State;
 use crate::app::update;
 use crate::config::{Keymap, ThemeSet};
+use crate::metrics::{MetricsSource, MetricsUpdate};
 use crate::metrics::{Unit, names};
 
 /// 2026-11-23 14:00:00 UTC: the fixed "now" of every fixture.
@@ -118,11 +119,11 @@ fn sample(t: i64) -> MetricsUpdate {
 /// with stats, raised alerts, merged log lines, pending and finished
 /// actions. Used by the full-frame benchmark and the screenshot snapshot.
 pub fn populated_state(theme: &str) -> State {
-    use crate::app::alerts::{Alert, AlertsEvent};
-    use crate::app::state::AlertLevel;
+    use crate::containers::{Container, ContainerStats, DockerEvent, EngineStatus};
     use crate::gate::{ActionState, ActionView, GateEvent, Risk, Tier, fingerprint};
     use crate::logs::{Level, LogEvent, LogLine};
-    use crate::sources::docker::{Container, ContainerStats, DockerEvent, EngineStatus};
+    use crate::metrics::AlertLevel;
+    use crate::metrics::{Alert, AlertsEvent};
 
     let mut state = fixture_state(theme);
     let apply = |state: &mut State, event: AppEvent| {

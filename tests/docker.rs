@@ -7,13 +7,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opscockpit::app::action::{Action, PaneId};
+use opscockpit::action::{Action, PaneId};
 use opscockpit::app::containers;
 use opscockpit::app::event::AppEvent;
 use opscockpit::app::state::State;
 use opscockpit::app::update::{self, Effect};
 use opscockpit::config::{Keymap, ThemeSet};
-use opscockpit::sources::docker::{DockerCommand, DockerSettings, EngineStatus, LogStream, source};
+use opscockpit::containers::{DockerCommand, DockerSettings, EngineStatus, LogStream};
+use opscockpit::sources::docker::source;
 use opscockpit::transport::local::LocalTransport;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -75,7 +75,7 @@ impl World {
         let cancel = CancellationToken::new();
         tokio::spawn(broker::serve(gate.clone(), listener, cancel.clone()));
         // The expiry clock, as in the cockpit.
-        let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<opscockpit::gate::GateEvent>(4096);
         tokio::spawn(opscockpit::gate::core::run(
             gate.clone(),
             tx,
@@ -670,7 +670,7 @@ async fn execution_over_ssh() {
     )
     .expect("open gate");
     let cancel = CancellationToken::new();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<opscockpit::gate::GateEvent>(4096);
     tokio::spawn(opscockpit::gate::core::run(
         gate.clone(),
         tx,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use opscockpit::app::event::AppEvent;
 use opscockpit::logs::betterstack::{
-    self, Client, LookupError, Options, PasswordRef, QueryError, Secret, SourceLookup,
+    self, Client, LookupError, Options, QueryError, Secret, SecretRef, SourceLookup,
 };
 use opscockpit::logs::{LogEvent, LogLine, SourceHealth};
 use tokio::sync::mpsc;
@@ -159,7 +159,7 @@ impl Standin {
             table: TABLE.into(),
             lookup: None,
             username: USER.into(),
-            password: PasswordRef::Env(password_env.into()),
+            password: SecretRef::Env(password_env.into()),
             poll: Duration::from_millis(150),
             overlap: Duration::from_secs(30),
             timeout: Duration::from_secs(10),
@@ -669,7 +669,7 @@ async fn wrong_password_and_missing_reference_are_explained() {
     assert!(!message.contains("wrong-password-xyz"));
 
     let mut options = standin.options("OPSCOCKPIT_TEST_BS_UNSET_FOR_SURE");
-    options.password = PasswordRef::Env("OPSCOCKPIT_TEST_BS_UNSET_FOR_SURE".into());
+    options.password = SecretRef::Env("OPSCOCKPIT_TEST_BS_UNSET_FOR_SURE".into());
     let (tx, mut rx) = mpsc::channel(64);
     betterstack::run(options, tx, CancellationToken::new()).await;
     let mut seen = Seen::default();
@@ -683,7 +683,7 @@ async fn wrong_password_and_missing_reference_are_explained() {
         seen.statuses
     );
     let mut options = standin.options("x");
-    options.password = PasswordRef::Keyring("opscockpit-test-surely-missing".into());
+    options.password = SecretRef::Keyring("opscockpit-test-surely-missing".into());
     let (tx, mut rx) = mpsc::channel(64);
     betterstack::run(options, tx, CancellationToken::new()).await;
     let mut seen = Seen::default();
@@ -706,7 +706,7 @@ async fn password_from_the_os_keyring_tails_the_standin() {
         return;
     };
     let user = format!("opscockpit-test-{}-{}", std::process::id(), nanos());
-    let entry = match betterstack::keyring_entry(&user) {
+    let entry = match opscockpit::secrets::keyring::entry(&user) {
         Ok(entry) => entry,
         Err(e) if e.contains("no OS keyring available") => {
             eprintln!("no OS keyring on this machine, skipping: {e}");
@@ -717,7 +717,7 @@ async fn password_from_the_os_keyring_tails_the_standin() {
     entry.set_password(PASSWORD).expect("store the password");
     standin.insert(&[(at_ms(0), msg("via the keyring"))]);
     let mut options = standin.options("unused");
-    options.password = PasswordRef::Keyring(user.clone());
+    options.password = SecretRef::Keyring(user.clone());
     let (tx, mut rx) = mpsc::channel(64);
     let cancel = CancellationToken::new();
     let task = tokio::spawn(betterstack::run(options, tx, cancel.clone()));
@@ -738,7 +738,7 @@ async fn password_from_the_os_keyring_tails_the_standin() {
         assert!(!m.contains(PASSWORD), "{m}");
     }
     // Gone from the keyring: a clear message, not a hang.
-    let err = betterstack::resolve_password(&PasswordRef::Keyring(user.clone()))
+    let err = betterstack::resolve_password(&SecretRef::Keyring(user.clone()))
         .await
         .expect_err("deleted");
     assert!(err.contains("no password in the OS keyring"), "{err}");
@@ -754,7 +754,7 @@ async fn secret_subcommand_stores_what_the_source_reads() {
         return;
     }
     let user = format!("opscockpit-cli-{}-{}", std::process::id(), nanos());
-    if let Err(e) = betterstack::keyring_entry(&user) {
+    if let Err(e) = opscockpit::secrets::keyring::entry(&user) {
         eprintln!("no OS keyring on this machine, skipping: {e}");
         return;
     }
@@ -799,14 +799,14 @@ async fn secret_subcommand_stores_what_the_source_reads() {
         text.contains(&format!("stored in the OS keyring as opscockpit/{user}")),
         "{text}"
     );
-    let secret = betterstack::resolve_password(&PasswordRef::Keyring(user.clone()))
+    let secret = betterstack::resolve_password(&SecretRef::Keyring(user.clone()))
         .await
         .expect("the source reads what the subcommand stored");
     assert_eq!(secret.expose(), PASSWORD);
     let (ok, text) = run(&["secret", "delete", "local"], "");
     assert!(ok, "{text}");
     assert!(text.contains("removed"), "{text}");
-    let err = betterstack::resolve_password(&PasswordRef::Keyring(user.clone()))
+    let err = betterstack::resolve_password(&SecretRef::Keyring(user.clone()))
         .await
         .expect_err("removed");
     assert!(err.contains("no password in the OS keyring"), "{err}");
@@ -1035,7 +1035,7 @@ fn cockpit_looks_the_table_up_and_reads_the_keyring() {
         return;
     };
     let user = format!("opscockpit-e2e-{}-{}", std::process::id(), nanos());
-    if let Err(e) = betterstack::keyring_entry(&user) {
+    if let Err(e) = opscockpit::secrets::keyring::entry(&user) {
         eprintln!("no OS keyring on this machine, skipping: {e}");
         return;
     }

@@ -7,9 +7,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opscockpit::app::alerts::AlertsEvent;
-use opscockpit::app::event::{AppEvent, MetricsSource, MetricsUpdate};
-use opscockpit::app::state::AlertLevel;
+use opscockpit::app::event::AppEvent;
+use opscockpit::metrics::AlertLevel;
+use opscockpit::metrics::AlertsEvent;
+use opscockpit::metrics::{MetricsSource, MetricsUpdate};
 use opscockpit::metrics::{SeriesStore, names};
 use opscockpit::sources::netdata::{Settings, supervisor};
 use opscockpit::transport::SharedTransport;

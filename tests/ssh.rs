@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use opscockpit::app::event::{AppEvent, ConnectionState};
+use opscockpit::app::event::AppEvent;
+use opscockpit::transport::ConnectionState;
 use opscockpit::transport::ssh::resolve::{Resolved, SshTarget, StrictHostKeyChecking};
 use opscockpit::transport::ssh::{
     ConnectError, ConnectErrorKind, Prompter, SshOptions, SshTransport,

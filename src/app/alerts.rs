@@ -1,37 +1,13 @@
-//! Alerts from the host's health checks (Netdata's `/api/v1/alarms`): the
-//! typed event the source sends, the Alerts pane's state, and how an event
-//! changes it (header counts, the list, the bell for new critical alerts).
+//! The Alerts pane's state and how an alerts event changes it (header counts,
+//! the list, the bell for new critical alerts). The alert types themselves
+//! are the metrics model's (`metrics::alerts`).
 
 use std::collections::BTreeSet;
 
-use crate::app::action::PaneId;
-use crate::app::state::{AlertLevel, State};
+use crate::action::PaneId;
+use crate::app::state::State;
 use crate::app::update::{Effect, Outcome};
-
-/// One raised alert as the pane shows it. Texts are as the agent sent them
-/// (HTML removed); the pane passes them through `text::inert`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
-    /// Stable key (`CHART.NAME`): tells new alerts from known ones.
-    pub key: String,
-    pub name: String,
-    pub chart: String,
-    pub level: AlertLevel,
-    /// Value as the agent formats it (`92.1%`), or empty.
-    pub value: String,
-    pub info: String,
-    /// When the alert entered its current status (unix seconds).
-    pub since: i64,
-    pub silenced: bool,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum AlertsEvent {
-    /// The full list of raised alerts, replacing the previous one.
-    Update(Vec<Alert>),
-    /// No alert source right now (Netdata not live); the reason is shown.
-    Unavailable(String),
-}
+use crate::metrics::{Alert, AlertLevel, AlertsEvent};
 
 #[derive(Debug, Clone, Default)]
 pub struct AlertsState {

@@ -6,10 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::app::action::{Action, PaneId};
+use crate::action::{Action, PaneId};
 use crate::app::state::{Flash, State};
 use crate::app::update::{Effect, Outcome};
-use crate::sources::docker::{
+use crate::containers::{
     Container, ContainerDetail, ContainerStats, DockerCommand, DockerEvent, DockerSettings,
     EngineStatus, LogEntry, TimelineEntry,
 };
@@ -646,7 +646,7 @@ mod tests {
         // Logs for another container are ignored.
         let line = LogEntry {
             time: None,
-            stream: crate::sources::docker::LogStream::Stdout,
+            stream: crate::containers::LogStream::Stdout,
             text: "x".into(),
         };
         apply_event(

@@ -1,52 +1,14 @@
-//! Typed events that source tasks send to the event loop. This is the only
-//! way data enters the state.
+//! The events the loop applies: each source sends its own event type
+//! (`MetricsEvent`, `DockerEvent`, `LogEvent`, `GateEvent`, `CostEvent`, the
+//! transport's `ConnectionState`), and the `From` impls here wrap them. This is
+//! the only way data enters the state.
 
-use crate::sources::docker::DockerEvent;
-use crate::sources::procfs::Reading;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricsSource {
-    Proc,
-    Netdata,
-}
-
-impl MetricsSource {
-    pub fn label(self) -> &'static str {
-        match self {
-            MetricsSource::Proc => "/proc",
-            MetricsSource::Netdata => "netdata",
-        }
-    }
-}
-
-/// One second's values from a metrics source.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MetricsUpdate {
-    /// Unix seconds the values belong to.
-    pub t: i64,
-    pub readings: Vec<Reading>,
-    pub uptime_secs: Option<u64>,
-    pub hostname: Option<String>,
-    pub cpu_count: Option<usize>,
-}
-
-/// State of the link to the target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnectionState {
-    /// No network link: `opscockpit local`.
-    Local,
-    Connected {
-        rtt_ms: Option<u64>,
-    },
-    Reconnecting {
-        attempt: u32,
-        since: i64,
-    },
-    Down {
-        reason: String,
-        since: i64,
-    },
-}
+use crate::containers::DockerEvent;
+use crate::cost::CostEvent;
+use crate::gate::GateEvent;
+use crate::logs::LogEvent;
+use crate::metrics::{AlertsEvent, MetricsEvent, MetricsSource, MetricsUpdate};
+use crate::transport::ConnectionState;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum AppEvent {
@@ -60,7 +22,7 @@ pub enum AppEvent {
         source: MetricsSource,
         reason: String,
     },
-    Alerts(crate::app::alerts::AlertsEvent),
+    Alerts(AlertsEvent),
     /// A source says what it is doing (or why it is not).
     MetricsStatus {
         source: MetricsSource,
@@ -68,10 +30,52 @@ pub enum AppEvent {
     },
     Connection(ConnectionState),
     /// The action gate: proposals, decisions, execution, history.
-    Gate(crate::gate::GateEvent),
+    Gate(GateEvent),
     /// From the container source.
     Docker(DockerEvent),
-    Cost(crate::cost::CostEvent),
+    Cost(CostEvent),
     /// Lines and status from the log sources (journald, Better Stack, containers).
-    Log(crate::logs::LogEvent),
+    Log(LogEvent),
+}
+
+impl From<MetricsEvent> for AppEvent {
+    fn from(event: MetricsEvent) -> Self {
+        match event {
+            MetricsEvent::Sample(source, update) => AppEvent::Metrics(source, update),
+            MetricsEvent::Batch(source, updates) => AppEvent::MetricsBatch(source, updates),
+            MetricsEvent::Live { source, reason } => AppEvent::MetricsLive { source, reason },
+            MetricsEvent::Status { source, message } => AppEvent::MetricsStatus { source, message },
+            MetricsEvent::Alerts(alerts) => AppEvent::Alerts(alerts),
+        }
+    }
+}
+
+impl From<ConnectionState> for AppEvent {
+    fn from(state: ConnectionState) -> Self {
+        AppEvent::Connection(state)
+    }
+}
+
+impl From<GateEvent> for AppEvent {
+    fn from(event: GateEvent) -> Self {
+        AppEvent::Gate(event)
+    }
+}
+
+impl From<DockerEvent> for AppEvent {
+    fn from(event: DockerEvent) -> Self {
+        AppEvent::Docker(event)
+    }
+}
+
+impl From<CostEvent> for AppEvent {
+    fn from(event: CostEvent) -> Self {
+        AppEvent::Cost(event)
+    }
+}
+
+impl From<LogEvent> for AppEvent {
+    fn from(event: LogEvent) -> Self {
+        AppEvent::Log(event)
+    }
 }

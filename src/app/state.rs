@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::app::action::PaneId;
+use crate::action::PaneId;
 use crate::app::alerts::AlertsState;
 use crate::app::containers::ContainersState;
-use crate::app::event::{ConnectionState, MetricsSource};
 use crate::config::{Keymap, Theme, ThemeSet};
 use crate::metrics::SeriesStore;
+use crate::metrics::{AlertLevel, MetricsSource};
+use crate::transport::ConnectionState;
 
 /// Chart windows the user can cycle through.
 pub const CHART_WINDOWS: [i64; 3] = [60, 300, 600];
@@ -45,16 +46,10 @@ pub struct State {
     /// Notes panes show while their source is not available.
     pub pane_notes: BTreeMap<PaneId, String>,
     /// The action gate's panes, details and popups.
-    pub gate: crate::gate::tui::GateState,
-    pub cost: crate::cost::CostState,
+    pub gate: crate::app::gate::GateState,
+    pub cost: crate::app::cost::CostState,
     /// The Logs pane: buffer, sources, view settings.
-    pub logs: crate::logs::LogsPane,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum AlertLevel {
-    Warning,
-    Critical,
+    pub logs: crate::app::logs::LogsPane,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,12 +183,12 @@ impl State {
             pending_actions: 0,
             connection_log: Vec::new(),
             pane_notes: default_pane_notes(),
-            gate: crate::gate::tui::GateState {
+            gate: crate::app::gate::GateState {
                 bell: true,
                 ..Default::default()
             },
-            cost: crate::cost::CostState::default(),
-            logs: crate::logs::LogsPane::default(),
+            cost: crate::app::cost::CostState::default(),
+            logs: crate::app::logs::LogsPane::default(),
         }
     }
 

@@ -6,11 +6,13 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
-use crate::app::action::{Action, PaneId};
+use crate::action::{Action, PaneId};
 use crate::app::containers;
-use crate::app::event::{AppEvent, ConnectionState, MetricsSource};
+use crate::app::event::AppEvent;
+use crate::app::layout;
 use crate::app::state::{CHART_WINDOWS, Flash, Overlay, PaletteState, State};
-use crate::ui::layout;
+use crate::metrics::MetricsSource;
+use crate::transport::ConnectionState;
 
 /// Side effects the event loop carries out after an update.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +27,7 @@ pub enum Effect {
     /// exact fingerprint the operator saw).
     Gate(crate::gate::GateRequest),
     /// Ask the container source for something (detail, logs).
-    Docker(crate::sources::docker::DockerCommand),
+    Docker(crate::containers::DockerCommand),
     /// Write `contents` to `path` (`:save`), then flash `success` or the error.
     WriteFile {
         path: std::path::PathBuf,
@@ -112,7 +114,7 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
                 Outcome::unchanged()
             }
         }
-        AppEvent::Gate(event) => crate::gate::tui::apply_event(state, event),
+        AppEvent::Gate(event) => crate::app::gate::apply_event(state, event),
         AppEvent::Cost(event) => Outcome {
             dirty: state.cost.apply(event),
             ..Outcome::default()
@@ -133,7 +135,7 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
         }
         AppEvent::Docker(event) => containers::apply_event(state, event),
         AppEvent::Log(event) => Outcome {
-            dirty: crate::logs::pane::apply_event(&mut state.logs, event),
+            dirty: crate::app::logs::apply_event(&mut state.logs, event),
             effects: Vec::new(),
         },
     }
@@ -156,7 +158,7 @@ fn switch_source(state: &mut State, source: MetricsSource, reason: Option<String
     }
 }
 
-fn apply_metrics(state: &mut State, update: crate::app::event::MetricsUpdate) {
+fn apply_metrics(state: &mut State, update: crate::metrics::MetricsUpdate) {
     let m = &mut state.metrics;
     for (name, unit, value) in &update.readings {
         m.store.push(name, *unit, update.t, *value);
@@ -221,7 +223,7 @@ pub fn handle_key(state: &mut State, key: KeyEvent) -> Outcome {
         Overlay::Filter { pane, input } => return filter_key(state, key, pane, input),
     }
     if state.gate.popup.is_some() {
-        return crate::gate::tui::popup_key(state, key);
+        return crate::app::gate::popup_key(state, key);
     }
     let had_flash = state.flash.take().is_some();
     let mut outcome = match state.keymap.action_for(state.layout.focus, &key) {
@@ -238,7 +240,7 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
     }
     let focused = state.layout.focus;
     if matches!(focused, PaneId::Actions | PaneId::History)
-        && let Some(outcome) = crate::gate::tui::apply_action(state, focused, action)
+        && let Some(outcome) = crate::app::gate::apply_action(state, focused, action)
     {
         return outcome;
     }
@@ -364,8 +366,8 @@ pub fn list_len(state: &State, pane: PaneId) -> usize {
         PaneId::Alerts => {
             crate::app::alerts::visible(&state.alerts.alerts, &state.list(pane).filter).len()
         }
-        PaneId::Actions => crate::gate::tui::pending_rows(state).len(),
-        PaneId::History => crate::gate::tui::history_rows(state).len(),
+        PaneId::Actions => crate::app::gate::pending_rows(state).len(),
+        PaneId::History => crate::app::gate::history_rows(state).len(),
         PaneId::Containers => containers::list_len(state),
         // Filled by its source (logs); empty until then.
         _ => 0,
@@ -406,7 +408,7 @@ fn move_selection(state: &mut State, pane: PaneId, action: Action) -> Outcome {
 fn logs_action(state: &mut State, action: Action) -> Outcome {
     let page = usize::from(state.layout.height.saturating_sub(8)).max(1);
     let search = state.list(PaneId::Logs).filter;
-    let dirty = crate::logs::pane::apply_action(&mut state.logs, action, page, &search);
+    let dirty = crate::app::logs::apply_action(&mut state.logs, action, page, &search);
     Outcome {
         dirty: dirty.unwrap_or(false),
         effects: Vec::new(),
@@ -620,7 +622,7 @@ fn save_logs(state: &mut State, arg: &str) -> Outcome {
             .unwrap_or_else(|| arg.into()),
         None => arg.into(),
     };
-    let (contents, count) = crate::logs::pane::save_text(&state.logs, state.utc);
+    let (contents, count) = crate::app::logs::save_text(&state.logs, state.utc);
     let success = format!("saved {count} log lines to {}", crate::text::inert(arg));
     Outcome::redraw().with(Effect::WriteFile {
         path,

@@ -15,7 +15,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde::Deserialize;
 
 use super::toml_file::{self, FileError};
-use crate::app::action::{Action, PaneId};
+use crate::action::{Action, PaneId};
 
 pub const DEFAULT_KEYMAP: &str = "default";
 

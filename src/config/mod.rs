@@ -7,6 +7,7 @@
 //! keymaps are looked up in `themes/` and `keymaps/` beside the config file.
 
 pub mod keymap;
+pub mod plan;
 pub mod theme;
 pub mod toml_file;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 pub use keymap::Keymap;
+pub use plan::PlanSpec;
 pub use theme::{Theme, ThemeSet};
 pub use toml_file::FileError;
 
@@ -37,7 +39,7 @@ pub struct Config {
     pub hosts: BTreeMap<String, HostConfig>,
     /// Extra or overriding pricing plans (see `assets/pricing.toml`).
     #[serde(default)]
-    pub plans: BTreeMap<String, crate::cost::pricing::PlanSpec>,
+    pub plans: BTreeMap<String, PlanSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -6,31 +6,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::FileError;
 use crate::config::toml_file;
+use crate::config::{FileError, PlanSpec};
 
 pub const EMBEDDED_NAME: &str = "<embedded assets/pricing.toml>";
 const EMBEDDED: &str = include_str!("../../assets/pricing.toml");
 
 const BYTES_PER_GB: f64 = 1e9;
-
-/// One `[plans.NAME]` table as written: every key optional so a user's
-/// override can give only what it changes. Unknown keys are errors.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanSpec {
-    pub name: Option<String>,
-    pub currency: Option<String>,
-    pub monthly_base: Option<f64>,
-    /// Decimal GB included per month; absent means unlimited.
-    pub included_egress_gb: Option<f64>,
-    pub overage_per_gb: Option<f64>,
-    pub overage_per_tb: Option<f64>,
-    pub ingress_billed: Option<bool>,
-    pub source_url: Option<String>,
-    pub date_read: Option<String>,
-    pub note: Option<String>,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

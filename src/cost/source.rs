@@ -12,18 +12,18 @@ use super::netdata::TrafficQuery;
 use super::netdata_fetch::for_settings;
 use super::report::{CostSettings, gather};
 use super::traffic::Period;
-use crate::app::event::AppEvent;
+use crate::channel::Emit;
 use crate::transport::SharedTransport;
 
 pub const REFRESH: Duration = Duration::from_secs(5 * 60);
 /// The first report waits this long after the cockpit starts.
 const START_DELAY: Duration = Duration::from_secs(4);
 
-pub async fn run(
+pub async fn run<E: From<CostEvent> + Send + 'static>(
     transport: SharedTransport,
     host: String,
     settings: CostSettings,
-    events: mpsc::Sender<AppEvent>,
+    events: mpsc::Sender<E>,
     cancel: CancellationToken,
 ) {
     let netdata = for_settings(&transport, &settings);
@@ -52,7 +52,7 @@ pub async fn run(
         } else {
             CostEvent::Report(Box::new(report))
         };
-        if events.send(AppEvent::Cost(event)).await.is_err() {
+        if events.emit(event).await.is_err() {
             return;
         }
         crate::sources::netdata::source::release_freed_memory();

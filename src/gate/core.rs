@@ -543,15 +543,15 @@ impl Gate {
 
 /// The cockpit side of the gate: forwards its events to the event loop,
 /// loads the history, and expires proposals every second.
-pub async fn run(
+pub async fn run<E: From<GateEvent> + Send + 'static>(
     gate: Gate,
-    tx: tokio::sync::mpsc::Sender<crate::app::event::AppEvent>,
+    tx: tokio::sync::mpsc::Sender<E>,
     cancel: CancellationToken,
 ) {
-    use crate::app::event::AppEvent;
+    use crate::channel::Emit;
     let mut events = gate.subscribe();
     if let Ok(history) = gate.history() {
-        let _ = tx.send(AppEvent::Gate(GateEvent::History(history))).await;
+        let _ = tx.emit(GateEvent::History(history)).await;
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -559,19 +559,19 @@ pub async fn run(
             _ = cancel.cancelled() => return,
             _ = tick.tick() => {
                 if let Err(e) = gate.expire_due() {
-                    let _ = tx.send(AppEvent::Gate(GateEvent::Error(e.message))).await;
+                    let _ = tx.emit(GateEvent::Error(e.message)).await;
                 }
             }
             event = events.recv() => match event {
                 Ok(event) => {
-                    if tx.send(AppEvent::Gate(event)).await.is_err() {
+                    if tx.emit(event).await.is_err() {
                         return;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     // Missed some: reload everything instead.
                     if let Ok(history) = gate.history() {
-                        let _ = tx.send(AppEvent::Gate(GateEvent::History(history))).await;
+                        let _ = tx.emit(GateEvent::History(history)).await;
                     }
                 }
                 Err(broadcast::error::RecvError::Closed) => return,

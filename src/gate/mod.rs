@@ -27,7 +27,6 @@ pub mod executor;
 pub mod lifecycle;
 pub mod policy;
 pub mod store;
-pub mod tui;
 
 use std::path::PathBuf;
 

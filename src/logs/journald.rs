@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Level, LogEvent, LogLine, SourceHealth, send_status};
-use crate::app::event::AppEvent;
+use crate::channel::Emit;
 use crate::text::inert;
 use crate::transport::{ExecEvent, ExecOptions, SharedTransport, shell_quote};
 
@@ -128,11 +128,11 @@ pub fn parse_entry(json: &[u8], source: &Arc<str>) -> Result<Entry, String> {
 }
 
 /// The source task.
-pub async fn run(
+pub async fn run<E: From<LogEvent> + Send + 'static>(
     transport: SharedTransport,
     units: Vec<String>,
     initial: usize,
-    tx: mpsc::Sender<AppEvent>,
+    tx: mpsc::Sender<E>,
     cancel: CancellationToken,
 ) {
     let source: Arc<str> = Arc::from(SOURCE);
@@ -166,13 +166,13 @@ pub async fn run(
 
 /// Probes, then follows until journalctl ends (Err with why) or the cockpit
 /// stops (Ok).
-async fn follow_once(
+async fn follow_once<E: From<LogEvent> + Send + 'static>(
     transport: &SharedTransport,
     units: &[String],
     initial: usize,
     cursor: &mut Option<String>,
     source: &Arc<str>,
-    tx: &mpsc::Sender<AppEvent>,
+    tx: &mpsc::Sender<E>,
     cancel: &CancellationToken,
 ) -> Result<(), (SourceHealth, String)> {
     let unavailable = |m: String| (SourceHealth::Unavailable, m);
@@ -249,12 +249,7 @@ async fn follow_once(
                         &raw,
                     ));
                 }
-                if !lines.is_empty()
-                    && tx
-                        .send(AppEvent::Log(LogEvent::Lines(lines)))
-                        .await
-                        .is_err()
-                {
+                if !lines.is_empty() && tx.emit(LogEvent::Lines(lines)).await.is_err() {
                     return Ok(());
                 }
             }

@@ -3,24 +3,22 @@
 //!
 //! Sources turn what they read into [`LogLine`]s — text already made inert
 //! with [`crate::text::inert_bytes`], level detected, time in UTC nanoseconds
-//! — and send them as `AppEvent::Log(LogEvent::Lines(..))`. Any source can do
+//! — and send them as `LogEvent::Lines(..))`. Any source can do
 //! that (the container source included); the pane never sees raw bytes.
 
 pub mod betterstack;
 pub mod buffer;
 pub mod journald;
-pub mod pane;
 
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::event::AppEvent;
+use crate::channel::Emit;
 use crate::transport::SharedTransport;
 
 pub use buffer::LogBuffer;
-pub use pane::LogsPane;
 
 /// Severity of a line, most severe first (the level filter shows a level
 /// and everything more severe).
@@ -224,10 +222,10 @@ impl LogsSetup {
 
 /// Starts the log sources `setup` names (journald unless turned off, Better
 /// Stack when configured). Container logs are started by the container source.
-pub fn spawn(
+pub fn spawn<E: From<LogEvent> + Send + 'static>(
     transport: SharedTransport,
     setup: &LogsSetup,
-    tx: mpsc::Sender<AppEvent>,
+    tx: mpsc::Sender<E>,
     cancel: &CancellationToken,
 ) {
     let journald_on = setup
@@ -256,17 +254,17 @@ pub fn spawn(
 }
 
 /// Sends one status event; a closed channel means the loop is gone.
-pub(crate) async fn send_status(
-    tx: &mpsc::Sender<AppEvent>,
+pub(crate) async fn send_status<E: From<LogEvent> + Send + 'static>(
+    tx: &mpsc::Sender<E>,
     source: &str,
     health: SourceHealth,
     message: impl Into<String>,
 ) -> bool {
-    tx.send(AppEvent::Log(LogEvent::Status {
+    tx.emit(LogEvent::Status {
         source: source.to_string(),
         health,
         message: message.into(),
-    }))
+    })
     .await
     .is_ok()
 }

@@ -3,9 +3,13 @@
 //! Netdata client both fill the same series names, so panes never care which
 //! source is live.
 
+pub mod alerts;
 pub mod names;
+pub mod sample;
 pub mod series;
 pub mod units;
 
+pub use alerts::{Alert, AlertLevel, AlertsEvent};
+pub use sample::{MetricsEvent, MetricsSource, MetricsUpdate, Reading};
 pub use series::{Point, Series, SeriesStore};
 pub use units::Unit;

@@ -14,7 +14,8 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::event::{AppEvent, MetricsSource, MetricsUpdate};
+use crate::channel::Emit;
+use crate::metrics::{MetricsEvent, MetricsSource, MetricsUpdate};
 use crate::metrics::{Unit, names};
 use crate::transport::{ExecEvent, ExecOptions, SharedTransport};
 
@@ -260,7 +261,7 @@ pub fn counter_delta(previous: u64, current: u64) -> Option<u64> {
 }
 
 /// A computed value for one series.
-pub type Reading = (String, Unit, f64);
+use crate::metrics::Reading;
 
 /// Rates and levels from two snapshots. Gauges (memory, load) come from the
 /// current one alone, so the first sample already gives them.
@@ -423,9 +424,9 @@ fn disk_rates(prev: &ProcSnapshot, cur: &ProcSnapshot, elapsed: f64, out: &mut V
 /// Runs the sampler until `cancel` fires, sending one update a second.
 /// If the command ends (connection lost, awk killed), it says so and starts
 /// it again after a pause.
-pub async fn run(
+pub async fn run<E: From<MetricsEvent> + Send + 'static>(
     transport: SharedTransport,
-    events: mpsc::Sender<AppEvent>,
+    events: mpsc::Sender<E>,
     cancel: CancellationToken,
 ) {
     loop {
@@ -434,7 +435,7 @@ pub async fn run(
             reason = sample_until_end(&transport, &events) => reason,
         };
         let _ = events
-            .send(AppEvent::MetricsStatus {
+            .emit(MetricsEvent::Status {
                 source: MetricsSource::Proc,
                 message: format!("/proc sampler stopped: {ended}; restarting"),
             })
@@ -446,7 +447,10 @@ pub async fn run(
     }
 }
 
-async fn sample_until_end(transport: &SharedTransport, events: &mpsc::Sender<AppEvent>) -> String {
+async fn sample_until_end<E: From<MetricsEvent> + Send + 'static>(
+    transport: &SharedTransport,
+    events: &mpsc::Sender<E>,
+) -> String {
     let mut handle = match transport
         .exec(
             &sampler_command(),
@@ -492,7 +496,7 @@ async fn sample_until_end(transport: &SharedTransport, events: &mpsc::Sender<App
                         };
                         previous = Some(snapshot);
                         waiting_for_answer = false;
-                        if events.send(AppEvent::Metrics(MetricsSource::Proc, update)).await.is_err() {
+                        if events.emit(MetricsEvent::Sample(MetricsSource::Proc, update)).await.is_err() {
                             return "cockpit closed".into();
                         }
                     }

@@ -18,6 +18,24 @@ use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
+/// State of the link to the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// No network link: `opscockpit local`.
+    Local,
+    Connected {
+        rtt_ms: Option<u64>,
+    },
+    Reconnecting {
+        attempt: u32,
+        since: i64,
+    },
+    Down {
+        reason: String,
+        since: i64,
+    },
+}
+
 /// A bidirectional byte stream (TCP, unix socket, or an SSH channel).
 pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
@@ -216,9 +234,7 @@ pub trait Transport: Send + Sync {
 
     /// The link state as it changes, for transports that have a link
     /// (SSH); `None` for the local transport.
-    fn connection_state(
-        &self,
-    ) -> Option<tokio::sync::watch::Receiver<crate::app::event::ConnectionState>> {
+    fn connection_state(&self) -> Option<tokio::sync::watch::Receiver<ConnectionState>> {
         None
     }
 }

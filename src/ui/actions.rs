@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::gate_common::{countdown, draw_open_detail, tier_style};
-use crate::app::action::PaneId;
+use crate::action::PaneId;
+use crate::app::gate::pending_rows;
 use crate::app::state::State;
-use crate::gate::tui::pending_rows;
 use crate::text::inert;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {

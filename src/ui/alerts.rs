@@ -10,9 +10,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
-use crate::app::action::PaneId;
-use crate::app::alerts::{Alert, level_label, visible};
-use crate::app::state::{AlertLevel, State};
+use crate::action::PaneId;
+use crate::app::alerts::{level_label, visible};
+use crate::app::state::State;
+use crate::metrics::Alert;
+use crate::metrics::AlertLevel;
 use crate::metrics::units::human_duration;
 use crate::text::inert;
 
@@ -270,10 +272,11 @@ fn fit_right(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::alerts::{AlertsEvent, AlertsState, apply_event};
+    use crate::app::alerts::{AlertsState, apply_event};
     use crate::app::state::Overlay;
     use crate::config::theme::DEFAULT_THEME;
     use crate::config::{Keymap, ThemeSet};
+    use crate::metrics::AlertsEvent;
     use crate::sources::netdata::{parse, source};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;

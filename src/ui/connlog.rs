@@ -7,9 +7,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
-use crate::app::event::ConnectionState;
 use crate::app::state::State;
 use crate::text::inert;
+use crate::transport::ConnectionState;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
     let theme = &state.theme;
@@ -74,9 +74,10 @@ fn describe(connection: &ConnectionState) -> (String, StylePick) {
 
 #[cfg(test)]
 mod tests {
-    use crate::app::event::{AppEvent, ConnectionState};
+    use crate::app::event::AppEvent;
     use crate::app::update;
     use crate::testing::{FIXTURE_NOW, fixture_state};
+    use crate::transport::ConnectionState;
     use crate::ui::snapshots::render;
 
     #[test]

@@ -9,11 +9,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 
-use crate::app::action::PaneId;
+use crate::action::PaneId;
 use crate::app::containers::{DetailState, attention};
 use crate::app::state::State;
+use crate::containers::{Container, ContainerStats, EngineStatus, LogStream};
 use crate::metrics::units::{human_bytes, human_duration};
-use crate::sources::docker::{Container, ContainerStats, EngineStatus, LogStream};
 use crate::text::inert;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
@@ -493,7 +493,7 @@ mod tests {
     use crate::app::containers::DetailState;
     use crate::app::update;
     use crate::config::{Keymap, ThemeSet};
-    use crate::sources::docker::{ContainerDetail, DockerEvent, LogEntry};
+    use crate::containers::{ContainerDetail, DockerEvent, LogEntry};
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 

@@ -250,7 +250,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
 
 #[cfg(test)]
 mod tests {
-    use crate::app::action::Action;
+    use crate::action::Action;
     use crate::app::update;
     use crate::cost::CostEvent;
     use crate::cost::report::fixture_report;

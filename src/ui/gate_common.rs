@@ -250,7 +250,7 @@ pub fn draw_open_detail(
     frame: &mut Frame,
     area: Rect,
     state: &State,
-    pane: crate::app::action::PaneId,
+    pane: crate::action::PaneId,
 ) -> bool {
     match state.gate.detail.as_ref().filter(|d| d.pane == pane) {
         Some(d) => {

@@ -9,9 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::gate_common::tier_style;
+use crate::app::gate::{GatePopup, short_id};
 use crate::app::state::State;
 use crate::gate::Tier;
-use crate::gate::tui::{GatePopup, short_id};
 use crate::text::{inert, inert_multiline};
 
 pub fn draw(frame: &mut Frame, body: Rect, state: &State) {

@@ -5,12 +5,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use crate::app::action::PaneId;
+use crate::action::PaneId;
+use crate::app::gate::{Detail, GatePopup};
 use crate::app::state::State;
 use crate::app::update::{self, Effect};
 use crate::config::{Keymap, ThemeSet};
 use crate::gate::audit::AuditEvent;
-use crate::gate::tui::{Detail, GatePopup};
 use crate::gate::{
     ActionState, ActionView, GateEvent, GateRequest, OutputRecord, Risk, Tier, fingerprint,
 };
@@ -295,9 +295,9 @@ fn history_pane_snapshots_and_filter() {
     let mut state = base_state();
     state.layout.focus_on(PaneId::History);
     state.lists.entry(PaneId::History).or_default().filter = "state:fail host:db".into();
-    assert_eq!(crate::gate::tui::history_rows(&state).len(), 1);
+    assert_eq!(crate::app::gate::history_rows(&state).len(), 1);
     state.lists.entry(PaneId::History).or_default().filter = "prune".into();
-    assert_eq!(crate::gate::tui::history_rows(&state).len(), 1);
+    assert_eq!(crate::app::gate::history_rows(&state).len(), 1);
 }
 
 #[test]

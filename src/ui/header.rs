@@ -6,10 +6,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::event::ConnectionState;
-use crate::app::state::{AlertLevel, State};
+use crate::app::state::State;
+use crate::metrics::AlertLevel;
 use crate::metrics::units::human_duration;
 use crate::text::inert;
+use crate::transport::ConnectionState;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;

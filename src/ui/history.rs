@@ -10,9 +10,9 @@ use ratatui::widgets::Paragraph;
 
 use super::actions::truncate;
 use super::gate_common::{date_time_of, draw_open_detail, duration_text, exit_text, state_style};
-use crate::app::action::PaneId;
+use crate::action::PaneId;
+use crate::app::gate::history_rows;
 use crate::app::state::State;
-use crate::gate::tui::history_rows;
 use crate::text::inert;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::app::action::Action;
+use crate::action::Action;
 use crate::app::state::{Overlay, State};
 use crate::config::keymap::{Context, Keymap};
 

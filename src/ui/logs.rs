@@ -12,11 +12,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthChar;
 
-use crate::app::action::PaneId;
+use crate::action::PaneId;
+use crate::app::logs::LogsPane;
+use crate::app::logs::format_time;
 use crate::app::state::State;
 use crate::config::Theme;
-use crate::logs::pane::format_time;
-use crate::logs::{Level, LogLine, LogsPane, SourceHealth};
+use crate::logs::{Level, LogLine, SourceHealth};
 
 /// Widest source column; longer names are cut.
 const SOURCE_WIDTH: usize = 16;
@@ -291,7 +292,7 @@ mod tests {
     use ratatui::backend::TestBackend;
 
     use super::*;
-    use crate::app::action::Action;
+    use crate::action::Action;
     use crate::app::update;
     use crate::logs::{LogEvent, SourceHealth};
     use crate::testing::{FIXTURE_NOW, fixture_state};

@@ -555,7 +555,7 @@ mod tests {
     /// in the maximised view (fourth chart row) and the compact rows.
     #[test]
     fn netdata_extras_when_maximised() {
-        use crate::app::action::Action;
+        use crate::action::Action;
         use crate::app::update;
         use crate::testing::{FIXTURE_NOW, fixture_state};
         let gib = 1024.0 * 1024.0 * 1024.0;

@@ -14,7 +14,7 @@ pub mod header;
 pub mod help;
 pub mod history;
 pub mod keybar;
-pub mod layout;
+
 pub mod logs;
 pub mod metrics;
 pub mod palette;
@@ -29,7 +29,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders};
 
-use crate::app::action::PaneId;
+use crate::action::PaneId;
+use crate::app::layout;
 use crate::app::state::{Overlay, State};
 
 /// Draws the whole cockpit.

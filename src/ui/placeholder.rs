@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::action::PaneId;
+use crate::action::PaneId;
 use crate::app::state::State;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {

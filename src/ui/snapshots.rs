@@ -5,7 +5,7 @@
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use crate::app::action::Action;
+use crate::action::Action;
 use crate::app::state::State;
 use crate::app::update;
 use crate::testing::fixture_state;
@@ -112,7 +112,7 @@ fn stale_metrics_are_marked() {
     let mut state = sized(fixture_state("dark"), 80, 24);
     update::apply_event(
         &mut state,
-        crate::app::event::AppEvent::Connection(crate::app::event::ConnectionState::Reconnecting {
+        crate::app::event::AppEvent::Connection(crate::transport::ConnectionState::Reconnecting {
             attempt: 2,
             since: crate::testing::FIXTURE_NOW,
         }),

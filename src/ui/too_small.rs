@@ -7,7 +7,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::app::state::State;
 
-use super::layout::{MIN_HEIGHT, MIN_WIDTH};
+use crate::app::layout::{MIN_HEIGHT, MIN_WIDTH};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let lines = vec![

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::containers::LogStream;
+
 /// The newest API version this client speaks. The engine's version wins
 /// when it is older.
 pub const OUR_API_VERSION: ApiVersion = ApiVersion(1, 47);
@@ -477,15 +479,6 @@ impl LineSplitter {
         }
         lines
     }
-}
-
-/// Which stream a log line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogStream {
-    Stdout,
-    Stderr,
-    /// TTY containers: one stream, no frames.
-    Tty,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

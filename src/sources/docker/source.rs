@@ -19,11 +19,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::api::{self, EngineEvent, Inspect, LineSplitter, LogDemux};
 use super::client::{DockerClient, DockerError};
-use super::{
+use crate::channel::Emit;
+use crate::containers::{
     Container, ContainerDetail, ContainerStats, DockerCommand, DockerEvent, DockerSettings,
     EngineStatus, LogEntry, TimelineEntry,
 };
-use crate::app::event::AppEvent;
+use crate::logs::LogEvent;
 use crate::transport::{ExecOptions, SharedTransport, TransportErrorKind, shell_quote};
 
 /// Lines of log history fetched when the detail view opens.
@@ -50,8 +51,11 @@ impl Drop for TaskGuard {
     }
 }
 
-async fn send(tx: &mpsc::Sender<AppEvent>, event: DockerEvent) -> bool {
-    tx.send(AppEvent::Docker(event)).await.is_ok()
+async fn send<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
+    tx: &mpsc::Sender<E>,
+    event: DockerEvent,
+) -> bool {
+    tx.emit(event).await.is_ok()
 }
 
 /// What the task remembers across reconnects.
@@ -63,10 +67,10 @@ struct Memory {
     tailed: HashSet<String>,
 }
 
-pub async fn run(
+pub async fn run<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     transport: SharedTransport,
     settings: DockerSettings,
-    tx: mpsc::Sender<AppEvent>,
+    tx: mpsc::Sender<E>,
     mut commands: mpsc::UnboundedReceiver<DockerCommand>,
     cancel: CancellationToken,
 ) {
@@ -134,9 +138,9 @@ pub async fn run(
 }
 
 /// Waits, answering detail requests that cannot be served now.
-async fn idle(
+async fn idle<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     wait: Duration,
-    tx: &mpsc::Sender<AppEvent>,
+    tx: &mpsc::Sender<E>,
     commands: &mut mpsc::UnboundedReceiver<DockerCommand>,
     memory: &mut Memory,
     cancel: &CancellationToken,
@@ -160,9 +164,9 @@ async fn idle(
 }
 
 /// One connected stretch: returns why it ended.
-async fn session(
+async fn session<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     client: &DockerClient,
-    tx: &mpsc::Sender<AppEvent>,
+    tx: &mpsc::Sender<E>,
     commands: &mut mpsc::UnboundedReceiver<DockerCommand>,
     memory: &mut Memory,
     cancel: &CancellationToken,
@@ -235,9 +239,9 @@ async fn session(
     }
 }
 
-async fn handle_event(
+async fn handle_event<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     client: &DockerClient,
-    tx: &mpsc::Sender<AppEvent>,
+    tx: &mpsc::Sender<E>,
     stats_tasks: &mut HashMap<String, Streams>,
     memory: &mut Memory,
     detail_task: &mut Option<TaskGuard>,
@@ -301,9 +305,9 @@ struct Streams {
 /// Starts or stops the streams so that exactly the running containers have
 /// them. A container tailed before (a restart, a reconnect) continues from
 /// now instead of repeating its last lines.
-fn sync_stats(
+fn sync_stats<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     client: &DockerClient,
-    tx: &mpsc::Sender<AppEvent>,
+    tx: &mpsc::Sender<E>,
     tasks: &mut HashMap<String, Streams>,
     tailed: &mut HashSet<String>,
     container: &Container,
@@ -335,9 +339,9 @@ fn sync_stats(
 const PANE_LOG_TAIL: usize = 50;
 
 /// Follows one container's log into the Logs pane, as `container:NAME`.
-async fn pane_logs(
+async fn pane_logs<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     client: DockerClient,
-    tx: mpsc::Sender<AppEvent>,
+    tx: mpsc::Sender<E>,
     id: String,
     name: String,
     first_time: bool,
@@ -377,12 +381,7 @@ async fn pane_logs(
                 LogLine::from_raw(t, source.clone(), None, &l.text)
             })
             .collect();
-        if !lines.is_empty()
-            && tx
-                .send(AppEvent::Log(LogEvent::Lines(lines)))
-                .await
-                .is_err()
-        {
+        if !lines.is_empty() && tx.emit(LogEvent::Lines(lines)).await.is_err() {
             return;
         }
     }
@@ -486,7 +485,11 @@ fn status_text(i: &Inspect) -> String {
 
 /// One container's stats stream, for as long as it runs (the task is
 /// aborted when it stops). CPU % from this stream's previous sample.
-async fn stats_stream(client: DockerClient, tx: mpsc::Sender<AppEvent>, id: String) {
+async fn stats_stream<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
+    client: DockerClient,
+    tx: mpsc::Sender<E>,
+    id: String,
+) {
     loop {
         if let Ok(mut stream) = client
             .get_stream(&format!("/containers/{id}/stats?stream=true"))
@@ -524,7 +527,11 @@ async fn stats_stream(client: DockerClient, tx: mpsc::Sender<AppEvent>, id: Stri
 }
 
 /// Inspect for the detail view, then follow the logs.
-async fn detail(client: DockerClient, tx: mpsc::Sender<AppEvent>, id: String) {
+async fn detail<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
+    client: DockerClient,
+    tx: mpsc::Sender<E>,
+    id: String,
+) {
     let inspect = match client
         .get_json::<Inspect>(&format!("/containers/{id}/json"))
         .await
@@ -687,10 +694,10 @@ fn detail_from(i: &Inspect) -> ContainerDetail {
 
 /// The socket cannot be used: list through the CLI if there is one, else
 /// explain.
-async fn fallback_round(
+async fn fallback_round<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     transport: &SharedTransport,
     settings: &DockerSettings,
-    tx: &mpsc::Sender<AppEvent>,
+    tx: &mpsc::Sender<E>,
     socket_error: &crate::transport::TransportError,
 ) {
     let socket = &settings.socket;

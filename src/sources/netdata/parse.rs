@@ -12,8 +12,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::metrics::Reading;
 use crate::metrics::{Unit, names};
-use crate::sources::procfs::Reading;
 
 /// The charts the cockpit asks for each second, as a Netdata simple-pattern
 /// list (first match wins, `!` excludes): per-core `cpu.cpuN` but not the

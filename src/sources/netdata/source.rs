@@ -15,10 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{ClientError, NetdataClient};
 use super::parse::{self, AgentInfo, AllMetrics, ChartSample};
-use crate::app::alerts::{Alert, AlertsEvent};
-use crate::app::event::{AppEvent, MetricsSource, MetricsUpdate};
-use crate::app::state::AlertLevel;
+use crate::channel::Emit;
+use crate::metrics::AlertLevel;
 use crate::metrics::series::HISTORY_SECONDS;
+use crate::metrics::{Alert, AlertsEvent};
+use crate::metrics::{MetricsEvent, MetricsSource, MetricsUpdate};
 
 /// Failed answers in a row after which Netdata counts as gone.
 pub const MAX_FAILURES: u32 = 5;
@@ -35,9 +36,9 @@ pub enum SessionEnd {
     Lost(String),
 }
 
-struct Session<'a> {
+struct Session<'a, E> {
     client: &'a mut NetdataClient,
-    events: &'a mpsc::Sender<AppEvent>,
+    events: &'a mpsc::Sender<E>,
     label: String,
     hostname: Option<String>,
     cpu_count: Option<usize>,
@@ -48,10 +49,10 @@ struct Session<'a> {
 
 /// Runs until `cancel` fires or Netdata is gone. `info` is the answer of
 /// the probe that found the agent.
-pub async fn run(
+pub async fn run<E: From<MetricsEvent> + Send + 'static>(
     client: &mut NetdataClient,
     info: AgentInfo,
-    events: &mpsc::Sender<AppEvent>,
+    events: &mpsc::Sender<E>,
     cancel: &CancellationToken,
     alerts_every: Duration,
 ) -> SessionEnd {
@@ -72,7 +73,7 @@ pub async fn run(
         degraded: false,
     };
     if !session
-        .send(AppEvent::MetricsLive {
+        .send(MetricsEvent::Live {
             source: MetricsSource::Netdata,
             reason: session.label.clone(),
         })
@@ -99,14 +100,14 @@ pub async fn run(
     }
 }
 
-impl Session<'_> {
+impl<E: From<MetricsEvent> + Send + 'static> Session<'_, E> {
     /// Sends an event; false when the cockpit is gone.
-    async fn send(&self, event: AppEvent) -> bool {
-        self.events.send(event).await.is_ok()
+    async fn send(&self, event: MetricsEvent) -> bool {
+        self.events.emit(event).await.is_ok()
     }
 
     async fn status(&self, message: String) -> bool {
-        self.send(AppEvent::MetricsStatus {
+        self.send(MetricsEvent::Status {
             source: MetricsSource::Netdata,
             message,
         })
@@ -195,7 +196,7 @@ impl Session<'_> {
             cpu_count: self.cpu_count.or(parse::core_count(&all)),
         };
         Ok(self
-            .send(AppEvent::Metrics(MetricsSource::Netdata, update))
+            .send(MetricsEvent::Sample(MetricsSource::Netdata, update))
             .await)
     }
 
@@ -254,7 +255,7 @@ impl Session<'_> {
                 .collect();
             if !updates.is_empty()
                 && !self
-                    .send(AppEvent::MetricsBatch(MetricsSource::Netdata, updates))
+                    .send(MetricsEvent::Batch(MetricsSource::Netdata, updates))
                     .await
             {
                 return Ok(false);
@@ -269,14 +270,14 @@ impl Session<'_> {
             Ok(answer) => {
                 let alerts = answer.alarms.into_iter().filter_map(to_alert).collect();
                 Ok(self
-                    .send(AppEvent::Alerts(AlertsEvent::Update(alerts)))
+                    .send(MetricsEvent::Alerts(AlertsEvent::Update(alerts)))
                     .await)
             }
             Err(e) if e.is_unreachable() => Err(SessionEnd::Lost(e.to_string())),
             // Metrics may still be fine: the Alerts pane says what is wrong,
             // and the next round tries again.
             Err(e) => Ok(self
-                .send(AppEvent::Alerts(AlertsEvent::Unavailable(format!(
+                .send(MetricsEvent::Alerts(AlertsEvent::Unavailable(format!(
                     "Alerts from {} failed: {e}; trying again in a few seconds.",
                     self.label
                 ))))

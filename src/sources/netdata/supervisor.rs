@@ -12,8 +12,9 @@ use tokio_util::sync::CancellationToken;
 use super::Settings;
 use super::client::{NetdataClient, NetdataTarget};
 use super::source::{self, SessionEnd};
-use crate::app::alerts::AlertsEvent;
-use crate::app::event::{AppEvent, MetricsSource};
+use crate::channel::Emit;
+use crate::metrics::AlertsEvent;
+use crate::metrics::{MetricsEvent, MetricsSource};
 use crate::sources::procfs;
 use crate::transport::SharedTransport;
 
@@ -22,10 +23,10 @@ struct Fallback {
     task: JoinHandle<()>,
 }
 
-pub async fn run(
+pub async fn run<E: From<MetricsEvent> + Send + 'static>(
     transport: SharedTransport,
     settings: Settings,
-    events: mpsc::Sender<AppEvent>,
+    events: mpsc::Sender<E>,
     cancel: CancellationToken,
 ) {
     let target = match (settings.enabled, NetdataTarget::parse(&settings.url)) {
@@ -93,14 +94,14 @@ pub async fn run(
                 settings.probe_every.as_secs()
             );
             let sent = events
-                .send(AppEvent::MetricsLive {
+                .emit(MetricsEvent::Live {
                     source: MetricsSource::Proc,
                     reason: text,
                 })
                 .await
                 .is_ok()
                 && events
-                    .send(AppEvent::Alerts(AlertsEvent::Unavailable(format!(
+                    .emit(MetricsEvent::Alerts(AlertsEvent::Unavailable(format!(
                         "No alerts: {reason}. Alerts come from the host's Netdata agent."
                     ))))
                     .await
@@ -121,20 +122,20 @@ pub async fn run(
     }
 }
 
-async fn only_procfs(
+async fn only_procfs<E: From<MetricsEvent> + Send + 'static>(
     transport: SharedTransport,
-    events: mpsc::Sender<AppEvent>,
+    events: mpsc::Sender<E>,
     cancel: CancellationToken,
     reason: String,
 ) {
     let _ = events
-        .send(AppEvent::MetricsLive {
+        .emit(MetricsEvent::Live {
             source: MetricsSource::Proc,
             reason: reason.clone(),
         })
         .await;
     let _ = events
-        .send(AppEvent::Alerts(AlertsEvent::Unavailable(format!(
+        .emit(MetricsEvent::Alerts(AlertsEvent::Unavailable(format!(
             "No alerts: {reason}."
         ))))
         .await;

@@ -26,8 +26,8 @@ use russh::{ChannelMsg, Sig};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::event::ConnectionState;
 use crate::config::HostConfig;
+use crate::transport::ConnectionState;
 
 use super::{
     BoxStream, ExecEvent, ExecHandle, ExecOptions, ExitStatus, Transport, TransportError,

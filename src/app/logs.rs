@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use chrono::{Local, TimeZone, Utc};
 
-use super::{Level, LogBuffer, LogEvent, LogLine, LogsSetup, SourceHealth};
-use crate::app::action::Action;
+use crate::action::Action;
+use crate::logs::{Level, LogBuffer, LogEvent, LogLine, LogsSetup, SourceHealth};
 
 /// The level filter cycles through these (`None`: every line).
 const LEVELS: [Option<Level>; 5] = [
@@ -51,7 +51,7 @@ pub struct LogsPane {
 
 impl Default for LogsPane {
     fn default() -> Self {
-        Self::new(super::buffer::DEFAULT_CAPACITY, LogsSetup::default())
+        Self::new(crate::logs::buffer::DEFAULT_CAPACITY, LogsSetup::default())
     }
 }
 

@@ -7,11 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::audit::AuditEvent;
-use super::{ActionState, ActionView, GateEvent, GateRequest, OutputRecord, Tier};
-use crate::app::action::{Action, PaneId};
+use crate::action::{Action, PaneId};
 use crate::app::state::{Flash, State};
 use crate::app::update::{Effect, Outcome};
+use crate::gate::audit::AuditEvent;
+use crate::gate::{ActionState, ActionView, GateEvent, GateRequest, OutputRecord, Tier};
 
 /// Live output kept per running action for the detail view.
 const LIVE_OUTPUT_LIMIT: usize = 256 * 1024;

@@ -8,7 +8,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 
-use crate::app::action::PaneId;
+use crate::action::PaneId;
 use crate::app::state::LayoutState;
 
 pub const MIN_WIDTH: u16 = 80;

@@ -1,0 +1,267 @@
+//! The event loop: one `tokio::select!` over terminal input, source events,
+//! the clock and signals. Inputs go through `app::update`, which says whether
+//! to redraw; the screen is drawn only then — never at a fixed frame rate.
+//! It also starts the sources, each sending its own event type into the one
+//! queue the loop reads.
+
+use std::time::Duration;
+
+use color_eyre::eyre::{Result, WrapErr};
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::event::AppEvent;
+use crate::app::state::{self, State};
+use crate::app::update::{self, Effect, Outcome};
+use crate::config::HostConfig;
+use crate::containers::DockerCommand;
+use crate::sources;
+use crate::transport::SharedTransport;
+use crate::tui::TerminalGuard;
+
+/// How many source events may wait for the loop; sources block (and so
+/// slow down) rather than grow memory when the loop falls behind.
+const EVENT_QUEUE: usize = 1024;
+
+/// Shortest time between two frames drawn for source data (keys, mouse and
+/// resizes are drawn at once).
+const SOURCE_FRAME: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Starts the data sources for `transport` and returns the channel they
+/// report on. They stop when `cancel` fires.
+pub fn spawn_sources(
+    transport: SharedTransport,
+    gate: Option<crate::gate::Gate>,
+    state: &State,
+    host: &HostConfig,
+    cancel: &CancellationToken,
+) -> Sources {
+    let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+    let (docker_tx, docker_rx) = mpsc::unbounded_channel();
+    if let Some(states) = transport.connection_state() {
+        tokio::spawn(forward_connection_state(states, tx.clone()));
+    }
+    crate::logs::spawn(transport.clone(), &state.logs.setup, tx.clone(), cancel);
+    if let Some(gate) = gate.clone() {
+        tokio::spawn(crate::gate::core::run(gate, tx.clone(), cancel.clone()));
+    }
+    if let Some(settings) = state.cost.settings.clone() {
+        tokio::spawn(crate::cost::source::run(
+            transport.clone(),
+            state.host.clone(),
+            settings,
+            tx.clone(),
+            cancel.clone(),
+        ));
+    }
+    tokio::spawn(sources::netdata::supervisor::run(
+        transport.clone(),
+        sources::netdata::Settings::from_host(host),
+        tx.clone(),
+        cancel.clone(),
+    ));
+    tokio::spawn(sources::docker::source::run(
+        transport,
+        state.containers.settings.clone(),
+        tx,
+        docker_rx,
+        cancel.clone(),
+    ));
+    Sources {
+        events: rx,
+        docker: docker_tx,
+        gate,
+    }
+}
+
+/// The channels to and from the running sources.
+pub struct Sources {
+    pub events: mpsc::Receiver<AppEvent>,
+    /// Requests for the container source (detail and logs).
+    pub docker: mpsc::UnboundedSender<DockerCommand>,
+    /// The action gate serving this cockpit's broker socket, if any.
+    pub gate: Option<crate::gate::Gate>,
+}
+
+/// Passes every change of the link state to the loop as an event.
+async fn forward_connection_state(
+    mut states: tokio::sync::watch::Receiver<crate::transport::ConnectionState>,
+    tx: mpsc::Sender<AppEvent>,
+) {
+    loop {
+        let state = states.borrow_and_update().clone();
+        if tx.send(AppEvent::Connection(state)).await.is_err() || states.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs the TUI until the user quits or a signal ends it.
+pub async fn run(
+    mut state: State,
+    transport: SharedTransport,
+    gate: Option<crate::gate::Running>,
+    host: HostConfig,
+) -> Result<()> {
+    let cancel = CancellationToken::new();
+    let gate = gate.map(|g| g.spawn(&cancel));
+    let mut sources = spawn_sources(transport, gate, &state, &host, &cancel);
+    let mut guard =
+        TerminalGuard::enter(state.mouse_captured).wrap_err("setting up the terminal")?;
+    let result = event_loop(&mut state, &mut guard, &mut sources).await;
+    cancel.cancel();
+    drop(guard);
+    result
+}
+
+async fn event_loop(
+    state: &mut State,
+    guard: &mut TerminalGuard,
+    sources: &mut Sources,
+) -> Result<()> {
+    let size = guard.terminal.size()?;
+    update::resize(state, size.width, size.height);
+    let mut terminal_events = EventStream::new();
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut dirty = true;
+    // What the user did is drawn at once; what sources did waits until
+    // SOURCE_FRAME has passed since the last draw, so a burst of stats and
+    // log lines costs a few frames a second, not one frame per event.
+    let mut urgent = true;
+    let mut last_draw = tokio::time::Instant::now();
+    loop {
+        if dirty && (urgent || last_draw.elapsed() >= SOURCE_FRAME) {
+            guard.terminal.draw(|frame| crate::ui::draw(frame, state))?;
+            dirty = false;
+            urgent = false;
+            last_draw = tokio::time::Instant::now();
+            panic_if_testing_restore();
+        }
+        let deferred_draw = last_draw + SOURCE_FRAME;
+        let outcome = tokio::select! {
+            event = terminal_events.next() => match event {
+                Some(Ok(event)) => {
+                    urgent = true;
+                    terminal_event(state, event)
+                }
+                Some(Err(e)) => return Err(e).wrap_err("reading terminal input"),
+                None => return Ok(()),
+            },
+            _ = tokio::time::sleep_until(deferred_draw), if dirty => Outcome::default(),
+            Some(event) = sources.events.recv() => {
+                let mut outcome = update::apply_event(state, event);
+                // Take everything already queued before drawing once.
+                while let Ok(event) = sources.events.try_recv() {
+                    outcome.merge(update::apply_event(state, event));
+                }
+                outcome
+            }
+            _ = tokio::time::sleep(until_next_second()) => update::tick(state, chrono::Utc::now().timestamp()),
+            _ = sigterm.recv() => return Ok(()),
+            _ = sighup.recv() => return Ok(()),
+        };
+        dirty |= outcome.dirty;
+        for effect in outcome.effects {
+            match effect {
+                Effect::Quit => return Ok(()),
+                Effect::Suspend => {
+                    guard.suspend()?;
+                    dirty = true;
+                    urgent = true;
+                }
+                Effect::SetMouseCapture(on) => guard.set_mouse_capture(on)?,
+                Effect::FullRedraw => {
+                    guard.terminal.clear()?;
+                    dirty = true;
+                    urgent = true;
+                }
+                Effect::Bell => guard.ring_bell(),
+                Effect::Gate(request) => match &sources.gate {
+                    Some(gate) => gate.handle(request),
+                    None => {
+                        update::apply_event(
+                            state,
+                            AppEvent::Gate(crate::gate::GateEvent::Error(
+                                "the action gate is not running in this cockpit".into(),
+                            )),
+                        );
+                        dirty = true;
+                    }
+                },
+                Effect::Docker(command) => {
+                    // The source is gone only while shutting down.
+                    let _ = sources.docker.send(command);
+                }
+                Effect::WriteFile {
+                    path,
+                    contents,
+                    success,
+                } => {
+                    state.flash = Some(match std::fs::write(&path, contents) {
+                        Ok(()) => state::Flash {
+                            text: success,
+                            is_error: false,
+                        },
+                        Err(e) => state::Flash {
+                            text: format!(
+                                "cannot write {}: {e}",
+                                crate::text::inert(&path.display().to_string())
+                            ),
+                            is_error: true,
+                        },
+                    });
+                    dirty = true;
+                }
+                Effect::Notify { summary, body } => notify_desktop(&summary, &body),
+            }
+        }
+    }
+}
+
+/// Test hook for the end-to-end test that proves the terminal is restored on
+/// panic: with `OPSCOCKPIT_PANIC_AFTER_FIRST_FRAME` set, panic after a frame.
+fn panic_if_testing_restore() {
+    if std::env::var_os("OPSCOCKPIT_PANIC_AFTER_FIRST_FRAME").is_some() {
+        panic!("OPSCOCKPIT_PANIC_AFTER_FIRST_FRAME is set: panicking on purpose");
+    }
+}
+
+/// Best effort: `notify-send` where it exists, failure ignored (headless
+/// machines have no notification service). Never waits for it.
+fn notify_desktop(summary: &str, body: &str) {
+    let spawned = tokio::process::Command::new("notify-send")
+        .arg("--app-name=opscockpit")
+        .arg("--urgency=critical")
+        .arg("--")
+        .arg(summary)
+        .arg(body)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(false)
+        .spawn();
+    if let Ok(mut child) = spawned {
+        tokio::spawn(async move {
+            let _ = child.wait().await;
+        });
+    }
+}
+
+fn terminal_event(state: &mut State, event: Event) -> Outcome {
+    match event {
+        Event::Key(key) => update::handle_key(state, key),
+        Event::Mouse(mouse) => update::handle_mouse(state, mouse),
+        Event::Resize(w, h) => update::resize(state, w, h),
+        _ => Outcome::default(),
+    }
+}
+
+/// Sleep so the clock ticks on the second boundary (the header shows seconds).
+fn until_next_second() -> Duration {
+    let millis = chrono::Utc::now().timestamp_subsec_millis();
+    Duration::from_millis(u64::from(1000 - millis.min(999)))
+}
