@@ -112,6 +112,7 @@ pub async fn run(
     let mut guard =
         TerminalGuard::enter(state.mouse_captured).wrap_err("setting up the terminal")?;
     let result = event_loop(&mut state, &mut guard, &mut sources).await;
+    cancel_pending_at_shutdown(sources.gate.as_ref()).await;
     cancel.cancel();
     drop(guard);
     result
@@ -218,6 +219,26 @@ async fn event_loop(
                 }
                 Effect::Notify { summary, body } => notify_desktop(&summary, &body),
             }
+        }
+    }
+}
+
+/// Nothing pending outlives the cockpit unrecorded: what still waits is
+/// cancelled by shutdown (the operator was asked first), and waiting
+/// proposers get that answer before the broker closes.
+async fn cancel_pending_at_shutdown(gate: Option<&crate::gate::Gate>) {
+    let Some(gate) = gate else {
+        return;
+    };
+    match gate.cancel_all_pending("cockpit", crate::gate::core::CANCELLED_BY_SHUTDOWN) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(cancelled = n, "pending proposals cancelled by shutdown");
+            // Let the waiting proposers' connections send the answer.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e.message, "could not cancel pending proposals at shutdown")
         }
     }
 }

@@ -379,15 +379,11 @@ fn gate_flow_propose_approve_output_history() {
         "the popup shows exactly what runs:\n{popup}"
     );
     tmux.send(&["y"]);
-    tmux.wait_for("the command's output", Duration::from_secs(15), |s| {
-        s.lines()
-            .any(|l| l.contains("hello-from-the-gate") && !l.contains("echo"))
-    });
+    // The decision closes the detail: the queue is what shows next.
     tmux.wait_for("no more pending", Duration::from_secs(10), |s| {
-        s.contains("pending 0")
+        s.contains("pending 0") && !s.contains("echo hello-from-the-gate")
     });
 
-    tmux.send(&["Escape"]);
     tmux.send(&["z"]);
     tmux.wait_for("layout back", Duration::from_secs(5), |s| {
         s.contains("1 Metrics")
@@ -396,12 +392,23 @@ fn gate_flow_propose_approve_output_history() {
     let history = tmux.wait_for("the action in History", Duration::from_secs(10), |s| {
         s.contains("say hello") && s.contains("succeeded")
     });
-    assert!(history.contains("echo hello-from-the-"), "{history}");
+    assert!(history.contains("say hello — echo"), "{history}");
+    assert!(
+        history
+            .lines()
+            .any(|l| l.contains("say hello") && l.contains("approve") && l.contains("operator")),
+        "History shows the tier and who decided:\n{history}"
+    );
     tmux.send(&["Enter"]);
     tmux.wait_for(
-        "the history detail names the proposer",
+        "the history detail names the proposer and shows the output",
         Duration::from_secs(5),
-        |s| s.contains("proposer e2e-agent") && s.contains("exit 0"),
+        |s| {
+            s.contains("proposer e2e-agent")
+                && s.contains("exit 0")
+                && s.lines()
+                    .any(|l| l.contains("hello-from-the-gate") && !l.contains("echo"))
+        },
     );
 
     let verify = tmux.client(&binary(), &["audit", "verify"]);

@@ -84,6 +84,18 @@ impl World {
         tokio::spawn(async move { while rx.recv().await.is_some() {} });
         (gate, cancel)
     }
+    /// The gate alone (no broker), as a cockpit opens it at start.
+    fn open_gate(&self, host: &str) -> Gate {
+        let policy = Policy::load(&self.config_dir()).expect("policy");
+        Gate::open(
+            host,
+            &self.data_dir(),
+            policy,
+            GateConfig::default(),
+            Arc::new(LocalTransport),
+        )
+        .expect("open gate")
+    }
 }
 
 struct Output {
@@ -152,6 +164,7 @@ async fn concurrent_proposers_are_each_recorded_exactly_once() {
                                     agent: format!("agent{t}"),
                                     ..Proposal::default()
                                 },
+                                wait: false,
                             })
                             .expect("reply");
                         assert!(reply.ok, "{reply:?}");
@@ -276,12 +289,13 @@ async fn propose_wait_rejected_returns_the_reason() {
     let child = tokio::spawn(run_child(cmd));
     let (action, _) = next_pending(&mut events).await;
     assert_eq!(action.command, "systemctl restart nginx");
-    assert_eq!(
-        gate.reject(&action.id, "  ").expect_err("empty").code,
-        "reason_required"
-    );
     gate.reject(&action.id, "not during the sale")
         .expect("reject");
+    assert_eq!(
+        gate.reject(&action.id, "again").expect_err("decided").code,
+        "invalid_transition",
+        "a decided action cannot be decided twice"
+    );
     let out = child.await.expect("child");
     assert_eq!(out.code, opscockpit::gate::commands::EXIT_REJECTED);
     assert!(out.stderr.contains("not during the sale"), "{}", out.stderr);
@@ -707,4 +721,155 @@ async fn execution_over_ssh() {
     );
     let _ = std::fs::remove_file(&marker);
     cancel.cancel();
+}
+
+/// Waits until `id` reaches `state` on `gate` (polling the store).
+async fn until_state(gate: &Gate, id: &str, state: ActionState) -> opscockpit::gate::ActionView {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let view = gate.status(id).expect("status");
+            if view.state == state {
+                return view;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{id} never became {}", state.name()))
+}
+
+/// A proposer killed (SIGKILL) or interrupted (SIGINT, Ctrl-C) while it
+/// waits will never see the result: its proposal is cancelled, says why,
+/// and cannot be approved any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_proposer_that_goes_away_cancels_its_proposal() {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let mut events = gate.subscribe();
+    for signal in [libc::SIGKILL, libc::SIGINT] {
+        let mut cmd = world.cmd();
+        cmd.args(["propose", "web", "--wait", "--agent", "flaky", "--"])
+            .arg(format!("echo never-{signal}"));
+        let mut child = cmd.spawn().expect("propose --wait");
+        let (action, _) = next_pending(&mut events).await;
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let _ = child.wait();
+        let view = until_state(&gate, &action.id, ActionState::Cancelled).await;
+        assert_eq!(
+            view.decision_reason.as_deref(),
+            Some(opscockpit::gate::core::CANCELLED_PROPOSER_GONE),
+            "signal {signal}"
+        );
+        let err = gate
+            .approve(&action.id, &action.fingerprint)
+            .expect_err("not approvable");
+        assert_eq!(err.code, "invalid_transition");
+    }
+    assert!(gate.list_pending().expect("pending").is_empty());
+    cancel.cancel();
+}
+
+/// Retries of the same proposal by the same agent are merged and counted;
+/// every waiter gets the one result. A different agent is a different
+/// proposal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_retries_are_merged_and_counted() {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let socket = world.socket("web");
+    let ids = tokio::task::spawn_blocking(move || {
+        let mut client = Client::connect(&socket, "web").expect("connect");
+        let mut propose = |agent: &str| {
+            let reply = client
+                .request(&Request::Propose {
+                    proposal: Proposal {
+                        command: "systemctl restart web".into(),
+                        title: "restart web".into(),
+                        agent: agent.into(),
+                        ..Proposal::default()
+                    },
+                    wait: false,
+                })
+                .expect("reply");
+            assert!(reply.ok, "{reply:?}");
+            reply.action.expect("action")
+        };
+        let first = propose("claude");
+        let second = propose("claude");
+        let third = propose("claude");
+        let other = propose("codex");
+        (first, second, third, other)
+    })
+    .await
+    .expect("join");
+    let (first, second, third, other) = ids;
+    assert_eq!(first.id, second.id);
+    assert_eq!(first.id, third.id);
+    assert_eq!(third.repeats, 2, "two retries counted");
+    assert_ne!(first.id, other.id, "another agent's proposal is its own");
+    assert_eq!(gate.list_pending().expect("pending").len(), 2);
+    assert_eq!(gate.status(&first.id).expect("status").repeats, 2);
+    cancel.cancel();
+}
+
+/// Quitting cancels what waits (the waiting proposer hears it), and a
+/// cockpit started after a crash never revives a pending proposal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_pending_outlives_its_cockpit() {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let mut events = gate.subscribe();
+    let mut cmd = world.cmd();
+    cmd.args(["propose", "web", "--wait", "--", "echo left-behind"]);
+    let child = tokio::spawn(run_child(cmd));
+    let (action, _) = next_pending(&mut events).await;
+    let cancelled = gate
+        .cancel_all_pending("cockpit", opscockpit::gate::core::CANCELLED_BY_SHUTDOWN)
+        .expect("cancel at shutdown");
+    assert_eq!(cancelled, 1);
+    let out = child.await.expect("child");
+    assert_eq!(out.code, opscockpit::gate::commands::EXIT_CANCELLED);
+    assert!(
+        out.stderr.contains("cancelled by shutdown"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        gate.status(&action.id)
+            .expect("status")
+            .decided_by
+            .as_deref(),
+        Some("cockpit")
+    );
+    cancel.cancel();
+    drop(gate);
+
+    // A proposal left pending by a cockpit that died (no shutdown ran).
+    let gate = world.open_gate("web");
+    let left = gate
+        .propose(Proposal {
+            command: "echo orphan".into(),
+            ..Proposal::default()
+        })
+        .expect("propose");
+    drop(gate);
+    let gate = world.open_gate("web");
+    let view = gate.status(&left.id).expect("status");
+    assert_eq!(view.state, ActionState::Cancelled);
+    assert_eq!(
+        view.decision_reason.as_deref(),
+        Some(opscockpit::gate::core::CANCELLED_RESTART)
+    );
+    assert!(gate.list_pending().expect("pending").is_empty());
+    let verify = world
+        .cmd()
+        .args(["audit", "verify"])
+        .output()
+        .expect("verify");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 }

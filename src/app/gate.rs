@@ -32,6 +32,12 @@ pub struct GateState {
     pub announced: BTreeSet<String>,
     /// Unix ms of the last event (the clock for countdowns is `State.now`).
     pub loaded: bool,
+    /// Decided here and sent to the gate: no longer shown as pending, so the
+    /// next key cannot act on it while the gate's answer is on its way.
+    pub decided_locally: BTreeSet<String>,
+    /// Proposals that expired (nobody decided) since the operator last
+    /// looked at the Actions or History pane: the header says how many.
+    pub expired_unseen: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,6 +76,7 @@ pub fn pending_rows(state: &State) -> Vec<&ActionView> {
         .actions
         .values()
         .filter(|a| a.state == ActionState::Pending && a.host == state.host)
+        .filter(|a| !state.gate.decided_locally.contains(&a.id))
         .filter(|a| matches_filter(a, &filter))
         .collect();
     rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
@@ -114,7 +121,36 @@ fn recount(state: &mut State) {
         .actions
         .values()
         .filter(|a| a.state == ActionState::Pending && a.host == host)
+        .filter(|a| !state.gate.decided_locally.contains(&a.id))
         .count();
+}
+
+/// A pending proposal ended without the operator: say so, never silently.
+fn announce_end_without_operator(state: &mut State, before: Option<ActionState>, a: &ActionView) {
+    if before != Some(ActionState::Pending) || state.gate.decided_locally.contains(&a.id) {
+        return;
+    }
+    let what = if a.title.is_empty() {
+        crate::text::inert(&a.command)
+    } else {
+        crate::text::inert(&a.title)
+    };
+    let text = match a.state {
+        ActionState::Expired => {
+            state.gate.expired_unseen += 1;
+            format!(
+                "⌛ {} expired: nobody decided, nothing ran ({what})",
+                short_id(&a.id)
+            )
+        }
+        ActionState::Cancelled => format!(
+            "{} cancelled: {} ({what})",
+            short_id(&a.id),
+            crate::text::inert(a.decision_reason.as_deref().unwrap_or("by its proposer"))
+        ),
+        _ => return,
+    };
+    flash(state, text, true);
 }
 
 fn flash(state: &mut State, text: impl Into<String>, is_error: bool) {
@@ -145,6 +181,11 @@ pub fn apply_event(state: &mut State, event: GateEvent) -> Outcome {
         }
         GateEvent::Changed(a) => {
             let a = *a;
+            let before = state.gate.actions.get(&a.id).map(|known| known.state);
+            announce_end_without_operator(state, before, &a);
+            if a.state != ActionState::Pending {
+                state.gate.decided_locally.remove(&a.id);
+            }
             let new_pending = a.state == ActionState::Pending
                 && a.host == state.host
                 && state.gate.announced.insert(a.id.clone());
@@ -200,7 +241,11 @@ pub fn apply_event(state: &mut State, event: GateEvent) -> Outcome {
         GateEvent::Detail { id, events, output } => {
             state.gate.details.insert(id, (events, output));
         }
-        GateEvent::Error(message) => flash(state, message, true),
+        GateEvent::Error(message) => {
+            // A decision the gate refused is pending again on screen.
+            state.gate.decided_locally.clear();
+            flash(state, message, true);
+        }
         GateEvent::Notice(message) => flash(state, message, false),
     }
     recount(state);
@@ -303,7 +348,10 @@ pub fn apply_action(state: &mut State, pane: PaneId, action: Action) -> Option<O
             Some(redraw())
         }
         Action::Export if pane == PaneId::History => {
-            Some(redraw().with_effect(Effect::Gate(GateRequest::Export)))
+            let filter = state.list(PaneId::History).filter;
+            let ids = (!filter.trim().is_empty())
+                .then(|| history_rows(state).iter().map(|a| a.id.clone()).collect());
+            Some(redraw().with_effect(Effect::Gate(GateRequest::Export { ids, filter })))
         }
         _ => None,
     }
@@ -328,15 +376,13 @@ pub fn popup_key(state: &mut State, key: KeyEvent) -> Outcome {
             let tier = state.gate.actions.get(&id).map(|a| a.tier);
             let confirm = tier == Some(Tier::Confirm);
             let approve = |state: &mut State| {
-                state.gate.popup = None;
-                state.gate.detail = Some(Detail {
-                    pane: PaneId::Actions,
-                    id: id.clone(),
-                    scroll: 0,
-                });
+                decided(state, &id);
                 flash(
                     state,
-                    format!("approved {}: starting", short_id(&id)),
+                    format!(
+                        "approved {}: starting (its output is in History)",
+                        short_id(&id)
+                    ),
                     false,
                 );
                 redraw().with_effect(Effect::Gate(GateRequest::Approve {
@@ -392,18 +438,12 @@ pub fn popup_key(state: &mut State, key: KeyEvent) -> Outcome {
                 }
                 KeyCode::Enter => {
                     let reason = input.trim().to_string();
-                    if reason.is_empty() {
-                        flash(
-                            state,
-                            "a rejection needs a reason: the proposer reads it",
-                            true,
-                        );
-                    } else {
-                        state.gate.popup = None;
-                        flash(state, format!("rejected {}", short_id(&id)), false);
-                        return redraw()
-                            .with_effect(Effect::Gate(GateRequest::Reject { id, reason }));
-                    }
+                    decided(state, &id);
+                    flash(state, format!("rejected {}", short_id(&id)), false);
+                    return redraw().with_effect(Effect::Gate(GateRequest::Reject { id, reason }));
+                }
+                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    input.clear();
                 }
                 KeyCode::Backspace => {
                     input.pop();
@@ -417,6 +457,22 @@ pub fn popup_key(state: &mut State, key: KeyEvent) -> Outcome {
             redraw()
         }
     }
+}
+
+/// The operator decided `id`: the popup and any open detail close, and the
+/// selection stays at its place in the queue, which is now the next pending
+/// proposal, so the next key acts on what the screen then shows.
+fn decided(state: &mut State, id: &str) {
+    state.gate.popup = None;
+    state.gate.detail = None;
+    state.gate.decided_locally.insert(id.to_string());
+    recount(state);
+    clamp_selection(state);
+}
+
+/// The operator looked at the gate's panes: expiries are seen.
+pub fn seen_expiries(state: &mut State) {
+    state.gate.expired_unseen = 0;
 }
 
 pub fn short_id(id: &str) -> &str {

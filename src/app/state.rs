@@ -145,6 +145,11 @@ pub enum Overlay {
         pane: PaneId,
         input: String,
     },
+    /// Quit asked while proposals wait: quitting cancels them (recorded as
+    /// cancelled by shutdown), so the operator says so first.
+    ConfirmQuit {
+        pending: usize,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -207,9 +207,19 @@ pub fn handle_key(state: &mut State, key: KeyEvent) -> Outcome {
     if key.kind == KeyEventKind::Release {
         return Outcome::unchanged();
     }
-    // Ctrl-C always quits, whatever overlay is open.
-    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-        return Outcome::redraw().with(Effect::Quit);
+    let ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
+    // While the screen cannot show what a key acts on, only quitting, help
+    // and redrawing work: a key never acts on something not on screen.
+    if is_too_small(state) {
+        return too_small_key(state, key, ctrl_c);
+    }
+    if let Overlay::ConfirmQuit { .. } = state.overlay {
+        return confirm_quit_key(state, key, ctrl_c);
+    }
+    // Ctrl-C quits whatever overlay is open (asking first while proposals
+    // wait, since quitting cancels them).
+    if ctrl_c {
+        return request_quit(state);
     }
     match state.overlay.clone() {
         Overlay::None => {}
@@ -221,6 +231,7 @@ pub fn handle_key(state: &mut State, key: KeyEvent) -> Outcome {
         }
         Overlay::Palette(palette) => return palette_key(state, key, palette),
         Overlay::Filter { pane, input } => return filter_key(state, key, pane, input),
+        Overlay::ConfirmQuit { .. } => {}
     }
     if state.gate.popup.is_some() {
         return crate::app::gate::popup_key(state, key);
@@ -234,15 +245,75 @@ pub fn handle_key(state: &mut State, key: KeyEvent) -> Outcome {
     outcome
 }
 
+fn is_too_small(state: &State) -> bool {
+    layout::is_too_small(Rect::new(0, 0, state.layout.width, state.layout.height))
+}
+
+/// Keys on the "terminal too small" screen: quit, help (shown once the
+/// window is large enough) and redraw; anything else only says why not.
+fn too_small_key(state: &mut State, key: KeyEvent, ctrl_c: bool) -> Outcome {
+    if ctrl_c {
+        return request_quit(state);
+    }
+    if let Overlay::ConfirmQuit { .. } = state.overlay {
+        return confirm_quit_key(state, key, ctrl_c);
+    }
+    let global = state.keymap.action_for(state.layout.focus, &key);
+    match global {
+        Some(Action::Quit) => request_quit(state),
+        Some(Action::Redraw) => Outcome::redraw().with(Effect::FullRedraw),
+        Some(Action::Help) => {
+            state.overlay = Overlay::Help { scroll: 0 };
+            Outcome::redraw()
+        }
+        _ => {
+            flash(
+                state,
+                "terminal too small: that key does nothing until the window is enlarged",
+                true,
+            );
+            Outcome::redraw()
+        }
+    }
+}
+
+/// Quit, unless proposals wait: then ask, since quitting cancels them.
+fn request_quit(state: &mut State) -> Outcome {
+    if state.pending_actions == 0 || matches!(state.overlay, Overlay::ConfirmQuit { .. }) {
+        return Outcome::redraw().with(Effect::Quit);
+    }
+    state.gate.popup = None;
+    state.overlay = Overlay::ConfirmQuit {
+        pending: state.pending_actions,
+    };
+    Outcome::redraw()
+}
+
+/// `y` (or a second Ctrl-C) quits and cancels what waits; anything else
+/// keeps the cockpit running.
+fn confirm_quit_key(state: &mut State, key: KeyEvent, ctrl_c: bool) -> Outcome {
+    if ctrl_c || matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+        return Outcome::redraw().with(Effect::Quit);
+    }
+    state.overlay = Overlay::None;
+    flash(
+        state,
+        "not quitting: the pending proposals still wait",
+        false,
+    );
+    Outcome::redraw()
+}
+
 pub fn apply_action(state: &mut State, action: Action) -> Outcome {
     if let Some(pane) = action.focus_target() {
         return focus(state, pane);
     }
     let focused = state.layout.focus;
-    if matches!(focused, PaneId::Actions | PaneId::History)
-        && let Some(outcome) = crate::app::gate::apply_action(state, focused, action)
-    {
-        return outcome;
+    if matches!(focused, PaneId::Actions | PaneId::History) {
+        crate::app::gate::seen_expiries(state);
+        if let Some(outcome) = crate::app::gate::apply_action(state, focused, action) {
+            return outcome;
+        }
     }
     if focused == PaneId::Containers
         && let Some(outcome) = containers::apply_action(state, action)
@@ -250,7 +321,7 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
         return outcome;
     }
     match action {
-        Action::Quit => Outcome::redraw().with(Effect::Quit),
+        Action::Quit => request_quit(state),
         Action::Help => {
             state.overlay = Overlay::Help { scroll: 0 };
             Outcome::redraw()
@@ -350,6 +421,9 @@ fn focus(state: &mut State, pane: PaneId) -> Outcome {
         return Outcome::unchanged();
     }
     state.layout.focus_on(pane);
+    if matches!(pane, PaneId::Actions | PaneId::History) {
+        crate::app::gate::seen_expiries(state);
+    }
     Outcome::redraw()
 }
 

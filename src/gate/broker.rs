@@ -2,9 +2,15 @@
 //!
 //! Protocol (version 1): one JSON object per line each way. A request is
 //! `{"v":1,"op":OP,…}` with OP one of
-//! - `propose` `{"proposal":{"command":…,"cwd":…,"timeout_secs":…,"title":…,"reason":…,"risk":"low|medium|high","agent":…}}`
+//! - `propose` `{"proposal":{"command":…,"cwd":…,"timeout_secs":…,"title":…,"reason":…,"risk":"low|medium|high","agent":…},"wait":true?}`;
+//!   an identical pending proposal of the same agent is merged (its `repeats` counts them)
 //! - `status` `{"id":…}`, `cancel` `{"id":…}`
 //! - `wait` `{"id":…,"timeout_secs":N?}`: replies when the action ends (or N passes)
+//!
+//! A proposer that waits (`"wait":true` on propose, or a `wait` in
+//! progress) and closes its connection before the decision has its proposal
+//! cancelled ("proposer gone"): nothing runs for an agent that is no longer
+//! there to see the result.
 //! - `list_pending` `{}`
 //!
 //! The reply is `{"v":1,"ok":true,"action":…,"output":…?}` (or `"actions":[…]`)
@@ -23,7 +29,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
-use super::core::Gate;
+use super::core::{Gate, WaiterGuard};
 use super::{ActionView, GateError, OutputRecord, Proposal};
 
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -34,7 +40,13 @@ pub const MAX_LINE: usize = 64 * 1024;
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     #[serde(rename = "propose")]
-    Propose { proposal: Proposal },
+    Propose {
+        proposal: Proposal,
+        /// The proposer will wait for the result on this connection: if the
+        /// connection closes before a decision, the proposal is cancelled.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        wait: bool,
+    },
     #[serde(rename = "status")]
     Status { id: String },
     #[serde(rename = "wait")]
@@ -216,13 +228,25 @@ async fn connection(gate: Gate, stream: UnixStream, cancel: CancellationToken) {
         return;
     }
     let mut reader = BufReader::new(read);
+    // Proposals made on this connection by a proposer that said it waits:
+    // when the connection ends before their decision, nobody will see the
+    // result, so they are cancelled.
+    let mut waited_for: Vec<WaiterGuard> = Vec::new();
+    let proposer_gone = |waited_for: &mut Vec<WaiterGuard>| {
+        for waiter in waited_for.drain(..) {
+            waiter.gone();
+        }
+    };
     loop {
         let line = tokio::select! {
             _ = cancel.cancelled() => return,
             line = read_line_limited(&mut reader, MAX_LINE) => line,
         };
         let reply = match line {
-            Ok(Line::Eof) | Err(_) => return,
+            Ok(Line::Eof) | Err(_) => {
+                proposer_gone(&mut waited_for);
+                return;
+            }
             Ok(Line::TooLong) => {
                 let _ = send(
                     &mut write,
@@ -235,15 +259,58 @@ async fn connection(gate: Gate, stream: UnixStream, cancel: CancellationToken) {
                 return;
             }
             Ok(Line::Text(bytes)) => {
-                tokio::select! {
+                let waiter = waiting_on(&bytes).map(|id| gate.register_waiter(&id));
+                let will_wait = proposes_and_waits(&bytes);
+                let reply = tokio::select! {
                     _ = cancel.cancelled() => Response::error("shutting_down", "the cockpit is stopping"),
                     reply = handle_line(&gate, &bytes) => reply,
+                    // A proposer that disconnects while it waits (killed,
+                    // Ctrl-C, its tool timed out) will never see the result.
+                    () = peer_gone(&mut reader), if waiter.is_some() => {
+                        if let Some(waiter) = waiter {
+                            waiter.gone();
+                        }
+                        proposer_gone(&mut waited_for);
+                        return;
+                    }
+                };
+                if will_wait
+                    && let Some(action) = &reply.action
+                    && action.state == crate::gate::ActionState::Pending
+                {
+                    waited_for.push(gate.register_waiter(&action.id));
                 }
+                reply
             }
         };
         if send(&mut write, &reply).await.is_err() {
             return;
         }
+    }
+}
+
+/// A `propose` whose proposer says it will wait for the result.
+fn proposes_and_waits(bytes: &[u8]) -> bool {
+    matches!(
+        parse_request(bytes),
+        Ok(Request::Propose { wait: true, .. })
+    )
+}
+
+/// The id a `wait` request waits on (`None` for any other request).
+fn waiting_on(bytes: &[u8]) -> Option<String> {
+    match parse_request(bytes) {
+        Ok(Request::Wait { id, .. }) => Some(id),
+        _ => None,
+    }
+}
+
+/// Resolves when the peer closed its side (or the read failed). A peer that
+/// sends more while it waits is not gone: then this never resolves.
+async fn peer_gone<R: AsyncBufRead + Unpin>(reader: &mut R) {
+    match reader.fill_buf().await {
+        Ok([]) | Err(_) => {}
+        Ok(_) => std::future::pending::<()>().await,
     }
 }
 
@@ -349,7 +416,7 @@ fn check_no_extra_fields(
     op: &str,
 ) -> Result<(), Box<Response>> {
     let allowed: &[&str] = match op {
-        "propose" => &["op", "proposal"],
+        "propose" => &["op", "proposal", "wait"],
         "wait" => &["op", "id", "timeout_secs"],
         "list_pending" => &["op"],
         _ => &["op", "id"],
@@ -368,7 +435,9 @@ fn check_no_extra_fields(
 
 async fn answer(gate: &Gate, request: Request) -> Response {
     let result = match request {
-        Request::Propose { proposal } => gate.propose(proposal).map(|a| Response::action(a, None)),
+        Request::Propose { proposal, .. } => {
+            gate.propose(proposal).map(|a| Response::action(a, None))
+        }
         Request::Status { id } => gate.status(&id).map(|a| Response::action(a, None)),
         Request::Cancel { id } => gate.cancel(&id).map(|a| Response::action(a, None)),
         Request::ListPending {} => gate.list_pending().map(|actions| Response {

@@ -73,7 +73,11 @@ pub fn propose(data_dir: &Path, args: &ProposeArgs) -> i32 {
             .or_else(|| std::env::var("OPSCOCKPIT_AGENT").ok())
             .unwrap_or_else(|| "cli".into()),
     };
-    let action = match call(&mut client, &Request::Propose { proposal }) {
+    let request = Request::Propose {
+        proposal,
+        wait: args.wait,
+    };
+    let action = match call(&mut client, &request) {
         Ok(Response {
             action: Some(a), ..
         }) => a,
@@ -197,7 +201,10 @@ fn report_end(a: &ActionView, output: Option<&super::OutputRecord>) -> i32 {
             EXIT_EXPIRED
         }
         ActionState::Cancelled => {
-            eprintln!("opscockpit: cancelled; nothing ran");
+            match &a.decision_reason {
+                Some(why) => eprintln!("opscockpit: cancelled ({}); nothing ran", inert(why)),
+                None => eprintln!("opscockpit: cancelled by the proposer; nothing ran"),
+            }
             EXIT_CANCELLED
         }
         ActionState::Uncertain => {

@@ -3,6 +3,7 @@
 //! (through an `Effect`), and tests call it directly. Every write goes to
 //! the store first; only then are watchers told.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -44,7 +45,67 @@ struct Inner {
     /// Bumped on every change, for `wait`.
     changed: watch::Sender<u64>,
     operator: String,
+    /// Per pending action: how many proposers wait on it right now. When the
+    /// last one goes away before a decision, nobody would receive the
+    /// result, so the proposal is cancelled.
+    waiters: Mutex<HashMap<String, usize>>,
+    /// Identical proposals merged into a pending one (id → count).
+    repeats: Mutex<HashMap<String, u32>>,
 }
+
+/// Why a pending proposal was cancelled by the cockpit rather than by its
+/// proposer: recorded in the event's data and shown in History.
+pub const CANCELLED_BY_SHUTDOWN: &str =
+    "cancelled by shutdown: the cockpit quit before anyone decided";
+pub const CANCELLED_PROPOSER_GONE: &str =
+    "proposer gone: the waiting client disconnected before a decision";
+/// What a rejection without a typed reason records.
+pub const NO_REASON: &str = "no reason given";
+
+/// A proposer waiting on an action (see [`Gate::register_waiter`]). Dropped
+/// when the wait ends normally; [`WaiterGuard::gone`] when the proposer
+/// disconnected first.
+pub struct WaiterGuard {
+    gate: Gate,
+    id: String,
+    counted: bool,
+}
+
+impl WaiterGuard {
+    /// The proposer went away without the result. If nobody else waits and
+    /// the action is still pending, it is cancelled: it must never run later
+    /// for an agent that is no longer waiting.
+    pub fn gone(mut self) {
+        self.counted = false;
+        if self.gate.waiter_left(&self.id) > 0 {
+            return;
+        }
+        match self
+            .gate
+            .cancel_as(&self.id, "proposer", CANCELLED_PROPOSER_GONE)
+        {
+            Ok(view) => {
+                tracing::info!(id = %view.id, "proposer gone before a decision: cancelled");
+                self.gate.changed(&view);
+            }
+            // Decided meanwhile (approved, rejected, expired): nothing to do.
+            Err(e) => {
+                tracing::debug!(id = %self.id, code = e.code, "proposer gone after a decision")
+            }
+        }
+    }
+}
+
+impl Drop for WaiterGuard {
+    fn drop(&mut self) {
+        if self.counted {
+            self.gate.waiter_left(&self.id);
+        }
+    }
+}
+
+pub const CANCELLED_RESTART: &str =
+    "the cockpit restarted: whoever proposed this was no longer waiting";
 
 impl Gate {
     /// Opens the history for the cockpit of `host`. Any action of this host
@@ -80,6 +141,8 @@ impl Gate {
                 events,
                 changed,
                 operator,
+                waiters: Mutex::new(HashMap::new()),
+                repeats: Mutex::new(HashMap::new()),
             }),
         };
         gate.recover()?;
@@ -151,7 +214,76 @@ impl Gate {
             )?;
             tracing::warn!(id = %view.id, "action left executing by a previous cockpit is now uncertain");
         }
+        // A proposal left pending by a cockpit that died has no proposer
+        // waiting any more: it must not become approvable again.
+        self.cancel_all_pending("cockpit", CANCELLED_RESTART)?;
         Ok(())
+    }
+
+    /// Cancels every pending proposal of this host, recording `reason`; the
+    /// cockpit does this when it quits. Returns how many.
+    pub fn cancel_all_pending(&self, by: &str, reason: &str) -> Result<usize, GateError> {
+        let pending = self
+            .store()
+            .in_state(Some(&self.inner.host), ActionState::Pending)?;
+        let mut count = 0;
+        for action in pending {
+            if let Ok(view) = self.cancel_as(&action.id, by, reason) {
+                count += 1;
+                self.changed(&view);
+            }
+        }
+        Ok(count)
+    }
+
+    /// A proposer starts waiting on `id`; the guard says when it stops.
+    pub fn register_waiter(&self, id: &str) -> WaiterGuard {
+        *self
+            .inner
+            .waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.to_string())
+            .or_default() += 1;
+        WaiterGuard {
+            gate: self.clone(),
+            id: id.to_string(),
+            counted: true,
+        }
+    }
+
+    fn waiter_left(&self, id: &str) -> usize {
+        let mut waiters = self.inner.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        let left = waiters.get(id).copied().unwrap_or(1).saturating_sub(1);
+        if left == 0 {
+            waiters.remove(id);
+        } else {
+            waiters.insert(id.to_string(), left);
+        }
+        left
+    }
+
+    /// A pending proposal identical to `view` (same fingerprint, same agent):
+    /// a retry, merged instead of queued twice.
+    fn identical_pending(&self, view: &ActionView) -> Result<Option<ActionView>, GateError> {
+        let pending = self
+            .store()
+            .pending_with_fingerprint(&self.inner.host, &view.fingerprint)?;
+        Ok(pending
+            .into_iter()
+            .find(|p| p.agent == view.agent && p.title == view.title && p.reason == view.reason))
+    }
+
+    fn with_repeats(&self, mut view: ActionView) -> ActionView {
+        view.repeats = self
+            .inner
+            .repeats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&view.id)
+            .copied()
+            .unwrap_or(0);
+        view
     }
 
     /// Submits a proposal: the policy gives its tier, it is recorded, and an
@@ -201,6 +333,7 @@ impl Gate {
             error: None,
             stdout_total: 0,
             stderr_total: 0,
+            repeats: 0,
         };
         let policy_data = json!({"tier": decision.tier.name(), "rule": decision.rule});
         let moves = match decision.tier {
@@ -241,6 +374,20 @@ impl Gate {
             "risk": view.risk.map(|r| r.name()),
             "fingerprint": view.fingerprint,
         });
+        if matches!(decision.tier, Tier::Approve | Tier::Confirm)
+            && let Some(existing) = self.identical_pending(&view)?
+        {
+            let merged = {
+                let mut repeats = self.inner.repeats.lock().unwrap_or_else(|p| p.into_inner());
+                let count = repeats.entry(existing.id.clone()).or_default();
+                *count += 1;
+                *count
+            };
+            tracing::info!(id = %existing.id, merged, "identical proposal merged into a pending one");
+            let view = self.with_repeats(existing);
+            self.changed(&view);
+            return Ok(view);
+        }
         let agent = format!("agent:{}", view.agent);
         let stored = self.store().insert(&view, &agent, proposed, &moves)?;
         self.changed(&stored);
@@ -309,16 +456,13 @@ impl Gate {
         Ok(view)
     }
 
-    /// The operator rejects; the reason is required and goes back to the
-    /// proposer.
+    /// The operator rejects; the reason goes back to the proposer (an empty
+    /// one is recorded as "no reason given").
     pub fn reject(&self, id: &str, reason: &str) -> Result<ActionView, GateError> {
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(GateError::new(
-                "reason_required",
-                "a rejection needs a reason: the proposer reads it",
-            ));
-        }
+        let reason = match reason.trim() {
+            "" => NO_REASON,
+            given => given,
+        };
         let host = self.inner.host.clone();
         let now = now_ms();
         let operator = self.inner.operator.clone();
@@ -343,11 +487,24 @@ impl Gate {
 
     /// The proposer withdraws a pending proposal.
     pub fn cancel(&self, id: &str) -> Result<ActionView, GateError> {
+        let view = self.cancel_as(id, "proposer", "")?;
+        self.changed(&view);
+        Ok(view)
+    }
+
+    /// Cancels a pending proposal on behalf of `by` (the proposer, or the
+    /// cockpit when nobody waits any more), recording why.
+    fn cancel_as(&self, id: &str, by: &str, reason: &str) -> Result<ActionView, GateError> {
         let host = self.inner.host.clone();
         let now = now_ms();
-        let view = self.store().apply(
+        let data = if reason.is_empty() {
+            json!({})
+        } else {
+            json!({ "reason": reason })
+        };
+        self.store().apply(
             id,
-            &[Move::new(ActionState::Cancelled, "proposer", json!({}))],
+            &[Move::new(ActionState::Cancelled, by, data)],
             |v| {
                 if v.host != host {
                     return Err(not_here(v, &host));
@@ -365,12 +522,13 @@ impl Gate {
             },
             |v| {
                 v.decided_at = Some(now);
-                v.decided_by = Some("proposer".into());
+                v.decided_by = Some(by.to_string());
+                if !reason.is_empty() {
+                    v.decision_reason = Some(reason.to_string());
+                }
             },
             None,
-        )?;
-        self.changed(&view);
-        Ok(view)
+        )
     }
 
     /// Pending actions whose time is up become `expired`.
@@ -398,7 +556,11 @@ impl Gate {
                         Err(GateError::new("raced", "decided meanwhile"))
                     }
                 },
-                |v| v.decided_at = Some(now),
+                |v| {
+                    v.decided_at = Some(now);
+                    v.decided_by = Some("expiry".into());
+                    v.decision_reason = Some("expired: nobody decided".into());
+                },
                 None,
             );
             if let Ok(view) = result {
@@ -441,6 +603,7 @@ impl Gate {
     pub fn status(&self, id: &str) -> Result<ActionView, GateError> {
         self.store()
             .get(id)?
+            .map(|v| self.with_repeats(v))
             .ok_or_else(|| GateError::new("not_found", format!("no action with id `{id}`")))
     }
 
@@ -500,9 +663,29 @@ impl Gate {
     /// Writes the whole chain as NDJSON into the data dir; returns the path.
     pub fn export(&self) -> Result<PathBuf, GateError> {
         let events = self.store().events(None)?;
+        self.write_export("audit", &events)
+    }
+
+    /// Writes the events of `ids` only (what a History filter shows), oldest
+    /// first. Not a complete chain: `audit verify --file` checks a whole one.
+    pub fn export_actions(&self, ids: &[String]) -> Result<(PathBuf, usize), GateError> {
+        let mut events = Vec::new();
+        for id in ids {
+            events.extend(self.store().events(Some(id))?);
+        }
+        events.sort_by_key(|e| e.seq);
+        let count = events.len();
+        Ok((self.write_export("history", &events)?, count))
+    }
+
+    fn write_export(
+        &self,
+        prefix: &str,
+        events: &[super::audit::AuditEvent],
+    ) -> Result<PathBuf, GateError> {
         let path = self.inner.data_dir.join(format!(
-            "audit-{}.ndjson",
-            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+            "{prefix}-{}.ndjson",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
         ));
         let mut text = String::new();
         for e in events {
@@ -528,9 +711,20 @@ impl Gate {
                     view.state.name()
                 )))
             }),
-            GateRequest::Export => self.export().map(|p| {
+            GateRequest::Export { ids: None, .. } => self.export().map(|p| {
                 self.publish(GateEvent::Notice(format!(
-                    "history exported to {}",
+                    "whole history exported to {} (verify with audit verify --file)",
+                    p.display()
+                )))
+            }),
+            GateRequest::Export {
+                ids: Some(ids),
+                filter,
+            } => self.export_actions(&ids).map(|(p, events)| {
+                self.publish(GateEvent::Notice(format!(
+                    "exported the {} actions the filter `{}` shows ({events} events) to {}",
+                    ids.len(),
+                    crate::text::inert(&filter),
                     p.display()
                 )))
             }),

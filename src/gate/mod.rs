@@ -154,6 +154,10 @@ pub struct ActionView {
     pub error: Option<String>,
     pub stdout_total: u64,
     pub stderr_total: u64,
+    /// Identical proposals from the same agent merged into this one while
+    /// it waited (retries): counted, not queued twice. Not stored.
+    #[serde(default)]
+    pub repeats: u32,
 }
 
 impl ActionView {
@@ -219,7 +223,12 @@ pub enum GateRequest {
     LoadDetail {
         id: String,
     },
-    Export,
+    /// Export the History: `ids` are the rows its filter shows (`None`:
+    /// everything, as a verifiable chain).
+    Export {
+        ids: Option<Vec<String>>,
+        filter: String,
+    },
     /// The operator's own action from another pane (e.g. restart a
     /// container): gated and recorded like an agent's.
     Propose(Proposal),

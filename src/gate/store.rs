@@ -356,6 +356,26 @@ impl Store {
             .map_err(db_err("reading actions"))
     }
 
+    /// Pending actions of `host` with this fingerprint (identical command,
+    /// cwd and timeout): what a retried proposal is merged into.
+    pub fn pending_with_fingerprint(
+        &self,
+        host: &str,
+        fingerprint: &str,
+    ) -> Result<Vec<ActionView>, GateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM actions WHERE state = 'pending' AND host = ?1 AND fingerprint = ?2 ORDER BY created_at, id"
+            ))
+            .map_err(db_err("listing actions"))?;
+        let rows = stmt
+            .query_map(params![host, fingerprint], view_from_row)
+            .map_err(db_err("listing actions"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(db_err("reading actions"))
+    }
+
     /// Actions newest first.
     pub fn history(&self, filter: &HistoryFilter) -> Result<Vec<ActionView>, GateError> {
         let mut stmt = self
@@ -566,6 +586,7 @@ fn view_from_row(r: &Row<'_>) -> rusqlite::Result<ActionView> {
         error: r.get(22)?,
         stdout_total: r.get::<_, i64>(23)?.max(0) as u64,
         stderr_total: r.get::<_, i64>(24)?.max(0) as u64,
+        repeats: 0,
     })
 }
 
@@ -601,6 +622,7 @@ mod tests {
             error: None,
             stdout_total: 0,
             stderr_total: 0,
+            repeats: 0,
         }
     }
 

@@ -34,11 +34,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         .skip(offset)
         .take(height)
         .map(|(i, a)| {
-            let what = if a.title.is_empty() {
+            let mut what = if a.title.is_empty() {
                 inert(&a.command)
             } else {
                 format!("{} — {}", inert(&a.title), inert(&a.command))
             };
+            if a.repeats > 0 {
+                what = format!("(×{}) {what}", a.repeats + 1);
+            }
             let left = a.secs_left(now_ms).map(countdown).unwrap_or_default();
             let mut line = Line::from(vec![
                 Span::styled(

@@ -37,7 +37,11 @@ pub fn draw(frame: &mut Frame, body: Rect, state: &State) {
             };
             let confirm = a.tier == Tier::Confirm;
             let title = if confirm {
-                format!(" Confirm {} — type the host name ", short_id(id))
+                format!(
+                    " Confirm {} — type {} to run it ",
+                    short_id(id),
+                    inert(&state.host)
+                )
             } else {
                 format!(" Approve {} ", short_id(id))
             };
@@ -49,6 +53,28 @@ pub fn draw(frame: &mut Frame, body: Rect, state: &State) {
             let inner = block.inner(area);
             frame.render_widget(block, area);
             let mut lines = vec![
+                Line::from(vec![
+                    Span::styled(" title  ", t.muted),
+                    Span::styled(
+                        if a.title.is_empty() {
+                            "(none)".to_string()
+                        } else {
+                            inert(&a.title)
+                        },
+                        t.text.add_modifier(Modifier::BOLD),
+                    ),
+                ]),
+                Line::from(vec![
+                    Span::styled(" reason ", t.muted),
+                    Span::styled(
+                        if a.reason.is_empty() {
+                            "(none given)".to_string()
+                        } else {
+                            inert(&a.reason)
+                        },
+                        t.text,
+                    ),
+                ]),
                 Line::from(vec![
                     Span::styled(" This will run on ", t.muted),
                     Span::styled(inert(&a.host), t.text.add_modifier(Modifier::BOLD)),
@@ -84,11 +110,16 @@ pub fn draw(frame: &mut Frame, body: Rect, state: &State) {
             lines.push(Line::raw(""));
             if confirm {
                 lines.push(Line::from(vec![
-                    Span::styled(" host name: ", t.muted),
+                    Span::styled(" type ", t.muted),
+                    Span::styled(inert(&state.host), t.keybar_key),
+                    Span::styled(": ", t.muted),
                     Span::styled(format!("{}▏", inert(typed)), t.input),
                 ]));
                 lines.push(Line::styled(
-                    " Enter runs it once the name matches · Esc backs out · ↑↓ scroll",
+                    format!(
+                        " Enter runs it once you typed {} · Esc backs out · ↑↓ scroll",
+                        inert(&state.host)
+                    ),
                     t.muted,
                 ));
             } else {
@@ -117,7 +148,10 @@ pub fn draw(frame: &mut Frame, body: Rect, state: &State) {
             let inner = block.inner(area);
             frame.render_widget(block, area);
             let lines = vec![
-                Line::styled(" Why? The proposer receives this reason.", t.muted),
+                Line::styled(
+                    " Why? The proposer receives this reason (empty: \"no reason given\").",
+                    t.muted,
+                ),
                 Line::from(vec![
                     Span::styled(" reason: ", t.muted),
                     Span::styled(format!("{}▏", inert(input)), t.input),

@@ -45,6 +45,7 @@ fn action(id: &str, tier: Tier, command: &str, created_secs_ago: i64) -> ActionV
         error: None,
         stdout_total: 0,
         stderr_total: 0,
+        repeats: 0,
     }
 }
 
@@ -232,10 +233,9 @@ fn confirm_tier_needs_the_host_name() {
 }
 
 #[test]
-fn reject_needs_a_reason() {
+fn reject_with_a_reason_or_without_one() {
     let mut state = base_state();
     key(&mut state, KeyCode::Char('r'));
-    assert!(key(&mut state, KeyCode::Enter).effects.is_empty());
     for c in "not now".chars() {
         key(&mut state, KeyCode::Char(c));
     }
@@ -250,6 +250,168 @@ fn reject_needs_a_reason() {
             id: "aaaa0001aaaaaaaaaaaaaaaa".into(),
             reason: "not now".into()
         })]
+    );
+    // The next pending one is selected now; an empty reason is allowed (the
+    // gate records "no reason given").
+    key(&mut state, KeyCode::Char('r'));
+    let out = key(&mut state, KeyCode::Enter);
+    assert!(matches!(
+        out.effects.as_slice(),
+        [Effect::Gate(GateRequest::Reject { id, reason })]
+            if id == "bbbb0002bbbbbbbbbbbbbbbb" && reason.is_empty()
+    ));
+}
+
+fn approve_effects(out: &update::Outcome) -> usize {
+    out.effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Gate(GateRequest::Approve { .. })))
+        .count()
+}
+
+#[test]
+fn keys_do_nothing_to_the_queue_behind_the_too_small_screen() {
+    let mut state = base_state();
+    update::resize(&mut state, 70, 20);
+    for code in [KeyCode::Enter, KeyCode::Char('a'), KeyCode::Char('y')] {
+        let out = key(&mut state, code);
+        assert_eq!(approve_effects(&out), 0, "{code:?} acted while too small");
+    }
+    assert!(state.gate.popup.is_none() && state.gate.detail.is_none());
+    let t = render(&mut state, 70, 20);
+    assert!(
+        screen_text(&t).contains("that key does nothing"),
+        "the screen says why:\n{}",
+        screen_text(&t)
+    );
+    // Shrinking with the popup open: `y` runs nothing until it is shown.
+    update::resize(&mut state, 120, 40);
+    key(&mut state, KeyCode::Char('a'));
+    assert!(state.gate.popup.is_some());
+    update::resize(&mut state, 70, 20);
+    assert_eq!(approve_effects(&key(&mut state, KeyCode::Char('y'))), 0);
+    update::resize(&mut state, 120, 40);
+    assert_eq!(approve_effects(&key(&mut state, KeyCode::Char('y'))), 1);
+}
+
+#[test]
+fn after_a_decision_the_detail_closes_and_the_next_pending_is_selected() {
+    let mut state = base_state();
+    key(&mut state, KeyCode::Enter);
+    key(&mut state, KeyCode::Char('a'));
+    key(&mut state, KeyCode::Char('y'));
+    assert!(state.gate.detail.is_none() && state.gate.popup.is_none());
+    // Before the gate's answer arrives, the approved one is no longer shown
+    // as pending, so `r` and typed text go to the next one's popup.
+    key(&mut state, KeyCode::Char('r'));
+    assert!(matches!(
+        &state.gate.popup,
+        Some(GatePopup::Reject { id, .. }) if id == "bbbb0002bbbbbbbbbbbbbbbb"
+    ));
+    for c in "ay".chars() {
+        assert!(key(&mut state, KeyCode::Char(c)).effects.is_empty());
+    }
+    assert!(matches!(
+        &state.gate.popup,
+        Some(GatePopup::Reject { input, .. }) if input == "ay"
+    ));
+}
+
+#[test]
+fn the_confirm_popup_names_and_accepts_the_alias() {
+    let themes = ThemeSet::load(None, false).expect("themes");
+    let theme = themes.get("dark").expect("dark");
+    let keymap = Keymap::load("default", None).expect("keymap");
+    let mut state = State::new("testbed", "vm", themes, theme, keymap);
+    state.now = NOW;
+    state.metrics.hostname = Some("vm".into());
+    state.layout.focus_on(PaneId::Actions);
+    let mut a = action("cccc0003cccccccccccccccc", Tier::Confirm, "reboot", 10);
+    a.host = "testbed".into();
+    update::apply_event(
+        &mut state,
+        crate::app::event::AppEvent::Gate(GateEvent::History(vec![a])),
+    );
+    key(&mut state, KeyCode::Char('a'));
+    let text = screen_text(&render(&mut state, 120, 40));
+    assert!(text.contains("type testbed"), "{text}");
+    for c in "vm".chars() {
+        key(&mut state, KeyCode::Char(c));
+    }
+    assert_eq!(approve_effects(&key(&mut state, KeyCode::Enter)), 0);
+    key(&mut state, KeyCode::Backspace);
+    key(&mut state, KeyCode::Backspace);
+    for c in "testbed".chars() {
+        key(&mut state, KeyCode::Char(c));
+    }
+    assert_eq!(approve_effects(&key(&mut state, KeyCode::Enter)), 1);
+}
+
+#[test]
+fn an_expiry_is_announced_in_the_pane_and_the_header() {
+    let mut state = base_state();
+    state.layout.focus_on(PaneId::Metrics);
+    let mut gone = state.gate.actions["aaaa0001aaaaaaaaaaaaaaaa"].clone();
+    gone.state = ActionState::Expired;
+    update::apply_event(
+        &mut state,
+        crate::app::event::AppEvent::Gate(GateEvent::Changed(Box::new(gone))),
+    );
+    let text = screen_text(&render(&mut state, 200, 60));
+    assert!(text.contains("1 expired"), "header:\n{text}");
+    assert!(
+        text.contains("expired: nobody decided, nothing ran"),
+        "{text}"
+    );
+    update::apply_action(&mut state, crate::action::Action::FocusActions);
+    assert_eq!(state.gate.expired_unseen, 0);
+}
+
+#[test]
+fn quitting_with_pending_proposals_asks_first() {
+    let mut state = base_state();
+    let out = key(&mut state, KeyCode::Char('q'));
+    assert!(!out.effects.contains(&Effect::Quit), "asked, not quit");
+    let text = screen_text(&render(&mut state, 120, 40));
+    assert!(text.contains("Quitting cancels"), "{text}");
+    // Any other key stays; `y` quits.
+    assert!(
+        !key(&mut state, KeyCode::Char('n'))
+            .effects
+            .contains(&Effect::Quit)
+    );
+    key(&mut state, KeyCode::Char('q'));
+    assert!(
+        key(&mut state, KeyCode::Char('y'))
+            .effects
+            .contains(&Effect::Quit)
+    );
+}
+
+#[test]
+fn the_approve_popup_shows_title_and_reason() {
+    let mut state = base_state();
+    key(&mut state, KeyCode::Char('a'));
+    let text = screen_text(&render(&mut state, 120, 40));
+    let a = &state.gate.actions["aaaa0001aaaaaaaaaaaaaaaa"];
+    assert!(
+        text.contains(&a.title) && text.contains(&a.reason),
+        "{text}"
+    );
+}
+
+#[test]
+fn history_shows_tier_and_who_decided() {
+    let mut state = base_state();
+    state.layout.focus_on(PaneId::History);
+    let text = screen_text(&render(&mut state, 200, 60));
+    let auto_row = text
+        .lines()
+        .find(|l| l.contains("df -h"))
+        .unwrap_or_default();
+    assert!(
+        auto_row.contains("auto") && auto_row.contains("policy"),
+        "an auto-run read says the policy decided: {auto_row}"
     );
 }
 

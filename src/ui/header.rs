@@ -119,8 +119,11 @@ fn alerts_span(state: &State) -> Span<'static> {
 }
 
 fn pending_span(state: &State) -> Span<'static> {
-    let text = format!("pending {}", state.pending_actions);
-    if state.pending_actions > 0 {
+    let mut text = format!("pending {}", state.pending_actions);
+    if state.gate.expired_unseen > 0 {
+        text.push_str(&format!(" · ⌛ {} expired", state.gate.expired_unseen));
+    }
+    if state.pending_actions > 0 || state.gate.expired_unseen > 0 {
         Span::styled(format!("⏳ {text}"), state.theme.warning)
     } else {
         Span::styled(text, state.theme.header)

@@ -1,7 +1,8 @@
 //! The History pane: every recorded action (all hosts), newest first, with
 //! state, host, proposer, times, duration and exit code; `/` filters
 //! (`state:failed host:web agent:claude words…`); Enter opens the detail
-//! with the event timeline and output; `e` exports the chain.
+//! with the event timeline and output; `e` exports what the filter shows
+//! (the whole chain when there is no filter).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,10 +10,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::actions::truncate;
-use super::gate_common::{date_time_of, draw_open_detail, duration_text, exit_text, state_style};
+use super::gate_common::{
+    date_time_of, draw_open_detail, duration_text, exit_text, state_style, tier_style,
+};
 use crate::action::PaneId;
 use crate::app::gate::history_rows;
 use crate::app::state::State;
+use crate::gate::ActionView;
 use crate::text::inert;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
@@ -37,13 +41,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let wide = area.width >= 110;
     let header = if wide {
         format!(
-            " {:<19} {:<10} {:<13} {:<12} {:>7} {:>5}  COMMAND",
-            "PROPOSED", "HOST", "STATE", "PROPOSER", "TOOK", "EXIT"
+            " {:<19} {:<10} {:<13} {:<7} {:<10} {:<12} {:>7} {:>5}  COMMAND",
+            "PROPOSED", "HOST", "STATE", "TIER", "DECIDED", "PROPOSER", "TOOK", "EXIT"
         )
     } else {
         format!(
-            " {:<8} {:<13} {:<8} {:>5}  COMMAND",
-            "TIME", "STATE", "HOST", "EXIT"
+            " {:<8} {:<13} {:<7} {:<8} {:<6} {:>4}  COMMAND",
+            "TIME", "STATE", "TIER", "DECIDED", "HOST", "EXIT"
         )
     };
     let mut lines = vec![Line::styled(header, t.muted)];
@@ -68,6 +72,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                     format!("{:<13} ", a.state.name()),
                     state_style(state, a.state),
                 ),
+                Span::styled(format!("{:<7} ", a.tier.name()), tier_style(state, a.tier)),
+                Span::styled(format!("{:<10} ", truncate(&decider(a), 10)), t.text),
                 Span::styled(format!("{:<12} ", truncate(&inert(&a.agent), 12)), t.muted),
                 Span::styled(format!("{:>7} ", duration_text(a.duration_ms())), t.text),
                 Span::styled(
@@ -84,9 +90,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                     format!("{:<13} ", a.state.name()),
                     state_style(state, a.state),
                 ),
-                Span::styled(format!("{:<8} ", truncate(&inert(&a.host), 8)), t.text),
+                Span::styled(format!("{:<7} ", a.tier.name()), tier_style(state, a.tier)),
+                Span::styled(format!("{:<8} ", truncate(&decider(a), 8)), t.text),
+                Span::styled(format!("{:<6} ", truncate(&inert(&a.host), 6)), t.text),
                 Span::styled(
-                    format!("{:>5}  ", exit_text(a)),
+                    format!("{:>4}  ", exit_text(a)),
                     state_style(state, a.state),
                 ),
                 Span::styled(what, t.text),
@@ -99,4 +107,21 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         lines.push(line);
     }
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// Who decided, so an auto-run read never looks like a human approval:
+/// `policy`, `operator` (or the operator's name), `expiry`, `proposer`,
+/// `shutdown`, `—` while nobody has.
+pub fn decider(a: &ActionView) -> String {
+    use crate::gate::ActionState;
+    match a.decided_by.as_deref() {
+        None if a.state == ActionState::Expired => "expiry".into(),
+        None => "—".into(),
+        Some("cockpit") if a.state == ActionState::Cancelled => match &a.decision_reason {
+            Some(r) if r.starts_with("cancelled by shutdown") => "shutdown".into(),
+            _ => "cockpit".into(),
+        },
+        Some(by) if by.starts_with("operator") => "operator".into(),
+        Some(by) => inert(by),
+    }
 }

@@ -47,6 +47,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             ("↑↓".to_string(), "scroll"),
             ("any key".to_string(), "close"),
         ],
+        Overlay::ConfirmQuit { .. } => vec![
+            ("y".to_string(), "quit, cancel pending"),
+            ("any key".to_string(), "stay"),
+        ],
         Overlay::None => pane_hints(state),
     };
     let mut spans = Vec::new();

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod metrics;
 pub mod palette;
 pub mod placeholder;
+pub mod quit_popup;
 #[cfg(test)]
 pub(crate) mod snapshots;
 pub mod too_small;
@@ -54,9 +55,12 @@ pub fn draw(frame: &mut Frame, state: &State) {
         Overlay::Help { scroll } => help::draw(frame, parts.body, state, *scroll),
         Overlay::ConnectionLog { scroll } => connlog::draw(frame, parts.body, state, *scroll),
         Overlay::Palette(palette) => palette::draw(frame, parts.body, state, palette),
-        Overlay::None | Overlay::Filter { .. } => {}
+        Overlay::None | Overlay::Filter { .. } | Overlay::ConfirmQuit { .. } => {}
     }
     gate_popup::draw(frame, parts.body, state);
+    if let Overlay::ConfirmQuit { pending } = state.overlay {
+        quit_popup::draw(frame, parts.body, state, pending);
+    }
 }
 
 fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {

@@ -5,12 +5,11 @@ use ratatui::layout::{Alignment, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::state::State;
-
 use crate::app::layout::{MIN_HEIGHT, MIN_WIDTH};
+use crate::app::state::{Overlay, State};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
-    let lines = vec![
+    let mut lines = vec![
         Line::styled("terminal too small", state.theme.warning),
         Line::styled(
             format!(
@@ -21,7 +20,19 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         ),
         Line::styled("enlarge the window, or press q to quit", state.theme.muted),
     ];
-    let top = area.height.saturating_sub(3) / 2;
+    if let Overlay::ConfirmQuit { pending } = state.overlay {
+        lines.push(Line::styled(
+            super::quit_popup::question(pending),
+            state.theme.warning,
+        ));
+        lines.push(Line::styled(
+            "y quits · any other key stays",
+            state.theme.muted,
+        ));
+    } else if let Some(flash) = &state.flash {
+        lines.push(Line::styled(flash.text.clone(), state.theme.muted));
+    }
+    let top = area.height.saturating_sub(lines.len() as u16) / 2;
     let inner = Rect::new(
         area.x,
         area.y + top,
