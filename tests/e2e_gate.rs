@@ -230,3 +230,51 @@ fn an_expiry_is_announced_not_silent() {
     tmux.send(&["q"]);
     tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
 }
+
+/// The confirm tier names the word to type (the alias the cockpit was
+/// started with) and accepts it; the machine's own hostname, shown in the
+/// header, is refused.
+#[test]
+fn the_confirm_popup_accepts_the_alias_it_shows() {
+    let tmux = Tmux::start(140, 40, &[]);
+    start_cockpit(&tmux);
+    let victim = tmux.home.path().join("victim");
+    std::fs::create_dir_all(victim.join("sub")).expect("victim dir");
+    propose(
+        &tmux,
+        "remove victim",
+        &format!("rm -r {}", victim.display()),
+    );
+    tmux.send(&["5"]);
+    tmux.wait_for("the proposal", Duration::from_secs(10), |s| {
+        s.contains("CONFIRM") && s.contains("remove victim")
+    });
+    tmux.send(&["a"]);
+    tmux.wait_for("the confirm popup", Duration::from_secs(5), |s| {
+        s.contains("type local to run it")
+    });
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "vm".into());
+    if hostname != "local" {
+        tmux.send(&["-l", &hostname]);
+        tmux.send(&["Enter"]);
+        tmux.wait_for("refused", Duration::from_secs(5), |s| {
+            s.contains("type local exactly")
+        });
+        assert!(victim.exists(), "a wrong word runs nothing");
+        tmux.send(&["C-u"]);
+    }
+    tmux.send(&["-l", "local"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("approved", Duration::from_secs(10), |s| {
+        s.contains("pending 0")
+    });
+    let start = std::time::Instant::now();
+    while victim.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!victim.exists(), "the confirmed command ran");
+    tmux.send(&["q"]);
+    tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
+}

@@ -403,14 +403,18 @@ pub fn popup_key(state: &mut State, key: KeyEvent) -> Outcome {
                     if typed == state.host {
                         return approve(state);
                     }
+                    let expected = crate::text::inert(&state.host);
                     flash(
                         state,
-                        "type the host name exactly to confirm (Esc backs out)",
+                        format!("type {expected} exactly to confirm (Esc backs out)"),
                         true,
                     );
                 }
                 KeyCode::Backspace if confirm => {
                     typed.pop();
+                }
+                KeyCode::Char('u') if confirm && key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    typed.clear();
                 }
                 _ => match plain_char {
                     Some(c) if confirm => typed.push(c),
