@@ -108,6 +108,14 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretCommand,
     },
+    /// Serve the action gate to an MCP client on stdin/stdout (Claude Code:
+    /// `claude mcp add opscockpit -- opscockpit mcp`). It talks only to the
+    /// running cockpits; diagnostics go to stderr or --log-file.
+    Mcp {
+        /// Who proposes (default: the MCP client's name).
+        #[arg(long)]
+        agent: Option<String>,
+    },
     /// Serve HOST's gate without the TUI: auto-tier actions run, others wait
     /// for a cockpit. For tests and headless hosts.
     #[command(hide = true)]

@@ -41,6 +41,11 @@ pub fn spawn_sources(
 ) -> Sources {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
     let (docker_tx, docker_rx) = mpsc::unbounded_channel();
+    // Without a gate nobody asks; the channel just stays empty.
+    let snapshots = match &gate {
+        Some(gate) => gate.serve_snapshots(),
+        None => mpsc::channel(1).1,
+    };
     if let Some(states) = transport.connection_state() {
         tokio::spawn(forward_connection_state(states, tx.clone()));
     }
@@ -73,6 +78,7 @@ pub fn spawn_sources(
     Sources {
         events: rx,
         docker: docker_tx,
+        snapshots,
         gate,
     }
 }
@@ -84,6 +90,8 @@ pub struct Sources {
     pub docker: mpsc::UnboundedSender<DockerCommand>,
     /// The action gate serving this cockpit's broker socket, if any.
     pub gate: Option<crate::gate::Gate>,
+    /// The broker's `snapshot` questions, answered from the state.
+    pub snapshots: mpsc::Receiver<crate::gate::snapshot::SnapshotRequest>,
 }
 
 /// Passes every change of the link state to the loop as an event.
@@ -153,6 +161,11 @@ async fn event_loop(
                 None => return Ok(()),
             },
             _ = tokio::time::sleep_until(deferred_draw), if dirty => Outcome::default(),
+            Some(request) = sources.snapshots.recv() => {
+                // Read-only: answering changes nothing on screen.
+                let _ = request.reply.send(crate::app::snapshot::build(state, &request.query));
+                Outcome::default()
+            }
             Some(event) = sources.events.recv() => {
                 let mut outcome = update::apply_event(state, event);
                 // Take everything already queued before drawing once.

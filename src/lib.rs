@@ -11,6 +11,7 @@ pub mod cost;
 pub mod event_loop;
 pub mod gate;
 pub mod logs;
+pub mod mcp;
 pub mod metrics;
 pub mod secrets;
 pub mod sources;

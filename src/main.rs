@@ -55,6 +55,17 @@ fn real_main() -> Result<()> {
         };
         return store::run(op, host, &config).map_err(|e| eyre!(e));
     }
+    if let Some(Command::Mcp { agent }) = &cli.command {
+        let hosts: Vec<String> = config.hosts.keys().cloned().collect();
+        let tools = opscockpit::mcp::GateTools::new(config::data_dir(), hosts, agent.clone());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        return runtime
+            .block_on(opscockpit::mcp::serve_stdio(tools))
+            .map_err(|e| eyre!(e));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -294,6 +305,18 @@ fn transport_for(
 /// Tracing goes to `--log-file` only: never to the terminal the TUI owns.
 fn init_logging(cli: &Cli) -> Result<Option<()>> {
     let Some(path) = &cli.log_file else {
+        // The MCP server's stdout is the protocol: its diagnostics go to
+        // stderr (warnings and errors unless OPSCOCKPIT_LOG says more).
+        if matches!(cli.command, Some(Command::Mcp { .. })) {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_env("OPSCOCKPIT_LOG")
+                        .unwrap_or_else(|_| "warn".into()),
+                )
+                .init();
+        }
         return Ok(None);
     };
     let file = std::fs::OpenOptions::new()

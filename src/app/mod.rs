@@ -9,5 +9,6 @@ pub mod event;
 pub mod gate;
 pub mod layout;
 pub mod logs;
+pub mod snapshot;
 pub mod state;
 pub mod update;

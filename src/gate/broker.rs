@@ -11,7 +11,9 @@
 //! progress) and closes its connection before the decision has its proposal
 //! cancelled ("proposer gone"): nothing runs for an agent that is no longer
 //! there to see the result.
-//! - `list_pending` `{}`
+//! - `list_pending` `{}`; `history` `{"host":…?,"since_secs":N?,"state":…?,"limit":N?}` (read-only)
+//! - `snapshot` `{"query":{"lines":N?,"source":…?,"level":…?,"search":…?}}`: read-only, what the cockpit
+//!   shows now (link, metrics summary, alerts, containers, newest log lines), inert and masked as on screen
 //!
 //! The reply is `{"v":1,"ok":true,"action":…,"output":…?}` (or `"actions":[…]`)
 //! or `{"v":1,"ok":false,"error":{"code":…,"message":…}}`. There is no
@@ -31,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::core::{Gate, WaiterGuard};
 use super::{ActionView, GateError, OutputRecord, Proposal};
+use crate::text::inert;
 
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Longest request line.
@@ -59,9 +62,37 @@ pub enum Request {
     Cancel { id: String },
     #[serde(rename = "list_pending")]
     ListPending {},
+    /// Read-only: what the cockpit sees now (link, metrics, alerts,
+    /// containers, the newest log lines).
+    /// Read-only: recorded actions, newest first (all hosts unless `host`).
+    #[serde(rename = "history")]
+    History {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        /// Only actions proposed in the last N seconds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since_secs: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<usize>,
+    },
+    #[serde(rename = "snapshot")]
+    Snapshot {
+        #[serde(default)]
+        query: super::snapshot::SnapshotQuery,
+    },
 }
 
-const OPS: [&str; 5] = ["propose", "status", "wait", "cancel", "list_pending"];
+const OPS: [&str; 7] = [
+    "propose",
+    "status",
+    "wait",
+    "cancel",
+    "list_pending",
+    "history",
+    "snapshot",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReply {
@@ -79,6 +110,8 @@ pub struct Response {
     pub output: Option<OutputRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<ActionView>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReply>,
 }
@@ -289,6 +322,34 @@ async fn connection(gate: Gate, stream: UnixStream, cancel: CancellationToken) {
     }
 }
 
+/// Recorded actions for the `history` verb (at most 500 a request).
+fn history(
+    gate: &Gate,
+    host: Option<String>,
+    since_secs: Option<u64>,
+    state: Option<String>,
+    limit: Option<usize>,
+) -> Result<Response, GateError> {
+    let state = match state.as_deref() {
+        None => None,
+        Some(name) => Some(super::ActionState::from_name(name).ok_or_else(|| {
+            GateError::new("bad_request", format!("unknown state `{}`", inert(name)))
+        })?),
+    };
+    let filter = super::store::HistoryFilter {
+        host,
+        since_ms: since_secs.map(|s| super::now_ms() - (s.min(10 * 365 * 86_400) as i64) * 1000),
+        state,
+        limit: Some(limit.unwrap_or(50).min(500)),
+    };
+    gate.history_matching(&filter).map(|actions| Response {
+        v: PROTOCOL_VERSION,
+        ok: true,
+        actions: Some(actions),
+        ..Response::default()
+    })
+}
+
 /// A `propose` whose proposer says it will wait for the result.
 fn proposes_and_waits(bytes: &[u8]) -> bool {
     matches!(
@@ -419,6 +480,8 @@ fn check_no_extra_fields(
         "propose" => &["op", "proposal", "wait"],
         "wait" => &["op", "id", "timeout_secs"],
         "list_pending" => &["op"],
+        "snapshot" => &["op", "query"],
+        "history" => &["op", "host", "since_secs", "state", "limit"],
         _ => &["op", "id"],
     };
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -440,6 +503,18 @@ async fn answer(gate: &Gate, request: Request) -> Response {
         }
         Request::Status { id } => gate.status(&id).map(|a| Response::action(a, None)),
         Request::Cancel { id } => gate.cancel(&id).map(|a| Response::action(a, None)),
+        Request::History {
+            host,
+            since_secs,
+            state,
+            limit,
+        } => history(gate, host, since_secs, state, limit),
+        Request::Snapshot { query } => gate.snapshot(query).await.map(|snapshot| Response {
+            v: PROTOCOL_VERSION,
+            ok: true,
+            snapshot: Some(snapshot),
+            ..Response::default()
+        }),
         Request::ListPending {} => gate.list_pending().map(|actions| Response {
             v: PROTOCOL_VERSION,
             ok: true,

@@ -51,6 +51,8 @@ struct Inner {
     waiters: Mutex<HashMap<String, usize>>,
     /// Identical proposals merged into a pending one (id → count).
     repeats: Mutex<HashMap<String, u32>>,
+    /// Where `snapshot` questions go (the cockpit's event loop).
+    snapshots: super::snapshot::SnapshotDesk,
 }
 
 /// Why a pending proposal was cancelled by the cockpit rather than by its
@@ -143,6 +145,7 @@ impl Gate {
                 operator,
                 waiters: Mutex::new(HashMap::new()),
                 repeats: Mutex::new(HashMap::new()),
+                snapshots: super::snapshot::SnapshotDesk::default(),
             }),
         };
         gate.recover()?;
@@ -168,6 +171,19 @@ impl Gate {
 
     pub(crate) fn transport(&self) -> SharedTransport {
         self.inner.transport.clone()
+    }
+
+    /// The cockpit answers `snapshot` requests from now on.
+    pub fn serve_snapshots(&self) -> tokio::sync::mpsc::Receiver<super::snapshot::SnapshotRequest> {
+        self.inner.snapshots.listen()
+    }
+
+    /// What the cockpit sees now (read-only; see [`super::snapshot`]).
+    pub async fn snapshot(
+        &self,
+        query: super::snapshot::SnapshotQuery,
+    ) -> Result<serde_json::Value, GateError> {
+        self.inner.snapshots.ask(query).await
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<GateEvent> {
@@ -649,6 +665,10 @@ impl Gate {
             limit: Some(HISTORY_LIMIT),
             ..HistoryFilter::default()
         })
+    }
+
+    pub fn history_matching(&self, filter: &HistoryFilter) -> Result<Vec<ActionView>, GateError> {
+        self.store().history(filter)
     }
 
     pub fn detail(&self, id: &str) -> Result<GateEvent, GateError> {

@@ -26,6 +26,7 @@ pub mod core;
 pub mod executor;
 pub mod lifecycle;
 pub mod policy;
+pub mod snapshot;
 pub mod store;
 
 use std::path::PathBuf;
