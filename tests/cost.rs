@@ -249,8 +249,8 @@ fn cli_json_report_field_by_field() {
         r#"
 [hosts.local]
 netdata_url = "http://{addr}"
-plan = "render-pro"
-compare = ["hetzner-ax42", "flat-vps", "mine"]
+plan = "render-professional-legacy"
+compare = ["hetzner-ax42", "do-basic-4", "mine"]
 billing_day = 5
 
 [plans.mine]
@@ -350,7 +350,7 @@ date_read = "2026-11-01"
     }
 
     // Plans: the current one plus the three to compare with.
-    assert_eq!(r["current_plan"], "render-pro");
+    assert_eq!(r["current_plan"], "render-professional-legacy");
     let plans = r["plans"].as_array().expect("plans");
     let ids: std::collections::BTreeSet<&str> = plans
         .iter()
@@ -358,13 +358,18 @@ date_read = "2026-11-01"
         .collect();
     assert_eq!(
         ids,
-        ["flat-vps", "hetzner-ax42", "mine", "render-pro"]
-            .into_iter()
-            .collect()
+        [
+            "do-basic-4",
+            "hetzner-ax42",
+            "mine",
+            "render-professional-legacy"
+        ]
+        .into_iter()
+        .collect()
     );
     let plan = |id: &str| plans.iter().find(|p| p["period"]["plan"] == id).expect(id);
-    assert_eq!(plan("render-pro")["current"], true);
-    assert_eq!(plan("render-pro")["vs_current"], 0.0);
+    assert_eq!(plan("render-professional-legacy")["current"], true);
+    assert_eq!(plan("render-professional-legacy")["vs_current"], 0.0);
     assert!(plan("hetzner-ax42")["vs_current"].is_null(), "EUR vs USD");
     assert_eq!(plan("hetzner-ax42")["cheapest"], true, "only EUR plan");
     // The user's plan: 1.5 + (sent - 1 MB) × 2 per GB, on the period's traffic.

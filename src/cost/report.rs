@@ -523,7 +523,7 @@ pub fn fixture_report(now: i64) -> CostReport {
         netdata_url: None,
         netdata: true,
         billing_day: 1,
-        plan: Some("render-pro".into()),
+        plan: Some("render-professional-legacy".into()),
         compare: vec![],
         plans: pricing::embedded().unwrap_or_default(),
     };
@@ -702,7 +702,7 @@ mod tests {
             kbit: 8000.0,
         };
         let transport: SharedTransport = Arc::new(LocalTransport);
-        let s = settings(Some("render-pro"));
+        let s = settings(Some("render-professional-legacy"));
         let r = gather("web", Ok(&fake), &transport, &s, Period::Month, NOW).await;
         assert_eq!(r.source, "netdata");
         let minutes = (NOW - fake.first) / 60;
@@ -728,7 +728,7 @@ mod tests {
 
     #[test]
     fn comparison_marks_cheapest_per_currency_and_diffs_same_currency_only() {
-        let s = settings(Some("render-pro"));
+        let s = settings(Some("render-professional-legacy"));
         let traffic = Traffic {
             received: 0.0,
             sent: 1.3e12,
@@ -736,13 +736,16 @@ mod tests {
         };
         let rows = compare(&s, &traffic, None);
         let by = |id: &str| rows.iter().find(|r| r.period.plan == id).expect(id);
-        // Render Pro: 19 + 800 GB × 0.15 = 139 USD.
-        assert!((by("render-pro").period.total - 139.0).abs() < 1e-9);
-        assert!(by("flat-vps").cheapest);
-        assert!(!by("render-pro").cheapest);
-        assert!((by("flat-vps").vs_current.expect("usd") - (6.0 + 3.0 - 139.0)).abs() < 1e-9);
+        // Render Professional (legacy): 19 + 8 blocks of 100 GB × 15 = 139 USD.
+        let render = by("render-professional-legacy");
+        assert!((render.period.total - 139.0).abs() < 1e-9);
+        assert_eq!(render.period.blocks, Some(8));
+        assert!(by("do-basic-4").cheapest);
+        assert!(!render.cheapest);
+        let droplet = 4.0 + (1.3e12 / 1_073_741_824.0 - 500.0) * 0.01;
+        assert!((by("do-basic-4").vs_current.expect("usd") - (droplet - 139.0)).abs() < 1e-9);
         assert_eq!(by("hetzner-ax42").vs_current, None);
-        assert!(by("hetzner-cx22").cheapest);
+        assert!(by("hetzner-cx23").cheapest);
     }
 
     #[test]
@@ -768,6 +771,6 @@ mod tests {
         let err = CostSettings::from_config(&config, "web", Path::new("/nonexistent/c.toml"))
             .expect_err("unknown plan");
         assert_eq!(err.key.as_deref(), Some("hosts.web.plan"));
-        assert!(err.message.contains("render-pro"));
+        assert!(err.message.contains("render-hobby"));
     }
 }
