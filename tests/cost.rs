@@ -338,7 +338,8 @@ date_read = "2026-11-01"
         .sum();
     assert!((daily_tx - f(&r, "/traffic/sent")).abs() < 1.0);
 
-    // Both projections, each at least what was sent so far.
+    // Both projections, each at least what was sent so far, or (below
+    // the minimum coverage) no number and a reason.
     let projections = r["projections"].as_array().expect("projections");
     let bases: Vec<&str> = projections
         .iter()
@@ -346,7 +347,25 @@ date_read = "2026-11-01"
         .collect();
     assert_eq!(bases, ["period so far", "last 7 days"]);
     for p in projections {
-        assert!(p["sent"].as_f64().expect("sent") >= f(&r, "/billing_so_far/sent") - 1.0);
+        assert!(
+            p["stands_on"]
+                .as_str()
+                .expect("stands_on")
+                .starts_with("from ")
+        );
+        match p["quality"].as_str().expect("quality") {
+            "not_enough_data" => {
+                assert!(p["sent"].is_null() && p["received"].is_null(), "{p}");
+                assert!(
+                    p["reason"].as_str().expect("reason").contains("needs"),
+                    "{p}"
+                );
+            }
+            "rough" | "full" => {
+                assert!(p["sent"].as_f64().expect("sent") >= f(&r, "/billing_so_far/sent") - 1.0);
+            }
+            other => panic!("quality {other}"),
+        }
     }
 
     // Plans: the current one plus the three to compare with.
@@ -537,4 +556,106 @@ fn a_period_before_the_agent_existed_is_all_missing_not_a_fallback() {
     assert_eq!(cov["points_found"], 0);
     assert_eq!(cov["points_expected"], 2 * 1440);
     assert_eq!(cov["missing_secs"], 2 * 86_400);
+}
+
+#[test]
+fn stale_prices_are_marked_in_json_text_and_the_plan_list() {
+    // Nothing listens on port 1: the report comes from /proc (or vnstat),
+    // which is enough to price plans.
+    let home = Home::new(
+        r#"
+[hosts.local]
+netdata_url = "http://127.0.0.1:1"
+plan = "fly"
+compare = ["old"]
+region = "europe"
+
+[plans.old]
+name = "Old price"
+currency = "USD"
+monthly_base = 1.0
+source_url = "https://example.com/old"
+date_read = "2020-01-01"
+confidence = "page"
+"#,
+    );
+    let (code, stdout, stderr) = home.run(&["cost", "local", "--json"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let r: Value = serde_json::from_str(&stdout).expect("JSON");
+    let plans = r["plans"].as_array().expect("plans");
+    let plan = |id: &str| plans.iter().find(|p| p["period"]["plan"] == id).expect(id);
+    assert_eq!(plan("old")["stale"], true);
+    assert_eq!(plan("old")["date_read"], "2020-01-01");
+    assert_eq!(plan("old")["confidence"], "page");
+    assert_eq!(plan("fly")["stale"], false, "read 2026-08-05");
+    // The host's region picks Fly's rate, and the report says which.
+    assert_eq!(plan("fly")["region"], "europe");
+    assert_eq!(plan("fly")["period"]["region"], "europe");
+
+    let (code, text, stderr) = home.run(&["cost", "local"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    assert!(
+        text.contains("! price read 2020-01-01, check source"),
+        "{text}"
+    );
+
+    // `--plans` needs no host and no traffic.
+    let (code, list, stderr) = home.run(&["cost", "--plans"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    for needle in [
+        "old  Old price",
+        "source     https://example.com/old",
+        "read       2020-01-01  confidence page  ! price read 2020-01-01, check source",
+        "hetzner-cx23  Hetzner Cloud CX23",
+        "region     europe (of africa=0.12",
+    ] {
+        assert!(list.contains(needle), "{needle} missing in:\n{list}");
+    }
+    let (code, json, stderr) = home.run(&["cost", "--plans", "--json"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let list: Value = serde_json::from_str(&json).expect("JSON");
+    let old = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|p| p["id"] == "old")
+        .expect("old");
+    assert_eq!(old["stale"], true);
+    assert_eq!(old["source_url"], "https://example.com/old");
+}
+
+#[test]
+fn unknown_region_and_bad_plan_tables_name_file_line_and_key() {
+    let home = Home::new("[hosts.local]\nplan = \"fly\"\nregion = \"mars\"\n");
+    let (code, stdout, stderr) = home.run(&["cost", "local"]);
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    let file = home.config_file().display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{file}:3: key `hosts.local.region`: unknown region `mars` for plan `fly`; it lists: africa"
+        )),
+        "{stderr}"
+    );
+
+    let home =
+        Home::new("[plans.fly]\nregion = \"europe\"\n\n[plans.fly.regions]\neurope = \"cheap\"\n");
+    let (code, _, stderr) = home.run(&["cost", "--plans"]);
+    assert_eq!(code, 1);
+    let file = home.config_file().display().to_string();
+    assert!(
+        stderr.contains(&format!("{file}:5: key `plans.fly.regions.europe`")),
+        "{stderr}"
+    );
+
+    let home = Home::new("[plans.fly]\nunit = \"TB\"\n");
+    let (code, _, stderr) = home.run(&["cost", "--plans"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(&format!(
+            "{file}:2: key `plans.fly.unit`: unknown variant `TB`",
+            file = home.config_file().display()
+        )),
+        "{stderr}"
+    );
 }
