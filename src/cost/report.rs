@@ -37,18 +37,8 @@ pub struct CostSettings {
     pub hcloud: HcloudSettings,
 }
 
-/// Where and with what to ask the Hetzner Cloud API for live prices.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HcloudSettings {
-    /// The environment variable naming the token (host's; a plan may name its own).
-    pub token_env: Option<String>,
-    /// The host's server type (else each plan's `hcloud_server_type`).
-    pub server_type: Option<String>,
-    /// Base URL, `https://api.hetzner.cloud/v1` unless configured.
-    pub api: String,
-}
-
-pub const HCLOUD_API: &str = "https://api.hetzner.cloud/v1";
+pub use super::hcloud::HcloudSettings;
+pub const HCLOUD_API: &str = super::hcloud::DEFAULT_API;
 pub const DEFAULT_PROJECTION_MIN_HOURS: f64 = 24.0;
 
 impl CostSettings {
@@ -192,9 +182,30 @@ pub struct CostReport {
     pub price_notes: Vec<String>,
 }
 
-/// Gathers a report: Netdata first (`Err` says why there is none), then
-/// vnstat, then `/proc/net/dev`.
+/// Gathers a report: live Hetzner prices where configured (else the
+/// shipped file, with a note why), traffic from Netdata first (`Err` says
+/// why there is none), then vnstat, then `/proc/net/dev`.
 pub async fn gather(
+    host: &str,
+    netdata: Result<&dyn TrafficQuery, String>,
+    transport: &SharedTransport,
+    settings: &CostSettings,
+    period: Period,
+    now: i64,
+) -> CostReport {
+    let (plans, price_notes) =
+        super::hcloud::live_plans(&settings.plans, settings.plan.as_deref(), &settings.hcloud)
+            .await;
+    let settings = CostSettings {
+        plans,
+        ..settings.clone()
+    };
+    let mut report = gather_traffic(host, netdata, transport, &settings, period, now).await;
+    report.price_notes = price_notes;
+    report
+}
+
+async fn gather_traffic(
     host: &str,
     netdata: Result<&dyn TrafficQuery, String>,
     transport: &SharedTransport,
