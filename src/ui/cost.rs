@@ -401,4 +401,40 @@ mod tests {
         assert!(text.contains("1.07 TB"), "{text}");
         assert!(text.contains("last refresh failed: timed out"), "{text}");
     }
+
+    #[test]
+    fn thin_data_and_price_fallbacks_are_said_not_hidden() {
+        let mut state = cost_state(120, 40);
+        let mut report = fixture_report(FIXTURE_NOW);
+        // As if the agent had only 10 minutes of data.
+        let week = report.projections[1].clone();
+        report.projections[1] = crate::cost::traffic::Projection {
+            quality: crate::cost::traffic::Quality::NotEnoughData,
+            received: None,
+            sent: None,
+            sent_low: None,
+            sent_high: None,
+            covered_secs: 600,
+            stands_on: "from 10 min of data".into(),
+            reason: Some("10 min of data, needs 6.0 days of the last 7".into()),
+            ..week
+        };
+        report.price_notes = vec!["the Hetzner Cloud API refused the token in $HCLOUD_TOKEN (401 Unauthorized); hetzner-cx23 priced from the shipped file (read 2026-09-14)".into()];
+        update::apply_event(
+            &mut state,
+            crate::app::event::AppEvent::Cost(CostEvent::Report(Box::new(report))),
+        );
+        let text = format!("{}", render(&state, 120, 40).backend());
+        assert!(
+            text.contains(
+                "not enough data to project (10 min of data, needs 6.0 days of the last 7)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("refused the token in $HCLOUD_TOKEN (401"),
+            "{text}"
+        );
+        assert!(text.contains("2025-05-07 ! check source"), "{text}");
+    }
 }
