@@ -511,6 +511,11 @@ pub fn compare(
     rows
 }
 
+/// `+1.25`, `-3.00`; a difference that rounds to nothing is `+0.00`, not `-0.00`.
+pub fn signed_cents(d: f64) -> String {
+    format!("{:+.2}", (d * 100.0).round() / 100.0 + 0.0)
+}
+
 pub fn money(amount: f64, currency: &str) -> String {
     format!("{amount:.2} {currency}")
 }
@@ -633,9 +638,7 @@ pub fn render_text(r: &CostReport) -> String {
                         .unwrap_or_default(),
                     money(p.period.total, &p.period.currency),
                     projected,
-                    p.vs_current
-                        .map(|d| format!("{d:+.2}"))
-                        .unwrap_or_else(|| "-".into())
+                    p.vs_current.map(signed_cents).unwrap_or_else(|| "-".into())
                 ),
             );
         }

@@ -9,7 +9,7 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph, Row, Table};
 
 use crate::app::state::State;
 use crate::cost::CostReport;
-use crate::cost::report::money;
+use crate::cost::report::{money, signed_cents};
 use crate::cost::traffic::Quality;
 use crate::metrics::units::human_bytes_decimal as gb;
 use crate::text::inert;
@@ -277,7 +277,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
                 },
                 match (p.current, p.vs_current) {
                     (true, _) => "current".into(),
-                    (false, Some(d)) => format!("{d:+.2}"),
+                    (false, Some(d)) => signed_cents(d),
                     (false, None) if r.current_plan.is_some() => "other currency".into(),
                     (false, None) => "-".into(),
                 },
