@@ -296,10 +296,14 @@ fn complete(
             base.and_then(|b| b.overage_per_block),
         ),
     };
+    // An override that gives its own price (per unit or per block) and no
+    // regions means that price: the base's regional rates do not carry over.
+    let own_price = per_unit_given || spec.overage_block_gb.is_some();
+    let inherit_regions = !own_price || spec.region.is_some();
     let regions = spec
         .regions
         .clone()
-        .or_else(|| base.map(|b| b.regions.clone()))
+        .or_else(|| base.filter(|_| inherit_regions).map(|b| b.regions.clone()))
         .unwrap_or_default();
     if !regions.is_empty() && block_size.is_some() {
         return Err(err(
@@ -307,10 +311,10 @@ fn complete(
             "regional prices are per unit; a block plan cannot have them".into(),
         ));
     }
-    let region = spec
-        .region
-        .clone()
-        .or_else(|| base.and_then(|b| b.region.clone()));
+    let region = spec.region.clone().or_else(|| {
+        base.filter(|_| inherit_regions || spec.regions.is_some())
+            .and_then(|b| b.region.clone())
+    });
     if let Some(r) = &region
         && !regions.contains_key(r)
     {
@@ -615,6 +619,25 @@ mod tests {
         let text = format!("{head}confidence = \"sure\"\n");
         let err = parse("pricing.toml", &text).expect_err("confidence");
         assert_eq!(err.key.as_deref(), Some("plans.a.confidence"));
+    }
+
+    #[test]
+    fn an_override_with_its_own_price_drops_the_base_regions() {
+        let text = "[plans.fly]\noverage_per_gb = 0.03\n\n[plans.render-hobby-legacy]\noverage_per_gb = 0.1\n\n[plans.vercel-pro]\nmonthly_base = 25.0\n";
+        let user = toml_file::parse_str::<PricingFile>("c.toml", text)
+            .expect("parses")
+            .plans;
+        let plans = load(&user, "c.toml", text).expect("overrides");
+        assert_eq!(
+            (plans["fly"].rate(), plans["fly"].region.as_deref()),
+            (0.03, None)
+        );
+        // A per-GB price replaces the base's block.
+        let c = plans["render-hobby-legacy"].cost(0.0, 150e9);
+        assert_eq!((c.blocks, (c.total * 100.0).round()), (None, 500.0));
+        // An override of something else keeps the regions.
+        assert_eq!(plans["vercel-pro"].region.as_deref(), Some("iad1"));
+        assert_eq!(plans["vercel-pro"].monthly_base, 25.0);
     }
 
     #[test]
