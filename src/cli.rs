@@ -122,14 +122,19 @@ pub enum Command {
     GateServe { host: String },
     /// Print traffic, its projection and its cost on each plan, then exit.
     Cost {
-        /// The host (`local` is this machine).
-        host: String,
+        /// The host (`local` is this machine; optional with --plans).
+        #[arg(required_unless_present = "plans")]
+        host: Option<String>,
         /// month, last-month, 7d, today or YYYY-MM-DD..YYYY-MM-DD (UTC days).
         #[arg(long, default_value = "month", value_parser = parse_period)]
         period: crate::cost::traffic::Period,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// List every known plan with its source, the date its price was
+        /// read, its confidence and a stale mark (no traffic is read).
+        #[arg(long)]
+        plans: bool,
     },
 }
 

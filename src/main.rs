@@ -78,7 +78,17 @@ fn real_main() -> Result<()> {
         let transport = transport_for(cli.host_name(), &cli, &config, &runtime)?;
         return gate::serve(host, &paths, &config, transport, runtime);
     }
-    if let Some(Command::Cost { host, period, json }) = &cli.command {
+    if let Some(Command::Cost {
+        host,
+        period,
+        json,
+        plans,
+    }) = &cli.command
+    {
+        let host = host.as_deref().unwrap_or("local");
+        if *plans {
+            return plans_command(host, *json, &config, &paths);
+        }
         let transport = transport_for(host, &cli, &config, &runtime)?;
         return cost_command(host, *period, *json, &config, &paths, transport, &runtime);
     }
@@ -246,6 +256,23 @@ mod gate {
         runtime.shutdown_timeout(std::time::Duration::from_millis(200));
         Ok(())
     }
+}
+
+/// `opscockpit cost --plans [HOST]`: every plan, its source and date read
+/// (regions as HOST would use them).
+fn plans_command(host: &str, json: bool, config: &Config, paths: &Paths) -> Result<()> {
+    use opscockpit::cost::report;
+    let settings = opscockpit::cost::CostSettings::from_config(config, host, &paths.config_file)
+        .map_err(|e| eyre!("config error: {e}"))?;
+    let listing = report::plan_listing(&settings, chrono::Utc::now().timestamp());
+    if json {
+        let text = serde_json::to_string_pretty(&listing)
+            .map_err(|e| eyre!("cannot encode the plans as JSON: {e}"))?;
+        println!("{text}");
+    } else {
+        print!("{}", report::render_plans(&listing));
+    }
+    Ok(())
 }
 
 /// `opscockpit cost HOST`: one report on stdout.

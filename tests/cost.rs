@@ -215,13 +215,18 @@ impl Home {
     }
 
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        run_in(self.dir.path(), args)
+        run_in(self.dir.path(), args, &[])
+    }
+
+    fn run_env(&self, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+        run_in(self.dir.path(), args, envs)
     }
 }
 
-fn run_in(home: &Path, args: &[&str]) -> (i32, String, String) {
+fn run_in(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_opscockpit"))
         .args(args)
+        .envs(envs.iter().copied())
         .env_remove("OPSCOCKPIT_CONFIG")
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))
@@ -249,8 +254,8 @@ fn cli_json_report_field_by_field() {
         r#"
 [hosts.local]
 netdata_url = "http://{addr}"
-plan = "render-pro"
-compare = ["hetzner-ax42", "flat-vps", "mine"]
+plan = "render-professional-legacy"
+compare = ["hetzner-ax42", "do-basic-4", "mine"]
 billing_day = 5
 
 [plans.mine]
@@ -338,7 +343,8 @@ date_read = "2026-11-01"
         .sum();
     assert!((daily_tx - f(&r, "/traffic/sent")).abs() < 1.0);
 
-    // Both projections, each at least what was sent so far.
+    // Both projections, each at least what was sent so far, or (below
+    // the minimum coverage) no number and a reason.
     let projections = r["projections"].as_array().expect("projections");
     let bases: Vec<&str> = projections
         .iter()
@@ -346,11 +352,29 @@ date_read = "2026-11-01"
         .collect();
     assert_eq!(bases, ["period so far", "last 7 days"]);
     for p in projections {
-        assert!(p["sent"].as_f64().expect("sent") >= f(&r, "/billing_so_far/sent") - 1.0);
+        assert!(
+            p["stands_on"]
+                .as_str()
+                .expect("stands_on")
+                .starts_with("from ")
+        );
+        match p["quality"].as_str().expect("quality") {
+            "not_enough_data" => {
+                assert!(p["sent"].is_null() && p["received"].is_null(), "{p}");
+                assert!(
+                    p["reason"].as_str().expect("reason").contains("needs"),
+                    "{p}"
+                );
+            }
+            "rough" | "full" => {
+                assert!(p["sent"].as_f64().expect("sent") >= f(&r, "/billing_so_far/sent") - 1.0);
+            }
+            other => panic!("quality {other}"),
+        }
     }
 
     // Plans: the current one plus the three to compare with.
-    assert_eq!(r["current_plan"], "render-pro");
+    assert_eq!(r["current_plan"], "render-professional-legacy");
     let plans = r["plans"].as_array().expect("plans");
     let ids: std::collections::BTreeSet<&str> = plans
         .iter()
@@ -358,13 +382,18 @@ date_read = "2026-11-01"
         .collect();
     assert_eq!(
         ids,
-        ["flat-vps", "hetzner-ax42", "mine", "render-pro"]
-            .into_iter()
-            .collect()
+        [
+            "do-basic-4",
+            "hetzner-ax42",
+            "mine",
+            "render-professional-legacy"
+        ]
+        .into_iter()
+        .collect()
     );
     let plan = |id: &str| plans.iter().find(|p| p["period"]["plan"] == id).expect(id);
-    assert_eq!(plan("render-pro")["current"], true);
-    assert_eq!(plan("render-pro")["vs_current"], 0.0);
+    assert_eq!(plan("render-professional-legacy")["current"], true);
+    assert_eq!(plan("render-professional-legacy")["vs_current"], 0.0);
     assert!(plan("hetzner-ax42")["vs_current"].is_null(), "EUR vs USD");
     assert_eq!(plan("hetzner-ax42")["cheapest"], true, "only EUR plan");
     // The user's plan: 1.5 + (sent - 1 MB) × 2 per GB, on the period's traffic.
@@ -532,4 +561,292 @@ fn a_period_before_the_agent_existed_is_all_missing_not_a_fallback() {
     assert_eq!(cov["points_found"], 0);
     assert_eq!(cov["points_expected"], 2 * 1440);
     assert_eq!(cov["missing_secs"], 2 * 86_400);
+}
+
+#[test]
+fn stale_prices_are_marked_in_json_text_and_the_plan_list() {
+    // Nothing listens on port 1: the report comes from /proc (or vnstat),
+    // which is enough to price plans.
+    let home = Home::new(
+        r#"
+[hosts.local]
+netdata_url = "http://127.0.0.1:1"
+plan = "fly"
+compare = ["old"]
+region = "europe"
+
+[plans.old]
+name = "Old price"
+currency = "USD"
+monthly_base = 1.0
+source_url = "https://example.com/old"
+date_read = "2020-01-01"
+confidence = "page"
+"#,
+    );
+    let (code, stdout, stderr) = home.run(&["cost", "local", "--json"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let r: Value = serde_json::from_str(&stdout).expect("JSON");
+    let plans = r["plans"].as_array().expect("plans");
+    let plan = |id: &str| plans.iter().find(|p| p["period"]["plan"] == id).expect(id);
+    assert_eq!(plan("old")["stale"], true);
+    assert_eq!(plan("old")["date_read"], "2020-01-01");
+    assert_eq!(plan("old")["confidence"], "page");
+    assert_eq!(plan("fly")["stale"], false, "read 2026-08-05");
+    // The host's region picks Fly's rate, and the report says which.
+    assert_eq!(plan("fly")["region"], "europe");
+    assert_eq!(plan("fly")["period"]["region"], "europe");
+
+    let (code, text, stderr) = home.run(&["cost", "local"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    assert!(
+        text.contains("! price read 2020-01-01, check source"),
+        "{text}"
+    );
+
+    // `--plans` needs no host and no traffic.
+    let (code, list, stderr) = home.run(&["cost", "--plans"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    for needle in [
+        "old  Old price",
+        "source     https://example.com/old",
+        "read       2020-01-01  confidence page  ! price read 2020-01-01, check source",
+        "hetzner-cx23  Hetzner Cloud CX23",
+        "region     europe (of africa=0.12",
+    ] {
+        assert!(list.contains(needle), "{needle} missing in:\n{list}");
+    }
+    let (code, json, stderr) = home.run(&["cost", "--plans", "--json"]);
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let list: Value = serde_json::from_str(&json).expect("JSON");
+    let old = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|p| p["id"] == "old")
+        .expect("old");
+    assert_eq!(old["stale"], true);
+    assert_eq!(old["source_url"], "https://example.com/old");
+}
+
+#[test]
+fn unknown_region_and_bad_plan_tables_name_file_line_and_key() {
+    let home = Home::new("[hosts.local]\nplan = \"fly\"\nregion = \"mars\"\n");
+    let (code, stdout, stderr) = home.run(&["cost", "local"]);
+    assert_eq!(code, 1);
+    assert!(stdout.is_empty());
+    let file = home.config_file().display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{file}:3: key `hosts.local.region`: unknown region `mars` for plan `fly`; it lists: africa"
+        )),
+        "{stderr}"
+    );
+
+    let home =
+        Home::new("[plans.fly]\nregion = \"europe\"\n\n[plans.fly.regions]\neurope = \"cheap\"\n");
+    let (code, _, stderr) = home.run(&["cost", "--plans"]);
+    assert_eq!(code, 1);
+    let file = home.config_file().display().to_string();
+    assert!(
+        stderr.contains(&format!("{file}:5: key `plans.fly.regions.europe`")),
+        "{stderr}"
+    );
+
+    let home = Home::new("[plans.fly]\nunit = \"TB\"\n");
+    let (code, _, stderr) = home.run(&["cost", "--plans"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(&format!(
+            "{file}:2: key `plans.fly.unit`: unknown variant `TB`",
+            file = home.config_file().display()
+        )),
+        "{stderr}"
+    );
+}
+
+/// A stand-in for the Hetzner Cloud API on loopback: answers
+/// `GET /v1/server_types?name=cx23` in the documented shape when the
+/// Bearer token is `good-token`, 401 otherwise. Returns its address and the
+/// request lines (with the Authorization header's verdict) it saw.
+fn hcloud_stand_in() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut authorized = false;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if line.to_ascii_lowercase().starts_with("authorization:") {
+                    authorized = line.trim_end() == "authorization: Bearer good-token"
+                        || line.trim_end() == "Authorization: Bearer good-token";
+                }
+            }
+            log.lock().expect("log").push(format!(
+                "{} {}",
+                request_line.trim_end(),
+                if authorized { "authorized" } else { "refused" }
+            ));
+            let (status, body) = if !authorized {
+                (
+                    "401 Unauthorized",
+                    r#"{"error": {"code": "unauthorized", "message": "unable to authenticate"}}"#
+                        .to_string(),
+                )
+            } else {
+                let price = |location: &str, monthly: &str, included: u64, per_tb: &str| {
+                    format!(
+                        r#"{{"location": "{location}",
+                          "price_hourly": {{"net": "0.0080000000", "gross": "0.0095200000000000"}},
+                          "price_monthly": {{"net": "{monthly}", "gross": "{monthly}"}},
+                          "included_traffic": {included},
+                          "price_per_tb_traffic": {{"net": "{per_tb}", "gross": "{per_tb}"}}}}"#
+                    )
+                };
+                let prices = [
+                    price("fsn1", "5.4900000000", 21_990_232_555_520, "1.0000000000"),
+                    // Distinct figures for the host's location, so the test
+                    // sees that they were used.
+                    price("nbg1", "4.9900000000", 1_099_511_627_776, "2.0480000000"),
+                    price("hel1", "5.4900000000", 21_990_232_555_520, "1.0000000000"),
+                ]
+                .join(",");
+                (
+                    "200 OK",
+                    format!(
+                        r#"{{"server_types": [{{"id": 114, "name": "cx23", "description": "CX23",
+                          "cores": 2, "memory": 4, "disk": 40, "deprecated": false,
+                          "prices": [{prices}], "storage_type": "local", "cpu_type": "shared",
+                          "category": "cost_optimized", "architecture": "x86", "deprecation": null,
+                          "locations": [{{"id": 1, "name": "fsn1"}}, {{"id": 2, "name": "nbg1"}}, {{"id": 3, "name": "hel1"}}]}}],
+                          "meta": {{"pagination": {{"page": 1, "per_page": 25, "previous_page": null,
+                          "next_page": null, "last_page": 1, "total_entries": 1}}}}}}"#
+                    ),
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn hetzner_live_prices_from_the_api_and_a_401_falls_back_to_the_file() {
+    let (addr, seen) = hcloud_stand_in();
+    let home = Home::new(&format!(
+        r#"
+[hosts.local]
+netdata_url = "http://127.0.0.1:1"
+plan = "hetzner-cx23"
+compare = ["hetzner-ax42"]
+region = "nbg1"
+hcloud_token_env = "OPSCOCKPIT_TEST_HCLOUD"
+hcloud_api = "http://{addr}/v1"
+"#
+    ));
+    let plan_of = |stdout: &str| {
+        let r: Value = serde_json::from_str(stdout).expect("JSON");
+        let plan = r["plans"]
+            .as_array()
+            .expect("plans")
+            .iter()
+            .find(|p| p["period"]["plan"] == "hetzner-cx23")
+            .expect("cx23")
+            .clone();
+        (r, plan)
+    };
+
+    // The stand-in answers: its nbg1 figures replace the file's.
+    let (code, stdout, stderr) = home.run_env(
+        &["cost", "local", "--json"],
+        &[("OPSCOCKPIT_TEST_HCLOUD", "good-token")],
+    );
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let (r, cx) = plan_of(&stdout);
+    // Since-boot traffic is far below the 1 TiB included: the base only.
+    assert!(f(&r, "/traffic/sent") < 1e12);
+    assert_eq!(f(&cx, "/period/total"), 4.99);
+    assert_eq!(cx["region"], "nbg1");
+    assert_eq!(cx["live"], "Hetzner Cloud API, cx23 in nbg1, net of VAT");
+    assert_eq!(cx["stale"], false);
+    assert!(r["price_notes"].as_array().expect("notes").is_empty());
+    assert_eq!(
+        seen.lock().expect("log").as_slice(),
+        ["GET /v1/server_types?name=cx23 HTTP/1.1 authorized"]
+    );
+    let (code, text, _) = home.run_env(
+        &["cost", "local"],
+        &[("OPSCOCKPIT_TEST_HCLOUD", "good-token")],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("live: Hetzner Cloud API, cx23 in nbg1"),
+        "{text}"
+    );
+    assert!(!text.contains("good-token"));
+
+    // A refused token: the shipped file, and the report says why.
+    let (code, stdout, stderr) = home.run_env(
+        &["cost", "local", "--json"],
+        &[("OPSCOCKPIT_TEST_HCLOUD", "secret-wrong-token")],
+    );
+    assert_eq!(code, 0, "stderr: {stderr}");
+    let (r, cx) = plan_of(&stdout);
+    assert_eq!(f(&cx, "/period/total"), 5.49, "the file's CX23 price");
+    assert!(cx["live"].is_null());
+    let notes: Vec<&str> = r["price_notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            "the Hetzner Cloud API refused the token in $OPSCOCKPIT_TEST_HCLOUD (401 Unauthorized); hetzner-cx23 priced from the shipped file (read 2026-09-14)"
+        ]
+    );
+    let (code, text, stderr) = home.run_env(
+        &["cost", "local"],
+        &[("OPSCOCKPIT_TEST_HCLOUD", "secret-wrong-token")],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("prices   the Hetzner Cloud API refused the token"),
+        "{text}"
+    );
+    for out in [&stdout, &text, &stderr] {
+        assert!(!out.contains("secret-wrong-token"), "token leaked: {out}");
+    }
+
+    // No token in the environment: the file, with a note; the API is not asked.
+    let before = seen.lock().expect("log").len();
+    let (code, stdout, _) = home.run(&["cost", "local", "--json"]);
+    assert_eq!(code, 0);
+    let (r, cx) = plan_of(&stdout);
+    assert_eq!(f(&cx, "/period/total"), 5.49);
+    assert!(
+        r["price_notes"][0]
+            .as_str()
+            .expect("note")
+            .starts_with("$OPSCOCKPIT_TEST_HCLOUD (hcloud_token_env) is not set"),
+        "{r}"
+    );
+    assert_eq!(seen.lock().expect("log").len(), before);
 }

@@ -137,6 +137,18 @@ pub struct HostConfig {
     pub compare: Option<Vec<String>>,
     /// Day of the month the billing period starts (1-28).
     pub billing_day: Option<u8>,
+    /// Region whose overage rate applies (a key of the plan's
+    /// `[plans.NAME.regions]`); for Hetzner Cloud, the location.
+    pub region: Option<String>,
+    /// Hours of data a projection needs before it is shown (default 24).
+    pub projection_min_hours: Option<f64>,
+    /// Environment variable holding a Hetzner Cloud API token (read-only is
+    /// enough): live prices for the host's server type. Never the token.
+    pub hcloud_token_env: Option<String>,
+    /// Hetzner Cloud server type (`cx23`); default: the plan's.
+    pub hcloud_server_type: Option<String>,
+    /// Base URL of the Hetzner Cloud API (for tests and proxies).
+    pub hcloud_api: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -269,6 +281,15 @@ impl Config {
                     FileError::new(&file, format!("billing_day must be 1-28, got {day}"))
                         .at(None, Some(format!("hosts.{name}.billing_day"))),
                 );
+            }
+            if let Some(h) = host.projection_min_hours
+                && !(h.is_finite() && h >= 0.0)
+            {
+                return Err(FileError::new(
+                    &file,
+                    format!("projection_min_hours must be a number of hours ≥ 0, got {h}"),
+                )
+                .at(None, Some(format!("hosts.{name}.projection_min_hours"))));
             }
             if let Some(bs) = &host.betterstack {
                 let refs = [

@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod fallback;
+pub mod hcloud;
 pub mod netdata;
 pub mod netdata_fetch;
 pub mod pricing;

@@ -11,7 +11,8 @@ use serde::Serialize;
 use super::fallback;
 use super::netdata::TrafficQuery;
 use super::pricing::{self, PlanCost, Plans};
-use super::traffic::{self, Period, Projection, Span, Traffic};
+use super::traffic::{self, Period, Projection, Quality, Span, Traffic};
+use crate::config::plan::Confidence;
 use crate::config::{Config, FileError};
 use crate::metrics::units::human_bytes_decimal;
 use crate::transport::{ExecOptions, SharedTransport};
@@ -27,8 +28,18 @@ pub struct CostSettings {
     pub plan: Option<String>,
     /// Plans to compare with (empty: every known plan).
     pub compare: Vec<String>,
+    /// Each plan's rate is already the one of its region (the host's
+    /// `region` where the plan lists it, else the plan's default).
     pub plans: Plans,
+    /// Hours of data a projection needs before it is a number.
+    pub projection_min_hours: f64,
+    /// Live Hetzner Cloud prices: how to ask.
+    pub hcloud: HcloudSettings,
 }
+
+pub use super::hcloud::HcloudSettings;
+pub const HCLOUD_API: &str = super::hcloud::DEFAULT_API;
+pub const DEFAULT_PROJECTION_MIN_HOURS: f64 = 24.0;
 
 impl CostSettings {
     /// Settings for `host`, with the shipped plans and the config's
@@ -36,8 +47,43 @@ impl CostSettings {
     pub fn from_config(config: &Config, host: &str, config_file: &Path) -> Result<Self, FileError> {
         let file = config_file.display().to_string();
         let text = std::fs::read_to_string(config_file).unwrap_or_default();
-        let plans = pricing::load(&config.plans, &file, &text)?;
+        let mut plans = pricing::load(&config.plans, &file, &text)?;
         let hc = config.host(host);
+        if let Some(region) = &hc.region {
+            let region_err = |message: String| {
+                let table = format!("hosts.{host}");
+                let line = pricing::find_line(&text, &table, Some("region"))
+                    .or_else(|| pricing::find_line(&text, &table, None));
+                FileError::new(&file, message).at(line, Some(format!("{table}.region")))
+            };
+            let mut listed = false;
+            for plan in plans.values_mut() {
+                listed |= plan.select_region(region);
+            }
+            match hc.plan.as_ref().and_then(|p| plans.get(p)) {
+                Some(current)
+                    if !current.regions.is_empty()
+                        && current.region.as_deref() != Some(region.as_str()) =>
+                {
+                    return Err(region_err(format!(
+                        "unknown region `{region}` for plan `{}`; it lists: {}",
+                        current.id,
+                        current
+                            .regions
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                _ if !listed => {
+                    return Err(region_err(format!(
+                        "unknown region `{region}`: no plan lists it in [plans.NAME.regions]"
+                    )));
+                }
+                _ => {}
+            }
+        }
         let check = |name: &str, key: String| {
             if plans.contains_key(name) {
                 Ok(())
@@ -65,6 +111,17 @@ impl CostSettings {
             plan: hc.plan.clone(),
             compare: hc.compare.clone().unwrap_or_default(),
             plans,
+            projection_min_hours: hc
+                .projection_min_hours
+                .unwrap_or(DEFAULT_PROJECTION_MIN_HOURS),
+            hcloud: HcloudSettings {
+                token_env: hc.hcloud_token_env.clone(),
+                server_type: hc.hcloud_server_type.clone(),
+                api: hc
+                    .hcloud_api
+                    .clone()
+                    .unwrap_or_else(|| HCLOUD_API.to_string()),
+            },
         })
     }
 }
@@ -74,15 +131,34 @@ impl CostSettings {
 pub struct PlanRow {
     /// Cost of the period's traffic.
     pub period: PlanCost,
-    /// Cost of the projected billing period (period-so-far basis).
+    /// Cost of the projected billing period (period-so-far basis); `None`
+    /// without enough data (`projected_reason` says why).
     pub projected: Option<PlanCost>,
+    /// The projection's quality: a rough projection makes a rough cost.
+    pub projected_quality: Option<Quality>,
+    pub projected_reason: Option<String>,
     /// Cheapest of the plans in its currency (on the projection when there is one).
     pub cheapest: bool,
     /// This plan minus the current plan, same currency only.
     pub vs_current: Option<f64>,
     pub current: bool,
+    /// The region whose rate was used.
+    pub region: Option<String>,
     pub source_url: String,
     pub date_read: String,
+    pub confidence: Confidence,
+    /// `date_read` is more than 180 days old: check the source.
+    pub stale: bool,
+    /// Where live prices came from (instead of the file).
+    pub live: Option<String>,
+}
+
+impl PlanRow {
+    /// `price read 2025-08-01, check source` for a stale plan.
+    pub fn stale_mark(&self) -> Option<String> {
+        self.stale
+            .then(|| format!("price read {}, check source", self.date_read))
+    }
 }
 
 /// Traffic, projections and the plan comparison for one host.
@@ -102,11 +178,34 @@ pub struct CostReport {
     pub projections: Vec<Projection>,
     pub current_plan: Option<String>,
     pub plans: Vec<PlanRow>,
+    /// What happened to live prices (a fallback and why), for the note.
+    pub price_notes: Vec<String>,
 }
 
-/// Gathers a report: Netdata first (`Err` says why there is none), then
-/// vnstat, then `/proc/net/dev`.
+/// Gathers a report: live Hetzner prices where configured (else the
+/// shipped file, with a note why), traffic from Netdata first (`Err` says
+/// why there is none), then vnstat, then `/proc/net/dev`.
 pub async fn gather(
+    host: &str,
+    netdata: Result<&dyn TrafficQuery, String>,
+    transport: &SharedTransport,
+    settings: &CostSettings,
+    period: Period,
+    now: i64,
+) -> CostReport {
+    let (plans, price_notes) =
+        super::hcloud::live_plans(&settings.plans, settings.plan.as_deref(), &settings.hcloud)
+            .await;
+    let settings = CostSettings {
+        plans,
+        ..settings.clone()
+    };
+    let mut report = gather_traffic(host, netdata, transport, &settings, period, now).await;
+    report.price_notes = price_notes;
+    report
+}
+
+async fn gather_traffic(
     host: &str,
     netdata: Result<&dyn TrafficQuery, String>,
     transport: &SharedTransport,
@@ -319,18 +418,17 @@ fn build(
     week: Option<Traffic>,
     settings: &CostSettings,
 ) -> CostReport {
-    let mut projections = Vec::new();
-    if let Some(so_far) = &so_far {
-        if let Some(p) = traffic::project("period so far", so_far, so_far, now, &billing) {
-            projections.push(p);
-        }
-        if let Some(week) = &week
-            && let Some(p) = traffic::project("last 7 days", so_far, week, now, &billing)
-        {
-            projections.push(p);
-        }
-    }
-    let plans = compare(settings, &traffic, projections.first());
+    let projections = match &so_far {
+        Some(so_far) => traffic::projections(
+            so_far,
+            week.as_ref(),
+            now,
+            &billing,
+            settings.projection_min_hours,
+        ),
+        None => Vec::new(),
+    };
+    let plans = compare(settings, &traffic, projections.first(), now);
     CostReport {
         host: host.to_string(),
         generated_at: now,
@@ -343,6 +441,7 @@ fn build(
         projections,
         current_plan: settings.plan.clone(),
         plans,
+        price_notes: Vec::new(),
     }
 }
 
@@ -351,6 +450,7 @@ pub fn compare(
     settings: &CostSettings,
     traffic: &Traffic,
     projection: Option<&Projection>,
+    now: i64,
 ) -> Vec<PlanRow> {
     let mut ids: Vec<&String> = if settings.compare.is_empty() {
         settings.plans.keys().collect()
@@ -367,12 +467,18 @@ pub fn compare(
         .filter_map(|id| settings.plans.get(id))
         .map(|plan| PlanRow {
             period: plan.cost(traffic.received, traffic.sent),
-            projected: projection.map(|p| plan.cost(p.received, p.sent)),
+            projected: projection.and_then(|p| Some(plan.cost(p.received?, p.sent?))),
+            projected_quality: projection.map(|p| p.quality),
+            projected_reason: projection.and_then(|p| p.reason.clone()),
             cheapest: false,
             vs_current: None,
             current: settings.plan.as_deref() == Some(plan.id.as_str()),
+            region: plan.region.clone(),
             source_url: plan.source_url.clone(),
             date_read: plan.date_read.clone(),
+            confidence: plan.confidence,
+            stale: plan.stale(now),
+            live: plan.live.clone(),
         })
         .collect();
     let basis = |r: &PlanRow| r.projected.as_ref().unwrap_or(&r.period).total;
@@ -403,6 +509,11 @@ pub fn compare(
             .then(basis(a).total_cmp(&basis(b)))
     });
     rows
+}
+
+/// `+1.25`, `-3.00`; a difference that rounds to nothing is `+0.00`, not `-0.00`.
+pub fn signed_cents(d: f64) -> String {
+    format!("{:+.2}", (d * 100.0).round() / 100.0 + 0.0)
 }
 
 pub fn money(amount: f64, currency: &str) -> String {
@@ -465,23 +576,37 @@ pub fn render_text(r: &CostReport) -> String {
         );
     }
     for p in &r.projections {
-        line(
-            &mut out,
-            format!(
-                "projected ({}): in {}   out {}",
-                p.basis,
-                human_bytes_decimal(p.received),
-                human_bytes_decimal(p.sent)
-            ),
-        );
+        let numbers = match (p.received, p.sent) {
+            (Some(rx), Some(tx)) => {
+                let spread = match (p.sent_low, p.sent_high) {
+                    (Some(lo), Some(hi)) => format!(
+                        "   spread out {} .. {}",
+                        human_bytes_decimal(lo),
+                        human_bytes_decimal(hi)
+                    ),
+                    _ => "   spread unknown (under 2 whole days)".into(),
+                };
+                format!(
+                    "in {}   out {}   {}{spread}",
+                    human_bytes_decimal(rx),
+                    human_bytes_decimal(tx),
+                    p.describe()
+                )
+            }
+            _ => p.describe(),
+        };
+        line(&mut out, format!("projected ({}): {numbers}", p.basis));
+    }
+    for note in &r.price_notes {
+        line(&mut out, format!("prices   {}", crate::text::inert(note)));
     }
     if !r.plans.is_empty() {
         line(&mut out, String::new());
         line(
             &mut out,
             format!(
-                "{:<2}{:<26} {:>14} {:>14} {:>12}",
-                "", "plan", "period", "projected", "vs current"
+                "{:<2}{:<37} {:<14} {:>14} {:>15} {:>12}  {}",
+                "", "plan", "region", "period", "projected", "vs current", "price"
             ),
         );
         for p in &r.plans {
@@ -491,27 +616,125 @@ pub fn render_text(r: &CostReport) -> String {
                 (false, true) => "* ",
                 _ => "  ",
             };
+            let projected = match (&p.projected, p.projected_quality) {
+                (Some(c), Some(Quality::Rough)) => format!("~{}", money(c.total, &c.currency)),
+                (Some(c), _) => money(c.total, &c.currency),
+                (None, Some(Quality::NotEnoughData)) => "not enough data".into(),
+                (None, _) => "-".into(),
+            };
+            let price = match (&p.live, p.stale_mark()) {
+                (Some(live), _) => format!("live: {}", crate::text::inert(live)),
+                (None, Some(mark)) => format!("! {mark}"),
+                (None, None) => format!("read {} ({})", p.date_read, p.confidence.label()),
+            };
             line(
                 &mut out,
                 format!(
-                    "{mark}{:<26} {:>14} {:>14} {:>12}",
+                    "{mark}{:<37.37} {:<14} {:>14} {:>15} {:>12}  {price}",
                     crate::text::inert(&p.period.name),
+                    p.region
+                        .as_deref()
+                        .map(crate::text::inert)
+                        .unwrap_or_default(),
                     money(p.period.total, &p.period.currency),
-                    p.projected
-                        .as_ref()
-                        .map(|c| money(c.total, &c.currency))
-                        .unwrap_or_else(|| "-".into()),
-                    p.vs_current
-                        .map(|d| format!("{d:+.2}"))
-                        .unwrap_or_else(|| "-".into())
+                    projected,
+                    p.vs_current.map(signed_cents).unwrap_or_else(|| "-".into())
                 ),
             );
         }
         line(
             &mut out,
-            "* cheapest in its currency   = current plan   prices: see assets/pricing.toml (source, date read)".into(),
+            "* cheapest in its currency   = current plan   ~ rough projection   ! stale price   `opscockpit cost --plans`: sources".into(),
         );
     }
+    out
+}
+
+/// One plan in `opscockpit cost --plans`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanListing {
+    pub id: String,
+    pub name: String,
+    pub currency: String,
+    pub monthly_base: f64,
+    pub unit: crate::config::plan::Unit,
+    /// `500 GB included, then 0.15 USD/GB`.
+    pub traffic: String,
+    pub region: Option<String>,
+    pub regions: BTreeMap<String, f64>,
+    pub source_url: String,
+    pub date_read: String,
+    pub confidence: Confidence,
+    pub stale: bool,
+    pub note: Option<String>,
+}
+
+/// Every known plan with its source, date read, confidence and stale mark.
+pub fn plan_listing(settings: &CostSettings, now: i64) -> Vec<PlanListing> {
+    settings
+        .plans
+        .values()
+        .map(|p| PlanListing {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            currency: p.currency.clone(),
+            monthly_base: p.monthly_base,
+            unit: p.unit,
+            traffic: p.describe_overage(),
+            region: p.region.clone(),
+            regions: p.regions.clone(),
+            source_url: p.source_url.clone(),
+            date_read: p.date_read.clone(),
+            confidence: p.confidence,
+            stale: p.stale(now),
+            note: p.note.clone(),
+        })
+        .collect()
+}
+
+/// `opscockpit cost --plans` as text.
+pub fn render_plans(plans: &[PlanListing]) -> String {
+    let mut out = String::new();
+    for p in plans {
+        let inert = |s: &str| crate::text::inert(s).to_string();
+        out.push_str(&format!("{}  {}\n", inert(&p.id), inert(&p.name)));
+        out.push_str(&format!(
+            "  price      {:.2} {}/month; {}\n",
+            p.monthly_base,
+            inert(&p.currency),
+            inert(&p.traffic)
+        ));
+        if !p.regions.is_empty() {
+            let regions: Vec<String> = p
+                .regions
+                .iter()
+                .map(|(r, v)| format!("{}={v}", inert(r)))
+                .collect();
+            out.push_str(&format!(
+                "  region     {} (of {})\n",
+                p.region.as_deref().map(inert).unwrap_or_else(|| "-".into()),
+                regions.join(" ")
+            ));
+        }
+        out.push_str(&format!("  source     {}\n", inert(&p.source_url)));
+        out.push_str(&format!(
+            "  read       {}  confidence {}{}\n",
+            p.date_read,
+            p.confidence.label(),
+            if p.stale {
+                format!("  ! price read {}, check source", p.date_read)
+            } else {
+                String::new()
+            }
+        ));
+        if let Some(note) = &p.note {
+            out.push_str(&format!("  note       {}\n", inert(note)));
+        }
+    }
+    out.push_str(&format!(
+        "confidence: page = read on the provider's page, secondary = only elsewhere; a price read more than {} days ago is marked stale\n",
+        pricing::STALE_AFTER_DAYS
+    ));
     out
 }
 
@@ -523,9 +746,11 @@ pub fn fixture_report(now: i64) -> CostReport {
         netdata_url: None,
         netdata: true,
         billing_day: 1,
-        plan: Some("render-pro".into()),
+        plan: Some("render-professional-legacy".into()),
         compare: vec![],
         plans: pricing::embedded().unwrap_or_default(),
+        projection_min_hours: DEFAULT_PROJECTION_MIN_HOURS,
+        hcloud: HcloudSettings::default(),
     };
     let billing = traffic::billing_period(now, 1);
     let so_far_span = traffic::resolve(Period::Month, now, 1);
@@ -546,6 +771,7 @@ pub fn fixture_report(now: i64) -> CostReport {
     }
     let received: f64 = daily.iter().map(|d| d.received).sum();
     let sent: f64 = daily.iter().map(|d| d.sent).sum();
+    let last_days = daily[daily.len().saturating_sub(8)..].to_vec();
     let coverage = Coverage {
         covered_secs: so_far_span.secs() - 6 * 3600,
         missing_secs: 6 * 3600,
@@ -580,6 +806,7 @@ pub fn fixture_report(now: i64) -> CostReport {
             covered_secs: 7 * 86_400,
             ..Coverage::default()
         },
+        daily: last_days,
         ..Traffic::default()
     };
     build(
@@ -689,6 +916,8 @@ mod tests {
             plan: plan.map(str::to_string),
             compare: vec![],
             plans: pricing::embedded().expect("plans"),
+            projection_min_hours: DEFAULT_PROJECTION_MIN_HOURS,
+            hcloud: HcloudSettings::default(),
         }
     }
 
@@ -702,7 +931,7 @@ mod tests {
             kbit: 8000.0,
         };
         let transport: SharedTransport = Arc::new(LocalTransport);
-        let s = settings(Some("render-pro"));
+        let s = settings(Some("render-professional-legacy"));
         let r = gather("web", Ok(&fake), &transport, &s, Period::Month, NOW).await;
         assert_eq!(r.source, "netdata");
         let minutes = (NOW - fake.first) / 60;
@@ -712,37 +941,60 @@ mod tests {
         assert_eq!(r.traffic.interfaces.len(), 2);
         assert_eq!(r.traffic.coverage.missing_secs, 19 * 86_400);
         assert_eq!(r.traffic.coverage.retention_start, Some(fake.first));
-        // Both projections: same rate here, so the same result.
+        // 3.6 days of data: a rough projection on the period so far; the
+        // 7-day one needs 6 days and gives no number.
         assert_eq!(r.projections.len(), 2);
         let remaining = (1_796_083_200 - NOW) as f64 / 60.0;
         let expected = r.traffic.sent + remaining * 1e7;
-        assert!((r.projections[0].sent - expected).abs() < 1.0);
-        assert!((r.projections[1].sent - expected).abs() < 1.0);
+        assert!((r.projections[0].sent.expect("sent") - expected).abs() < 1.0);
+        assert_eq!(r.projections[0].quality, Quality::Rough);
+        assert_eq!(r.projections[0].stands_on, "from 3.6 days of data");
+        assert_eq!(r.projections[1].quality, Quality::NotEnoughData);
+        assert_eq!(r.projections[1].sent, None);
+        // Plan costs on the rough projection carry the mark.
+        assert!(
+            r.plans
+                .iter()
+                .all(|p| p.projected_quality == Some(Quality::Rough) && p.projected.is_some())
+        );
         // The comparison has the current plan and a cheapest per currency.
         let current = r.plans.iter().find(|p| p.current).expect("current");
         assert_eq!(current.vs_current, Some(0.0));
         assert!(r.plans.iter().filter(|p| p.cheapest).count() >= 2);
         let text = render_text(&r);
         assert!(text.contains("456.0 hours missing"), "{text}");
+        assert!(
+            text.contains("projected (last 7 days): not enough data to project (3.6 days of data, needs 6.0 days of the last 7)"),
+            "{text}"
+        );
+        assert!(text.contains("rough, from 3.6 days of data"), "{text}");
+        // The DigitalOcean droplet's price was read in 2025: stale in Nov 2026.
+        assert!(
+            text.contains("! price read 2025-05-07, check source"),
+            "{text}"
+        );
     }
 
     #[test]
     fn comparison_marks_cheapest_per_currency_and_diffs_same_currency_only() {
-        let s = settings(Some("render-pro"));
+        let s = settings(Some("render-professional-legacy"));
         let traffic = Traffic {
             received: 0.0,
             sent: 1.3e12,
             ..Traffic::default()
         };
-        let rows = compare(&s, &traffic, None);
+        let rows = compare(&s, &traffic, None, NOW);
         let by = |id: &str| rows.iter().find(|r| r.period.plan == id).expect(id);
-        // Render Pro: 19 + 800 GB × 0.15 = 139 USD.
-        assert!((by("render-pro").period.total - 139.0).abs() < 1e-9);
-        assert!(by("flat-vps").cheapest);
-        assert!(!by("render-pro").cheapest);
-        assert!((by("flat-vps").vs_current.expect("usd") - (6.0 + 3.0 - 139.0)).abs() < 1e-9);
+        // Render Professional (legacy): 19 + 8 blocks of 100 GB × 15 = 139 USD.
+        let render = by("render-professional-legacy");
+        assert!((render.period.total - 139.0).abs() < 1e-9);
+        assert_eq!(render.period.blocks, Some(8));
+        assert!(by("do-basic-4").cheapest);
+        assert!(!render.cheapest);
+        let droplet = 4.0 + (1.3e12 / 1_073_741_824.0 - 500.0) * 0.01;
+        assert!((by("do-basic-4").vs_current.expect("usd") - (droplet - 139.0)).abs() < 1e-9);
         assert_eq!(by("hetzner-ax42").vs_current, None);
-        assert!(by("hetzner-cx22").cheapest);
+        assert!(by("hetzner-cx23").cheapest);
     }
 
     #[test]
@@ -768,6 +1020,6 @@ mod tests {
         let err = CostSettings::from_config(&config, "web", Path::new("/nonexistent/c.toml"))
             .expect_err("unknown plan");
         assert_eq!(err.key.as_deref(), Some("hosts.web.plan"));
-        assert!(err.message.contains("render-pro"));
+        assert!(err.message.contains("render-hobby"));
     }
 }

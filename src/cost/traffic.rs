@@ -334,35 +334,176 @@ pub fn merge(a: Traffic, b: Traffic) -> Traffic {
     }
 }
 
+/// How far a projection can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    /// Below the minimum coverage: no number is given.
+    NotEnoughData,
+    /// Enough to give a number, too little to lean on it (under 6 days).
+    Rough,
+    /// At least 6 days of data.
+    Full,
+}
+
+/// Coverage from which a projection is no longer rough, and which the
+/// 7-day projection needs at all: most of a week.
+pub const FULL_PROJECTION_SECS: i64 = 6 * DAY;
+
 /// Where the billing period will end, linear on a basis.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Projection {
     /// `period so far` or `last 7 days`.
     pub basis: String,
-    pub received: f64,
-    pub sent: f64,
+    /// Seconds of data the projection stands on.
+    pub covered_secs: i64,
+    /// `from 10 min of data`.
+    pub stands_on: String,
+    pub quality: Quality,
+    /// `None` when there is not enough data (`reason` says why).
+    pub received: Option<f64>,
+    pub sent: Option<f64>,
+    /// Outbound at the slowest and at the busiest whole day's rate
+    /// (`None` with fewer than two whole days).
+    pub sent_low: Option<f64>,
+    pub sent_high: Option<f64>,
+    /// Why there is no number, or why it is rough.
+    pub reason: Option<String>,
+}
+
+impl Projection {
+    /// `rough, from 1.0 days of data` / `not enough data to project (…)`.
+    pub fn describe(&self) -> String {
+        match self.quality {
+            Quality::NotEnoughData => format!(
+                "not enough data to project ({})",
+                self.reason.as_deref().unwrap_or("")
+            ),
+            Quality::Rough => format!("rough, {}", self.stands_on),
+            Quality::Full => self.stands_on.clone(),
+        }
+    }
+}
+
+/// `10 min`, `23.5 h`, `8.0 days`.
+pub fn human_span(secs: i64) -> String {
+    let secs = secs.max(0);
+    if secs < 3600 {
+        format!("{} min", secs / 60)
+    } else if secs < 2 * DAY {
+        format!("{:.1} h", secs as f64 / 3600.0)
+    } else {
+        format!("{:.1} days", secs as f64 / DAY as f64)
+    }
 }
 
 /// Period total so far plus the basis's rate (bytes per covered second)
-/// times the time left. `None` when the basis has no covered time.
+/// times the time left, with the spread of its whole days' rates. Below
+/// `min_secs` of covered time there is no number, only the reason.
+/// `basis_start` is where the basis begins (days before it, and today,
+/// are not whole).
+#[allow(clippy::too_many_arguments)]
 pub fn project(
     basis: &str,
     so_far: &Traffic,
     rate_from: &Traffic,
+    basis_start: i64,
     now: i64,
     billing: &Span,
-) -> Option<Projection> {
-    let covered = rate_from.coverage.covered_secs;
-    if covered <= 0 {
-        return None;
+    min_secs: i64,
+) -> Projection {
+    let covered = rate_from.coverage.covered_secs.max(0);
+    let stands_on = format!("from {} of data", human_span(covered));
+    let mut p = Projection {
+        basis: basis.to_string(),
+        covered_secs: covered,
+        stands_on,
+        quality: Quality::NotEnoughData,
+        received: None,
+        sent: None,
+        sent_low: None,
+        sent_high: None,
+        reason: None,
+    };
+    if covered <= 0 || covered < min_secs {
+        p.reason = Some(format!(
+            "{} of data, needs {}",
+            human_span(covered),
+            human_span(min_secs.max(60))
+        ));
+        return p;
     }
     let remaining = (billing.end - now.max(billing.start)).max(0) as f64;
     let per_sec = |bytes: f64| bytes / covered as f64;
-    Some(Projection {
-        basis: basis.to_string(),
-        received: so_far.received + per_sec(rate_from.received) * remaining,
-        sent: so_far.sent + per_sec(rate_from.sent) * remaining,
-    })
+    p.received = Some(so_far.received + per_sec(rate_from.received) * remaining);
+    p.sent = Some(so_far.sent + per_sec(rate_from.sent) * remaining);
+    let today = utc_date(now);
+    // Where the data (taken as one stretch) starts: its first day is partial.
+    let from = basis_start.max(now - covered);
+    let whole: Vec<f64> = rate_from
+        .daily
+        .iter()
+        .filter(|d| d.date < today && midnight(d.date) >= from)
+        .map(|d| d.sent / DAY as f64)
+        .collect();
+    if whole.len() >= 2 {
+        let low = whole.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = whole.iter().copied().fold(0.0, f64::max);
+        p.sent_low = Some(so_far.sent + low * remaining);
+        p.sent_high = Some(so_far.sent + high * remaining);
+    }
+    if covered >= FULL_PROJECTION_SECS {
+        p.quality = Quality::Full;
+    } else {
+        p.quality = Quality::Rough;
+        p.reason = Some(format!(
+            "only {} of data; {} make it firm",
+            human_span(covered),
+            human_span(FULL_PROJECTION_SECS)
+        ));
+    }
+    p
+}
+
+/// Both projections: on the period so far (needs `min_hours` of data) and
+/// on the last 7 days (needs [`FULL_PROJECTION_SECS`], most of the week).
+pub fn projections(
+    so_far: &Traffic,
+    week: Option<&Traffic>,
+    now: i64,
+    billing: &Span,
+    min_hours: f64,
+) -> Vec<Projection> {
+    let min_secs = (min_hours.max(0.0) * 3600.0) as i64;
+    let mut out = vec![project(
+        "period so far",
+        so_far,
+        so_far,
+        billing.start,
+        now,
+        billing,
+        min_secs,
+    )];
+    if let Some(week) = week {
+        let mut p = project(
+            "last 7 days",
+            so_far,
+            week,
+            now - 7 * DAY,
+            now,
+            billing,
+            min_secs.max(FULL_PROJECTION_SECS),
+        );
+        if p.quality == Quality::NotEnoughData {
+            p.reason = Some(format!(
+                "{} of data, needs {} of the last 7",
+                human_span(p.covered_secs),
+                human_span(FULL_PROJECTION_SECS.max(min_secs))
+            ));
+        }
+        out.push(p);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -535,9 +676,17 @@ mod tests {
             },
             ..Traffic::default()
         };
-        let p = project("period so far", &so_far, &so_far, NOW, &billing).expect("p");
+        let p = project(
+            "period so far",
+            &so_far,
+            &so_far,
+            billing.start,
+            NOW,
+            &billing,
+            0,
+        );
         let ratio = 30.0 * DAY as f64 / (NOW - billing.start) as f64;
-        assert!((p.sent - 1000.0 * ratio).abs() < 1e-6);
+        assert!((p.sent.expect("sent") - 1000.0 * ratio).abs() < 1e-6);
         let week = Traffic {
             sent: 7.0 * DAY as f64, // 1 byte/s
             coverage: Coverage {
@@ -546,8 +695,108 @@ mod tests {
             },
             ..Traffic::default()
         };
-        let p = project("last 7 days", &so_far, &week, NOW, &billing).expect("p");
-        assert_eq!(p.sent, 1000.0 + (billing.end - NOW) as f64);
-        assert!(project("x", &so_far, &Traffic::default(), NOW, &billing).is_none());
+        let p = project(
+            "last 7 days",
+            &so_far,
+            &week,
+            NOW - 7 * DAY,
+            NOW,
+            &billing,
+            0,
+        );
+        assert_eq!(p.sent, Some(1000.0 + (billing.end - NOW) as f64));
+        let p = project("x", &so_far, &Traffic::default(), NOW, NOW, &billing, 0);
+        assert_eq!((p.quality, p.sent), (Quality::NotEnoughData, None));
+    }
+
+    /// `secs` of made-up traffic up to NOW: 1 MB out per second, except
+    /// the busiest day (twice that) and the slowest (half).
+    fn made_up(secs: i64) -> Traffic {
+        let start = NOW - secs;
+        let mut daily = Vec::new();
+        let mut day = utc_date(start);
+        let mut sent = 0.0;
+        while day <= utc_date(NOW) {
+            let from = midnight(day).max(start);
+            let to = (midnight(day) + DAY).min(NOW);
+            let factor = match daily.len() {
+                2 => 2.0,
+                3 => 0.5,
+                _ => 1.0,
+            };
+            let bytes = (to - from) as f64 * 1e6 * factor;
+            sent += bytes;
+            daily.push(DayTotal {
+                date: day,
+                received: 0.0,
+                sent: bytes,
+            });
+            day = day.succ_opt().expect("day");
+        }
+        Traffic {
+            received: 0.0,
+            sent,
+            coverage: Coverage {
+                covered_secs: secs,
+                ..Coverage::default()
+            },
+            daily,
+            ..Traffic::default()
+        }
+    }
+
+    #[test]
+    fn ten_minutes_one_day_and_eight_days_of_traffic() {
+        let billing = billing_period(NOW, 1);
+        // 10 minutes: no number at all, on either basis.
+        let t = made_up(600);
+        let ps = projections(&t, Some(&t), NOW, &billing, 24.0);
+        assert_eq!(ps.len(), 2);
+        for p in &ps {
+            assert_eq!(p.quality, Quality::NotEnoughData, "{p:?}");
+            assert_eq!((p.sent, p.received), (None, None));
+            assert_eq!(p.stands_on, "from 10 min of data");
+        }
+        assert_eq!(
+            ps[0].reason.as_deref(),
+            Some("10 min of data, needs 24.0 h")
+        );
+        assert!(ps[0].describe().starts_with("not enough data to project"));
+        // The minimum is configurable.
+        let ps = projections(&t, None, NOW, &billing, 0.1);
+        assert_eq!(ps[0].quality, Quality::Rough);
+
+        // 1 day: a rough number on the period so far; the week needs 6 days.
+        let t = made_up(DAY);
+        let ps = projections(&t, Some(&t), NOW, &billing, 24.0);
+        assert_eq!(ps[0].quality, Quality::Rough);
+        assert_eq!(ps[0].stands_on, "from 24.0 h of data");
+        assert!(ps[0].describe().starts_with("rough, from 24.0 h"));
+        let left = (billing.end - NOW) as f64;
+        assert!((ps[0].sent.expect("sent") - (t.sent + t.sent / DAY as f64 * left)).abs() < 1.0);
+        assert_eq!(ps[0].sent_low, None, "no two whole days: no spread");
+        assert_eq!(ps[1].quality, Quality::NotEnoughData);
+        assert_eq!(ps[1].sent, None);
+        assert_eq!(
+            ps[1].reason.as_deref(),
+            Some("24.0 h of data, needs 6.0 days of the last 7")
+        );
+
+        // 8 days: both full, with a spread from the slowest to the busiest day.
+        let t = made_up(8 * DAY);
+        let ps = projections(&t, Some(&t), NOW, &billing, 24.0);
+        for p in &ps {
+            assert_eq!(p.quality, Quality::Full, "{p:?}");
+            assert_eq!(p.reason, None);
+            let (low, mid, high) = (
+                p.sent_low.expect("low"),
+                p.sent.expect("sent"),
+                p.sent_high.expect("high"),
+            );
+            assert!(low < mid && mid < high, "{low} {mid} {high}");
+            assert!((low - (t.sent + 0.5e6 * left)).abs() < 1.0);
+            assert!((high - (t.sent + 2e6 * left)).abs() < 1.0);
+        }
+        assert_eq!(ps[0].stands_on, "from 8.0 days of data");
     }
 }

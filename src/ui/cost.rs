@@ -9,7 +9,8 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Paragraph, Row, Table};
 
 use crate::app::state::State;
 use crate::cost::CostReport;
-use crate::cost::report::money;
+use crate::cost::report::{money, signed_cents};
+use crate::cost::traffic::Quality;
 use crate::metrics::units::human_bytes_decimal as gb;
 use crate::text::inert;
 
@@ -41,8 +42,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     let (bars, table) = if body.width >= SIDE_BY_SIDE_WIDTH {
-        let [b, t] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
-            .areas(body);
+        // Very wide: the table takes more, for its region and price columns.
+        let bars = if body.width >= 180 { 40 } else { 45 };
+        let [b, t] = Layout::horizontal([
+            Constraint::Percentage(bars),
+            Constraint::Percentage(100 - bars),
+        ])
+        .areas(body);
         (b, t)
     } else {
         let bar_height = (body.height / 3).clamp(3, 8);
@@ -90,14 +96,41 @@ fn summary_lines(state: &State, r: &CostReport) -> Vec<Line<'static>> {
         } else {
             "               "
         };
-        lines.push(Line::from(vec![
-            Span::styled(label, theme.muted),
-            Span::styled("in ", theme.muted),
-            Span::styled(gb(p.received), theme.text),
-            Span::styled("  out ", theme.muted),
-            Span::styled(gb(p.sent), theme.text),
-            Span::styled(format!("  linear on the {}", p.basis), theme.muted),
-        ]));
+        let mut spans = vec![Span::styled(label, theme.muted)];
+        match (p.received, p.sent) {
+            (Some(rx), Some(tx)) => {
+                let (mark, style) = match p.quality {
+                    Quality::Rough => ("~", theme.warning),
+                    _ => ("", theme.text),
+                };
+                // Outbound is what plans bill: it goes first, with its spread.
+                spans.extend([
+                    Span::styled("out ", theme.muted),
+                    Span::styled(format!("{mark}{}", gb(tx)), style),
+                ]);
+                if let (Some(lo), Some(hi)) = (p.sent_low, p.sent_high) {
+                    spans.push(Span::styled(format!(" ({})", spread(lo, hi)), theme.muted));
+                }
+                spans.push(Span::styled(format!("  {}, ", p.basis), theme.muted));
+                spans.push(Span::styled(
+                    p.describe(),
+                    if p.quality == Quality::Rough {
+                        theme.warning
+                    } else {
+                        theme.muted
+                    },
+                ));
+                spans.extend([
+                    Span::styled("  in ", theme.muted),
+                    Span::styled(format!("{mark}{}", gb(rx)), style),
+                ]);
+            }
+            _ => {
+                spans.push(Span::styled(p.describe(), theme.warning));
+                spans.push(Span::styled(format!("  {}", p.basis), theme.muted));
+            }
+        }
+        lines.push(Line::from(spans));
     }
     let mut source = vec![
         Span::styled(" billing ", theme.muted),
@@ -116,6 +149,12 @@ fn summary_lines(state: &State, r: &CostReport) -> Vec<Line<'static>> {
         source.push(Span::styled(format!("  {}", inert(note)), theme.warning));
     }
     lines.push(Line::from(source));
+    for note in &r.price_notes {
+        lines.push(Line::styled(
+            format!(" prices        {}", inert(note)),
+            theme.warning,
+        ));
+    }
     if let Some(error) = &state.cost.error {
         lines.push(Line::styled(
             format!(" last refresh failed: {}", inert(error)),
@@ -143,6 +182,15 @@ fn summary_lines(state: &State, r: &CostReport) -> Vec<Line<'static>> {
         ]));
     }
     lines
+}
+
+/// `1.32–1.51 TB` (one unit when both share it).
+fn spread(lo: f64, hi: f64) -> String {
+    let (lo, hi) = (gb(lo), gb(hi));
+    match (lo.rsplit_once(' '), hi.rsplit_once(' ')) {
+        (Some((l, lu)), Some((h, hu))) if lu == hu => format!("{l}–{h} {hu}"),
+        _ => format!("{lo}–{hi}"),
+    }
 }
 
 fn draw_bars(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
@@ -189,9 +237,17 @@ fn draw_bars(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
     );
 }
 
+/// From this width the table also shows each plan's region and price date.
+const WIDE_TABLE: u16 = 115;
+
 fn draw_table(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
     let theme = &state.theme;
-    let header = Row::new(vec!["plan", "to date", "projected", "vs current"]).style(theme.muted);
+    let wide = area.width >= WIDE_TABLE;
+    let mut header = vec!["plan", "to date", "projected", "vs current"];
+    if wide {
+        header.extend(["region", "price read"]);
+    }
+    let header = Row::new(header).style(theme.muted);
     let rows: Vec<Row> = r
         .plans
         .iter()
@@ -202,6 +258,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
                 (false, true) => " ●",
                 _ => "  ",
             };
+            let stale = if p.stale { "!" } else { " " };
             let style = if p.cheapest {
                 theme.ok
             } else if p.current {
@@ -209,43 +266,79 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &State, r: &CostReport) {
             } else {
                 theme.text
             };
-            Row::new(vec![
-                format!("{mark}{}", inert(&p.period.name)),
+            let mut cells = vec![
+                format!("{mark}{stale}{}", inert(&p.period.name)),
                 money(p.period.total, &p.period.currency),
-                p.projected
-                    .as_ref()
-                    .map(|c| money(c.total, &c.currency))
-                    .unwrap_or_else(|| "-".into()),
+                match (&p.projected, p.projected_quality) {
+                    (Some(c), Some(Quality::Rough)) => format!("~{}", money(c.total, &c.currency)),
+                    (Some(c), _) => money(c.total, &c.currency),
+                    (None, Some(Quality::NotEnoughData)) => "no data yet".into(),
+                    (None, _) => "-".into(),
+                },
                 match (p.current, p.vs_current) {
                     (true, _) => "current".into(),
-                    (false, Some(d)) => format!("{d:+.2}"),
+                    (false, Some(d)) => signed_cents(d),
                     (false, None) if r.current_plan.is_some() => "other currency".into(),
                     (false, None) => "-".into(),
                 },
-            ])
-            .style(style)
+            ];
+            if wide {
+                cells.push(
+                    p.region
+                        .as_deref()
+                        .map(inert)
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+                cells.push(match (&p.live, p.stale_mark()) {
+                    (Some(_), _) => "live (API)".into(),
+                    (None, Some(_)) => format!("{} ! check source", p.date_read),
+                    (None, None) => format!("{} {}", p.date_read, p.confidence.label()),
+                });
+            }
+            Row::new(cells).style(style)
         })
         .collect();
     let title = Line::styled(
-        " this month's traffic on each plan  ★ cheapest per currency  ● current",
+        " plans this month  ★ cheapest per currency  ● current  ~ rough  ! stale price",
         theme.muted,
     );
-    let [t, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let stale: Vec<String> = r
+        .plans
+        .iter()
+        .filter(|p| p.stale && p.live.is_none())
+        .map(|p| format!("{} (read {})", inert(&p.period.plan), p.date_read))
+        .collect();
+    let footer = if stale.is_empty() { 0 } else { 1 };
+    let [t, body, foot] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(footer),
+    ])
+    .areas(area);
     frame.render_widget(Paragraph::new(title), t);
+    let mut widths = vec![
+        Constraint::Min(24),
+        Constraint::Length(14),
+        Constraint::Length(15),
+        Constraint::Length(14),
+    ];
+    if wide {
+        widths.extend([Constraint::Length(13), Constraint::Length(25)]);
+    }
     frame.render_widget(
-        Table::new(
-            rows,
-            [
-                Constraint::Min(24),
-                Constraint::Length(14),
-                Constraint::Length(14),
-                Constraint::Length(14),
-            ],
-        )
-        .header(header)
-        .column_spacing(1),
+        Table::new(rows, widths).header(header).column_spacing(1),
         body,
     );
+    if footer > 0 {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!(" ! check source: {}", stale.join(", ")),
+                theme.warning,
+            )),
+            foot,
+        );
+    }
 }
 
 #[cfg(test)]
@@ -307,5 +400,41 @@ mod tests {
         let text = format!("{}", render(&state, 80, 24).backend());
         assert!(text.contains("1.07 TB"), "{text}");
         assert!(text.contains("last refresh failed: timed out"), "{text}");
+    }
+
+    #[test]
+    fn thin_data_and_price_fallbacks_are_said_not_hidden() {
+        let mut state = cost_state(120, 40);
+        let mut report = fixture_report(FIXTURE_NOW);
+        // As if the agent had only 10 minutes of data.
+        let week = report.projections[1].clone();
+        report.projections[1] = crate::cost::traffic::Projection {
+            quality: crate::cost::traffic::Quality::NotEnoughData,
+            received: None,
+            sent: None,
+            sent_low: None,
+            sent_high: None,
+            covered_secs: 600,
+            stands_on: "from 10 min of data".into(),
+            reason: Some("10 min of data, needs 6.0 days of the last 7".into()),
+            ..week
+        };
+        report.price_notes = vec!["the Hetzner Cloud API refused the token in $HCLOUD_TOKEN (401 Unauthorized); hetzner-cx23 priced from the shipped file (read 2026-09-14)".into()];
+        update::apply_event(
+            &mut state,
+            crate::app::event::AppEvent::Cost(CostEvent::Report(Box::new(report))),
+        );
+        let text = format!("{}", render(&state, 120, 40).backend());
+        assert!(
+            text.contains(
+                "not enough data to project (10 min of data, needs 6.0 days of the last 7)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("refused the token in $HCLOUD_TOKEN (401"),
+            "{text}"
+        );
+        assert!(text.contains("2025-05-07 ! check source"), "{text}");
     }
 }
