@@ -735,11 +735,16 @@ fn build_rule(
     let name = spec
         .name
         .unwrap_or_else(|| format!("{short_file}:{line_no}"));
+    let shown_file = if file == DEFAULT_NAME {
+        "assets/policy.default.toml"
+    } else {
+        file
+    };
     Ok(Rule {
         name,
         tier,
         reason: spec.reason,
-        origin: format!("{short_file}:{line_no}"),
+        origin: format!("{shown_file}:{line_no}"),
         matcher,
         host,
     })

@@ -149,6 +149,28 @@ struct Walker {
     commands: Vec<SimpleCommand>,
     concerns: Vec<Concern>,
     error: Option<String>,
+    /// Prefixes of unparsed text walked so far (bounded).
+    salvaged: usize,
+}
+
+/// At most this many times the text before a syntax error is parsed again.
+const MAX_SALVAGE: usize = 3;
+
+/// Where (in characters) the parser gave up, when it says.
+fn error_char_index(error: &brush_parser::ParseError) -> Option<usize> {
+    use brush_parser::TokenizerError as T;
+    match error {
+        brush_parser::ParseError::ParsingNear(pos) => Some(pos.index),
+        brush_parser::ParseError::Tokenizing { inner, position } => match inner {
+            T::UnterminatedSingleQuote(pos)
+            | T::UnterminatedAnsiCQuote(pos)
+            | T::UnterminatedDoubleQuote(pos)
+            | T::UnterminatedBackquote(pos)
+            | T::UnterminatedExtendedGlob(pos) => Some(pos.index),
+            _ => position.as_ref().map(|p| p.index),
+        },
+        brush_parser::ParseError::ParsingAtEndOfInput => None,
+    }
 }
 
 /// What a simple command's redirections feed it on stdin, when known.
@@ -190,9 +212,29 @@ impl Walker {
                     self.compound_list(list, depth);
                 }
             }
-            Ok(Err(e)) => self.fail(format!("does not parse: {e}")),
+            Ok(Err(e)) => {
+                self.fail(format!("does not parse: {e}"));
+                self.salvage(text, &e, depth);
+            }
             Err(_) => self.fail("the shell parser failed on it"),
         }
+    }
+
+    /// The text before a syntax error is still walked, so a deny rule sees
+    /// `rm -rf /` in `rm -rf /; echo 'x` (the whole stays unparsed).
+    fn salvage(&mut self, text: &str, error: &brush_parser::ParseError, depth: usize) {
+        if self.salvaged >= MAX_SALVAGE {
+            return;
+        }
+        let Some(at) = error_char_index(error) else {
+            return;
+        };
+        let prefix: String = text.chars().take(at).collect();
+        if prefix.trim().is_empty() || prefix.len() >= text.len() {
+            return;
+        }
+        self.salvaged += 1;
+        self.script(&prefix, depth);
     }
 
     fn compound_list(&mut self, list: &ast::CompoundList, depth: usize) {
@@ -292,6 +334,21 @@ impl Walker {
             C::Arithmetic(a) => {
                 self.concern("control-flow", "uses shell arithmetic (`(( … ))`)");
                 self.word(&a.expr.value, depth);
+                self.maybe_nested_subshells(&a.expr.value, depth);
+            }
+        }
+    }
+
+    /// `( (rm -rf /) )` can come back from the grammar as arithmetic; a
+    /// shell that fails to evaluate it as arithmetic runs it as nested
+    /// subshells. So its text is also walked as commands when it parses.
+    fn maybe_nested_subshells(&mut self, text: &str, depth: usize) {
+        let mut inner = Walker::default();
+        inner.script(text, depth + 1);
+        if inner.error.is_none() {
+            self.commands.extend(inner.commands);
+            for c in inner.concerns {
+                self.concern(c.tag, c.text);
             }
         }
     }
