@@ -151,6 +151,11 @@ struct Walker {
     error: Option<String>,
     /// Prefixes of unparsed text walked so far (bounded).
     salvaged: usize,
+    /// What the previous stage of the current pipeline prints, when it is
+    /// literal text (`echo 'rm -rf /' | sh`).
+    piped: Option<String>,
+    /// Set by a simple command that prints literal text.
+    printed: Option<String>,
 }
 
 /// At most this many times the text before a syntax error is parsed again.
@@ -173,8 +178,10 @@ fn error_char_index(error: &brush_parser::ParseError) -> Option<usize> {
     }
 }
 
-/// What a simple command's redirections feed it on stdin, when known.
-type StdinText = Option<String>;
+/// What a simple command reads on stdin, when known: the text, and
+/// whether it is exactly that (a here-string) or only what an earlier
+/// pipeline stage appears to print (`echo`/`printf` escapes aside).
+type StdinText = Option<(String, bool)>;
 
 impl Walker {
     fn concern(&mut self, tag: &'static str, text: impl Into<String>) {
@@ -252,8 +259,13 @@ impl Walker {
     }
 
     fn pipeline(&mut self, pipeline: &ast::Pipeline, depth: usize) {
+        let mut previous = None;
         for command in &pipeline.seq {
+            self.piped = previous.take();
+            self.printed = None;
             self.command(command, depth);
+            self.piped = None;
+            previous = self.printed.take();
         }
     }
 
@@ -379,7 +391,7 @@ impl Walker {
 
     /// Notes what a redirection does; returns the text it feeds on stdin
     /// (here-strings and here-documents).
-    fn redirect(&mut self, redirect: &ast::IoRedirect, depth: usize) -> StdinText {
+    fn redirect(&mut self, redirect: &ast::IoRedirect, depth: usize) -> Option<String> {
         use ast::IoFileRedirectKind as K;
         use ast::IoFileRedirectTarget as T;
         match redirect {
@@ -447,6 +459,8 @@ impl Walker {
     }
 
     fn simple(&mut self, simple: &ast::SimpleCommand, depth: usize) {
+        // Taken now: commands nested in this one's words do not read it.
+        let piped = self.piped.take();
         let mut words = Vec::new();
         let mut stdin = None;
         let items = simple
@@ -467,7 +481,7 @@ impl Walker {
             match item {
                 I::IoRedirect(r) => {
                     if let Some(text) = self.redirect(r, depth) {
-                        stdin = Some(text);
+                        stdin = Some((text, true));
                     }
                 }
                 I::Word(w) => words.push(self.word(&w.value, depth)),
@@ -490,6 +504,8 @@ impl Walker {
                 }
             }
         }
+        let stdin = stdin.or(piped.map(|text| (text, false)));
+        self.printed = literal_output(&words);
         self.resolve(words, stdin, depth);
     }
 
@@ -570,7 +586,8 @@ impl Walker {
             }
             let name = program_name(&first.text);
             rest[0].text = name.clone();
-            match self.look_through(&name, &rest, stdin.as_deref(), depth) {
+            let known_stdin = stdin.as_ref().map(|(text, exact)| (text.as_str(), *exact));
+            match self.look_through(&name, &rest, known_stdin, depth) {
                 Step::Inner(inner) => rest = inner,
                 Step::Replaced => return,
                 Step::Done => break,
@@ -606,7 +623,7 @@ impl Walker {
         &mut self,
         name: &str,
         words: &[Word],
-        stdin: Option<&str>,
+        stdin: Option<(&str, bool)>,
         depth: usize,
     ) -> Step {
         if let Some(spec) = WRAPPERS.iter().find(|w| w.name == name) {
@@ -617,6 +634,7 @@ impl Walker {
         }
         match name {
             "eval" => self.eval(words, depth),
+            "watch" => self.watch(words, depth),
             "su" | "runuser" => self.su(words, depth),
             "busybox" => match words.get(1) {
                 Some(next) if !next.text.starts_with('-') => Step::Inner(words[1..].to_vec()),
@@ -653,29 +671,33 @@ impl Walker {
                 }
                 break;
             }
-            let (option, attached) = split_option(text);
-            if spec.stops.contains(&option.as_str()) {
-                return Step::Done;
+            let mut value_in_next_word = false;
+            for (option, attached) in option_cluster(text) {
+                if spec.stops.contains(&option.as_str()) {
+                    return Step::Done;
+                }
+                if spec.script_options.contains(&option.as_str()) {
+                    return self.option_script(words.get(i + 1), attached, depth);
+                }
+                if spec.writes.contains(&option.as_str()) {
+                    self.concern("redirect", format!("{} {option} writes a file", spec.name));
+                }
+                if spec.values.contains(&option.as_str()) {
+                    value_in_next_word = attached.is_none();
+                    break;
+                }
             }
-            if spec.name == "env" && (option == "-S" || option == "--split-string") {
-                let value = match attached {
-                    Some(v) => v,
-                    None => words.get(i + 1).map(|w| w.text.clone()).unwrap_or_default(),
-                };
-                self.script(&value, depth + 1);
-                return Step::Replaced;
-            }
-            if spec.writes.contains(&option.as_str()) {
-                self.concern("redirect", format!("{} {option} writes a file", spec.name));
-            }
-            let takes_value = spec.values.contains(&option.as_str());
-            i += if takes_value && attached.is_none() {
-                2
-            } else {
-                1
-            };
+            i += if value_in_next_word { 2 } else { 1 };
         }
         i += spec.positionals;
+        // `flock FILE -c CMD`: the command-line option after the operand.
+        if let Some(word) = words.get(i)
+            && !word.dynamic
+            && let (option, attached) = split_option(&word.text)
+            && spec.script_options.contains(&option.as_str())
+        {
+            return self.option_script(words.get(i + 1), attached, depth);
+        }
         if i >= words.len() {
             return Step::Done;
         }
@@ -688,8 +710,28 @@ impl Walker {
         Step::Inner(words[i..].to_vec())
     }
 
+    /// The value of `env -S`/`flock -c` is a command line.
+    fn option_script(
+        &mut self,
+        next: Option<&Word>,
+        attached: Option<String>,
+        depth: usize,
+    ) -> Step {
+        let value = match (attached, next) {
+            (Some(v), _) => Word::literal(v),
+            (None, Some(w)) => w.clone(),
+            (None, None) => return Step::Done,
+        };
+        if value.dynamic {
+            self.concern("opaque", "runs a command string only known at run time");
+            return Step::Done;
+        }
+        self.script(&value.text, depth + 1);
+        Step::Replaced
+    }
+
     /// `sh -c STRING`, `bash <<< STRING`; `sh FILE` stays a command.
-    fn shell(&mut self, words: &[Word], stdin: Option<&str>, depth: usize) -> Step {
+    fn shell(&mut self, words: &[Word], stdin: Option<(&str, bool)>, depth: usize) -> Step {
         let mut i = 1;
         let (mut command_mode, mut stdin_mode) = (false, false);
         while let Some(word) = words.get(i) {
@@ -739,7 +781,13 @@ impl Walker {
             return Step::Done;
         }
         match stdin {
-            Some(script) => {
+            Some((script, exact)) => {
+                if !exact {
+                    self.concern(
+                        "opaque",
+                        "a shell reads commands piped from another command",
+                    );
+                }
                 self.script(script, depth + 1);
                 Step::Replaced
             }
@@ -748,6 +796,43 @@ impl Walker {
                 Step::Done
             }
         }
+    }
+
+    /// `watch [options] CMD…`: the words are joined and run by `sh -c`
+    /// (with `-x`/`--exec`, run as they are), again and again.
+    fn watch(&mut self, words: &[Word], depth: usize) -> Step {
+        self.concern("background", "runs repeatedly until stopped (watch)");
+        let mut i = 1;
+        let mut exec = false;
+        while let Some(word) = words.get(i) {
+            let text = word.text.as_str();
+            if word.dynamic || !text.starts_with('-') {
+                break;
+            }
+            i += 1;
+            if text == "--" {
+                break;
+            }
+            let (option, attached) = split_option(text);
+            exec |= option == "-x" || option == "--exec";
+            if matches!(option.as_str(), "-n" | "--interval") && attached.is_none() {
+                i += 1;
+            }
+        }
+        let rest = words.get(i..).unwrap_or_default();
+        if rest.is_empty() {
+            return Step::Done;
+        }
+        if exec {
+            return Step::Inner(rest.to_vec());
+        }
+        if rest.iter().any(|w| w.dynamic) {
+            self.concern("opaque", "runs a command string only known at run time");
+            return Step::Done;
+        }
+        let script: Vec<&str> = rest.iter().map(|w| w.text.as_str()).collect();
+        self.script(&script.join(" "), depth + 1);
+        Step::Replaced
     }
 
     fn eval(&mut self, words: &[Word], depth: usize) -> Step {
@@ -883,6 +968,8 @@ struct WrapperSpec {
     assignments: bool,
     /// The command gets more arguments at run time.
     args_from_stdin: bool,
+    /// Options whose value is a command line (`env -S`, `flock -c`).
+    script_options: &'static [&'static str],
 }
 
 const fn wrapper(name: &'static str, values: &'static [&'static str]) -> WrapperSpec {
@@ -894,6 +981,7 @@ const fn wrapper(name: &'static str, values: &'static [&'static str]) -> Wrapper
         positionals: 0,
         assignments: false,
         args_from_stdin: false,
+        script_options: &[],
     }
 }
 
@@ -945,6 +1033,7 @@ const WRAPPERS: &[WrapperSpec] = &[
     wrapper("doas", &["-u", "-C"]),
     WrapperSpec {
         assignments: true,
+        script_options: &["-S", "--split-string"],
         stops: &["--help", "--version", "--list-signal-handling"],
         ..wrapper("env", &["-u", "--unset", "-C", "--chdir", "-a", "--argv0"])
     },
@@ -999,9 +1088,58 @@ const WRAPPERS: &[WrapperSpec] = &[
         ..wrapper("time", &["-o", "--output", "-f", "--format"])
     },
     wrapper("setsid", &[]),
+    wrapper("unbuffer", &[]),
+    WrapperSpec {
+        positionals: 1,
+        stops: &["-p", "--pid"],
+        ..wrapper("taskset", &[])
+    },
+    WrapperSpec {
+        positionals: 1,
+        stops: &["-p", "--pid", "-m", "--max"],
+        ..wrapper("chrt", &["-T", "-P", "-D"])
+    },
+    WrapperSpec {
+        positionals: 1,
+        script_options: &["-c", "--command"],
+        ..wrapper("flock", &["-w", "--timeout", "-E", "--conflict-exit-code"])
+    },
+    WrapperSpec {
+        stops: &["-p", "--attach"],
+        writes: &["-o", "--output"],
+        ..wrapper(
+            "strace",
+            &[
+                "-o", "--output", "-e", "-s", "-u", "-P", "-a", "-b", "-I", "-O", "-S", "-X", "-E",
+            ],
+        )
+    },
+    WrapperSpec {
+        stops: &["-p"],
+        writes: &["-o", "--output"],
+        ..wrapper(
+            "ltrace",
+            &["-o", "--output", "-e", "-s", "-u", "-n", "-a", "-l"],
+        )
+    },
 ];
 
 const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "ash", "mksh"];
+
+/// What `echo`/`printf` with literal words prints (roughly: escapes are
+/// not interpreted), so a shell it is piped into can be checked.
+fn literal_output(words: &[Word]) -> Option<String> {
+    let program = program_name(&words.first()?.text);
+    if !matches!(program.as_str(), "echo" | "printf") || words.iter().any(|w| w.dynamic) {
+        return None;
+    }
+    let args: Vec<&str> = words[1..]
+        .iter()
+        .map(|w| w.text.as_str())
+        .skip_while(|t| program == "echo" && matches!(*t, "-n" | "-e" | "-E"))
+        .collect();
+    Some(args.join(" "))
+}
 
 /// `/usr/bin/rm` → `rm`.
 fn program_name(text: &str) -> String {
@@ -1046,6 +1184,26 @@ pub fn split_option(text: &str) -> (String, Option<String>) {
 
 /// `~`, `~user`, `~+`, `~-` as written; directory-stack forms (`~2`) are
 /// only known at run time.
+/// The options in one word, each with the rest of the word after it (its
+/// value, if it takes one): `--user=x` → `--user` `x`; `-nu root` →
+/// `-n` (`u`), `-u` (none).
+fn option_cluster(text: &str) -> Vec<(String, Option<String>)> {
+    if text.starts_with("--") {
+        return vec![split_option(text)];
+    }
+    let flags = text.strip_prefix('-').unwrap_or(text);
+    flags
+        .char_indices()
+        .map(|(at, flag)| {
+            let rest = &flags[at + flag.len_utf8()..];
+            (
+                format!("-{flag}"),
+                (!rest.is_empty()).then(|| rest.to_string()),
+            )
+        })
+        .collect()
+}
+
 fn tilde_text(t: &TildeExpr) -> Option<String> {
     match t {
         TildeExpr::Home => Some("~".into()),
