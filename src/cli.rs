@@ -75,6 +75,11 @@ pub enum Command {
         /// (the action id then goes to stderr).
         #[arg(long)]
         wait: bool,
+        /// With --wait: if nobody decided within this long, cancel the
+        /// proposal (nothing runs) and exit 93. An action already running
+        /// is waited for to its end.
+        #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration, requires = "wait")]
+        wait_timeout: Option<std::time::Duration>,
         /// The command: one argument is a shell command line; several are quoted and joined.
         #[arg(last = true, required = true, num_args = 1..)]
         command: Vec<String>,
@@ -108,6 +113,12 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretCommand,
     },
+    /// Hooks for agents: `hook claude` is a Claude Code PreToolUse hook
+    /// (Bash): ssh to a managed host becomes a gated proposal.
+    Hook {
+        #[command(subcommand)]
+        agent: HookAgent,
+    },
     /// Serve the action gate to an MCP client on stdin/stdout (Claude Code:
     /// `claude mcp add opscockpit -- opscockpit mcp`). It talks only to the
     /// running cockpits; diagnostics go to stderr or --log-file.
@@ -135,6 +146,17 @@ pub enum Command {
         /// read, its confidence and a stale mark (no traffic is read).
         #[arg(long)]
         plans: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HookAgent {
+    /// Reads the hook input on stdin; answers allow (rewritten), deny (exit
+    /// 2) or nothing (not ours).
+    Claude {
+        /// Print the settings.json and MCP snippets instead.
+        #[arg(long)]
+        print_settings: bool,
     },
 }
 

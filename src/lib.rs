@@ -10,6 +10,7 @@ pub mod containers;
 pub mod cost;
 pub mod event_loop;
 pub mod gate;
+pub mod hook;
 pub mod logs;
 pub mod mcp;
 pub mod metrics;

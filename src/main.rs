@@ -30,6 +30,9 @@ fn real_main() -> Result<()> {
         .display_env_section(false)
         .install()?;
     let cli = Cli::parse();
+    if let Some(Command::Hook { agent }) = &cli.command {
+        hook::run(&cli, agent);
+    }
     if let Some(Command::Completions { shell }) = &cli.command {
         clap_complete::generate(
             *shell,
@@ -178,6 +181,7 @@ mod gate {
                 cwd,
                 timeout,
                 wait,
+                wait_timeout,
                 command,
             } => commands::propose(
                 &data_dir,
@@ -190,6 +194,7 @@ mod gate {
                     cwd: cwd.clone(),
                     timeout: *timeout,
                     wait: *wait,
+                    wait_timeout: *wait_timeout,
                     command: command.clone(),
                 },
             ),
@@ -361,4 +366,91 @@ fn init_logging(cli: &Cli) -> Result<Option<()>> {
         .init();
     tracing::info!(host = cli.host_name(), "opscockpit starting");
     Ok(Some(()))
+}
+
+/// `opscockpit hook …`. Claude Code lets a tool call through when a hook
+/// fails any way but exit 2, so every failure here is exit 2: a panic, a
+/// broken config, a deadline passed.
+mod hook {
+    use std::io::Read;
+
+    use super::*;
+    use opscockpit::cli::HookAgent;
+    use opscockpit::hook::{Context, DEADLINE, Decision, claude};
+
+    pub fn run(cli: &Cli, agent: &HookAgent) -> ! {
+        std::panic::set_hook(Box::new(|info| {
+            eprintln!("opscockpit hook: internal error ({info}); denied");
+            std::process::exit(2);
+        }));
+        std::thread::spawn(|| {
+            std::thread::sleep(DEADLINE);
+            eprintln!("opscockpit hook: no decision within {DEADLINE:?}; denied");
+            std::process::exit(2);
+        });
+        let binary = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "opscockpit".into());
+        let HookAgent::Claude { print_settings } = agent;
+        if *print_settings {
+            print!("{}", claude::settings_text(&binary));
+            std::process::exit(0);
+        }
+        match decide(cli, binary) {
+            Ok(Decision::Passthrough) => std::process::exit(0),
+            Ok(Decision::Allow {
+                updated_input,
+                reason,
+            }) => {
+                println!("{}", claude::allow_output(&updated_input, &reason));
+                std::process::exit(0);
+            }
+            Ok(Decision::Deny(reason)) | Err(reason) => {
+                eprintln!("{reason}");
+                std::process::exit(2);
+            }
+        }
+    }
+
+    fn decide(cli: &Cli, binary: String) -> std::result::Result<Decision, String> {
+        let mut input = String::new();
+        std::io::stdin()
+            .take(claude::MAX_INPUT as u64 + 1)
+            .read_to_string(&mut input)
+            .map_err(|e| format!("opscockpit hook: reading the hook input: {e}"))?;
+        if input.len() > claude::MAX_INPUT {
+            return Err("opscockpit hook: the hook input is larger than 1 MiB".into());
+        }
+        let paths = Paths::resolve(cli.config.as_deref());
+        let config = Config::load(&paths, cli.config.is_some())
+            .map_err(|e| format!("opscockpit hook: config error: {e}"))?;
+        let data_dir = config::data_dir();
+        let running = running_hosts(&data_dir);
+        let mut managed: Vec<String> = config.hosts.keys().cloned().collect();
+        managed.extend(running.iter().cloned());
+        managed.sort();
+        managed.dedup();
+        let ctx = Context {
+            managed,
+            running,
+            config,
+            binary: binary.into(),
+        };
+        Ok(claude::decide(&input, &ctx))
+    }
+
+    /// Hosts whose cockpit socket accepts a connection.
+    fn running_hosts(data_dir: &std::path::Path) -> Vec<String> {
+        let dir = opscockpit::gate::socket_dir(data_dir);
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "sock"))
+            .filter(|p| std::os::unix::net::UnixStream::connect(p).is_ok())
+            .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_string))
+            .collect()
+    }
 }

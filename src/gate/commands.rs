@@ -48,6 +48,8 @@ pub struct ProposeArgs {
     pub cwd: Option<String>,
     pub timeout: Option<Duration>,
     pub wait: bool,
+    /// With `wait`: cancel if nobody decided within this long.
+    pub wait_timeout: Option<Duration>,
     pub command: Vec<String>,
 }
 
@@ -108,6 +110,11 @@ pub fn propose(data_dir: &Path, args: &ProposeArgs) -> i32 {
     if !args.wait {
         return 0;
     }
+    if let Some(limit) = args.wait_timeout
+        && let Some(code) = wait_for_decision(&mut client, &action, limit)
+    {
+        return code;
+    }
     match call(
         &mut client,
         &Request::Wait {
@@ -127,6 +134,43 @@ pub fn propose(data_dir: &Path, args: &ProposeArgs) -> i32 {
                 action.id
             );
             EXIT_UNCERTAIN
+        }
+    }
+}
+
+/// Waits up to `limit` for a decision. Still pending then: cancelled, and
+/// the exit code says so (`Some`). Decided (or running): `None`, and the
+/// caller waits for the end.
+fn wait_for_decision(client: &mut Client, action: &ActionView, limit: Duration) -> Option<i32> {
+    let wait = Request::Wait {
+        id: action.id.clone(),
+        timeout_secs: Some(limit.as_secs().max(1)),
+    };
+    match call(client, &wait) {
+        Ok(Response {
+            action: Some(a), ..
+        }) if a.state == ActionState::Pending => {
+            let cancelled = call(client, &Request::Cancel { id: a.id.clone() });
+            match cancelled {
+                Ok(Response { ok: true, .. }) => {
+                    eprintln!(
+                        "opscockpit: nobody decided within {}: proposal {} cancelled; nothing ran",
+                        humantime::format_duration(limit),
+                        a.id
+                    );
+                    Some(EXIT_CANCELLED)
+                }
+                // Decided in the meantime: wait for the end as usual.
+                _ => None,
+            }
+        }
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!(
+                "opscockpit propose: lost the cockpit while waiting ({e}); see `opscockpit history` for what became of {}",
+                action.id
+            );
+            Some(EXIT_UNCERTAIN)
         }
     }
 }
