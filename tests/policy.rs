@@ -150,6 +150,11 @@ const DISGUISED: &[(&str, &str)] = &[
     ("FOO=1 rm -rf /", "rm -rf /"),
     ("LANG=C sudo rm -rf /", "rm -rf /"),
     ("PATH=/tmp:$PATH rm -rf /", "rm -rf /"),
+    // Brace expansion.
+    ("{rm,-rf,/}", "rm -rf /"),
+    ("rm -rf {/,/tmp/x}", "rm -rf /"),
+    ("{sudo,rm} -rf /", "rm -rf /"),
+    ("rm -r{f,} /", "rm -rf /"),
     // Programs only known at run time.
     ("$X rm -rf /", "rm -rf /"),
     ("${CMD} rm -rf /", "rm -rf /"),
@@ -330,6 +335,10 @@ fn shipped_reads_are_auto() {
         "docker ps && df -h",
         "uptime 2>/dev/null",
         "df -h 2>&1",
+        "/bin/df -h",
+        "/usr/bin/uptime",
+        "sudo df -h",
+        "timeout 5 journalctl -u web -n 20",
     ] {
         let e = policy.evaluation("web", cmd);
         assert_eq!(e.tier, Tier::Auto, "{cmd}: {}", explain(&e));
@@ -626,6 +635,12 @@ const NOT_AUTO: &[(&str, &[&str])] = &[
             "uptime &",
             "sh -c uptime | sh",
             "echo uptime | sh",
+            "{uptime,reboot}",
+            "uptime {1..100}",
+            "/tmp/x/df -h",
+            "./uptime",
+            "bin/ps aux",
+            "flock /tmp/l uptime",
         ],
     ),
 ];
@@ -773,6 +788,20 @@ mod properties {
     fn shellish() -> impl Strategy<Value = String> {
         let atoms = prop::sample::select(vec![
             "rm",
+            ",",
+            "..",
+            "1",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "{a..z}",
+            "{1..3..-9223372036854775808}",
+            "watch",
+            "flock",
+            "find",
+            "-exec",
+            "\\;",
+            "echo",
+            "printf",
             "-rf",
             "/",
             "sudo",
