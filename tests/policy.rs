@@ -282,6 +282,13 @@ fn what_the_policy_saw_is_reported() {
     let e = policy.evaluation("web", "make deploy");
     assert_eq!((e.tier, e.rule.as_deref()), (Tier::Approve, None));
     assert_eq!(policy.evaluate("web", "make deploy", None).rule, "default");
+
+    // The decision the gate records carries the same.
+    let d = policy.evaluate("web", "uptime 'open", None);
+    assert_eq!((d.tier, d.parsed), (Tier::Approve, false));
+    assert!(d.note.is_some_and(|n| n.contains("did not parse")));
+    let d = policy.evaluate("web", "uptime", None);
+    assert_eq!((d.tier, d.parsed, d.note), (Tier::Auto, true, None));
 }
 
 /// Read commands the shipped rules let run without a human.
@@ -476,7 +483,7 @@ const NOT_AUTO: &[(&str, &[&str])] = &[
     // uptime(1), uname(1), whoami(1), nproc(1), id(1), w(1), who(1): no
     // write options; operands, redirections, a wtmp file argument.
     (
-        "uptime/uname/id/w/who",
+        "uptime/uname/whoami/nproc/id/w/who",
         &[
             "uptime > /etc/motd",
             "uname -a >> /tmp/x",
@@ -644,6 +651,33 @@ const NOT_AUTO: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// Every program a shipped `auto` rule names has its row in `NOT_AUTO`.
+#[test]
+fn every_auto_program_has_its_write_options_listed() {
+    let policy = defaults();
+    let listed: Vec<&str> = NOT_AUTO.iter().flat_map(|(p, _)| p.split('/')).collect();
+    let auto_rules: Vec<_> = policy
+        .rules()
+        .iter()
+        .filter(|r| r.tier == Tier::Auto)
+        .collect();
+    assert!(auto_rules.len() > 10);
+    for rule in auto_rules {
+        assert!(
+            !rule.programs().is_empty(),
+            "{}: auto rules name programs",
+            rule.name
+        );
+        for program in rule.programs() {
+            assert!(
+                listed.contains(&program.as_str()),
+                "{}: {program} has no write options listed in NOT_AUTO",
+                rule.name
+            );
+        }
+    }
+}
 
 #[test]
 fn auto_rules_admit_no_write_options() {

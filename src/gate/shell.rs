@@ -1547,10 +1547,13 @@ mod tests {
             let p = parse(text);
             assert!(!p.parsed(), "{:?}", text.get(..40));
         }
-        let deep = (0..12).fold("ls".to_string(), |acc, _| {
+        let deep = (0..12).fold("ls".to_string(), |acc, _| format!("echo $({acc})"));
+        assert!(!parse(&deep).parsed());
+        assert!(!parse(&format!("{}ls", "eval ".repeat(12))).parsed());
+        let quoted = (0..4).fold("ls".to_string(), |acc, _| {
             format!("sh -c {}", crate::transport::shell_quote(&acc))
         });
-        assert!(!parse(&deep).parsed());
+        assert_eq!(words(&quoted), vec![v(&["ls"])]);
     }
 
     #[test]
