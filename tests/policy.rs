@@ -342,6 +342,8 @@ fn shipped_reads_are_auto() {
         "docker ps && df -h",
         "uptime 2>/dev/null",
         "df -h 2>&1",
+        "ls -la /var/log",
+        "ls -lhS --sort=size /srv",
         "/bin/df -h",
         "/usr/bin/uptime",
         "sudo df -h",
@@ -490,6 +492,19 @@ const NOT_AUTO: &[(&str, &[&str])] = &[
             "whoami | tee /tmp/x",
             "who /var/log/wtmp",
             "nproc; touch /tmp/x",
+        ],
+    ),
+    // ls(1): no option writes; output to a file, a leading-wildcard glob
+    // (could expand to an option), --dired is for Emacs (harmless but not
+    // listed), operands from a substitution.
+    (
+        "ls",
+        &[
+            "ls -la > /tmp/x",
+            "ls *",
+            "ls --dired",
+            "ls $(cat /tmp/list)",
+            "ls -la | tee /tmp/x",
         ],
     ),
     // free(1): -s/--seconds and -c/--count repeat (never end / long).
