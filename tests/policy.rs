@@ -87,6 +87,10 @@ const DISGUISED: &[(&str, &str)] = &[
         "rm -rf /",
     ),
     ("sudo busybox env rm -rf /", "rm -rf /"),
+    (
+        "sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo rm -rf /",
+        "rm -rf /",
+    ),
     // Command strings.
     ("sh -c 'rm -rf /'", "rm -rf /"),
     ("bash -c \"rm -rf /\"", "rm -rf /"),

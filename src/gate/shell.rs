@@ -589,8 +589,8 @@ impl Walker {
         }
         let raw: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
         let mut rest = words;
-        for _ in 0..32 {
-            let Some(first) = rest.first() else { break };
+        // Ends: every wrapper step continues with fewer words.
+        while let Some(first) = rest.first() {
             if first.dynamic {
                 self.dynamic_program(&rest, stdin.clone(), depth);
                 self.push(rest, raw);
