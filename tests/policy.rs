@@ -87,6 +87,10 @@ const DISGUISED: &[(&str, &str)] = &[
         "rm -rf /",
     ),
     ("sudo busybox env rm -rf /", "rm -rf /"),
+    (
+        "sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo sudo rm -rf /",
+        "rm -rf /",
+    ),
     // Command strings.
     ("sh -c 'rm -rf /'", "rm -rf /"),
     ("bash -c \"rm -rf /\"", "rm -rf /"),
@@ -150,6 +154,11 @@ const DISGUISED: &[(&str, &str)] = &[
     ("FOO=1 rm -rf /", "rm -rf /"),
     ("LANG=C sudo rm -rf /", "rm -rf /"),
     ("PATH=/tmp:$PATH rm -rf /", "rm -rf /"),
+    // Brace expansion.
+    ("{rm,-rf,/}", "rm -rf /"),
+    ("rm -rf {/,/tmp/x}", "rm -rf /"),
+    ("{sudo,rm} -rf /", "rm -rf /"),
+    ("rm -r{f,} /", "rm -rf /"),
     // Programs only known at run time.
     ("$X rm -rf /", "rm -rf /"),
     ("${CMD} rm -rf /", "rm -rf /"),
@@ -277,6 +286,13 @@ fn what_the_policy_saw_is_reported() {
     let e = policy.evaluation("web", "make deploy");
     assert_eq!((e.tier, e.rule.as_deref()), (Tier::Approve, None));
     assert_eq!(policy.evaluate("web", "make deploy", None).rule, "default");
+
+    // The decision the gate records carries the same.
+    let d = policy.evaluate("web", "uptime 'open", None);
+    assert_eq!((d.tier, d.parsed), (Tier::Approve, false));
+    assert!(d.note.is_some_and(|n| n.contains("did not parse")));
+    let d = policy.evaluate("web", "uptime", None);
+    assert_eq!((d.tier, d.parsed, d.note), (Tier::Auto, true, None));
 }
 
 /// Read commands the shipped rules let run without a human.
@@ -330,6 +346,12 @@ fn shipped_reads_are_auto() {
         "docker ps && df -h",
         "uptime 2>/dev/null",
         "df -h 2>&1",
+        "ls -la /var/log",
+        "ls -lhS --sort=size /srv",
+        "/bin/df -h",
+        "/usr/bin/uptime",
+        "sudo df -h",
+        "timeout 5 journalctl -u web -n 20",
     ] {
         let e = policy.evaluation("web", cmd);
         assert_eq!(e.tier, Tier::Auto, "{cmd}: {}", explain(&e));
@@ -467,13 +489,26 @@ const NOT_AUTO: &[(&str, &[&str])] = &[
     // uptime(1), uname(1), whoami(1), nproc(1), id(1), w(1), who(1): no
     // write options; operands, redirections, a wtmp file argument.
     (
-        "uptime/uname/id/w/who",
+        "uptime/uname/whoami/nproc/id/w/who",
         &[
             "uptime > /etc/motd",
             "uname -a >> /tmp/x",
             "whoami | tee /tmp/x",
             "who /var/log/wtmp",
             "nproc; touch /tmp/x",
+        ],
+    ),
+    // ls(1): no option writes; output to a file, a leading-wildcard glob
+    // (could expand to an option), --dired is for Emacs (harmless but not
+    // listed), operands from a substitution.
+    (
+        "ls",
+        &[
+            "ls -la > /tmp/x",
+            "ls *",
+            "ls --dired",
+            "ls $(cat /tmp/list)",
+            "ls -la | tee /tmp/x",
         ],
     ),
     // free(1): -s/--seconds and -c/--count repeat (never end / long).
@@ -626,9 +661,42 @@ const NOT_AUTO: &[(&str, &[&str])] = &[
             "uptime &",
             "sh -c uptime | sh",
             "echo uptime | sh",
+            "{uptime,reboot}",
+            "uptime {1..100}",
+            "/tmp/x/df -h",
+            "./uptime",
+            "bin/ps aux",
+            "flock /tmp/l uptime",
         ],
     ),
 ];
+
+/// Every program a shipped `auto` rule names has its row in `NOT_AUTO`.
+#[test]
+fn every_auto_program_has_its_write_options_listed() {
+    let policy = defaults();
+    let listed: Vec<&str> = NOT_AUTO.iter().flat_map(|(p, _)| p.split('/')).collect();
+    let auto_rules: Vec<_> = policy
+        .rules()
+        .iter()
+        .filter(|r| r.tier == Tier::Auto)
+        .collect();
+    assert!(auto_rules.len() > 10);
+    for rule in auto_rules {
+        assert!(
+            !rule.programs().is_empty(),
+            "{}: auto rules name programs",
+            rule.name
+        );
+        for program in rule.programs() {
+            assert!(
+                listed.contains(&program.as_str()),
+                "{}: {program} has no write options listed in NOT_AUTO",
+                rule.name
+            );
+        }
+    }
+}
 
 #[test]
 fn auto_rules_admit_no_write_options() {
@@ -773,6 +841,20 @@ mod properties {
     fn shellish() -> impl Strategy<Value = String> {
         let atoms = prop::sample::select(vec![
             "rm",
+            ",",
+            "..",
+            "1",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "{a..z}",
+            "{1..3..-9223372036854775808}",
+            "watch",
+            "flock",
+            "find",
+            "-exec",
+            "\\;",
+            "echo",
+            "printf",
             "-rf",
             "/",
             "sudo",

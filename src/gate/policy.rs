@@ -218,6 +218,15 @@ struct CommandPattern {
 }
 
 impl Rule {
+    /// The program names a `program` rule names (globs left out); empty
+    /// for `glob`/`regex` rules.
+    pub fn programs(&self) -> &[String] {
+        match &self.matcher {
+            Matcher::Command(p) => &p.literal_programs,
+            Matcher::Text(_) => &[],
+        }
+    }
+
     /// Whether a `glob`/`regex` rule matches `text` (`program` rules match
     /// parsed commands through [`Policy::evaluation`]; here they never do).
     pub fn matches(&self, text: &str) -> bool {
@@ -247,6 +256,10 @@ pub struct Decision {
     pub rule: String,
     /// The deny reason returned to the proposer.
     pub reason: Option<String>,
+    /// Whether the command parsed as shell (when not, it is never `auto`).
+    pub parsed: bool,
+    /// Why it did not parse / cannot be `auto`, for the operator.
+    pub note: Option<String>,
 }
 
 /// What the policy saw and decided, for the operator (the popup shows it).
@@ -321,7 +334,9 @@ impl Policy {
         let mut decision = Decision {
             tier: evaluation.tier,
             rule: evaluation.rule_label(),
-            reason: evaluation.reason,
+            reason: evaluation.reason.clone(),
+            parsed: evaluation.parsed,
+            note: evaluation.note,
         };
         if let Some(risk) = risk
             && risk.floor() > decision.tier

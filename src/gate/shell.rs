@@ -208,22 +208,20 @@ impl Walker {
             return;
         }
         let options = parser_options();
-        // The parser is a dependency: a panic in it must not take the gate
-        // down; it counts as "did not parse".
-        let result = std::panic::catch_unwind(|| {
+        let result = guarded(|| {
             Parser::new(std::io::Cursor::new(text.as_bytes()), &options).parse_program()
         });
         match result {
-            Ok(Ok(program)) => {
+            Some(Ok(program)) => {
                 for list in &program.complete_commands {
                     self.compound_list(list, depth);
                 }
             }
-            Ok(Err(e)) => {
+            Some(Err(e)) => {
                 self.fail(format!("does not parse: {e}"));
                 self.salvage(text, &e, depth);
             }
-            Err(_) => self.fail("the shell parser failed on it"),
+            None => self.fail("the shell parser failed on it"),
         }
     }
 
@@ -437,12 +435,13 @@ impl Walker {
     }
 
     fn heredoc_body(&mut self, body: &str, depth: usize) {
-        match brush_parser::word::parse_heredoc(body, &parser_options()) {
-            Ok(pieces) => {
+        match guarded(|| brush_parser::word::parse_heredoc(body, &parser_options())) {
+            Some(Ok(pieces)) => {
                 let mut scratch = WordBuilder::default();
                 self.pieces(body, &pieces, &mut scratch, depth);
             }
-            Err(e) => self.fail(format!("here-document does not parse: {e}")),
+            Some(Err(e)) => self.fail(format!("here-document does not parse: {e}")),
+            None => self.fail("the shell parser failed on a here-document"),
         }
     }
 
@@ -473,7 +472,7 @@ impl Walker {
         for item in items {
             let Some(item) = item else {
                 if let Some(name) = &simple.word_or_name {
-                    words.push(self.word(&name.value, depth));
+                    words.extend(self.words_of(&name.value, depth));
                 }
                 continue;
             };
@@ -484,7 +483,7 @@ impl Walker {
                         stdin = Some((text, true));
                     }
                 }
-                I::Word(w) => words.push(self.word(&w.value, depth)),
+                I::Word(w) => words.extend(self.words_of(&w.value, depth)),
                 I::AssignmentWord(_, w) => {
                     let word = self.word(&w.value, depth);
                     if words.is_empty() {
@@ -509,9 +508,22 @@ impl Walker {
         self.resolve(words, stdin, depth);
     }
 
+    /// The words one written word becomes: brace expansion first
+    /// (`{rm,-rf,/}` is three words), then each parsed.
+    fn words_of(&mut self, raw: &str, depth: usize) -> Vec<Word> {
+        match brace_expand(raw) {
+            Some(expanded) => expanded.iter().map(|w| self.word(w, depth)).collect(),
+            None => vec![self.word(raw, depth)],
+        }
+    }
+
     /// Parses one word: quotes removed, substitutions inside it walked.
     fn word(&mut self, raw: &str, depth: usize) -> Word {
-        match brush_parser::word::parse(raw, &parser_options()) {
+        let parsed = match guarded(|| brush_parser::word::parse(raw, &parser_options())) {
+            Some(result) => result.map_err(|e| e.to_string()),
+            None => Err("the shell parser failed on it".to_string()),
+        };
+        match parsed {
             Ok(pieces) => {
                 let mut builder = WordBuilder::default();
                 self.pieces(raw, &pieces, &mut builder, depth);
@@ -577,12 +589,20 @@ impl Walker {
         }
         let raw: Vec<String> = words.iter().map(|w| w.text.clone()).collect();
         let mut rest = words;
-        for _ in 0..32 {
-            let Some(first) = rest.first() else { break };
+        // Ends: every wrapper step continues with fewer words.
+        while let Some(first) = rest.first() {
             if first.dynamic {
                 self.dynamic_program(&rest, stdin.clone(), depth);
                 self.push(rest, raw);
                 return;
+            }
+            if !in_system_dir(&first.text) {
+                // `/tmp/x/df` is matched as `df` (so deny rules see it), but
+                // it is not the system's df: never auto.
+                self.concern(
+                    "path",
+                    format!("runs {} from outside the system directories", first.text),
+                );
             }
             let name = program_name(&first.text);
             rest[0].text = name.clone();
@@ -688,6 +708,9 @@ impl Walker {
                 }
             }
             i += if value_in_next_word { 2 } else { 1 };
+        }
+        if spec.name == "flock" {
+            self.concern("redirect", "flock creates its lock file");
         }
         i += spec.positionals;
         // `flock FILE -c CMD`: the command-line option after the operand.
@@ -1141,6 +1164,136 @@ fn literal_output(words: &[Word]) -> Option<String> {
     Some(args.join(" "))
 }
 
+/// Runs a call into the parser. It is a dependency: a panic in it must not
+/// take the gate down; the caller counts it as "did not parse".
+fn guarded<T>(call: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).ok()
+}
+
+fn has_long_digit_run(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run > 18 {
+            return true;
+        }
+    }
+    false
+}
+
+/// A word expands to at most this many words; beyond, it is left as one
+/// word only known at run time.
+const MAX_BRACE_WORDS: usize = 64;
+
+/// Bash brace expansion of one word (`a{b,c}` → `ab ac`, `x{1..3}`), with
+/// the grammar's own reading of which braces expand; `None` when the word
+/// has none (or too many results).
+fn brace_expand(raw: &str) -> Option<Vec<String>> {
+    use brush_parser::word::BraceExpressionOrText as B;
+    if !raw.contains('{') {
+        return None;
+    }
+    // The grammar panics on numbers beyond i64 in `{1..N}`; such a word is
+    // left unexpanded (and so only known at run time).
+    if has_long_digit_run(raw) {
+        return None;
+    }
+    let pieces =
+        guarded(|| brush_parser::word::parse_brace_expansions(raw, &parser_options()))?.ok()??;
+    if !pieces.iter().any(|p| matches!(p, B::Expr(_))) {
+        return None;
+    }
+    expand_pieces(&pieces)
+}
+
+fn expand_pieces(pieces: &[brush_parser::word::BraceExpressionOrText]) -> Option<Vec<String>> {
+    use brush_parser::word::BraceExpressionOrText as B;
+    let mut words = vec![String::new()];
+    for piece in pieces {
+        let alternatives = match piece {
+            B::Text(text) => vec![text.clone()],
+            B::Expr(members) => expand_members(members)?,
+        };
+        if words.len().saturating_mul(alternatives.len()) > MAX_BRACE_WORDS {
+            return None;
+        }
+        words = words
+            .iter()
+            .flat_map(|w| alternatives.iter().map(move |a| format!("{w}{a}")))
+            .collect();
+    }
+    Some(words)
+}
+
+fn expand_members(members: &[brush_parser::word::BraceExpressionMember]) -> Option<Vec<String>> {
+    use brush_parser::word::BraceExpressionMember as M;
+    let mut out = Vec::new();
+    for member in members {
+        match member {
+            M::Child(inner) => out.extend(expand_pieces(inner)?),
+            M::NumberSequence {
+                start,
+                end,
+                increment,
+            } => out.extend(sequence(*start, *end, *increment)?.map(|n| n.to_string())),
+            M::CharSequence {
+                start,
+                end,
+                increment,
+            } => out.extend(
+                sequence(
+                    i64::from(u32::from(*start)),
+                    i64::from(u32::from(*end)),
+                    *increment,
+                )?
+                .filter_map(|n| u32::try_from(n).ok().and_then(char::from_u32))
+                .map(String::from),
+            ),
+        }
+        if out.len() > MAX_BRACE_WORDS {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// `start..end` by `step` (either direction), if it is short enough.
+fn sequence(start: i64, end: i64, step: i64) -> Option<impl Iterator<Item = i64>> {
+    let step = step.checked_abs()?.max(1);
+    let count = (start.abs_diff(end) / step.unsigned_abs()).saturating_add(1);
+    if count > MAX_BRACE_WORDS as u64 {
+        return None;
+    }
+    let down = start > end;
+    Some((0..count).filter_map(move |k| {
+        let offset = i64::try_from(k).ok()?.checked_mul(step)?;
+        if down {
+            start.checked_sub(offset)
+        } else {
+            start.checked_add(offset)
+        }
+    }))
+}
+
+/// Directories a path-qualified program may come from and still be the
+/// system's program.
+const SYSTEM_DIRS: &[&str] = &[
+    "/bin",
+    "/sbin",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+];
+
+/// A bare name (looked up in PATH) or a path in a system directory.
+fn in_system_dir(text: &str) -> bool {
+    match text.rsplit_once('/') {
+        None => true,
+        Some((dir, _)) => SYSTEM_DIRS.contains(&dir),
+    }
+}
+
 /// `/usr/bin/rm` → `rm`.
 fn program_name(text: &str) -> String {
     match text.rsplit_once('/') {
@@ -1394,10 +1547,13 @@ mod tests {
             let p = parse(text);
             assert!(!p.parsed(), "{:?}", text.get(..40));
         }
-        let deep = (0..12).fold("ls".to_string(), |acc, _| {
+        let deep = (0..12).fold("ls".to_string(), |acc, _| format!("echo $({acc})"));
+        assert!(!parse(&deep).parsed());
+        assert!(!parse(&format!("{}ls", "eval ".repeat(12))).parsed());
+        let quoted = (0..4).fold("ls".to_string(), |acc, _| {
             format!("sh -c {}", crate::transport::shell_quote(&acc))
         });
-        assert!(!parse(&deep).parsed());
+        assert_eq!(words(&quoted), vec![v(&["ls"])]);
     }
 
     #[test]
