@@ -54,7 +54,7 @@ pub fn decide(input: &str, ctx: &Context) -> Decision {
             inert(&alias)
         ));
     }
-    if !ctx.running.iter().any(|h| *h == alias) {
+    if !ctx.running.contains(&alias) {
         return Decision::Deny(format!(
             "opscockpit hook: no cockpit is running for {0}: nothing can be proposed. Ask the operator to start `opscockpit {0}`",
             inert(&alias)

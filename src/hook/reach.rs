@@ -81,8 +81,7 @@ fn ssh(args: &[String]) -> Reach {
         let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
             break;
         };
-        let mut chars = flags.char_indices();
-        while let Some((at, flag)) = chars.next() {
+        for (at, flag) in flags.char_indices() {
             if SSH_REFUSED_FLAGS.contains(flag) {
                 refused.get_or_insert_with(|| format!("ssh -{flag} cannot go through the gate"));
             }
