@@ -242,6 +242,7 @@ pub fn detail_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
             }
         }
     }
+    lines.extend(policy_view_lines(state, &a.command));
     lines
 }
 
@@ -259,4 +260,38 @@ pub fn draw_open_detail(
         }
         None => false,
     }
+}
+
+/// "What the policy saw": each simple command's words after unquoting and
+/// unwrapping, every word bracketed so spaces and empty words show, and a
+/// warning when the text did not parse (it is then never `auto`).
+pub fn policy_view_lines(state: &State, command: &str) -> Vec<Line<'static>> {
+    let t = &state.theme;
+    let parsed = crate::gate::policy::shell::parse(command);
+    let mut lines = Vec::new();
+    if let Some(why) = &parsed.error {
+        lines.push(Line::styled(
+            format!(
+                " ⚠ the policy could not parse this command ({}): it is never auto",
+                inert(why)
+            ),
+            t.warning,
+        ));
+    }
+    lines.push(Line::styled(" what the policy saw:", t.muted));
+    for c in parsed.commands.iter().take(20) {
+        let words: Vec<String> = c
+            .texts()
+            .iter()
+            .map(|w| format!("[{}]", inert(w)))
+            .collect();
+        lines.push(Line::styled(format!("   {}", words.join(" ")), t.text));
+    }
+    for concern in parsed.concerns.iter().take(10) {
+        lines.push(Line::styled(
+            format!("   note: {}", inert(&concern.text)),
+            t.muted,
+        ));
+    }
+    lines
 }

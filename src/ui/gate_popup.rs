@@ -97,6 +97,17 @@ pub fn draw(frame: &mut Frame, body: Rect, state: &State) {
                 ));
             }
             lines.push(Line::raw(""));
+            // The whole word list is in the detail view; here only the
+            // warning, so the decision keys stay on a small screen.
+            if let Some(why) = crate::gate::policy::shell::parse(&a.command).error {
+                lines.push(Line::styled(
+                    format!(
+                        " ⚠ the policy could not parse this command ({}): it is never auto",
+                        inert(&why)
+                    ),
+                    t.warning,
+                ));
+            }
             lines.push(Line::styled(format!(" fingerprint {fingerprint}"), t.muted));
             lines.push(Line::styled(
                 format!(

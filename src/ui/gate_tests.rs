@@ -519,3 +519,29 @@ fn history_detail_shows_timeline_and_output() {
         assert!(text.contains("/dev/vda1"));
     }
 }
+
+#[test]
+fn the_popup_says_when_the_policy_could_not_parse_and_the_detail_shows_what_it_saw() {
+    let mut state = base_state();
+    let odd = action(
+        "gggg0007gggggggggggggggg",
+        Tier::Approve,
+        "echo 'unterminated",
+        400,
+    );
+    update::apply_event(
+        &mut state,
+        crate::app::event::AppEvent::Gate(GateEvent::History(vec![odd])),
+    );
+    key(&mut state, KeyCode::Char('a'));
+    let text = screen_text(&render(&mut state, 120, 40));
+    assert!(text.contains("could not parse"), "{text}");
+    key(&mut state, KeyCode::Esc);
+    key(&mut state, KeyCode::Down);
+    key(&mut state, KeyCode::Enter);
+    let text = screen_text(&render(&mut state, 200, 60));
+    assert!(
+        text.contains("what the policy saw") && text.contains("[systemctl] [restart] [app]"),
+        "{text}"
+    );
+}
