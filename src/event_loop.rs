@@ -51,7 +51,21 @@ pub fn spawn_sources(
     }
     crate::logs::spawn(transport.clone(), &state.logs.setup, tx.clone(), cancel);
     if let Some(gate) = gate.clone() {
-        tokio::spawn(crate::gate::core::run(gate, tx.clone(), cancel.clone()));
+        tokio::spawn(crate::gate::core::run(
+            gate.clone(),
+            tx.clone(),
+            cancel.clone(),
+        ));
+        let on_host = host
+            .host_socket
+            .clone()
+            .unwrap_or_else(|| crate::gate::onhost::HOST_SOCKET.into());
+        tokio::spawn(crate::gate::onhost::serve(
+            gate,
+            transport.clone(),
+            on_host,
+            cancel.clone(),
+        ));
     }
     if let Some(settings) = state.cost.settings.clone() {
         tokio::spawn(crate::cost::source::run(

@@ -476,6 +476,119 @@ fn hostile_proposal_is_rendered_inert_in_a_real_terminal() {
         "the frame is still drawn:\n{detail}"
     );
     tmux.send(&["Escape"]);
+    // Still pending: quitting asks first, and the question is inert too.
+    tmux.send(&["q"]);
+    tmux.wait_for("the quit question", Duration::from_secs(5), |s| {
+        s.contains("Quitting cancels")
+    });
+    tmux.send(&["y"]);
+    tmux.wait_for("exit", Duration::from_secs(10), |s| exited_with(s, "0"));
+}
+
+/// The gate on the host: while the cockpit is connected over SSH, an agent
+/// on the host proposes through the socket in the SSH user's home; the
+/// proposal shows as coming from the host and runs after approval. Once the
+/// cockpit quits, the socket no longer answers.
+#[test]
+fn an_agent_on_the_host_proposes_through_the_forwarded_socket() {
+    use std::io::{BufRead, BufReader, Write};
+    let Some(ssh_config) = std::env::var_os("OPSCOCKPIT_BED_SSH_CONFIG") else {
+        eprintln!("OPSCOCKPIT_BED unset: skipping the on-host gate test");
+        return;
+    };
+    let user = std::env::var("OPSCOCKPIT_BED_SSH_USER").unwrap_or_else(|_| "opsbed".into());
+    let home = Command::new("getent")
+        .args(["passwd", &user])
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split(':')
+                .nth(5)
+                .map(str::to_string)
+        })
+        .expect("the bed user's home");
+    // Its own socket path: other tests connect to the same bed at once.
+    let relative = format!(".opscockpit-e2e-{}/gate.sock", std::process::id());
+    let socket = PathBuf::from(&home).join(&relative);
+    let tmux = Tmux::start(160, 45, &[]);
+    let config = tmux.home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[hosts.testbed]\nnetdata = false\nhost_socket = \"{relative}\"\n"),
+    )
+    .expect("write config");
+    run_cockpit(
+        &tmux,
+        &binary(),
+        &format!(
+            "--config {} -F {} testbed",
+            config.display(),
+            PathBuf::from(ssh_config).display()
+        ),
+    );
+    tmux.wait_for("connected", Duration::from_secs(30), |s| {
+        s.contains("connected")
+    });
+    let start = std::time::Instant::now();
+    while !socket.exists() && start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&socket)
+            .expect("the socket on the host")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "only the SSH user may connect: {mode:o}");
+
+    let stream = std::os::unix::net::UnixStream::connect(&socket).expect("connect on the host");
+    let mut writer = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    let mut ask = |request: serde_json::Value| {
+        writeln!(writer, "{request}").expect("send");
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("reply");
+        serde_json::from_str::<serde_json::Value>(&line).expect("JSON reply")
+    };
+    let reply = ask(
+        serde_json::json!({"v":1,"op":"propose","wait":true,"proposal":{
+        "command":"echo from-the-host; id -un","title":"on-host","agent":"hostagent"}}),
+    );
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(
+        reply["action"]["agent"], "host:hostagent",
+        "marked as from the host"
+    );
+    let id = reply["action"]["id"].as_str().expect("id").to_string();
+    tmux.wait_for("the proposal", Duration::from_secs(10), |s| {
+        s.contains("pending 1")
+    });
+    tmux.send(&["5"]);
+    tmux.wait_for("Actions", Duration::from_secs(5), |s| {
+        s.contains("┏ 5 Actions")
+    });
+    tmux.send(&["a"]);
+    tmux.wait_for("the popup", Duration::from_secs(5), |s| {
+        s.contains("y runs it")
+    });
+    tmux.send(&["y"]);
+    let done = ask(serde_json::json!({"v":1,"op":"wait","id":id}));
+    assert_eq!(done["action"]["state"], "succeeded", "{done}");
+    let stdout = done["output"]["stdout"].as_str().unwrap_or_default();
+    assert!(
+        stdout.contains("from-the-host") && stdout.contains(&user),
+        "ran over SSH as {user}: {stdout}"
+    );
+
     tmux.send(&["q"]);
     tmux.wait_for("exit", Duration::from_secs(10), |s| exited_with(s, "0"));
+    let start = std::time::Instant::now();
+    while socket.exists() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        std::os::unix::net::UnixStream::connect(&socket).is_err(),
+        "after the cockpit quits nothing answers on the host"
+    );
+    let _ = std::fs::remove_dir_all(socket.parent().expect("dir"));
 }

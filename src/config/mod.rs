@@ -149,6 +149,9 @@ pub struct HostConfig {
     pub hcloud_server_type: Option<String>,
     /// Base URL of the Hetzner Cloud API (for tests and proxies).
     pub hcloud_api: Option<String>,
+    /// Where the gate's broker listens on the host, relative to the SSH
+    /// user's home (default `.opscockpit/gate.sock`); `""` turns it off.
+    pub host_socket: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -244,12 +244,43 @@ pub async fn serve(gate: Gate, mut listener: Listener, cancel: CancellationToken
     let _ = std::fs::remove_file(&listener.path);
 }
 
+/// Where a connection comes from: this machine's socket, or the host's
+/// (forwarded over the cockpit's SSH session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Local,
+    Host,
+}
+
+/// Serves connections forwarded from the socket on the host (see
+/// `gate::onhost`) until the stream of them ends or `cancel` fires.
+pub async fn serve_forwarded(
+    gate: Gate,
+    mut streams: tokio::sync::mpsc::Receiver<crate::transport::BoxStream>,
+    cancel: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            stream = streams.recv() => match stream {
+                Some(stream) => {
+                    let (read, write) = tokio::io::split(stream);
+                    tokio::spawn(serve_connection(gate.clone(), read, write, cancel.clone(), Origin::Host));
+                }
+                None => return,
+            },
+        }
+    }
+}
+
 async fn connection(gate: Gate, stream: UnixStream, cancel: CancellationToken) {
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
     let peer_ok = stream.peer_cred().map(|c| c.uid() == me).unwrap_or(false);
     let (read, mut write) = stream.into_split();
-    if !peer_ok {
+    if peer_ok {
+        serve_connection(gate, read, write, cancel, Origin::Local).await;
+    } else {
         let _ = send(
             &mut write,
             &Response::error(
@@ -258,8 +289,20 @@ async fn connection(gate: Gate, stream: UnixStream, cancel: CancellationToken) {
             ),
         )
         .await;
-        return;
     }
+}
+
+/// One client: requests in, replies out, until it closes.
+async fn serve_connection<R, W>(
+    gate: Gate,
+    read: R,
+    mut write: W,
+    cancel: CancellationToken,
+    origin: Origin,
+) where
+    R: tokio::io::AsyncRead + Unpin + Send,
+    W: tokio::io::AsyncWrite + Unpin + Send,
+{
     let mut reader = BufReader::new(read);
     // Proposals made on this connection by a proposer that said it waits:
     // when the connection ends before their decision, nobody will see the
@@ -296,7 +339,7 @@ async fn connection(gate: Gate, stream: UnixStream, cancel: CancellationToken) {
                 let will_wait = proposes_and_waits(&bytes);
                 let reply = tokio::select! {
                     _ = cancel.cancelled() => Response::error("shutting_down", "the cockpit is stopping"),
-                    reply = handle_line(&gate, &bytes) => reply,
+                    reply = handle_line_from(&gate, &bytes, origin) => reply,
                     // A proposer that disconnects while it waits (killed,
                     // Ctrl-C, its tool timed out) will never see the result.
                     () = peer_gone(&mut reader), if waiter.is_some() => {
@@ -419,10 +462,25 @@ async fn read_line_limited<R: AsyncBufRead + Unpin>(r: &mut R, max: usize) -> io
 
 /// Parses and answers one request line.
 pub async fn handle_line(gate: &Gate, bytes: &[u8]) -> Response {
-    let request = match parse_request(bytes) {
+    handle_line_from(gate, bytes, Origin::Local).await
+}
+
+/// Proposals from the host's socket are marked as such (`host:AGENT`).
+async fn handle_line_from(gate: &Gate, bytes: &[u8], origin: Origin) -> Response {
+    let mut request = match parse_request(bytes) {
         Ok(r) => r,
         Err(reply) => return *reply,
     };
+    if origin == Origin::Host
+        && let Request::Propose { proposal, .. } = &mut request
+    {
+        let agent = if proposal.agent.is_empty() {
+            "unknown"
+        } else {
+            proposal.agent.as_str()
+        };
+        proposal.agent = format!("host:{agent}");
+    }
     answer(gate, request).await
 }
 

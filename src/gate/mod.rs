@@ -25,6 +25,7 @@ pub mod commands;
 pub mod core;
 pub mod executor;
 pub mod lifecycle;
+pub mod onhost;
 pub mod policy;
 pub mod snapshot;
 pub mod store;

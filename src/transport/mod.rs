@@ -229,6 +229,20 @@ pub trait Transport: Send + Sync {
     /// Opens a stream to the unix socket at `path` on the target.
     async fn connect_unix(&self, path: &str) -> Result<BoxStream, TransportError>;
 
+    /// Listens on the unix socket `path` on the target (an absolute path);
+    /// every connection to it arrives on the receiver as a stream. It ends
+    /// with the connection: call again after a reconnect. Only SSH does
+    /// this (`streamlocal-forward@openssh.com`).
+    async fn listen_unix_on_target(
+        &self,
+        path: &str,
+    ) -> Result<tokio::sync::mpsc::Receiver<BoxStream>, TransportError> {
+        Err(TransportError::new(
+            TransportErrorKind::Other,
+            format!("{path}: listening on the target needs an SSH connection"),
+        ))
+    }
+
     /// A short name for the header: `local` or `user@host:port`.
     fn describe(&self) -> String;
 

@@ -119,9 +119,11 @@ impl SshTransport {
         let describe = resolved.target.describe();
         chain.push(resolved.target);
         let keys = Arc::new(auth::KeyCache::default());
+        let forwarded: session::ForwardedStreams = Arc::default();
         let first_ctx = ConnectContext {
             prompter,
             keys: keys.clone(),
+            forwarded: forwarded.clone(),
         };
         let started = Instant::now();
         let session = session::connect_chain(&chain, &first_ctx).await?;
@@ -135,6 +137,7 @@ impl SshTransport {
             reconnect_ctx: ConnectContext {
                 prompter: None,
                 keys,
+                forwarded,
             },
             session: watch::Sender::new(Some(Arc::new(session))),
             state: watch::Sender::new(ConnectionState::Connected { rtt_ms: None }),
@@ -369,6 +372,23 @@ impl Transport for SshTransport {
             .await
             .map_err(|e| self.channel_error(&session, &format!("connecting to {path}"), e))?;
         Ok(Box::pin(channel.into_stream()))
+    }
+
+    async fn listen_unix_on_target(
+        &self,
+        path: &str,
+    ) -> Result<tokio::sync::mpsc::Receiver<BoxStream>, TransportError> {
+        let session = self.session().await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        if let Ok(mut slot) = self.inner.reconnect_ctx.forwarded.lock() {
+            *slot = Some(tx);
+        }
+        session
+            .handle
+            .streamlocal_forward(path)
+            .await
+            .map_err(|e| self.channel_error(&session, &format!("listening on {path}"), e))?;
+        Ok(rx)
     }
 
     fn describe(&self) -> String {

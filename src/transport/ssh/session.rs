@@ -66,6 +66,11 @@ impl std::fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
+/// Where connections to a socket forwarded from the target go (set while
+/// the cockpit listens there; shared by every reconnect).
+pub type ForwardedStreams =
+    Arc<Mutex<Option<tokio::sync::mpsc::Sender<crate::transport::BoxStream>>>>;
+
 /// What the session needs beyond the target: who to ask, decrypted keys.
 #[derive(Clone)]
 pub struct ConnectContext {
@@ -73,6 +78,7 @@ pub struct ConnectContext {
     /// are then refused and encrypted keys skipped unless cached.
     pub prompter: Option<Arc<dyn Prompter>>,
     pub keys: Arc<KeyCache>,
+    pub forwarded: ForwardedStreams,
 }
 
 /// A live connection. Dropping it closes the connection and its hops.
@@ -132,6 +138,7 @@ pub struct ClientHandler {
     problem: Arc<Mutex<Option<HostKeyProblem>>>,
     closed: CancellationToken,
     _closed_on_drop: DropGuard,
+    forwarded: ForwardedStreams,
 }
 
 impl ClientHandler {
@@ -231,6 +238,29 @@ impl client::Handler for ClientHandler {
         server_public_key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
         Ok(self.verify(server_public_key).await)
+    }
+
+    /// A connection to the socket the cockpit listens on, on the target.
+    async fn server_channel_open_forwarded_streamlocal(
+        &mut self,
+        channel: russh::Channel<client::Msg>,
+        socket_path: &str,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        let sender = self.forwarded.lock().ok().and_then(|s| s.clone());
+        let Some(sender) = sender else {
+            tracing::warn!(path = %socket_path, "forwarded connection nobody listens for: refused");
+            reply
+                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        };
+        reply.accept().await;
+        if sender.try_send(Box::pin(channel.into_stream())).is_err() {
+            tracing::warn!(path = %socket_path, "too many forwarded connections at once: dropped one");
+        }
+        Ok(())
     }
 
     async fn disconnected(
@@ -453,6 +483,7 @@ where
         problem: problem.clone(),
         closed: closed.clone(),
         _closed_on_drop: closed.clone().drop_guard(),
+        forwarded: ctx.forwarded.clone(),
     };
     let config = Arc::new(client_config(target));
     let mut handle = match client::connect_stream(config, stream, handler).await {
