@@ -134,10 +134,11 @@ fn the_python_sdk_proposes_waits_through_approval_and_cancels() {
         "the error names the fix: {missing}"
     );
 
-    // Approve after more than two progress intervals (15 s each).
+    // Approve after a 60 s wait: progress notifications (every 15 s) keep
+    // the client waiting meanwhile.
     next_step(&rx, "WAITING", short);
     tmux.wait_for("the proposal", short, |s| s.contains("pending 1"));
-    std::thread::sleep(Duration::from_secs(32));
+    std::thread::sleep(Duration::from_secs(61));
     tmux.send(&["5"]);
     tmux.wait_for("Actions", short, |s| s.contains("┏ 5 Actions"));
     tmux.send(&["a"]);
@@ -153,7 +154,7 @@ fn the_python_sdk_proposes_waits_through_approval_and_cancels() {
         "the output comes back: {approved}"
     );
     let progress = approved["progress"].as_array().cloned().unwrap_or_default();
-    assert!(progress.len() >= 2, "progress while waiting: {approved}");
+    assert!(progress.len() >= 3, "progress while waiting: {approved}");
     assert_eq!(
         approved["structured"]["agent"], "mcp",
         "proposer is the client's name (the SDK's default)"
@@ -180,6 +181,14 @@ fn the_python_sdk_proposes_waits_through_approval_and_cancels() {
     // The client gives up after 3 s: the proposal is cancelled, never run.
     next_step(&rx, "WAITING", short);
     next_step(&rx, "CANCELLED", short);
+    let withdraw = next_step(&rx, "withdraw", short);
+    assert_eq!(withdraw["structured"]["state"], "cancelled", "{withdraw}");
+    let withdrawn = next_step(&rx, "withdrawn", short);
+    assert_eq!(withdrawn["structured"]["state"], "cancelled", "{withdrawn}");
+    assert_eq!(
+        withdrawn["is_error"], true,
+        "a cancelled action is not a success"
+    );
     let history = next_step(&rx, "history", short);
     let actions = history["structured"]["actions"]
         .as_array()

@@ -8,6 +8,7 @@ Steps (argv[1] = the opscockpit binary, argv[2] = host):
   WAITING approve  propose_action, waits (progress notifications counted)
   WAITING reject   a second proposal, rejected by the operator
   WAITING cancel   a third one, cancelled by this client after 3 s
+  withdraw         a fourth, withdrawn with cancel_action while its call waits
 """
 
 import asyncio
@@ -98,6 +99,23 @@ async def main():
             say("action", **content(await session.call_tool("action_status", {"id": action_id})))
             await propose(session, host, "reject", "echo never-runs")
             await propose(session, host, "cancel", "echo cancelled-run", timeout=3)
+            # cancel_action on a pending proposal made by a call still waiting.
+            waiting = asyncio.create_task(
+                session.call_tool(
+                    "propose_action",
+                    {"host": host, "command": "echo withdrawn-run", "title": "mcp withdraw"},
+                )
+            )
+            pending = []
+            for _ in range(50):
+                listed = content(await session.call_tool("list_pending", {"host": host}))
+                pending = (listed["structured"] or {}).get("actions", [])
+                if pending:
+                    break
+                await asyncio.sleep(0.1)
+            withdrawn_id = pending[0]["id"] if pending else ""
+            say("withdraw", **content(await session.call_tool("cancel_action", {"id": withdrawn_id})))
+            say("withdrawn", **content(await waiting))
             await asyncio.sleep(1)
             say("history", **content(await session.call_tool("history", {"host": host, "limit": 10})))
     say("done")
