@@ -278,3 +278,48 @@ fn the_confirm_popup_accepts_the_alias_it_shows() {
     tmux.send(&["q"]);
     tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
 }
+
+/// Nothing is approved unseen: a 300-line command cannot be approved until
+/// the popup was scrolled to its end; too long a title is refused at once.
+#[test]
+fn a_tall_command_must_be_scrolled_through_before_y() {
+    let tmux = Tmux::start(120, 40, &[]);
+    start_cockpit(&tmux);
+    let marker = tmux.home.path().join("tall");
+    let mut command: String = (1..=299).map(|i| format!("echo line-{i}\n")).collect();
+    command.push_str(&format!("touch {}", marker.display()));
+    propose(&tmux, "tall one", &command);
+    let long_title = "t".repeat(201);
+    let out = tmux.client(
+        &binary(),
+        &["propose", "local", "--title", &long_title, "--", "true"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("longer than 200"));
+    tmux.send(&["5"]);
+    tmux.wait_for("Actions", Duration::from_secs(10), |s| {
+        s.contains("┏ 5 Actions")
+    });
+    tmux.send(&["a"]);
+    tmux.wait_for("the popup", Duration::from_secs(5), |s| {
+        s.contains("the command (300 lines)") && s.contains("scroll to the end")
+    });
+    tmux.send(&["y"]);
+    tmux.wait_for("refused", Duration::from_secs(5), |s| {
+        s.contains("scroll to the end of the command first")
+    });
+    for _ in 0..32 {
+        tmux.send(&["PageDown"]);
+    }
+    tmux.wait_for("the end", Duration::from_secs(5), |s| {
+        s.contains("line-299")
+    });
+    tmux.send(&["y"]);
+    tmux.wait_for("ran", Duration::from_secs(10), |s| s.contains("pending 0"));
+    let start = std::time::Instant::now();
+    while !marker.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(marker.exists(), "approved after scrolling, it ran");
+    tmux.send(&["q"]);
+}

@@ -375,6 +375,30 @@ pub fn popup_key(state: &mut State, key: KeyEvent) -> Outcome {
         } => {
             let tier = state.gate.actions.get(&id).map(|a| a.tier);
             let confirm = tier == Some(Tier::Confirm);
+            let needed = state
+                .gate
+                .actions
+                .get(&id)
+                .map(|a| approve_scroll_needed(state, a))
+                .unwrap_or(0);
+            // Nothing is approved unseen: the key that decides does nothing
+            // until the whole command has been on screen.
+            let decides = if confirm {
+                key.code == KeyCode::Enter
+            } else {
+                plain_char == Some('y')
+            };
+            if decides && scroll < needed {
+                flash(
+                    state,
+                    format!(
+                        "scroll to the end of the command first (↓, PgDn): {} more rows not shown yet",
+                        needed - scroll
+                    ),
+                    true,
+                );
+                return redraw();
+            }
             let approve = |state: &mut State| {
                 decided(state, &id);
                 flash(
@@ -477,6 +501,61 @@ fn decided(state: &mut State, id: &str) {
 /// The operator looked at the gate's panes: expiries are seen.
 pub fn seen_expiries(state: &mut State) {
     state.gate.expired_unseen = 0;
+}
+
+/// How far the approve popup must be scrolled before its decision key
+/// works: the whole command has to have been on screen. 0 when it fits.
+/// The popup's geometry is the one `ui::gate_popup` draws (the frame minus
+/// header and key bar, 2 cells of margin, a border); rows are counted
+/// generously (a wrapped line may take one row more for word breaks), so
+/// the operator may have to scroll a row further than strictly needed,
+/// never less.
+pub fn approve_scroll_needed(state: &State, a: &ActionView) -> u16 {
+    let inner_width = usize::from(
+        state
+            .layout
+            .width
+            .saturating_sub(4)
+            .max(20)
+            .saturating_sub(2),
+    )
+    .max(1);
+    let inner_height = usize::from(
+        state
+            .layout
+            .height
+            .saturating_sub(4)
+            .max(8)
+            .saturating_sub(2),
+    );
+    let rows = |text: &str| {
+        let width = unicode_width::UnicodeWidthStr::width(crate::text::inert(text).as_str());
+        if width <= inner_width {
+            1
+        } else {
+            width.div_ceil(inner_width) + 1
+        }
+    };
+    let mut total = rows(&format!(" title  {}", a.title)) + rows(&format!(" reason {}", a.reason));
+    total += rows(&format!(
+        " This will run on {} in {}, killed after {}s:",
+        a.host,
+        a.cwd.as_deref().unwrap_or("(login default)"),
+        a.timeout_secs
+    ));
+    total += 1;
+    total += crate::text::inert_multiline(&a.command)
+        .iter()
+        .map(|line| rows(&format!("   {line}")))
+        .sum::<usize>();
+    // blank, parse warning, fingerprint, proposer, blank, prompt lines
+    total += 1 + 2 + rows(&format!(" fingerprint {}", a.fingerprint)) + 2 + 1 + 2;
+    u16::try_from(total.saturating_sub(inner_height)).unwrap_or(u16::MAX)
+}
+
+/// The number of lines of a command, as the popup says.
+pub fn command_line_count(command: &str) -> usize {
+    command.lines().count().max(1)
 }
 
 pub fn short_id(id: &str) -> &str {

@@ -24,6 +24,9 @@ use crate::transport::SharedTransport;
 /// Longest command accepted (the whole request is at most 64 KiB anyway).
 pub const MAX_COMMAND_BYTES: usize = 32 * 1024;
 /// Longest per-action timeout a proposal may ask for.
+/// Longest title and reason a proposal may carry.
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_REASON_BYTES: usize = 4 * 1024;
 pub const MAX_TIMEOUT_SECS: u64 = 24 * 3600;
 /// How many recent actions the History pane loads.
 pub const HISTORY_LIMIT: usize = 2000;
@@ -847,8 +850,13 @@ fn validate(mut p: Proposal) -> Result<Proposal, GateError> {
     {
         return bad("timeout must be between 1 second and 24 hours");
     }
-    p.title = p.title.chars().take(200).collect();
-    p.reason = p.reason.chars().take(4000).collect();
+    // Refused rather than cut: what the operator reads is what was sent.
+    if p.title.chars().count() > MAX_TITLE_CHARS {
+        return bad("the title is longer than 200 characters");
+    }
+    if p.reason.len() > MAX_REASON_BYTES {
+        return bad("the reason is longer than 4 KiB");
+    }
     p.agent = p.agent.chars().take(64).collect();
     Ok(p)
 }

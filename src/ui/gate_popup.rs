@@ -45,11 +45,22 @@ pub fn draw(frame: &mut Frame, body: Rect, state: &State) {
             } else {
                 format!(" Approve {} ", short_id(id))
             };
-            let block = Block::default()
+            let mut block = Block::default()
                 .borders(Borders::ALL)
                 .border_style(tier_style(state, a.tier))
                 .title(Span::styled(title, tier_style(state, a.tier)))
                 .style(t.popup);
+            let needed = crate::app::gate::approve_scroll_needed(state, a);
+            if *scroll < needed {
+                // On the border, so it shows however far the text scrolled.
+                block = block.title_bottom(Line::styled(
+                    format!(
+                        " ▼ {} more rows: scroll to the end (↓, PgDn) before deciding ",
+                        needed - *scroll
+                    ),
+                    t.warning,
+                ));
+            }
             let inner = block.inner(area);
             frame.render_widget(block, area);
             let mut lines = vec![
@@ -90,6 +101,13 @@ pub fn draw(frame: &mut Frame, body: Rect, state: &State) {
                 ]),
                 Line::raw(""),
             ];
+            let line_count = crate::app::gate::command_line_count(&a.command);
+            if line_count > 1 {
+                lines.push(Line::styled(
+                    format!(" the command ({line_count} lines):"),
+                    t.muted,
+                ));
+            }
             for line in inert_multiline(&a.command) {
                 lines.push(Line::styled(
                     format!("   {line}"),

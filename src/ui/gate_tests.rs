@@ -545,3 +545,41 @@ fn the_popup_says_when_the_policy_could_not_parse_and_the_detail_shows_what_it_s
         "{text}"
     );
 }
+
+#[test]
+fn a_command_taller_than_the_popup_cannot_be_approved_before_it_was_scrolled_through() {
+    let mut state = base_state();
+    let long: String = (1..=300).map(|i| format!("echo line-{i}\n")).collect();
+    let tall = action(
+        "hhhh0008hhhhhhhhhhhhhhhh",
+        Tier::Approve,
+        long.trim_end(),
+        500,
+    );
+    update::apply_event(
+        &mut state,
+        crate::app::event::AppEvent::Gate(GateEvent::History(vec![tall])),
+    );
+    update::resize(&mut state, 120, 40);
+    key(&mut state, KeyCode::Char('a'));
+    let text = screen_text(&render(&mut state, 120, 40));
+    assert!(text.contains("the command (300 lines)"), "{text}");
+    assert!(text.contains("more rows: scroll to the end"), "{text}");
+    assert_eq!(approve_effects(&key(&mut state, KeyCode::Char('y'))), 0);
+    assert!(state.gate.popup.is_some(), "still open, nothing decided");
+    for _ in 0..20 {
+        key(&mut state, KeyCode::PageDown);
+    }
+    // Most of it seen, not all: still refused.
+    assert_eq!(approve_effects(&key(&mut state, KeyCode::Char('y'))), 0);
+    for _ in 0..8 {
+        key(&mut state, KeyCode::PageDown);
+    }
+    let text = screen_text(&render(&mut state, 120, 40));
+    assert!(
+        text.contains("echo line-300"),
+        "the end is on screen: {text}"
+    );
+    assert!(!text.contains("more rows: scroll"), "{text}");
+    assert_eq!(approve_effects(&key(&mut state, KeyCode::Char('y'))), 1);
+}
