@@ -873,3 +873,50 @@ async fn nothing_pending_outlives_its_cockpit() {
         String::from_utf8_lossy(&verify.stdout)
     );
 }
+
+/// No secret value reaches the proposer or the history: the output is
+/// masked before it is returned and stored, and the count is in the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_values_in_output_are_masked_for_the_proposer_and_the_history() {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let mut events = gate.subscribe();
+    let mut cmd = world.cmd();
+    cmd.args(["propose", "web", "--wait", "--"]).arg(
+        "printf 'DB_PASSWORD=hunter2-value\\n\"Env\": [\"STRIPE_KEY=sk_live_abcdef\", \"MODE=prod\"]\\nuser=me\\n'",
+    );
+    let child = tokio::spawn(run_child(cmd));
+    let (action, _) = next_pending(&mut events).await;
+    gate.approve(&action.id, &action.fingerprint)
+        .expect("approve");
+    let out = child.await.expect("child");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for secret in ["hunter2-value", "sk_live_abcdef", "MODE=prod"] {
+        assert!(
+            !out.stdout.contains(secret),
+            "{secret} reached the proposer: {}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout.contains("DB_PASSWORD=***") && out.stdout.contains("user=me"),
+        "{}",
+        out.stdout
+    );
+    let stored = gate.output(&action.id).expect("output").expect("stored");
+    assert!(
+        !stored.stdout.contains("hunter2-value"),
+        "{}",
+        stored.stdout
+    );
+    let store = Store::open_read_only(&db_path(&world.data_dir())).expect("store");
+    let events = store.events(Some(&action.id)).expect("events");
+    let ended = events.last().expect("an end event");
+    let data: serde_json::Value = serde_json::from_str(&ended.data).expect("event data");
+    assert_eq!(data["masked"], 3, "{data}");
+    assert!(
+        !ended.data.contains("hunter2"),
+        "the end event carries counts and hashes, not the output"
+    );
+    cancel.cancel();
+}

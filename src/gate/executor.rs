@@ -73,9 +73,14 @@ pub async fn run(gate: Gate, action: ActionView, approved_fingerprint: String) {
     };
     let (out, out_total, out_sha) = stdout.finish();
     let (err, err_total, err_sha) = stderr.finish();
+    // No secret value goes back to the proposer or into the history: the
+    // kept output is masked before it is stored (the hashes are of what
+    // the command printed).
+    let (stdout_text, stdout_masked) = crate::secrets::mask::mask(&String::from_utf8_lossy(&out));
+    let (stderr_text, stderr_masked) = crate::secrets::mask::mask(&String::from_utf8_lossy(&err));
     let output = OutputRecord {
-        stdout: String::from_utf8_lossy(&out).into_owned(),
-        stderr: String::from_utf8_lossy(&err).into_owned(),
+        stdout: stdout_text,
+        stderr: stderr_text,
         stdout_total: out_total,
         stderr_total: err_total,
         stdout_sha256: out_sha,
@@ -108,6 +113,7 @@ pub async fn run(gate: Gate, action: ActionView, approved_fingerprint: String) {
         "stderr_total": output.stderr_total,
         "stdout_sha256": output.stdout_sha256,
         "stderr_sha256": output.stderr_sha256,
+        "masked": stdout_masked + stderr_masked,
     });
     let ended = now_ms();
     let result = gate.finish(
@@ -129,6 +135,14 @@ pub async fn run(gate: Gate, action: ActionView, approved_fingerprint: String) {
             action.id
         )));
     }
+}
+
+/// Live output for the screen, masked chunk by chunk (a secret split
+/// across two chunks is caught in the stored output, which is masked whole).
+fn masked_chunk(bytes: &[u8]) -> Vec<u8> {
+    crate::secrets::mask::mask(&String::from_utf8_lossy(bytes))
+        .0
+        .into_bytes()
 }
 
 async fn execute(
@@ -166,7 +180,7 @@ async fn execute(
                 gate.publish(GateEvent::Output {
                     id: action.id.clone(),
                     stderr: false,
-                    data: b.to_vec(),
+                    data: masked_chunk(&b),
                 });
             }
             Ok(Some(ExecEvent::Stderr(b))) => {
@@ -174,7 +188,7 @@ async fn execute(
                 gate.publish(GateEvent::Output {
                     id: action.id.clone(),
                     stderr: true,
-                    data: b.to_vec(),
+                    data: masked_chunk(&b),
                 });
             }
             Ok(Some(ExecEvent::Exit(status))) => return Ending::Exited(status),
