@@ -2,6 +2,8 @@
 //! `ARCHITECTURE.md` for how the modules fit together.
 
 pub mod action;
+#[cfg(target_os = "linux")]
+pub mod agent;
 pub mod app;
 pub mod channel;
 pub mod cli;

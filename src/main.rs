@@ -55,6 +55,9 @@ fn real_main() -> Result<()> {
         };
         return store::run(op, host, &config).map_err(|e| eyre!(e));
     }
+    if let Some(Command::Agent { .. }) = &cli.command {
+        std::process::exit(agent_command(&cli, &config, &paths));
+    }
     if let Some(Command::Mcp { agent }) = &cli.command {
         let hosts: Vec<String> = config.hosts.keys().cloned().collect();
         let tools = opscockpit::mcp::GateTools::new(config::data_dir(), hosts, agent.clone());
@@ -256,6 +259,58 @@ mod gate {
         runtime.shutdown_timeout(std::time::Duration::from_millis(200));
         Ok(())
     }
+}
+
+/// `opscockpit agent …` (see `opscockpit::agent`); returns the exit code.
+#[cfg(target_os = "linux")]
+fn agent_command(cli: &Cli, config: &Config, paths: &Paths) -> i32 {
+    let Some(Command::Agent {
+        profile,
+        allow_port,
+        allow_path,
+        unconfined,
+        check,
+        print_profile,
+        command,
+    }) = &cli.command
+    else {
+        return 2;
+    };
+    // Variables that hold secrets by the config's own account.
+    let secret_vars = config
+        .hosts
+        .values()
+        .flat_map(|h| {
+            let bs = h.betterstack.as_ref();
+            [
+                bs.and_then(|b| b.password_env.clone()),
+                bs.and_then(|b| b.team_token_env.clone()),
+                h.hcloud_token_env.clone(),
+            ]
+        })
+        .flatten()
+        .collect();
+    let args = opscockpit::agent::AgentArgs {
+        profile: profile.clone(),
+        allow_ports: allow_port.clone(),
+        allow_paths: allow_path.clone(),
+        unconfined: *unconfined,
+        check: *check,
+        print_profile: print_profile.clone(),
+        command: command.clone(),
+    };
+    let ctx = opscockpit::agent::Context {
+        config_dir: paths.config_dir.clone(),
+        data_dir: config::data_dir(),
+        secret_vars,
+    };
+    opscockpit::agent::run(&args, &ctx)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn agent_command(_cli: &Cli, _config: &Config, _paths: &Paths) -> i32 {
+    eprintln!("opscockpit agent: confinement needs Linux (Landlock and seccomp)");
+    125
 }
 
 /// `opscockpit cost --plans [HOST]`: every plan, its source and date read

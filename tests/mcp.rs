@@ -351,5 +351,8 @@ fn the_snapshot_carries_what_the_screen_shows_and_filters_logs() {
     let lines = errors["logs"].as_array().cloned().unwrap_or_default();
     assert!(!lines.is_empty() && lines.len() <= 3, "{errors}");
     assert!(lines.iter().all(|l| l["level"] == "error"), "{lines:?}");
-    assert!(!all.to_string().contains('\u{1b}'), "nothing raw reaches the agent");
+    assert!(
+        !all.to_string().contains('\u{1b}'),
+        "nothing raw reaches the agent"
+    );
 }
