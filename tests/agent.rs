@@ -239,6 +239,52 @@ fn tcp_goes_only_to_allowed_ports() {
 }
 
 #[test]
+fn udp_is_closed_or_only_for_dns() {
+    let world = World::new();
+    assert_denied(
+        &world.probe(&["--profile", "generic"], &["udp"]),
+        "a UDP socket in the generic profile",
+    );
+    assert_works(
+        &world.probe(&["--profile", "claude"], &["udp"]),
+        "a UDP socket in the claude profile (DNS)",
+    );
+    assert_denied(
+        &world.probe(&["--profile", "claude"], &["udp", "9"]),
+        "a UDP connect to a port other than 53",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_token_registers_once() {
+    use opscockpit::gate::broker::Request;
+    use opscockpit::gate::client::Client;
+    let world = World::new();
+    let (_gate, cancel) = world.serve("web");
+    let socket = world.socket("web");
+    let replies = tokio::task::spawn_blocking(move || {
+        let mut client = Client::connect(&socket, "web").expect("connect");
+        let mut register = |token: &str| {
+            client
+                .request(&Request::RegisterSession {
+                    token: token.into(),
+                    profile: "generic".into(),
+                })
+                .expect("reply")
+        };
+        let token = "ab".repeat(32);
+        [register(&token), register(&token), register("guessable")]
+    })
+    .await
+    .expect("join");
+    cancel.cancel();
+    assert!(replies[0].ok, "{:?}", replies[0]);
+    let code = |i: usize| replies[i].error.as_ref().map(|e| e.code.clone());
+    assert_eq!(code(1).as_deref(), Some("session_exists"));
+    assert_eq!(code(2).as_deref(), Some("bad_request"));
+}
+
+#[test]
 fn ssh_cannot_reach_the_bed() {
     let world = World::new();
     let bed_port = std::env::var("OPSCOCKPIT_BED_SSH_PORT").unwrap_or_else(|_| "2222".into());

@@ -21,6 +21,13 @@ def unix(path):
     s.close()
 
 
+def udp(port=None):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if port is not None:
+        s.connect(("127.0.0.1", int(port)))
+    s.close()
+
+
 def read(path):
     with open(path, "rb") as f:
         f.read()
@@ -31,7 +38,7 @@ def write(path):
         f.write(b"written from inside the sandbox\n")
 
 
-OPS = {"tcp": tcp, "unix": unix, "read": read, "write": write}
+OPS = {"tcp": tcp, "udp": udp, "unix": unix, "read": read, "write": write}
 
 try:
     OPS[sys.argv[1]](*sys.argv[2:])
