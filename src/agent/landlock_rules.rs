@@ -69,6 +69,14 @@ pub fn check_never(rules: &Rules) -> Result<(), String> {
 /// granted entry by entry, recursively, leaving the excepted paths out.
 pub fn grants(rules: &Rules) -> Vec<Grant> {
     let except: Vec<PathBuf> = rules.except.iter().map(|p| real(p)).collect();
+    // A symlink met while carving is granted as its target: never one into
+    // a never path or the home directory.
+    let no_links_into: Vec<PathBuf> = rules
+        .never
+        .iter()
+        .chain(std::iter::once(&rules.home))
+        .map(|p| real(p))
+        .collect();
     let mut out = Vec::new();
     let lists = [
         (&rules.read_only, read_only()),
@@ -78,7 +86,12 @@ pub fn grants(rules: &Rules) -> Vec<Grant> {
     for (paths, access) in lists {
         for path in paths {
             if path.exists() {
-                carve(&real(path), access, &except, &mut out);
+                let mut carving = Carving {
+                    except: &except,
+                    no_links_into: &no_links_into,
+                    out: &mut out,
+                };
+                carving.carve(&real(path), access);
             }
         }
     }
@@ -126,33 +139,75 @@ pub fn own_proc(ruleset: RulesetCreated) -> Result<RulesetCreated, landlock::Rul
     }
 }
 
-fn carve(path: &Path, access: BitFlags<AccessFs>, except: &[PathBuf], out: &mut Vec<Grant>) {
-    if except.iter().any(|e| e == path) {
-        return;
-    }
-    if path == Path::new(PROC) {
-        proc_entries(access, out);
-        return;
-    }
-    let holds_an_exception = except.iter().any(|e| e.starts_with(path));
-    if !holds_an_exception || !path.is_dir() {
-        out.push(Grant {
+struct Carving<'a> {
+    except: &'a [PathBuf],
+    no_links_into: &'a [PathBuf],
+    out: &'a mut Vec<Grant>,
+}
+
+impl Carving<'_> {
+    fn carve(&mut self, path: &Path, access: BitFlags<AccessFs>) {
+        if self.except.iter().any(|e| e == path) {
+            return;
+        }
+        if path == Path::new(PROC) {
+            proc_entries(access, self.out);
+            return;
+        }
+        let holds_an_exception = self.except.iter().any(|e| e.starts_with(path));
+        if !holds_an_exception || !path.is_dir() {
+            self.out.push(Grant {
+                path: path.to_path_buf(),
+                access,
+            });
+            return;
+        }
+        // The directory itself may be listed, not everything under it.
+        self.out.push(Grant {
             path: path.to_path_buf(),
-            access,
+            access: access & AccessFs::ReadDir,
         });
-        return;
+        let Ok(entries) = std::fs::read_dir(path) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let entry = entry.path();
+            match self.link_target(&entry) {
+                Link::Plain => self.carve(&entry, access),
+                Link::To(target) => self.carve(&target, access),
+                Link::Refused => {}
+            }
+        }
     }
-    // The directory itself may be listed, not everything under it.
-    out.push(Grant {
-        path: path.to_path_buf(),
-        access: access & AccessFs::ReadDir,
-    });
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        carve(&entry.path(), access, except, out);
+
+    /// A rule on a symlink is a rule on its target (Landlock opens the
+    /// path): follow it only to a target that is allowed to be granted.
+    fn link_target(&self, entry: &Path) -> Link {
+        let is_link = entry.symlink_metadata().is_ok_and(|m| m.is_symlink());
+        if !is_link {
+            return Link::Plain;
+        }
+        let Ok(target) = entry.canonicalize() else {
+            return Link::Refused;
+        };
+        let excepted = self
+            .except
+            .iter()
+            .any(|e| target.starts_with(e) || e.starts_with(&target));
+        let private = self.no_links_into.iter().any(|p| target.starts_with(p));
+        if excepted || private {
+            Link::Refused
+        } else {
+            Link::To(target)
+        }
     }
+}
+
+/// What a directory entry is when a tree is carved.
+enum Link {
+    Plain,
+    To(PathBuf),
+    Refused,
 }
 
 /// The agent's ruleset, ready for `restrict_self` in the child.
@@ -238,12 +293,22 @@ mod tests {
             udp: false,
             env_unset: vec![],
             broker_dir: "/run/x".into(),
+            home: root.join("home"),
         };
         let paths: Vec<PathBuf> = grants(&rules).into_iter().map(|g| g.path).collect();
         assert!(paths.contains(&root.join("etc/passwd")));
         assert!(paths.contains(&root.join("etc/ssh/ssh_config")));
         assert!(!paths.contains(&root.join("etc/shadow")));
         assert!(!paths.contains(&root.join("etc/ssh/key")));
+        // A symlink in a carved tree is not a way to a secret.
+        std::fs::create_dir_all(root.join("home/.ssh")).expect("home");
+        std::fs::write(root.join("home/.ssh/id"), "k").expect("key");
+        std::os::unix::fs::symlink(root.join("home/.ssh/id"), root.join("etc/key-link"))
+            .expect("link");
+        std::os::unix::fs::symlink(root.join("etc/passwd"), root.join("etc/passwd-link"))
+            .expect("link");
+        let paths: Vec<PathBuf> = grants(&rules).into_iter().map(|g| g.path).collect();
+        assert!(!paths.iter().any(|p| p.starts_with(root.join("home"))));
         let mut home = rules.clone();
         home.read_write = vec![root.clone()];
         home.read_only = vec![];

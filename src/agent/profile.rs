@@ -209,6 +209,9 @@ pub struct Rules {
     /// Where the cockpits' broker sockets are: the only unix sockets the
     /// agent may connect to.
     pub broker_dir: PathBuf,
+    /// The home directory: a symlink into it is never followed when a tree
+    /// is granted entry by entry.
+    pub home: PathBuf,
 }
 
 impl Profile {
@@ -229,6 +232,7 @@ impl Profile {
             udp: self.udp,
             env_unset: self.env_unset.clone(),
             broker_dir: broker_dir.to_path_buf(),
+            home: places.home.clone(),
         }
     }
 }
