@@ -459,6 +459,12 @@ fn check_reports_this_kernel() {
         "{}",
         out.stdout
     );
+    assert!(
+        out.stdout
+            .contains("claude (min_abi 4, udp open): enforceable here"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -68,7 +68,7 @@ fn try_run(args: &AgentArgs, ctx: &Context) -> Result<i32, String> {
         .map_err(|e| format!("profile error: {e}"))?;
     let support = kernel::Support::probe();
     if args.check {
-        print!("{}", support.render());
+        print!("{}{}", support.render(), profiles_here(&profiles, &support));
         return Ok(0);
     }
     if let Some(name) = &args.print_profile {
@@ -87,6 +87,26 @@ fn try_run(args: &AgentArgs, ctx: &Context) -> Result<i32, String> {
     let outcome = launch(args, ctx, &profiles, &name, program, program_args, &tmp.0);
     drop(tmp);
     outcome
+}
+
+/// `--check`: whether each profile can be enforced on this kernel.
+fn profiles_here(profiles: &ProfileSet, support: &kernel::Support) -> String {
+    let mut out = String::from("profiles:\n");
+    for name in profiles.names() {
+        let Ok(profile) = profiles.get(&name) else {
+            continue;
+        };
+        let verdict = match support.missing(profile.min_abi) {
+            None => "enforceable here".to_string(),
+            Some(why) => format!("refuses to start here: {why}"),
+        };
+        out.push_str(&format!(
+            "  {name} (min_abi {}, udp {}): {verdict}\n",
+            profile.min_abi,
+            if profile.udp { "open" } else { "closed" }
+        ));
+    }
+    out
 }
 
 /// The profile a command gets by default: its own (`claude`, `codex`) if

@@ -669,6 +669,25 @@ mod tests {
     }
 
     #[test]
+    fn a_schema_1_database_gains_the_confined_column() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("gate.sqlite3");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(MIGRATIONS[0]).expect("schema 1");
+            conn.pragma_update(None, "user_version", 1).expect("v1");
+            conn.execute(
+                "INSERT INTO actions (id, host, state, tier, rule, command, timeout_secs, title, reason, agent, fingerprint, created_at) VALUES ('old', 'web', 'pending', 'approve', 'default', 'ls', 60, '', '', 'a', 'f', 1)",
+                [],
+            )
+            .expect("old row");
+        }
+        let store = Store::open(&path).expect("migrate");
+        assert_eq!(store.schema_version().expect("v"), MIGRATIONS.len() as i64);
+        assert_eq!(store.get("old").expect("get").expect("row").confined, None);
+    }
+
+    #[test]
     fn newer_schema_is_refused() {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("gate.sqlite3");
