@@ -253,6 +253,10 @@ fn udp_is_closed_or_only_for_dns() {
         &world.probe(&["--profile", "claude"], &["udp", "9"]),
         "a UDP connect to a port other than 53",
     );
+    assert_denied(
+        &world.probe(&["--profile", "claude"], &["sctp"]),
+        "an SCTP socket (Landlock's port rules are TCP only)",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

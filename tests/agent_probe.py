@@ -28,6 +28,10 @@ def udp(port=None):
     s.close()
 
 
+def sctp():
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132).close()
+
+
 def read(path):
     with open(path, "rb") as f:
         f.read()
@@ -38,7 +42,7 @@ def write(path):
         f.write(b"written from inside the sandbox\n")
 
 
-OPS = {"tcp": tcp, "udp": udp, "unix": unix, "read": read, "write": write}
+OPS = {"tcp": tcp, "sctp": sctp, "udp": udp, "unix": unix, "read": read, "write": write}
 
 try:
     OPS[sys.argv[1]](*sys.argv[2:])

@@ -1,6 +1,7 @@
 //! The agent's seccomp filters, compiled in the launcher before the fork:
 //! - `deny`: sockets of other families (packet, netlink but route, vsock,
-//!   bluetooth, …), raw inet sockets, UDP unless the profile opens it, unix
+//!   bluetooth, …), inet sockets other than TCP and UDP (raw, SCTP, DCCP,
+//!   MPTCP, UDP-Lite), UDP unless the profile opens it, unix
 //!   datagram sockets (their `sendto` names a path the supervisor never
 //!   sees), TCP fast-open sends (a connect without `connect`) and io_uring
 //!   (its operations bypass seccomp) all fail with EACCES;
@@ -26,6 +27,8 @@ const AUDIT_ARCH: u32 = 0xC000_00B7;
 
 const SOCK_TYPE_MASK: u64 = 0xf;
 const MSG_FASTOPEN: u64 = 0x2000_0000;
+/// The obsolete packet type of inet sockets (libc marks it deprecated).
+const SOCK_PACKET: i32 = 10;
 
 fn cond(arg: u8, op: Op, value: u64) -> Result<SeccompCondition, String> {
     SeccompCondition::new(arg, Len::Dword, op, value).map_err(|e| format!("seccomp rule: {e}"))
@@ -58,10 +61,27 @@ pub fn deny_filter(udp: bool) -> Result<BpfProgram, String> {
             cond(0, Op::Eq, libc::AF_NETLINK as u64)?,
             cond(2, Op::Ne, libc::NETLINK_ROUTE as u64)?,
         ])?,
-        socket_of(libc::AF_INET, libc::SOCK_RAW)?,
-        socket_of(libc::AF_INET6, libc::SOCK_RAW)?,
         socket_of(libc::AF_UNIX, libc::SOCK_DGRAM)?,
     ];
+    for domain in [libc::AF_INET, libc::AF_INET6] {
+        // Landlock's port rules cover TCP only: SCTP, DCCP, MPTCP, UDP-Lite
+        // and raw sockets would connect around them.
+        for kind in [
+            libc::SOCK_RAW,
+            libc::SOCK_RDM,
+            libc::SOCK_SEQPACKET,
+            libc::SOCK_DCCP,
+            SOCK_PACKET,
+        ] {
+            socket_rules.push(socket_of(domain, kind)?);
+        }
+        socket_rules.push(rule(vec![
+            cond(0, Op::Eq, domain as u64)?,
+            cond(2, Op::Ne, 0)?,
+            cond(2, Op::Ne, libc::IPPROTO_TCP as u64)?,
+            cond(2, Op::Ne, libc::IPPROTO_UDP as u64)?,
+        ])?);
+    }
     if !udp {
         socket_rules.push(socket_of(libc::AF_INET, libc::SOCK_DGRAM)?);
         socket_rules.push(socket_of(libc::AF_INET6, libc::SOCK_DGRAM)?);
