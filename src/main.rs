@@ -262,7 +262,10 @@ mod gate {
 }
 
 /// `opscockpit agent …` (see `opscockpit::agent`); returns the exit code.
-#[cfg(target_os = "linux")]
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 fn agent_command(cli: &Cli, config: &Config, paths: &Paths) -> i32 {
     let Some(Command::Agent {
         profile,
@@ -307,9 +310,14 @@ fn agent_command(cli: &Cli, config: &Config, paths: &Paths) -> i32 {
     opscockpit::agent::run(&args, &ctx)
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
 fn agent_command(_cli: &Cli, _config: &Config, _paths: &Paths) -> i32 {
-    eprintln!("opscockpit agent: confinement needs Linux (Landlock and seccomp)");
+    eprintln!(
+        "opscockpit agent: confinement needs Linux on x86_64 or aarch64 (Landlock and seccomp)"
+    );
     125
 }
 

@@ -3,7 +3,10 @@
 //! error). The tests run as root, which DAC permissions would not stop: the
 //! denials below come from Landlock and seccomp (the files are world
 //! readable on purpose).
-#![cfg(target_os = "linux")]
+#![cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
 
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;

@@ -15,6 +15,9 @@ pub struct Support {
     pub seccomp_filter: bool,
     pub user_notif: bool,
     pub pidfd_getfd: bool,
+    /// Yama's ptrace_scope (0 when Yama is absent): from 2 on, the launcher
+    /// may not read its agent's memory, so every connect of the agent fails.
+    pub yama_ptrace_scope: u32,
 }
 
 impl Support {
@@ -24,6 +27,10 @@ impl Support {
             seccomp_filter: seccomp_filter(),
             user_notif: user_notif(),
             pidfd_getfd: pidfd_getfd(),
+            yama_ptrace_scope: std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0),
         }
     }
 
@@ -84,8 +91,8 @@ impl Support {
             "Landlock ABI: {}\nseccomp filters: {}\nseccomp user notification: {}\npidfd_getfd: {}\n\
              rules on this kernel:\n  files (read/write/execute per tree): {}\n  truncate: {}\n  device ioctl: {}\n  \
              tcp connect to allowed ports, bind denied: {}\n  abstract unix sockets and signals scoped: {}\n  \
-             path unix sockets: {unix}\n  other socket families, raw, udp when off, io_uring: {}\n  \
-             other processes' /proc (ptrace scope): {}\nopscockpit agent: {}\n",
+             path unix sockets: {unix}\n  other socket families, inet other than TCP/UDP, udp when off, io_uring: {}\n  \
+             other processes' /proc: {}\nYama ptrace_scope: {}{}\nopscockpit agent: {}\n",
             if abi == 0 {
                 "none (Landlock unavailable)".to_string()
             } else {
@@ -105,6 +112,12 @@ impl Support {
                 "NOT enforced (no seccomp)"
             },
             enforced(1),
+            self.yama_ptrace_scope,
+            if self.yama_ptrace_scope >= 2 {
+                " (the supervisor cannot read the agent's calls: every connect will fail)"
+            } else {
+                ""
+            },
             match self.missing(ABI_NET) {
                 None => "can confine agents here".to_string(),
                 Some(why) => format!("refuses to start: {why}"),
@@ -192,6 +205,7 @@ mod tests {
             seccomp_filter: true,
             user_notif: true,
             pidfd_getfd: true,
+            yama_ptrace_scope: 1,
         };
         assert_eq!(full.missing(4), None);
         let why = full.missing(99).expect("too new");
