@@ -44,8 +44,18 @@ fn real_main() -> Result<()> {
         std::process::exit(code);
     }
     let paths = Paths::resolve(cli.config.as_deref());
-    let config =
-        Config::load(&paths, cli.config.is_some()).map_err(|e| eyre!("config error: {e}"))?;
+    let config = match Config::load(&paths, cli.config.is_some()) {
+        Ok(config) => config,
+        // Inside `opscockpit agent` the config dir is out of reach on
+        // purpose; `mcp` finds the cockpits by their sockets.
+        Err(e) if confined_mcp(&cli) => {
+            eprintln!(
+                "opscockpit mcp: config not readable inside the sandbox ({e}); listing running cockpits only"
+            );
+            Config::default()
+        }
+        Err(e) => return Err(eyre!("config error: {e}")),
+    };
     if let Some(Command::Secret { command }) = &cli.command {
         use opscockpit::cli::SecretCommand;
         use opscockpit::secrets::store::{self, Op};
@@ -259,6 +269,12 @@ mod gate {
         runtime.shutdown_timeout(std::time::Duration::from_millis(200));
         Ok(())
     }
+}
+
+/// `opscockpit mcp` started by an agent that `opscockpit agent` confines.
+fn confined_mcp(cli: &Cli) -> bool {
+    matches!(cli.command, Some(Command::Mcp { .. }))
+        && std::env::var_os("OPSCOCKPIT_SESSION").is_some_and(|v| !v.is_empty())
 }
 
 /// `opscockpit agent …` (see `opscockpit::agent`); returns the exit code.

@@ -448,6 +448,42 @@ async fn proposals_through_the_gate_are_marked_confined() {
     assert_eq!(confined_of("echo outside"), serde_json::Value::Null);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opscockpit_mcp_starts_inside_the_sandbox() {
+    let world = World::new();
+    // The config dir is out of reach: mcp must start without it.
+    world.world_readable(&world.config_dir().join("config.toml"), "");
+    let (_gate, cancel) = world.serve("web");
+    let mut c = world.cmd();
+    c.args(["agent", "--", BIN, "mcp"]).stdin(Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = c.spawn().expect("agent mcp");
+        let requests = concat!(
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#,
+            "\n",
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            "\n",
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_hosts","arguments":{}}}"#,
+            "\n",
+        );
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            stdin.write_all(requests.as_bytes()).expect("requests");
+            // Closing stdin ends the server after its answers.
+        }
+        child.wait_with_output().expect("mcp output")
+    })
+    .await
+    .expect("join");
+    cancel.cancel();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\"id\":2") && stdout.contains("web"),
+        "list_hosts must answer with the running cockpit: {stdout} / {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn check_reports_this_kernel() {
     let world = World::new();

@@ -95,6 +95,14 @@ pub fn grants(rules: &Rules) -> Vec<Grant> {
             }
         }
     }
+    // The cockpits' socket dir may be listed (`opscockpit mcp` finds the
+    // running cockpits so); connecting is the supervisor's to allow.
+    if rules.broker_dir.is_dir() {
+        out.push(Grant {
+            path: real(&rules.broker_dir),
+            access: AccessFs::ReadDir.into(),
+        });
+    }
     out
 }
 

@@ -297,7 +297,7 @@ impl Rules {
              read-write:\n{rw}read-only:\n{ro}devices (read, write, ioctl):\n{dev}\
              left out of the trees above:\n{except}never reachable (refuses to start if a rule covers one):\n{never}\
              tcp connect: {ports}\nudp: {udp}\ntcp bind: denied\n\
-             unix sockets: only {broker}/*.sock (the cockpits' gate)\n\
+             unix sockets: only {broker}/*.sock (the cockpits' gate; the dir may be listed)\n\
              environment removed: {env} and the secrets config.toml names\n",
             name = self.profile,
             abi = self.min_abi,
