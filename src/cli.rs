@@ -127,6 +127,35 @@ pub enum Command {
         #[arg(long)]
         agent: Option<String>,
     },
+    /// Run an AI agent confined so that the gate is its only way to the host:
+    /// Landlock file and TCP rules, seccomp filters, only the cockpits'
+    /// sockets among unix sockets, a scrubbed environment (Linux only).
+    #[command(
+        after_help = "Profiles: claude, codex, generic (default: the one named like CMD, else generic), and agent-profiles/NAME.toml in the config dir laid over them. It refuses to start on a kernel that cannot enforce the profile; --check shows what this one enforces."
+    )]
+    Agent {
+        /// The sandbox profile.
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// Also allow TCP connections to this port (repeatable).
+        #[arg(long = "allow-port", value_name = "N")]
+        allow_port: Vec<u16>,
+        /// Also allow this path, read-only or with `:rw` read-write (repeatable).
+        #[arg(long = "allow-path", value_name = "P[:rw]")]
+        allow_path: Vec<String>,
+        /// Run CMD without confinement (said on stderr; not marked confined).
+        #[arg(long)]
+        unconfined: bool,
+        /// Print what this kernel can enforce, and exit.
+        #[arg(long)]
+        check: bool,
+        /// Print the resolved rules of profile NAME, and exit.
+        #[arg(long, value_name = "NAME")]
+        print_profile: Option<String>,
+        /// The agent's command and its arguments.
+        #[arg(last = true, num_args = 0..)]
+        command: Vec<String>,
+    },
     /// Serve HOST's gate without the TUI: auto-tier actions run, others wait
     /// for a cockpit. For tests and headless hosts.
     #[command(hide = true)]

@@ -2,6 +2,11 @@
 //! `ARCHITECTURE.md` for how the modules fit together.
 
 pub mod action;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+pub mod agent;
 pub mod app;
 pub mod channel;
 pub mod cli;

@@ -47,8 +47,18 @@ fn real_main() -> Result<()> {
         std::process::exit(code);
     }
     let paths = Paths::resolve(cli.config.as_deref());
-    let config =
-        Config::load(&paths, cli.config.is_some()).map_err(|e| eyre!("config error: {e}"))?;
+    let config = match Config::load(&paths, cli.config.is_some()) {
+        Ok(config) => config,
+        // Inside `opscockpit agent` the config dir is out of reach on
+        // purpose; `mcp` finds the cockpits by their sockets.
+        Err(e) if confined_mcp(&cli) => {
+            eprintln!(
+                "opscockpit mcp: config not readable inside the sandbox ({e}); listing running cockpits only"
+            );
+            Config::default()
+        }
+        Err(e) => return Err(eyre!("config error: {e}")),
+    };
     if let Some(Command::Secret { command }) = &cli.command {
         use opscockpit::cli::SecretCommand;
         use opscockpit::secrets::store::{self, Op};
@@ -57,6 +67,9 @@ fn real_main() -> Result<()> {
             SecretCommand::Delete { host } => (Op::Delete, host),
         };
         return store::run(op, host, &config).map_err(|e| eyre!(e));
+    }
+    if let Some(Command::Agent { .. }) = &cli.command {
+        std::process::exit(agent_command(&cli, &config, &paths));
     }
     if let Some(Command::Mcp { agent }) = &cli.command {
         let hosts: Vec<String> = config.hosts.keys().cloned().collect();
@@ -261,6 +274,72 @@ mod gate {
         runtime.shutdown_timeout(std::time::Duration::from_millis(200));
         Ok(())
     }
+}
+
+/// `opscockpit mcp` started by an agent that `opscockpit agent` confines.
+fn confined_mcp(cli: &Cli) -> bool {
+    matches!(cli.command, Some(Command::Mcp { .. }))
+        && std::env::var_os("OPSCOCKPIT_SESSION").is_some_and(|v| !v.is_empty())
+}
+
+/// `opscockpit agent …` (see `opscockpit::agent`); returns the exit code.
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+fn agent_command(cli: &Cli, config: &Config, paths: &Paths) -> i32 {
+    let Some(Command::Agent {
+        profile,
+        allow_port,
+        allow_path,
+        unconfined,
+        check,
+        print_profile,
+        command,
+    }) = &cli.command
+    else {
+        return 2;
+    };
+    // Variables that hold secrets by the config's own account.
+    let secret_vars = config
+        .hosts
+        .values()
+        .flat_map(|h| {
+            let bs = h.betterstack.as_ref();
+            [
+                bs.and_then(|b| b.password_env.clone()),
+                bs.and_then(|b| b.team_token_env.clone()),
+                h.hcloud_token_env.clone(),
+            ]
+        })
+        .flatten()
+        .collect();
+    let args = opscockpit::agent::AgentArgs {
+        profile: profile.clone(),
+        allow_ports: allow_port.clone(),
+        allow_paths: allow_path.clone(),
+        unconfined: *unconfined,
+        check: *check,
+        print_profile: print_profile.clone(),
+        command: command.clone(),
+    };
+    let ctx = opscockpit::agent::Context {
+        config_dir: paths.config_dir.clone(),
+        data_dir: config::data_dir(),
+        secret_vars,
+    };
+    opscockpit::agent::run(&args, &ctx)
+}
+
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+fn agent_command(_cli: &Cli, _config: &Config, _paths: &Paths) -> i32 {
+    eprintln!(
+        "opscockpit agent: confinement needs Linux on x86_64 or aarch64 (Landlock and seccomp)"
+    );
+    125
 }
 
 /// `opscockpit cost --plans [HOST]`: every plan, its source and date read

@@ -339,6 +339,7 @@ pub fn populated_state(theme: &str) -> State {
             error: None,
             stdout_total: 0,
             stderr_total: 0,
+            confined: None,
             repeats: 0,
         }
     };

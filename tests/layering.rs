@@ -21,6 +21,7 @@ use std::{env, fs};
 /// purpose: themes are ratatui styles.
 const SCREEN_FREE: &[&str] = &[
     "gate",
+    "agent",
     "transport",
     "sources",
     "logs",

@@ -12,6 +12,8 @@
 //! cancelled ("proposer gone"): nothing runs for an agent that is no longer
 //! there to see the result.
 //! - `list_pending` `{}`; `history` `{"host":…?,"since_secs":N?,"state":…?,"limit":N?}` (read-only)
+//! - `register_session` `{"token":64 hex,"profile":…}`: `opscockpit agent` says proposals carrying this
+//!   token (`"session"` in a proposal) come from an agent it confined; a known token is refused
 //! - `snapshot` `{"query":{"lines":N?,"source":…?,"level":…?,"search":…?}}`: read-only, what the cockpit
 //!   shows now (link, metrics summary, alerts, containers, newest log lines), inert and masked as on screen
 //!
@@ -82,9 +84,13 @@ pub enum Request {
         #[serde(default)]
         query: super::snapshot::SnapshotQuery,
     },
+    /// `opscockpit agent`: proposals carrying this token come from an agent
+    /// confined under `profile`.
+    #[serde(rename = "register_session")]
+    RegisterSession { token: String, profile: String },
 }
 
-const OPS: [&str; 7] = [
+const OPS: [&str; 8] = [
     "propose",
     "status",
     "wait",
@@ -92,6 +98,7 @@ const OPS: [&str; 7] = [
     "list_pending",
     "history",
     "snapshot",
+    "register_session",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -540,6 +547,7 @@ fn check_no_extra_fields(
         "list_pending" => &["op"],
         "snapshot" => &["op", "query"],
         "history" => &["op", "host", "since_secs", "state", "limit"],
+        "register_session" => &["op", "token", "profile"],
         _ => &["op", "id"],
     };
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
@@ -558,6 +566,13 @@ async fn answer(gate: &Gate, request: Request) -> Response {
     let result = match request {
         Request::Propose { proposal, .. } => {
             gate.propose(proposal).map(|a| Response::action(a, None))
+        }
+        Request::RegisterSession { token, profile } => {
+            gate.register_session(&token, &profile).map(|()| Response {
+                v: PROTOCOL_VERSION,
+                ok: true,
+                ..Response::default()
+            })
         }
         Request::Status { id } => gate.status(&id).map(|a| Response::action(a, None)),
         Request::Cancel { id } => gate.cancel(&id).map(|a| Response::action(a, None)),

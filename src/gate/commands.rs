@@ -74,6 +74,10 @@ pub fn propose(data_dir: &Path, args: &ProposeArgs) -> i32 {
             .clone()
             .or_else(|| std::env::var("OPSCOCKPIT_AGENT").ok())
             .unwrap_or_else(|| "cli".into()),
+        // Set by `opscockpit agent` for the agent it confines.
+        session: std::env::var("OPSCOCKPIT_SESSION")
+            .ok()
+            .filter(|s| !s.is_empty()),
     };
     let request = Request::Propose {
         proposal,

@@ -56,6 +56,8 @@ struct Inner {
     repeats: Mutex<HashMap<String, u32>>,
     /// Where `snapshot` questions go (the cockpit's event loop).
     snapshots: super::snapshot::SnapshotDesk,
+    /// Session tokens of confined agents (`register_session`) → profile.
+    sessions: Mutex<HashMap<String, String>>,
 }
 
 /// Why a pending proposal was cancelled by the cockpit rather than by its
@@ -149,6 +151,7 @@ impl Gate {
                 waiters: Mutex::new(HashMap::new()),
                 repeats: Mutex::new(HashMap::new()),
                 snapshots: super::snapshot::SnapshotDesk::default(),
+                sessions: Mutex::new(HashMap::new()),
             }),
         };
         gate.recover()?;
@@ -305,10 +308,53 @@ impl Gate {
         view
     }
 
+    /// `opscockpit agent` registers the session token it hands a confined
+    /// agent. A token must be 64 hex digits (32 random bytes) and new: a
+    /// second registration of a known token is refused, so nobody can
+    /// re-label a session that exists.
+    pub fn register_session(&self, token: &str, profile: &str) -> Result<(), GateError> {
+        let well_formed = token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
+        if !well_formed {
+            return Err(GateError::new(
+                "bad_request",
+                "a session token is 64 hex digits (32 random bytes)",
+            ));
+        }
+        let profile: String = profile.chars().take(64).collect();
+        if profile.trim().is_empty() {
+            return Err(GateError::new("bad_request", "the profile name is empty"));
+        }
+        let mut sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if sessions.contains_key(&token.to_ascii_lowercase()) {
+            return Err(GateError::new(
+                "session_exists",
+                "this session token is already registered",
+            ));
+        }
+        sessions.insert(token.to_ascii_lowercase(), profile);
+        Ok(())
+    }
+
+    /// The profile of a registered session token (`None`: unknown or absent).
+    fn confined_profile(&self, session: Option<&str>) -> Option<String> {
+        let token = session?.to_ascii_lowercase();
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&token)
+            .cloned()
+    }
+
     /// Submits a proposal: the policy gives its tier, it is recorded, and an
     /// `auto` action starts at once.
     pub fn propose(&self, proposal: Proposal) -> Result<ActionView, GateError> {
         let p = validate(proposal)?;
+        let confined = self.confined_profile(p.session.as_deref());
         let cfg = &self.inner.config;
         let timeout_secs = p
             .timeout_secs
@@ -352,6 +398,7 @@ impl Gate {
             error: None,
             stdout_total: 0,
             stderr_total: 0,
+            confined,
             repeats: 0,
         };
         let policy_data = json!({"tier": decision.tier.name(), "rule": decision.rule});
@@ -392,6 +439,7 @@ impl Gate {
             "reason": view.reason,
             "risk": view.risk.map(|r| r.name()),
             "fingerprint": view.fingerprint,
+            "confined": view.confined,
         });
         if matches!(decision.tier, Tier::Approve | Tier::Confirm)
             && let Some(existing) = self.identical_pending(&view)?

@@ -122,6 +122,11 @@ pub struct Proposal {
     /// Who proposes (the agent's name).
     #[serde(default)]
     pub agent: String,
+    /// The session token `opscockpit agent` handed the proposer
+    /// (`OPSCOCKPIT_SESSION`): a token a cockpit knows marks the action
+    /// confined. Never stored or shown; only its profile name is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 /// One action as stored and shown (without its output).
@@ -156,6 +161,11 @@ pub struct ActionView {
     pub error: Option<String>,
     pub stdout_total: u64,
     pub stderr_total: u64,
+    /// The sandbox profile the proposer ran under (`opscockpit agent`), when
+    /// its session token was registered with this cockpit; `None`: nothing
+    /// says the proposer was confined.
+    #[serde(default)]
+    pub confined: Option<String>,
     /// Identical proposals from the same agent merged into this one while
     /// it waited (retries): counted, not queued twice. Not stored.
     #[serde(default)]

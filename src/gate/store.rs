@@ -77,9 +77,11 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
     CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+    // 2: the sandbox profile of a confined proposer (`opscockpit agent`).
+    "ALTER TABLE actions ADD COLUMN confined TEXT;",
 ];
 
-const COLUMNS: &str = "id, host, state, tier, rule, command, cwd, timeout_secs, title, reason, agent, risk, fingerprint, created_at, expires_at, decided_at, decided_by, decision_reason, started_at, ended_at, exit_code, signal, error, stdout_total, stderr_total";
+const COLUMNS: &str = "id, host, state, tier, rule, command, cwd, timeout_secs, title, reason, agent, risk, fingerprint, created_at, expires_at, decided_at, decided_by, decision_reason, started_at, ended_at, exit_code, signal, error, stdout_total, stderr_total, confined";
 
 /// One lifecycle move and what is recorded with it.
 #[derive(Debug, Clone)]
@@ -234,7 +236,7 @@ impl Store {
         let mut current = view.clone();
         current.state = ActionState::Proposed;
         tx.execute(
-            &format!("INSERT INTO actions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"),
+            &format!("INSERT INTO actions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"),
             params![
                 current.id,
                 current.host,
@@ -261,6 +263,7 @@ impl Store {
                 current.error,
                 current.stdout_total as i64,
                 current.stderr_total as i64,
+                current.confined,
             ],
         )
         .map_err(db_err("recording proposal"))?;
@@ -586,6 +589,7 @@ fn view_from_row(r: &Row<'_>) -> rusqlite::Result<ActionView> {
         error: r.get(22)?,
         stdout_total: r.get::<_, i64>(23)?.max(0) as u64,
         stderr_total: r.get::<_, i64>(24)?.max(0) as u64,
+        confined: r.get(25)?,
         repeats: 0,
     })
 }
@@ -622,6 +626,7 @@ mod tests {
             error: None,
             stdout_total: 0,
             stderr_total: 0,
+            confined: None,
             repeats: 0,
         }
     }
@@ -661,6 +666,25 @@ mod tests {
         // Re-opening does not re-run migrations.
         let again = Store::open(&path).expect("reopen");
         assert_eq!(again.schema_version().expect("v"), MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_schema_1_database_gains_the_confined_column() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("gate.sqlite3");
+        {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(MIGRATIONS[0]).expect("schema 1");
+            conn.pragma_update(None, "user_version", 1).expect("v1");
+            conn.execute(
+                "INSERT INTO actions (id, host, state, tier, rule, command, timeout_secs, title, reason, agent, fingerprint, created_at) VALUES ('old', 'web', 'pending', 'approve', 'default', 'ls', 60, '', '', 'a', 'f', 1)",
+                [],
+            )
+            .expect("old row");
+        }
+        let store = Store::open(&path).expect("migrate");
+        assert_eq!(store.schema_version().expect("v"), MIGRATIONS.len() as i64);
+        assert_eq!(store.get("old").expect("get").expect("row").confined, None);
     }
 
     #[test]

@@ -409,6 +409,10 @@ impl GateTools {
             reason: args.reason.unwrap_or_default(),
             risk,
             agent: self.proposer(&context),
+            // Set by `opscockpit agent` when it started this MCP server's client.
+            session: std::env::var("OPSCOCKPIT_SESSION")
+                .ok()
+                .filter(|s| !s.is_empty()),
         };
         Ok(self.propose_and_wait(&args.host, proposal, &context).await)
     }

@@ -45,6 +45,7 @@ fn action(id: &str, tier: Tier, command: &str, created_secs_ago: i64) -> ActionV
         error: None,
         stdout_total: 0,
         stderr_total: 0,
+        confined: None,
         repeats: 0,
     }
 }
