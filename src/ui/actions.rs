@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::gate_common::{countdown, draw_open_detail, tier_style};
+use super::gate_common::{confinement_cell, countdown, draw_open_detail, tier_style};
 use crate::action::PaneId;
 use crate::app::gate::pending_rows;
 use crate::app::state::State;
@@ -49,6 +49,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                     tier_style(state, a.tier),
                 ),
                 Span::styled(format!("{left:>7} "), t.warning),
+                confinement_cell(state, a),
+                Span::raw(" "),
                 Span::styled(format!("{:<12} ", truncate(&inert(&a.agent), 12)), t.muted),
                 Span::styled(what, t.text),
             ]);

@@ -124,6 +124,14 @@ pub fn detail_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
     lines.push(Line::from(vec![
         label(" proposer "),
         Span::styled(inert(&a.agent), t.text),
+        Span::styled(
+            format!(" ({})", confinement_words(a)),
+            if a.confined.is_some() {
+                t.ok
+            } else {
+                t.warning
+            },
+        ),
         label("  stated risk "),
         Span::styled(a.risk.map(|r| r.name()).unwrap_or("-").to_string(), t.text),
         label("  rule "),
@@ -294,4 +302,29 @@ pub fn policy_view_lines(state: &State, command: &str) -> Vec<Line<'static>> {
         ));
     }
     lines
+}
+
+/// Whether the proposer could have gone around the gate: `conf` (started
+/// by `opscockpit agent`, with its profile) or `UNCONF`, as a short cell
+/// and as words for popups and details.
+pub fn confinement_cell(state: &State, a: &ActionView) -> Span<'static> {
+    match &a.confined {
+        Some(_) => Span::styled("conf  ", state.theme.ok),
+        None => Span::styled("UNCONF", state.theme.warning),
+    }
+}
+
+/// The few words the approve popup has room for.
+pub fn confinement_short(a: &ActionView) -> String {
+    match &a.confined {
+        Some(profile) => format!("confined:{}", inert(profile)),
+        None => "UNCONFINED".into(),
+    }
+}
+
+pub fn confinement_words(a: &ActionView) -> String {
+    match &a.confined {
+        Some(profile) => format!("confined (profile {})", inert(profile)),
+        None => "UNCONFINED: the proposer could have gone around the gate".into(),
+    }
 }

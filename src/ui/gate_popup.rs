@@ -129,8 +129,9 @@ pub fn draw(frame: &mut Frame, body: Rect, state: &State) {
             lines.push(Line::styled(format!(" fingerprint {fingerprint}"), t.muted));
             lines.push(Line::styled(
                 format!(
-                    " proposed by {}; tier {} (rule {})",
+                    " proposed by {}, {}; tier {} (rule {})",
                     inert(&a.agent),
+                    super::gate_common::confinement_short(a),
                     a.tier.name(),
                     inert(&a.rule)
                 ),

@@ -584,3 +584,32 @@ fn a_command_taller_than_the_popup_cannot_be_approved_before_it_was_scrolled_thr
     assert!(!text.contains("more rows: scroll"), "{text}");
     assert_eq!(approve_effects(&key(&mut state, KeyCode::Char('y'))), 1);
 }
+
+#[test]
+fn confined_and_unconfined_proposers_are_told_apart() {
+    let mut state = base_state();
+    let mut boxed = action("iiii0009iiiiiiiiiiiiiiii", Tier::Approve, "uptime", 600);
+    boxed.confined = Some("claude".into());
+    update::apply_event(
+        &mut state,
+        crate::app::event::AppEvent::Gate(GateEvent::History(vec![boxed])),
+    );
+    let text = screen_text(&render(&mut state, 200, 60));
+    let row = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle) && l.contains("APPROVE"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(row("uptime").contains("conf  "), "{text}");
+    assert!(row("systemctl restart").contains("UNCONF"), "{text}");
+    key(&mut state, KeyCode::Enter);
+    let text = screen_text(&render(&mut state, 200, 60));
+    assert!(text.contains("confined (profile claude)"), "{text}");
+    key(&mut state, KeyCode::Char('a'));
+    let text = screen_text(&render(&mut state, 200, 60));
+    assert!(
+        text.contains("confined:claude"),
+        "the popup says it too: {text}"
+    );
+}

@@ -11,7 +11,8 @@ use ratatui::widgets::Paragraph;
 
 use super::actions::truncate;
 use super::gate_common::{
-    date_time_of, draw_open_detail, duration_text, exit_text, state_style, tier_style,
+    confinement_cell, date_time_of, draw_open_detail, duration_text, exit_text, state_style,
+    tier_style,
 };
 use crate::action::PaneId;
 use crate::app::gate::history_rows;
@@ -39,10 +40,20 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     let wide = area.width >= 110;
+    // Room for the confinement column too (the detail always says it).
+    let with_confinement = area.width >= 140;
     let header = if wide {
         format!(
-            " {:<19} {:<10} {:<13} {:<7} {:<10} {:<12} {:>7} {:>5}  COMMAND",
-            "PROPOSED", "HOST", "STATE", "TIER", "DECIDED", "PROPOSER", "TOOK", "EXIT"
+            " {:<19} {:<10} {:<13} {:<7} {:<10} {:<12} {}{:>7} {:>5}  COMMAND",
+            "PROPOSED",
+            "HOST",
+            "STATE",
+            "TIER",
+            "DECIDED",
+            "PROPOSER",
+            if with_confinement { "CONF   " } else { "" },
+            "TOOK",
+            "EXIT"
         )
     } else {
         format!(
@@ -75,6 +86,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                 Span::styled(format!("{:<7} ", a.tier.name()), tier_style(state, a.tier)),
                 Span::styled(format!("{:<10} ", truncate(&decider(a), 10)), t.text),
                 Span::styled(format!("{:<12} ", truncate(&inert(&a.agent), 12)), t.muted),
+                if with_confinement {
+                    confinement_cell(state, a)
+                } else {
+                    Span::raw("")
+                },
+                Span::raw(if with_confinement { " " } else { "" }),
                 Span::styled(format!("{:>7} ", duration_text(a.duration_ms())), t.text),
                 Span::styled(
                     format!("{:>5}  ", exit_text(a)),
