@@ -420,9 +420,10 @@ pub fn popup_key(state: &mut State, key: KeyEvent) -> Outcome {
                     return redraw();
                 }
                 KeyCode::Up => scroll = scroll.saturating_sub(1),
-                KeyCode::Down => scroll = scroll.saturating_add(1),
+                // No further than the end: the last rows stay on screen.
+                KeyCode::Down => scroll = scroll.saturating_add(1).min(needed),
                 KeyCode::PageUp => scroll = scroll.saturating_sub(10),
-                KeyCode::PageDown => scroll = scroll.saturating_add(10),
+                KeyCode::PageDown => scroll = scroll.saturating_add(10).min(needed),
                 KeyCode::Enter if confirm => {
                     if typed == state.host {
                         return approve(state);
