@@ -367,6 +367,8 @@ async fn serve_connection<R, W>(
             }
         };
         if send(&mut write, &reply).await.is_err() {
+            // Gone before it heard the answer (killed right after proposing).
+            proposer_gone(&mut waited_for);
             return;
         }
     }
