@@ -1,11 +1,10 @@
 //! The table by source name: a team API token and the sources API.
 
-use std::time::Duration;
-
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::query::{first_line, request_error};
+use super::tail::retry_after;
 use super::*;
 use crate::logs::{LogEvent, SourceHealth, send_status};
 use crate::secrets::Secret;
@@ -264,15 +263,8 @@ pub(super) async fn find_table<E: From<LogEvent> + Send + 'static>(
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
-                let (health, wait) = if e.is_transient() {
-                    (SourceHealth::Degraded, backoff(options.poll, failures))
-                } else {
-                    (SourceHealth::Unavailable, MAX_BACKOFF)
-                };
-                let message = format!(
-                    "{e}; retrying in {}",
-                    humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
-                );
+                let (health, wait, message) =
+                    retry_after(&e, e.is_transient(), options.poll, failures);
                 tracing::warn!(source = %name, "{message}");
                 send_status(tx, name, health, message).await;
                 wait

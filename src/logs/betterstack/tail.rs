@@ -209,15 +209,8 @@ pub async fn run<E: From<LogEvent> + Send + 'static>(
             Err(e) => {
                 last_ok_message.clear();
                 failures = failures.saturating_add(1);
-                let (health, wait) = if e.is_transient() {
-                    (SourceHealth::Degraded, backoff(options.poll, failures))
-                } else {
-                    (SourceHealth::Unavailable, MAX_BACKOFF)
-                };
-                let message = format!(
-                    "{e}; retrying in {}",
-                    humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
-                );
+                let (health, wait, message) =
+                    retry_after(&e, e.is_transient(), options.poll, failures);
                 tracing::warn!(source = %name, "{message}");
                 send_status(&tx, &name, health, message).await;
                 wait
@@ -231,6 +224,27 @@ pub async fn run<E: From<LogEvent> + Send + 'static>(
 }
 
 /// poll × 2^failures, at most a minute.
+/// After a failed request: how the source's health reads, how long to
+/// wait, and what the status line says (a transient error backs off, a
+/// permanent one waits the longest).
+pub(super) fn retry_after(
+    error: &impl std::fmt::Display,
+    transient: bool,
+    poll: Duration,
+    failures: u32,
+) -> (SourceHealth, Duration, String) {
+    let (health, wait) = if transient {
+        (SourceHealth::Degraded, backoff(poll, failures))
+    } else {
+        (SourceHealth::Unavailable, MAX_BACKOFF)
+    };
+    let message = format!(
+        "{error}; retrying in {}",
+        humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
+    );
+    (health, wait, message)
+}
+
 pub fn backoff(poll: Duration, failures: u32) -> Duration {
     let factor = 1u32 << failures.min(6);
     poll.saturating_mul(factor).min(MAX_BACKOFF)
