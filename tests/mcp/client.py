@@ -109,7 +109,13 @@ async def main():
             pending = []
             for _ in range(50):
                 listed = content(await session.call_tool("list_pending", {"host": host}))
-                pending = (listed["structured"] or {}).get("actions", [])
+                # Only this one: the cancelled call's proposal may still be
+                # on its way out of the queue.
+                pending = [
+                    a
+                    for a in (listed["structured"] or {}).get("actions", [])
+                    if a.get("title") == "mcp withdraw"
+                ]
                 if pending:
                     break
                 await asyncio.sleep(0.1)
