@@ -461,8 +461,10 @@ fn hostile_proposal_is_rendered_inert_in_a_real_terminal() {
         s.contains("t␛[31mred")
     });
     tmux.send(&["Enter"]);
+    // The list row already shows the command: wait for the reason, which
+    // only the detail shows.
     let detail = tmux.wait_for("the detail", Duration::from_secs(5), |s| {
-        s.contains("[approved]")
+        s.contains("why␛[1A")
     });
     assert!(
         detail.contains("␛[2J␛[H[approved]␛]52;c;cm0gLXJmIH4=␇␛]0;pwned␇"),

@@ -294,6 +294,33 @@ pub fn first_data(sums: &[(String, NetdataSum)]) -> Option<i64> {
         .min()
 }
 
+/// The step one coverage's points stand for, if it has any.
+fn step_of(c: &Coverage) -> Option<i64> {
+    let secs = c.covered_secs + c.missing_secs;
+    (c.points_expected > 0).then(|| secs / c.points_expected as i64)
+}
+
+/// Coverage of two adjacent spans. The spans may come from different tiers
+/// (hours before minutes): points are then counted at the finer step, so
+/// that "expected" still means one thing across the whole span.
+fn merge_coverage(a: &Coverage, b: &Coverage) -> Coverage {
+    let covered_secs = a.covered_secs + b.covered_secs;
+    let missing_secs = a.missing_secs + b.missing_secs;
+    let step = match (step_of(a), step_of(b)) {
+        (Some(x), Some(y)) => x.min(y),
+        (Some(x), None) | (None, Some(x)) => x,
+        (None, None) => 1,
+    }
+    .max(1);
+    Coverage {
+        covered_secs,
+        missing_secs,
+        retention_start: a.retention_start,
+        points_expected: ((covered_secs + missing_secs) / step) as u64,
+        points_found: (covered_secs / step) as u64,
+    }
+}
+
 /// Traffic of two adjacent spans as one.
 pub fn merge(a: Traffic, b: Traffic) -> Traffic {
     let mut interfaces = a.interfaces;
@@ -316,13 +343,7 @@ pub fn merge(a: Traffic, b: Traffic) -> Traffic {
         received: a.received + b.received,
         sent: a.sent + b.sent,
         interfaces,
-        coverage: Coverage {
-            covered_secs: a.coverage.covered_secs + b.coverage.covered_secs,
-            missing_secs: a.coverage.missing_secs + b.coverage.missing_secs,
-            retention_start: a.coverage.retention_start,
-            points_expected: a.coverage.points_expected + b.coverage.points_expected,
-            points_found: a.coverage.points_found + b.coverage.points_found,
-        },
+        coverage: merge_coverage(&a.coverage, &b.coverage),
         daily: daily
             .into_iter()
             .map(|(date, (received, sent))| DayTotal {
@@ -646,6 +667,24 @@ mod tests {
         assert_eq!(t0.received, 7.5e6);
         assert_eq!(t0.received, t1.received);
         assert!(t0.coverage.complete() && t1.coverage.complete());
+    }
+
+    #[test]
+    fn hours_before_minutes_count_points_in_minutes() {
+        // 13 hours from tier 2, then 26 minutes from tier 1, one hour missing.
+        let hours: Vec<(i64, Option<f64>)> = (2..=13).map(|h| (h * 3600, Some(1.0))).collect();
+        let minutes: Vec<(i64, Option<f64>)> =
+            (1..=26).map(|m| (13 * 3600 + m * 60, Some(1.0))).collect();
+        let before = from_netdata(&[("eth0".into(), sum(3600, 0, &hours))], 0, 13 * 3600);
+        let after = from_netdata(
+            &[("eth0".into(), sum(60, 0, &minutes))],
+            13 * 3600,
+            13 * 3600 + 26 * 60,
+        );
+        let t = merge(before, after);
+        assert_eq!(t.coverage.points_expected, 13 * 60 + 26);
+        assert_eq!(t.coverage.points_found, 12 * 60 + 26);
+        assert_eq!(t.coverage.missing_secs, 3600);
     }
 
     #[test]
