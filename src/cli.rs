@@ -201,11 +201,16 @@ pub enum SecretCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the hash chain; report the first broken seq.
+    /// Recompute the hash chain, check every actions/outputs row against
+    /// it and the chain against its anchors; report what is wrong.
     Verify {
         /// Verify an NDJSON export instead of the database.
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
+        /// Also compare with a copy of a host's anchor file
+        /// (`ssh HOST cat .opscockpit/anchors/ID.log`; `-` reads stdin).
+        #[arg(long, value_name = "FILE", conflicts_with = "file")]
+        anchor: Vec<PathBuf>,
     },
     /// Write the chain as NDJSON (verifiable with `audit verify --file`).
     Export {

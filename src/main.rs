@@ -227,8 +227,8 @@ mod gate {
                 },
             ),
             Command::Audit {
-                command: AuditCommand::Verify { file },
-            } => commands::audit_verify(&data_dir, file.as_deref()),
+                command: AuditCommand::Verify { file, anchor },
+            } => commands::audit_verify(&data_dir, file.as_deref(), anchor),
             Command::Audit {
                 command: AuditCommand::Export { output },
             } => commands::audit_export(&data_dir, output.as_deref()),

@@ -341,6 +341,7 @@ pub fn populated_state(theme: &str) -> State {
             stderr_total: 0,
             confined: None,
             repeats: 0,
+            tampered: None,
         }
     };
     apply(

@@ -920,3 +920,397 @@ async fn secret_values_in_output_are_masked_for_the_proposer_and_the_history() {
     );
     cancel.cancel();
 }
+
+/// The head anchored in `anchor.log` (seq), once it reaches `seq`.
+fn wait_anchored(world: &World, seq: i64) {
+    let path = opscockpit::gate::anchor::local_path(&world.data_dir());
+    wait_for("the head anchored", Duration::from_secs(10), || {
+        std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| opscockpit::gate::anchor::newest(&t).0)
+            .is_some_and(|a| a.seq >= seq)
+    });
+}
+
+/// Two rejected proposals and one that ran and printed, with the head
+/// anchored; returns the world and the id of the one that ran.
+async fn anchored_world() -> (World, String) {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    for i in 0..2 {
+        let a = gate
+            .propose(Proposal {
+                command: format!("systemctl restart app{i}"),
+                ..Proposal::default()
+            })
+            .expect("propose");
+        gate.reject(&a.id, "no").expect("reject");
+    }
+    let ran = gate
+        .propose(Proposal {
+            command: "printf 'all good\\n' && printf 'to stderr\\n' >&2".into(),
+            ..Proposal::default()
+        })
+        .expect("propose");
+    if ran.state == ActionState::Pending {
+        gate.approve(&ran.id, &ran.fingerprint).expect("approve");
+    }
+    until_state(&gate, &ran.id, ActionState::Succeeded).await;
+    let head = {
+        let store = Store::open_read_only(&db_path(&world.data_dir())).expect("store");
+        store.head().expect("head").expect("events").0
+    };
+    wait_anchored(&world, head);
+    cancel.cancel();
+    drop(gate);
+    (world, ran.id)
+}
+
+fn history_json(world: &World) -> Vec<serde_json::Value> {
+    let out = world
+        .cmd()
+        .args(["history", "--json"])
+        .output()
+        .expect("history");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("history line is JSON"))
+        .collect()
+}
+
+/// What History shows is what the chain vouches for: an edited actions or
+/// outputs row, a forged row and a cut tail are each reported by `audit
+/// verify` (saying what), marked in `history --json`, and found by the
+/// cockpit's own check at start; an untouched history holds everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_rows_forged_rows_and_a_cut_tail_are_reported() {
+    let (intact, _) = anchored_world().await;
+    let (code, out) = verify_output(&intact, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("anchor ok"), "{out}");
+    assert!(
+        history_json(&intact)
+            .iter()
+            .all(|a| a.get("tampered").is_none())
+    );
+
+    // The command and title of a finished action rewritten.
+    let (edited, id) = anchored_world().await;
+    tamper(
+        &edited,
+        &format!(
+            "UPDATE actions SET command = 'echo harmless', title = 'nothing' WHERE id = '{id}';"
+        ),
+    );
+    let (code, out) = verify_output(&edited, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "TAMPERED action {id}: actions row differs from the chain in command, title"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("chain intact"),
+        "the chain itself holds: {out}"
+    );
+    let rows = history_json(&edited);
+    let row = rows.iter().find(|a| a["id"] == id.as_str()).expect("row");
+    assert!(
+        row["tampered"]
+            .as_str()
+            .expect("marked")
+            .contains("command"),
+        "{row}"
+    );
+    assert_eq!(
+        rows.iter().filter(|a| a.get("tampered").is_some()).count(),
+        1,
+        "only the edited row is marked"
+    );
+
+    // Its stored output rewritten.
+    let (edited, id) = anchored_world().await;
+    tamper(
+        &edited,
+        &format!(
+            "UPDATE outputs SET stdout = CAST('nothing happened' AS BLOB) WHERE action_id = '{id}';"
+        ),
+    );
+    let (code, out) = verify_output(&edited, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("outputs row differs from the chain in stdout_stored_sha256"),
+        "{out}"
+    );
+
+    // A row nobody proposed.
+    let (forged, id) = anchored_world().await;
+    tamper(
+        &forged,
+        &format!(
+            "INSERT INTO actions SELECT 'forged1', host, state, tier, rule, 'rm -rf /', cwd, timeout_secs, title, reason, agent, risk, fingerprint, created_at, expires_at, decided_at, decided_by, decision_reason, started_at, ended_at, exit_code, signal, error, stdout_total, stderr_total, confined FROM actions WHERE id = '{id}';"
+        ),
+    );
+    let (code, out) = verify_output(&forged, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("TAMPERED action forged1: not in the chain"),
+        "{out}"
+    );
+
+    // The newest events deleted: the rest is a valid chain, the anchor
+    // is not fooled.
+    let (cut, _) = anchored_world().await;
+    let head = Store::open_read_only(&db_path(&cut.data_dir()))
+        .expect("store")
+        .head()
+        .expect("head")
+        .expect("events")
+        .0;
+    tamper(
+        &cut,
+        &format!("DELETE FROM events WHERE seq > {};", head - 2),
+    );
+    let (code, out) = verify_output(&cut, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("chain intact"), "{out}");
+    assert!(
+        out.contains("ANCHOR MISMATCH") && out.contains("the newest 2 events were deleted"),
+        "{out}"
+    );
+    // The local anchor file deleted as well: the host's copy still says so.
+    std::fs::remove_file(opscockpit::gate::anchor::local_path(&cut.data_dir())).expect("rm");
+    let (_, out) = verify_output(&cut, &[]);
+    assert!(
+        !out.contains("ANCHOR MISMATCH"),
+        "no local anchor any more: {out}"
+    );
+    let first = Store::open_read_only(&db_path(&cut.data_dir()))
+        .expect("store")
+        .first_hash()
+        .expect("first")
+        .expect("some");
+    let host_copy =
+        std::env::var("HOME").expect("HOME") + "/" + &opscockpit::gate::anchor::remote_path(&first);
+    let (code, out) = verify_output(&cut, &["--anchor", &host_copy]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the newest 2 events were deleted"), "{out}");
+
+    // The cockpit checks at start and says so.
+    let gate = cut.open_gate("web");
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<GateEvent>(64);
+    let cancel = CancellationToken::new();
+    tokio::spawn(opscockpit::gate::core::run(gate, tx, cancel.clone()));
+    let integrity = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match rx.recv().await {
+                Some(GateEvent::Integrity(problem)) => return problem,
+                Some(_) => {}
+                None => panic!("gate run ended"),
+            }
+        }
+    })
+    .await
+    .expect("an integrity verdict");
+    cancel.cancel();
+    let problem = integrity.expect("broken");
+    assert!(problem.contains("cut or rewritten"), "{problem}");
+    let _ = std::fs::remove_file(&host_copy);
+}
+
+/// One request on its own connection; the reply line ("" when closed).
+fn ask_raw(socket: &std::path::Path, line: &[u8]) -> String {
+    let mut s = UnixStream::connect(socket).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    // The broker may close an oversized request before reading it all.
+    let _ = s.write_all(line);
+    let _ = s.write_all(b"\n");
+    let mut r = BufReader::new(s);
+    let mut reply = String::new();
+    let _ = r.read_line(&mut reply);
+    reply
+}
+
+/// Hostile clients each get an error or are closed, and everyone else is
+/// still served: a line over 1 MiB, wrong JSON types, a client that never
+/// writes, a hundred clients at once; then a normal proposal works and the
+/// history verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_broker_survives_hostile_clients() {
+    let world = World::new();
+    let config = GateConfig {
+        client_idle: Duration::from_secs(1),
+        ..GateConfig::default()
+    };
+    let (gate, cancel) = world.serve("web", config);
+    let socket = world.socket("web");
+    let report = tokio::task::spawn_blocking(move || {
+        let mut replies = Vec::new();
+        replies.push(("too_large", ask_raw(&socket, &vec![b'{'; 1536 * 1024])));
+        for line in [
+            &br#"{"v":1,"op":"propose","proposal":{"command":42}}"#[..],
+            br#"{"v":1,"op":"propose","proposal":"rm -rf /"}"#,
+            br#"{"v":"1","op":"list_pending"}"#,
+            br#"{"v":1,"op":["list_pending"]}"#,
+            br#"{"v":1,"op":"status","id":7}"#,
+            br#"{"v":1,"op":"wait","id":"x","timeout_secs":-1}"#,
+            b"[]",
+            b"null",
+        ] {
+            replies.push(("error", ask_raw(&socket, line)));
+        }
+        // Connected and silent: told so and closed, about when configured.
+        let silent = UnixStream::connect(&socket).expect("connect");
+        silent
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let started = Instant::now();
+        let mut r = BufReader::new(silent);
+        let mut idle = String::new();
+        let _ = r.read_line(&mut idle);
+        let idle_after = started.elapsed();
+        let mut rest = String::new();
+        let closed = matches!(r.read_line(&mut rest), Ok(0));
+        // A hundred at once, all connected before any asks.
+        let mut crowd: Vec<UnixStream> = (0..100)
+            .map(|_| UnixStream::connect(&socket).expect("connect"))
+            .collect();
+        for s in &mut crowd {
+            s.write_all(b"{\"v\":1,\"op\":\"list_pending\"}\n")
+                .expect("write");
+        }
+        let crowd_ok = crowd
+            .into_iter()
+            .filter(|s| {
+                let mut line = String::new();
+                let mut r = BufReader::new(s.try_clone().expect("clone"));
+                r.read_line(&mut line).is_ok() && line.contains("\"ok\":true")
+            })
+            .count();
+        (replies, idle, idle_after, closed, crowd_ok)
+    })
+    .await
+    .expect("join");
+    let (replies, idle, idle_after, closed, crowd_ok) = report;
+    for (want, reply) in &replies {
+        assert!(reply.contains("\"ok\":false"), "{want}: {reply}");
+        if *want == "too_large" {
+            assert!(reply.contains("\"code\":\"too_large\""), "{reply}");
+        }
+    }
+    assert!(idle.contains("\"code\":\"idle\""), "{idle}");
+    assert!(idle_after < Duration::from_secs(5), "{idle_after:?}");
+    assert!(closed, "the silent client is closed after its error");
+    assert_eq!(crowd_ok, 100, "every one of a hundred clients is served");
+
+    // Everyone else is still served, and nothing of that reached the history.
+    let socket = world.socket("web");
+    let proposal = tokio::task::spawn_blocking(move || {
+        let mut client = Client::connect(&socket, "web").expect("connect");
+        client
+            .request(&Request::Propose {
+                proposal: Proposal {
+                    command: "systemctl restart web".into(),
+                    ..Proposal::default()
+                },
+                wait: false,
+            })
+            .expect("reply")
+    })
+    .await
+    .expect("join");
+    assert!(proposal.ok, "{proposal:?}");
+    let store = Store::open_read_only(&db_path(&world.data_dir())).expect("store");
+    assert_eq!(
+        store.history(&Default::default()).expect("history").len(),
+        1
+    );
+    drop(gate);
+    cancel.cancel();
+    let (code, out) = verify_output(&world, &[]);
+    assert_eq!(code, 0, "{out}");
+}
+
+/// More clients than `max_clients` at once: the rest are told `busy`, and
+/// served again once a slot is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_beyond_the_limit_are_told_busy() {
+    let world = World::new();
+    let config = GateConfig {
+        max_clients: 3,
+        ..GateConfig::default()
+    };
+    let (_gate, cancel) = world.serve("web", config);
+    let socket = world.socket("web");
+    let (busy, after) = tokio::task::spawn_blocking(move || {
+        let held: Vec<UnixStream> = (0..3)
+            .map(|_| UnixStream::connect(&socket).expect("connect"))
+            .collect();
+        // The broker takes the held ones in its own time: ask until it
+        // has (bounded), so that the answer is about the limit.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut busy = String::new();
+        while Instant::now() < deadline && !busy.contains("busy") {
+            busy = ask_raw(&socket, br#"{"v":1,"op":"list_pending"}"#);
+        }
+        drop(held);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut after = String::new();
+        while Instant::now() < deadline && !after.contains("\"ok\":true") {
+            after = ask_raw(&socket, br#"{"v":1,"op":"list_pending"}"#);
+        }
+        (busy, after)
+    })
+    .await
+    .expect("join");
+    assert!(busy.contains("\"code\":\"busy\""), "{busy}");
+    assert!(after.contains("\"ok\":true"), "{after}");
+    cancel.cancel();
+}
+
+/// Eight proposers, each running `opscockpit propose` fifty times: every
+/// proposal recorded exactly once, the chain intact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_binaries_proposing_fifty_times_each_are_recorded_once() {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let world = Arc::new(world);
+    let proposers: Vec<_> = (0..8)
+        .map(|t| {
+            let world = world.clone();
+            std::thread::spawn(move || {
+                (0..50)
+                    .filter(|i| {
+                        world
+                            .cmd()
+                            .args(["propose", "web", "--agent", &format!("p{t}"), "--"])
+                            .arg(format!("systemctl restart app-{t}-{i}"))
+                            .output()
+                            .is_ok_and(|o| o.status.success())
+                    })
+                    .count()
+            })
+        })
+        .collect();
+    let accepted: usize = proposers
+        .into_iter()
+        .map(|p| p.join().expect("proposer"))
+        .sum();
+    assert_eq!(accepted, 400);
+    let store = Store::open_read_only(&db_path(&world.data_dir())).expect("store");
+    let commands: Vec<String> = store
+        .history(&Default::default())
+        .expect("history")
+        .into_iter()
+        .map(|a| a.command)
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = commands.iter().collect();
+    assert_eq!(commands.len(), 400, "each recorded once");
+    assert_eq!(distinct.len(), 400);
+    drop(gate);
+    cancel.cancel();
+    let (code, out) = verify_output(&world, &[]);
+    assert_eq!(code, 0, "{out}");
+}

@@ -38,6 +38,9 @@ pub struct GateState {
     /// Proposals that expired (nobody decided) since the operator last
     /// looked at the Actions or History pane: the header says how many.
     pub expired_unseen: usize,
+    /// What the check at start found wrong with the history (`None`:
+    /// intact, or not checked yet): the header says it until restart.
+    pub integrity: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -247,6 +250,7 @@ pub fn apply_event(state: &mut State, event: GateEvent) -> Outcome {
             flash(state, message, true);
         }
         GateEvent::Notice(message) => flash(state, message, false),
+        GateEvent::Integrity(problem) => state.gate.integrity = problem,
     }
     recount(state);
     clamp_selection(state);

@@ -99,6 +99,12 @@ pub struct GateConfig {
     pub action_timeout: Duration,
     /// Output kept per action (the rest is counted and hashed).
     pub output_limit_bytes: usize,
+    /// A broker client that sends no complete request line for this long
+    /// is told so and closed (a connect-and-sit client holds no slot).
+    #[serde(deserialize_with = "de_duration")]
+    pub client_idle: Duration,
+    /// Broker connections served at once; more are refused with `busy`.
+    pub max_clients: usize,
 }
 
 impl Default for GateConfig {
@@ -108,6 +114,8 @@ impl Default for GateConfig {
             confirm_ttl: Duration::from_secs(5 * 60),
             action_timeout: Duration::from_secs(10 * 60),
             output_limit_bytes: 1 << 20,
+            client_idle: Duration::from_secs(120),
+            max_clients: 256,
         }
     }
 }

@@ -26,6 +26,7 @@
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -231,13 +232,27 @@ pub async fn serve(gate: Gate, mut listener: Listener, cancel: CancellationToken
             return;
         }
     };
+    // A flood of connections gets `busy`, not a task and a buffer each.
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        gate.config().max_clients.max(1),
+    ));
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             accepted = tokio_listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    tokio::spawn(connection(gate.clone(), stream, cancel.clone()));
-                }
+                Ok((stream, _)) => match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        let gate = gate.clone();
+                        let cancel = cancel.clone();
+                        tokio::spawn(async move {
+                            connection(gate, stream, cancel).await;
+                            drop(slot);
+                        });
+                    }
+                    Err(_) => {
+                        tokio::spawn(refuse_busy(stream));
+                    }
+                },
                 Err(e) => {
                     tracing::warn!(error = %e, "accepting a broker connection failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -280,6 +295,15 @@ pub async fn serve_forwarded(
     }
 }
 
+async fn refuse_busy(stream: UnixStream) {
+    let (_, mut write) = stream.into_split();
+    let reply = Response::error(
+        "busy",
+        "the broker serves as many clients as it may at once; try again",
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), send(&mut write, &reply)).await;
+}
+
 async fn connection(gate: Gate, stream: UnixStream, cancel: CancellationToken) {
     // SAFETY: geteuid(2) has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
@@ -320,10 +344,29 @@ async fn serve_connection<R, W>(
             waiter.gone();
         }
     };
+    let idle = gate.config().client_idle.max(Duration::from_millis(100));
     loop {
         let line = tokio::select! {
             _ = cancel.cancelled() => return,
-            line = read_line_limited(&mut reader, MAX_LINE) => line,
+            line = tokio::time::timeout(idle, read_line_limited(&mut reader, MAX_LINE)) => line,
+        };
+        let Ok(line) = line else {
+            // Connected and silent (or trickling): it holds a slot for
+            // nothing. What it proposed and waits for is cancelled, as for
+            // any proposer that goes away.
+            let _ = send(
+                &mut write,
+                &Response::error(
+                    "idle",
+                    format!(
+                        "no complete request within {} s: closed",
+                        idle.as_secs_f64()
+                    ),
+                ),
+            )
+            .await;
+            proposer_gone(&mut waited_for);
+            return;
         };
         let reply = match line {
             Ok(Line::Eof) | Err(_) => {
@@ -617,6 +660,43 @@ async fn answer(gate: &Gate, request: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
+
+    proptest::proptest! {
+        /// Whatever arrives on the socket, the parser answers: a request or
+        /// an error with a code, never a panic.
+        #[test]
+        fn any_bytes_parse_or_get_an_error_code(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            if let Err(reply) = parse_request(&bytes) {
+                proptest::prop_assert!(!reply.ok);
+                proptest::prop_assert!(reply.error.is_some());
+            }
+        }
+
+        /// JSON of the right shape with values of any type in any field.
+        #[test]
+        fn any_json_values_in_a_request_are_handled(
+            op in proptest::sample::select(vec!["propose", "status", "wait", "cancel", "list_pending", "history", "snapshot", "register_session", "approve", ""]),
+            field in "[a-z_]{1,12}",
+            value in proptest::prop_oneof![
+                proptest::strategy::Just(serde_json::Value::Null),
+                proptest::num::i64::ANY.prop_map(serde_json::Value::from),
+                proptest::num::f64::ANY.prop_map(serde_json::Value::from),
+                ".{0,40}".prop_map(serde_json::Value::from),
+                proptest::bool::ANY.prop_map(serde_json::Value::from),
+                proptest::strategy::Just(serde_json::json!([1, "x", {}])),
+                proptest::strategy::Just(serde_json::json!({"command": 1, "agent": []})),
+            ],
+        ) {
+            let mut request = serde_json::json!({"v": 1, "op": op});
+            request[field.as_str()] = value.clone();
+            request["proposal"] = serde_json::json!({"command": value});
+            let bytes = serde_json::to_vec(&request).unwrap_or_default();
+            if let Err(reply) = parse_request(&bytes) {
+                proptest::prop_assert!(reply.error.is_some());
+            }
+        }
+    }
 
     #[test]
     fn requests_parse_and_bad_ones_get_codes() {

@@ -7,7 +7,7 @@
 //! killed by signal N; otherwise one of the `EXIT_*` codes below.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{Local, TimeZone};
@@ -403,7 +403,11 @@ pub fn history(data_dir: &Path, args: &HistoryArgs) -> i32 {
             a.id,
             created,
             inert(&a.host),
-            a.state.name(),
+            match a.tampered.as_deref() {
+                Some(p) if super::replay::is_tampering(p) => "TAMPERED",
+                Some(_) => "unverified",
+                None => a.state.name(),
+            },
             inert(&a.agent),
             duration,
             exit,
@@ -413,28 +417,66 @@ pub fn history(data_dir: &Path, args: &HistoryArgs) -> i32 {
     0
 }
 
-/// `opscockpit audit verify [--file F]`.
-pub fn audit_verify(data_dir: &Path, file: Option<&Path>) -> i32 {
-    let result = match file {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => audit::verify_ndjson(&text),
-            Err(e) => {
-                eprintln!("opscockpit audit verify: reading {}: {e}", path.display());
-                return 1;
-            }
-        },
-        None => {
-            let store = match open_ro(data_dir) {
-                Ok(s) => s,
-                Err(code) => return code,
-            };
-            match store.events(None) {
-                Ok(events) => audit::verify(events),
+/// `opscockpit audit verify [--file F | --anchor F…]`: exit 0 only when
+/// the chain, every row and every anchor hold.
+pub fn audit_verify(data_dir: &Path, file: Option<&Path>, anchors: &[PathBuf]) -> i32 {
+    if let Some(path) = file {
+        return verify_export(path);
+    }
+    let store = match open_ro(data_dir) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut extra = Vec::new();
+    for path in anchors {
+        let text = if path.as_os_str() == "-" {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text);
+            text
+        } else {
+            match std::fs::read_to_string(path) {
+                Ok(t) => t,
                 Err(e) => {
-                    eprintln!("opscockpit audit verify: {e}");
+                    eprintln!("opscockpit audit verify: reading {}: {e}", path.display());
                     return 1;
                 }
             }
+        };
+        let (newest, _) = super::anchor::newest(&text);
+        if newest.is_none() {
+            eprintln!(
+                "opscockpit audit verify: {} holds no anchor line (`SEQ HASH TS_MS`)",
+                path.display()
+            );
+            return 1;
+        }
+        extra.push((path.display().to_string(), newest));
+    }
+    let report = match super::integrity::check(&store, data_dir, &extra) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("opscockpit audit verify: {e}");
+            return 1;
+        }
+    };
+    for line in report.lines() {
+        println!("{line}");
+    }
+    if let Some(first) = &report.first_hash {
+        println!(
+            "host anchors: ~/{} on each host (compare with --anchor)",
+            super::anchor::remote_path(first)
+        );
+    }
+    if report.intact() { 0 } else { 1 }
+}
+
+fn verify_export(path: &Path) -> i32 {
+    let result = match std::fs::read_to_string(path) {
+        Ok(text) => audit::verify_ndjson(&text),
+        Err(e) => {
+            eprintln!("opscockpit audit verify: reading {}: {e}", path.display());
+            return 1;
         }
     };
     match result {

@@ -211,7 +211,57 @@ impl Gate {
 
     fn changed(&self, view: &ActionView) {
         self.inner.changed.send_modify(|n| *n += 1);
-        self.publish(GateEvent::Changed(Box::new(view.clone())));
+        // What the TUI shows is checked against the chain like History.
+        let view = self
+            .store()
+            .checked(view.clone())
+            .unwrap_or_else(|_| view.clone());
+        self.publish(GateEvent::Changed(Box::new(view)));
+    }
+
+    /// Bumped after every change (the anchor follows it).
+    pub fn watch_changes(&self) -> watch::Receiver<u64> {
+        self.inner.changed.subscribe()
+    }
+
+    /// The chain's head as an anchor and the first event's hash, or `None`
+    /// for an empty history.
+    pub fn head_and_first(&self) -> Result<Option<(super::anchor::Anchor, String)>, GateError> {
+        let store = self.store();
+        let Some((seq, hash)) = store.head()? else {
+            return Ok(None);
+        };
+        let first = store.first_hash()?.unwrap_or_default();
+        Ok(Some((
+            super::anchor::Anchor {
+                seq,
+                hash,
+                ts_ms: now_ms(),
+            },
+            first,
+        )))
+    }
+
+    /// The history checked against itself, its local anchor and the host's
+    /// (read over the cockpit's session).
+    pub async fn check_integrity(&self) -> Result<super::integrity::Report, GateError> {
+        let first = self.head_and_first()?.map(|(_, first)| first);
+        let remote = match &first {
+            Some(first) => match super::anchor::read_remote(&self.transport(), first).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let source = format!(
+            "{}:~/{}",
+            self.inner.host,
+            super::anchor::remote_path(first.as_deref().unwrap_or(""))
+        );
+        super::integrity::check(&self.store(), &self.inner.data_dir, &[(source, remote)])
     }
 
     fn recover(&self) -> Result<(), GateError> {
@@ -400,6 +450,7 @@ impl Gate {
             stderr_total: 0,
             confined,
             repeats: 0,
+            tampered: None,
         };
         let policy_data = json!({"tier": decision.tier.name(), "rule": decision.rule});
         let moves = match decision.tier {
@@ -473,6 +524,22 @@ impl Gate {
         let host = self.inner.host.clone();
         let now = now_ms();
         let operator = self.inner.operator.clone();
+        // A row edited outside the gate is never run, whatever it says now.
+        let tampered = {
+            let store = self.store();
+            match store.get(id)? {
+                Some(view) => store.checked(view)?.tampered,
+                None => None,
+            }
+        };
+        if let Some(problem) = tampered {
+            return Err(GateError::new(
+                "tampered",
+                format!(
+                    "this action's stored row is not what the history chain recorded ({problem}): nothing was approved"
+                ),
+            ));
+        }
         let result = self.store().apply(
             id,
             &[
@@ -818,6 +885,25 @@ pub async fn run<E: From<GateEvent> + Send + 'static>(
     if let Ok(history) = gate.history() {
         let _ = tx.emit(GateEvent::History(history)).await;
     }
+    // Verified before anything new is anchored, so that a cut tail is
+    // compared with the head anchored before it was cut.
+    match gate.check_integrity().await {
+        Ok(report) => {
+            if let Some(summary) = report.summary() {
+                tracing::error!("{summary}");
+            }
+            let _ = tx.emit(GateEvent::Integrity(report.summary())).await;
+        }
+        Err(e) => {
+            let _ = tx
+                .emit(GateEvent::Integrity(Some(format!(
+                    "history unverifiable: {}",
+                    e.message
+                ))))
+                .await;
+        }
+    }
+    tokio::spawn(super::anchor::run(gate.clone(), cancel.clone()));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {

@@ -18,15 +18,18 @@
 //! secrets belong on the host (e.g. `$(cat /run/secrets/x)`), not inline
 //! in a command, because the command text is kept for the audit.
 
+pub mod anchor;
 pub mod audit;
 pub mod broker;
 pub mod client;
 pub mod commands;
 pub mod core;
 pub mod executor;
+pub mod integrity;
 pub mod lifecycle;
 pub mod onhost;
 pub mod policy;
+pub mod replay;
 pub mod snapshot;
 pub mod store;
 
@@ -170,6 +173,11 @@ pub struct ActionView {
     /// it waited (retries): counted, not queued twice. Not stored.
     #[serde(default)]
     pub repeats: u32,
+    /// Why this row is not what the history chain vouches for (edited,
+    /// forged or unverifiable): shown as *tampered*, never silently. Not
+    /// stored; set when the history is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tampered: Option<String>,
 }
 
 impl ActionView {
@@ -218,6 +226,9 @@ pub enum GateEvent {
     Error(String),
     /// A message for the key bar.
     Notice(String),
+    /// The history's check at start (`audit verify`): `None` when intact,
+    /// else what is wrong, for the header.
+    Integrity(Option<String>),
 }
 
 /// What the TUI asks of the gate (carried by an `Effect`).

@@ -15,6 +15,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 
 use super::audit::{AuditEvent, GENESIS};
+use super::replay;
 use super::{ActionState, ActionView, GateError, OutputRecord, Risk, Tier};
 
 /// How long a writer waits for another process's write lock.
@@ -267,17 +268,31 @@ impl Store {
             ],
         )
         .map_err(db_err("recording proposal"))?;
-        append_event(&tx, &current, "proposed", actor, &proposed_data)?;
-        for m in moves {
+        // The chain records the whole row it created, and what the moves
+        // changed in it, so that the row can be checked against it.
+        let proposed_row = replay::row_fields(&current);
+        append_event(
+            &tx,
+            &current,
+            "proposed",
+            actor,
+            &with_field(proposed_data, "row", proposed_row.clone().into()),
+        )?;
+        let mut final_view = view.clone();
+        final_view.state = moves.last().map_or(ActionState::Proposed, |m| m.to);
+        let set = replay::changed_fields(&proposed_row, &replay::row_fields(&final_view));
+        for (i, m) in moves.iter().enumerate() {
             if !current.state.can_move_to(m.to) {
                 return Err(invalid_move(&current, m.to));
             }
             current.state = m.to;
-            append_event(&tx, &current, m.to.name(), &m.actor, &m.data)?;
+            let data = if i + 1 == moves.len() {
+                with_field(m.data.clone(), "set", set.clone().into())
+            } else {
+                m.data.clone()
+            };
+            append_event(&tx, &current, m.to.name(), &m.actor, &data)?;
         }
-        // The moves may have filled in decision fields.
-        let mut final_view = view.clone();
-        final_view.state = current.state;
         write_view(&tx, &final_view)?;
         tx.commit().map_err(db_err("committing proposal"))?;
         Ok(final_view)
@@ -308,10 +323,34 @@ impl Store {
             }
             state = m.to;
         }
+        let before = replay::row_fields(&view);
         edit(&mut view);
-        for m in moves {
+        let mut after = view.clone();
+        after.state = state;
+        if let Some(out) = output {
+            after.stdout_total = out.stdout_total;
+            after.stderr_total = out.stderr_total;
+        }
+        // The last event of the write says what it changed in the row and
+        // which output it stored (see `replay`).
+        let mut last_data = with_field(
+            moves
+                .last()
+                .map_or(serde_json::Value::Null, |m| m.data.clone()),
+            "set",
+            replay::changed_fields(&before, &replay::row_fields(&after)).into(),
+        );
+        if let Some(out) = output {
+            last_data = with_field(last_data, "output", replay::output_fields(out).into());
+        }
+        for (i, m) in moves.iter().enumerate() {
             view.state = m.to;
-            append_event(&tx, &view, m.to.name(), &m.actor, &m.data)?;
+            let data = if i + 1 == moves.len() {
+                &last_data
+            } else {
+                &m.data
+            };
+            append_event(&tx, &view, m.to.name(), &m.actor, data)?;
         }
         view.state = state;
         if let Some(out) = output {
@@ -399,8 +438,75 @@ impl Store {
                 view_from_row,
             )
             .map_err(db_err("listing history"))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(db_err("reading history"))
+        let views = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err("reading history"))?;
+        views.into_iter().map(|v| self.checked(v)).collect()
+    }
+
+    /// `view` with `tampered` set when its row or its output is not what
+    /// the chain records (see [`replay`]).
+    pub fn checked(&self, mut view: ActionView) -> Result<ActionView, GateError> {
+        let events = self.events(Some(&view.id))?;
+        let chained = replay::replay(&events);
+        let chained = chained.get(&view.id);
+        view.tampered = replay::row_problem(chained, &view);
+        if view.tampered.is_none()
+            && let Some(out) = self.output(&view.id)?
+        {
+            view.tampered = replay::output_problem(chained, &out);
+        }
+        Ok(view)
+    }
+
+    /// Every action and output row that is not what the chain records, and
+    /// every chained action whose row is gone: `(action id, what)`.
+    pub fn tampering(&self) -> Result<Vec<(String, String)>, GateError> {
+        let chained = replay::replay(&self.events(None)?);
+        let mut found = Vec::new();
+        let views = self.history(&HistoryFilter::default())?;
+        for view in &views {
+            if let Some(problem) = view.tampered.as_ref().filter(|p| replay::is_tampering(p)) {
+                found.push((view.id.clone(), problem.clone()));
+            }
+        }
+        for id in chained.keys() {
+            if !views.iter().any(|v| &v.id == id) {
+                found.push((
+                    id.clone(),
+                    "actions row deleted: the chain records this action".into(),
+                ));
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT action_id FROM outputs WHERE action_id NOT IN (SELECT id FROM actions)",
+            )
+            .map_err(db_err("checking outputs"))?;
+        let orphans = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(db_err("checking outputs"))?;
+        for id in orphans {
+            let id = id.map_err(db_err("checking outputs"))?;
+            found.push((id, "outputs row without an action".into()));
+        }
+        Ok(found)
+    }
+
+    /// The oldest event's hash: names the chain (see `anchor`).
+    pub fn first_hash(&self) -> Result<Option<String>, GateError> {
+        self.conn
+            .query_row("SELECT hash FROM events ORDER BY seq LIMIT 1", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err("reading the chain's start"))
+    }
+
+    /// The newest event: `(seq, hash)`, or `None` for an empty chain.
+    pub fn head(&self) -> Result<Option<(i64, String)>, GateError> {
+        chain_head(&self.conn)
     }
 
     /// Events in `seq` order: all of them, or one action's.
@@ -459,6 +565,22 @@ impl Store {
     }
 }
 
+/// `data` (an object, or anything else wrapped as `{"data": …}`) with
+/// `key` set.
+fn with_field(data: serde_json::Value, key: &str, value: serde_json::Value) -> serde_json::Value {
+    let mut map = match data {
+        serde_json::Value::Object(map) => map,
+        serde_json::Value::Null => serde_json::Map::new(),
+        other => {
+            let mut m = serde_json::Map::new();
+            m.insert("data".into(), other);
+            m
+        }
+    };
+    map.insert(key.into(), value);
+    serde_json::Value::Object(map)
+}
+
 fn invalid_move(view: &ActionView, to: ActionState) -> GateError {
     GateError::new(
         "invalid_transition",
@@ -469,6 +591,16 @@ fn invalid_move(view: &ActionView, to: ActionState) -> GateError {
     )
 }
 
+fn chain_head(conn: &Connection) -> Result<Option<(i64, String)>, GateError> {
+    conn.query_row(
+        "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(db_err("reading chain head"))
+}
+
 fn append_event(
     conn: &Connection,
     view: &ActionView,
@@ -476,15 +608,7 @@ fn append_event(
     actor: &str,
     data: &serde_json::Value,
 ) -> Result<(), GateError> {
-    let head: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(db_err("reading chain head"))?;
-    let (seq, prev_hash) = match head {
+    let (seq, prev_hash) = match chain_head(conn)? {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS.to_string()),
     };
@@ -591,11 +715,12 @@ fn view_from_row(r: &Row<'_>) -> rusqlite::Result<ActionView> {
         stderr_total: r.get::<_, i64>(24)?.max(0) as u64,
         confined: r.get(25)?,
         repeats: 0,
+        tampered: None,
     })
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::gate::audit;
 
@@ -628,6 +753,7 @@ mod tests {
             stderr_total: 0,
             confined: None,
             repeats: 0,
+            tampered: None,
         }
     }
 

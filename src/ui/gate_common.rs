@@ -95,6 +95,21 @@ pub fn detail_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
     let label = |s: &'static str| Span::styled(s, t.muted);
     let now_ms = state.now * 1000;
     let mut lines = Vec::new();
+    if let Some(problem) = a
+        .tampered
+        .as_deref()
+        .filter(|p| !crate::gate::replay::is_tampering(p))
+    {
+        lines.push(Line::styled(format!(" unverified: {problem}"), t.warning));
+    } else if let Some(problem) = &a.tampered {
+        lines.push(Line::styled(
+            format!(
+                " ⚠ TAMPERED: {} — what follows is the edited row, not what was recorded",
+                inert(problem)
+            ),
+            t.critical,
+        ));
+    }
     let title = if a.title.is_empty() {
         "(no title)".to_string()
     } else {

@@ -47,6 +47,7 @@ fn action(id: &str, tier: Tier, command: &str, created_secs_ago: i64) -> ActionV
         stderr_total: 0,
         confined: None,
         repeats: 0,
+        tampered: None,
     }
 }
 
@@ -611,5 +612,76 @@ fn confined_and_unconfined_proposers_are_told_apart() {
     assert!(
         text.contains("confined:claude"),
         "the popup says it too: {text}"
+    );
+}
+
+#[test]
+fn a_tampered_history_is_never_shown_as_recorded() {
+    for (w, h) in [(80, 24), (200, 60)] {
+        let mut state = base_state();
+        let mut edited = action(
+            "tttt0010tttttttttttttttt",
+            Tier::Approve,
+            "echo harmless",
+            900,
+        );
+        edited.state = ActionState::Succeeded;
+        edited.tampered = Some("actions row differs from the chain in command".into());
+        let mut old = action("uuuu0011uuuuuuuuuuuuuuuu", Tier::Approve, "uptime", 1200);
+        old.state = ActionState::Succeeded;
+        old.tampered = Some(crate::gate::replay::UNCHECKABLE.into());
+        update::apply_event(
+            &mut state,
+            crate::app::event::AppEvent::Gate(GateEvent::History(vec![edited, old])),
+        );
+        update::apply_event(
+            &mut state,
+            crate::app::event::AppEvent::Gate(GateEvent::Integrity(Some(
+                "history: 1 row tampered".into(),
+            ))),
+        );
+        state.layout.focus_on(PaneId::History);
+        state.layout.maximised = true;
+        let t = render(&mut state, w, h);
+        let text = screen_text(&t);
+        assert!(text.contains("⚠ history broken"), "header: {text}");
+        assert!(text.contains("history: 1 row tampered"), "pane: {text}");
+        let row = |needle: &str| {
+            text.lines()
+                .find(|l| l.contains(needle))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(row("⚠ Restart").contains("TAMPERED"), "{text}");
+        assert!(!row("⚠ Restart").contains("succeeded"), "{text}");
+        assert!(row("— uptime").contains("unverified"), "{text}");
+        insta::assert_snapshot!(format!("history_tampered_{w}x{h}"), t.backend());
+    }
+    // The detail says it first.
+    let mut state = base_state();
+    let mut edited = action(
+        "tttt0010tttttttttttttttt",
+        Tier::Approve,
+        "echo harmless",
+        900,
+    );
+    edited.state = ActionState::Succeeded;
+    edited.tampered = Some("actions row differs from the chain in command".into());
+    update::apply_event(
+        &mut state,
+        crate::app::event::AppEvent::Gate(GateEvent::History(vec![edited])),
+    );
+    state.layout.focus_on(PaneId::History);
+    state.layout.maximised = true;
+    let at = crate::app::gate::history_rows(&state)
+        .iter()
+        .position(|a| a.command == "echo harmless")
+        .expect("listed");
+    state.lists.entry(PaneId::History).or_default().selected = at;
+    key(&mut state, KeyCode::Enter);
+    let text = screen_text(&render(&mut state, 200, 60));
+    assert!(
+        text.contains("TAMPERED: actions row differs from the chain in command"),
+        "{text}"
     );
 }

@@ -47,11 +47,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         ));
     }
     left.push((1, connection_span(state)));
-    let right: Vec<(u8, Span<'static>)> = vec![
+    let mut right: Vec<(u8, Span<'static>)> = vec![
         (2, alerts_span(state)),
         (2, pending_span(state)),
         (3, Span::styled(format!("{} ", clock(state)), theme.header)),
     ];
+    if state.gate.integrity.is_some() {
+        // The History pane says what; the header only that it is so.
+        right.insert(0, (1, Span::styled("⚠ history broken", theme.critical)));
+    }
 
     let width = usize::from(area.width);
     let mut max_priority = 6;

@@ -61,16 +61,31 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             "TIME", "STATE", "TIER", "DECIDED", "HOST", "EXIT"
         )
     };
-    let mut lines = vec![Line::styled(header, t.muted)];
+    let mut lines = Vec::new();
+    if let Some(problem) = &state.gate.integrity {
+        lines.push(Line::styled(
+            format!(" ⚠ {} — run `opscockpit audit verify`", inert(problem)),
+            t.critical,
+        ));
+    }
+    lines.push(Line::styled(header, t.muted));
     let focused = state.layout.focus == PaneId::History;
     let selected = state.list(PaneId::History).selected;
-    let height = usize::from(area.height).saturating_sub(1);
+    let height = usize::from(area.height).saturating_sub(lines.len());
     let offset = selected.saturating_sub(height.saturating_sub(1));
     for (i, a) in rows.iter().enumerate().skip(offset).take(height) {
         let what = if a.title.is_empty() {
             inert(&a.command)
         } else {
             format!("{} — {}", inert(&a.title), inert(&a.command))
+        };
+        // Never shown as if the chain vouched for it.
+        let (state_text, state_look, what) = match a.tampered.as_deref() {
+            Some(p) if crate::gate::replay::is_tampering(p) => {
+                ("TAMPERED", t.critical, format!("⚠ {what}"))
+            }
+            Some(_) => ("unverified", t.warning, what),
+            None => (a.state.name(), state_style(state, a.state), what),
         };
         let spans = if wide {
             vec![
@@ -79,10 +94,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                     t.muted,
                 ),
                 Span::styled(format!("{:<10} ", truncate(&inert(&a.host), 10)), t.text),
-                Span::styled(
-                    format!("{:<13} ", a.state.name()),
-                    state_style(state, a.state),
-                ),
+                Span::styled(format!("{state_text:<13} "), state_look),
                 Span::styled(format!("{:<7} ", a.tier.name()), tier_style(state, a.tier)),
                 Span::styled(format!("{:<10} ", truncate(&decider(a), 10)), t.text),
                 Span::styled(format!("{:<12} ", truncate(&inert(&a.agent), 12)), t.muted),
@@ -103,10 +115,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             let time = date_time_of(state, a.created_at);
             vec![
                 Span::styled(format!(" {:<8} ", time.get(11..).unwrap_or("")), t.muted),
-                Span::styled(
-                    format!("{:<13} ", a.state.name()),
-                    state_style(state, a.state),
-                ),
+                Span::styled(format!("{state_text:<13} "), state_look),
                 Span::styled(format!("{:<7} ", a.tier.name()), tier_style(state, a.tier)),
                 Span::styled(format!("{:<8} ", truncate(&decider(a), 8)), t.text),
                 Span::styled(format!("{:<6} ", truncate(&inert(&a.host), 6)), t.text),
