@@ -113,6 +113,12 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretCommand,
     },
+    /// Notification channels: `notify list` shows them and the rules,
+    /// `notify test [CHANNEL]` sends a test message.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// Hooks for agents: `hook claude` is a Claude Code PreToolUse hook
     /// (Bash): ssh to a managed host becomes a gated proposal.
     Hook {
@@ -197,6 +203,16 @@ pub enum SecretCommand {
     Set { host: String },
     /// Remove HOST's Better Stack password from the OS keyring.
     Delete { host: String },
+}
+
+/// `opscockpit notify …`.
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Show the channels (never their secrets) and the rules.
+    List,
+    /// Send a test message to CHANNEL (default: every channel) and print
+    /// the endpoint's answer; exits 1 when one was not delivered.
+    Test { channel: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]

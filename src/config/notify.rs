@@ -321,7 +321,7 @@ impl NotifyConfig {
                 format!("`{text}` is not like \"22:00-07:00\""),
             );
         }
-        if rule.escalate_after.is_some() != !rule.escalate_to.is_empty() {
+        if rule.escalate_after.is_some() == rule.escalate_to.is_empty() {
             return err(
                 "escalate_to",
                 "escalate_after and escalate_to go together (after how long, to which channels)"

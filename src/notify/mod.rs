@@ -10,6 +10,7 @@
 //! happens in the cockpit, and every message says so.
 
 pub mod channels;
+pub mod cli;
 pub mod delivery;
 pub mod hmac;
 pub mod message;
@@ -17,6 +18,35 @@ pub mod route;
 
 pub use crate::config::notify::EventKind;
 pub use delivery::Notifier;
+
+/// What the loop needs to start the notifier: the channels with their
+/// secrets resolved (before the TUI, so a missing token is an error on the
+/// plain terminal) and the rules.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub channels: Vec<channels::Channel>,
+    pub rules: Vec<crate::config::notify::RuleConfig>,
+    /// Quiet hours in UTC instead of local time (`[ui] utc`).
+    pub utc: bool,
+}
+
+impl Setup {
+    /// Resolves every channel's secret; the first that fails is the error.
+    pub async fn resolve(config: &crate::config::Config) -> Result<Option<Setup>, String> {
+        if config.notify.channels.is_empty() {
+            return Ok(None);
+        }
+        let mut resolved = Vec::new();
+        for (name, channel) in &config.notify.channels {
+            resolved.push(channels::resolve(name, channel).await?);
+        }
+        Ok(Some(Setup {
+            channels: resolved,
+            rules: config.notify.rules.clone(),
+            utc: config.ui.utc,
+        }))
+    }
+}
 
 /// One thing worth telling the operator about.
 #[derive(Debug, Clone, PartialEq, Eq)]
