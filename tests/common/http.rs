@@ -156,50 +156,48 @@ fn serve(stream: TcpStream, flavour: Flavour, shared: &Mutex<Shared>) {
         Err(_) => return,
     });
     let mut writer = stream;
-    loop {
-        let Some(request) = read_request(&mut reader) else {
-            return;
-        };
-        let (reply, token) = {
-            let Ok(mut s) = shared.lock() else { return };
-            s.requests.push(request.clone());
-            (
-                s.script.pop_front().unwrap_or(Reply::Status(200)),
-                s.token.clone(),
-            )
-        };
-        let (status, extra, body) = match reply {
-            Reply::Hang => {
-                std::thread::sleep(Duration::from_secs(120));
-                return;
-            }
-            Reply::TooMany { retry_after } => (
-                429,
-                format!("Retry-After: {retry_after}\r\n"),
-                r#"{"code":42901,"http":429,"error":"limit reached: too many requests, please be nice","link":"https://ntfy.sh/docs/publish/#limitations"}"#.to_string(),
-            ),
-            Reply::Status(code) if flavour == Flavour::Ntfy && code == 200 => {
-                match &token {
-                    Some(t) if request.header("authorization") != Some(&format!("Bearer {t}")) => (
-                        401,
-                        String::new(),
-                        r#"{"code":40101,"http":401,"error":"unauthorized","link":"https://ntfy.sh/docs/publish/#authentication"}"#.to_string(),
-                    ),
-                    _ => (200, String::new(), ntfy_message(&request)),
-                }
-            }
-            Reply::Status(code) => (code, String::new(), format!("{{\"status\":{code}}}")),
-        };
-        let head = format!(
-            "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
-            reason(status),
-            body.len()
-        );
-        let _ = writer.write_all(head.as_bytes());
-        let _ = writer.write_all(body.as_bytes());
-        let _ = writer.flush();
+    // One request per connection: every answer says `Connection: close`.
+    let Some(request) = read_request(&mut reader) else {
         return;
-    }
+    };
+    let (reply, token) = {
+        let Ok(mut s) = shared.lock() else { return };
+        s.requests.push(request.clone());
+        (
+            s.script.pop_front().unwrap_or(Reply::Status(200)),
+            s.token.clone(),
+        )
+    };
+    let (status, extra, body) = match reply {
+        Reply::Hang => {
+            std::thread::sleep(Duration::from_secs(120));
+            return;
+        }
+        Reply::TooMany { retry_after } => (
+            429,
+            format!("Retry-After: {retry_after}\r\n"),
+            r#"{"code":42901,"http":429,"error":"limit reached: too many requests, please be nice","link":"https://ntfy.sh/docs/publish/#limitations"}"#.to_string(),
+        ),
+        Reply::Status(code) if flavour == Flavour::Ntfy && code == 200 => {
+            match &token {
+                Some(t) if request.header("authorization") != Some(&format!("Bearer {t}")) => (
+                    401,
+                    String::new(),
+                    r#"{"code":40101,"http":401,"error":"unauthorized","link":"https://ntfy.sh/docs/publish/#authentication"}"#.to_string(),
+                ),
+                _ => (200, String::new(), ntfy_message(&request)),
+            }
+        }
+        Reply::Status(code) => (code, String::new(), format!("{{\"status\":{code}}}")),
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
+        reason(status),
+        body.len()
+    );
+    let _ = writer.write_all(head.as_bytes());
+    let _ = writer.write_all(body.as_bytes());
+    let _ = writer.flush();
 }
 
 /// ntfy's answer to a publish: the message as stored.
