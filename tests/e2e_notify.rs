@@ -1,0 +1,272 @@
+//! End-to-end, notifications from the operator's side: the real binary in
+//! tmux with channels pointing at loopback receivers. A proposal nobody
+//! decides is told, told again as waiting, escalated to a second channel,
+//! warned about before it expires and reported as expired with nothing
+//! run; secrets never leave masked-out; a receiver that hangs never holds
+//! the screen up, and its message is retried.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::http::{Receiver, Recorded, Reply};
+use common::tmux::Tmux;
+
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_opscockpit"))
+}
+
+fn write_config(tmux: &Tmux, text: &str) {
+    let dir = tmux.home.path().join("config/opscockpit");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    std::fs::write(dir.join("config.toml"), text).expect("config");
+}
+
+/// At the default level (info). At debug, the policy's shell parser
+/// (brush-parser) traces every token of a proposed command, secrets
+/// included: that is the gate's logging, not a notification's.
+fn start_cockpit(tmux: &Tmux, log: &Path) {
+    tmux.type_line(&format!(
+        "OPSCOCKPIT_LOG=info {} local --log-file {}; echo \"EXITED:$?\"",
+        binary().display(),
+        log.display()
+    ));
+    tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
+        s.contains("1 Metrics")
+    });
+}
+
+fn propose(tmux: &Tmux, title: &str, command: &str) {
+    let out = tmux.client(
+        &binary(),
+        &[
+            "propose", "local", "--title", title, "--agent", "e2e", "--", command,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "propose: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn titles(requests: &[Recorded]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| r.header("title").unwrap_or_default().to_string())
+        .collect()
+}
+
+const TOKEN: &str = "tk_e2eNotifyTokenValue7781";
+
+/// Short configured times, no sleeps of minutes: waiting after 3 s,
+/// escalation after 6 s, "expires soon" 5 s before a 16 s expiry.
+#[test]
+fn an_undecided_proposal_is_told_escalated_warned_and_expires_with_nothing_run() {
+    let phone = Receiver::ntfy(vec![], Some(TOKEN));
+    let mate = Receiver::start(vec![]);
+    let tmux = Tmux::start(140, 40, &[format!("E2E_NTFY_TOKEN={TOKEN}")]);
+    write_config(
+        &tmux,
+        &format!(
+            r#"
+[gate]
+approve_ttl = "16s"
+confirm_ttl = "16s"
+
+[notify.phone]
+kind = "ntfy"
+server = "{}"
+topic = "ops"
+token_env = "E2E_NTFY_TOKEN"
+include_command = true
+
+[notify.mate]
+kind = "webhook"
+url = "{}"
+
+[[notify.rules]]
+events = ["proposal", "proposal_waiting", "proposal_expiring", "proposal_expired"]
+channels = ["phone"]
+waiting_after = "3s"
+expiring_before = "5s"
+escalate_after = "6s"
+escalate_to = ["mate"]
+"#,
+            phone.url(""),
+            mate.url("/mate")
+        ),
+    );
+    let log = tmux.home.path().join("cockpit.log");
+    start_cockpit(&tmux, &log);
+    let marker = tmux.home.path().join("ran");
+    let secret = "s3cr3tFromTheCommand99";
+    propose(
+        &tmux,
+        "touch marker",
+        &format!("API_TOKEN={secret} touch {}", marker.display()),
+    );
+    let sent = phone.wait_for("the proposal message", Duration::from_secs(10), |r| {
+        !r.is_empty()
+    });
+    let first = &sent[0];
+    assert_eq!(
+        first.header("title"),
+        Some("local: proposal waits for a decision: touch marker")
+    );
+    assert_eq!(
+        first.header("authorization").map(str::to_string),
+        Some(format!("Bearer {TOKEN}"))
+    );
+    let body = first.text();
+    for fact in [
+        "host: local",
+        "proposer: e2e (not known to be confined)",
+        "waited: 0s",
+        "expires: in 1",
+        "command: API_TOKEN=*** touch",
+        "open `opscockpit local` to decide",
+    ] {
+        assert!(body.contains(fact), "{fact} missing:\n{body}");
+    }
+    let sent = phone.wait_for("waiting, expiring, expired", Duration::from_secs(30), |r| {
+        r.len() >= 4
+    });
+    let titles = titles(&sent);
+    assert_eq!(
+        titles,
+        [
+            "local: proposal waits for a decision: touch marker",
+            "local: proposal still undecided: touch marker",
+            "local: proposal expires soon: touch marker",
+            "local: proposal expired, nothing ran: touch marker",
+        ],
+        "in this order, once each"
+    );
+    assert!(
+        sent[1].text().contains("waited: 3s") || sent[1].text().contains("waited: 4s"),
+        "{}",
+        sent[1].text()
+    );
+    assert!(sent[3].text().contains("expired: "), "{}", sent[3].text());
+    let escalated = mate.wait_for("the escalation", Duration::from_secs(5), |r| !r.is_empty());
+    assert_eq!(escalated.len(), 1);
+    let json = escalated[0].json();
+    assert_eq!(
+        (json["event"].as_str(), json["escalation"].as_bool()),
+        (Some("proposal_waiting"), Some(true))
+    );
+    assert!(
+        json["title_line"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("local: ESCALATED")),
+        "{json}"
+    );
+    assert!(
+        json.get("command").is_none(),
+        "the webhook did not ask for commands: {json}"
+    );
+    // The escalation came between "waiting" (3 s) and "expiring" (11 s).
+    assert!(sent[1].at <= escalated[0].at && escalated[0].at <= sent[2].at);
+    tmux.wait_for("the expiry on screen", Duration::from_secs(5), |s| {
+        s.contains("expired")
+    });
+    assert!(!marker.exists(), "nothing ran");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(phone.requests().len(), 4, "nothing more after the expiry");
+    tmux.send(&[":"]);
+    tmux.send(&["-l", "notifylog"]);
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the notification log", Duration::from_secs(5), |s| {
+        s.contains("Notification log")
+    });
+    assert!(
+        screen.contains("escalation") && screen.contains("delivered (HTTP 200)"),
+        "{screen}"
+    );
+    tmux.send(&["Escape"]);
+    tmux.send(&["q"]);
+    tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
+    // The channel's token went to ntfy's Authorization header and nowhere
+    // else; the command's secret went nowhere at all.
+    let everything: Vec<String> = phone
+        .requests()
+        .iter()
+        .chain(&mate.requests())
+        .map(Recorded::everything)
+        .collect();
+    for text in &everything {
+        assert!(!text.contains(secret), "{text}");
+        assert_eq!(
+            text.matches(TOKEN).count(),
+            usize::from(text.contains("authorization: Bearer")),
+            "{text}"
+        );
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        log_text.contains("notification delivered"),
+        "the log records deliveries:\n{log_text}"
+    );
+    assert!(
+        !log_text.contains(TOKEN) && !log_text.contains(secret),
+        "{log_text}"
+    );
+    let history = tmux.client(&binary(), &["history", "--json"]);
+    let history = String::from_utf8_lossy(&history.stdout);
+    assert!(history.contains("expired"), "{history}");
+    assert!(!history.contains(TOKEN), "{history}");
+}
+
+/// A webhook that never answers: keys are drawn at once while its message
+/// waits, the header says the channel fails, and the message is retried.
+#[test]
+fn a_hanging_receiver_never_holds_up_the_screen_and_is_retried() {
+    let hook = Receiver::start(vec![Reply::Hang, Reply::Hang]);
+    let tmux = Tmux::start(140, 40, &[]);
+    write_config(
+        &tmux,
+        &format!(
+            "[notify.hook]\nkind = \"webhook\"\nurl = \"{}\"\ntimeout = \"2s\"\n\n[[notify.rules]]\nevents = [\"proposal\"]\nchannels = [\"hook\"]\n",
+            hook.url("/hook")
+        ),
+    );
+    let log = tmux.home.path().join("cockpit.log");
+    start_cockpit(&tmux, &log);
+    propose(&tmux, "hang test", "true");
+    hook.wait_for("the first attempt", Duration::from_secs(10), |r| {
+        !r.is_empty()
+    });
+    // While the receiver holds the request open, every key is drawn.
+    let mut worst = Duration::ZERO;
+    for (key, title) in [
+        ("5", "┏ 5 Actions"),
+        ("1", "┏ 1 Metrics"),
+        ("5", "┏ 5 Actions"),
+        ("1", "┏ 1 Metrics"),
+    ] {
+        let started = Instant::now();
+        tmux.send(&[key]);
+        tmux.wait_for(title, Duration::from_secs(5), |s| s.contains(title));
+        worst = worst.max(started.elapsed());
+    }
+    eprintln!("key-to-draw while the receiver hangs: worst {worst:?}");
+    tmux.wait_for(
+        "the failing channel in the header",
+        Duration::from_secs(10),
+        |s| s.contains("✉ notify: hook failing since"),
+    );
+    let requests = hook.wait_for("the retries", Duration::from_secs(20), |r| r.len() >= 3);
+    assert!(
+        requests.iter().all(|r| r.body == requests[0].body),
+        "the same message retried"
+    );
+    tmux.wait_for(
+        "the header clears after delivery",
+        Duration::from_secs(10),
+        |s| !s.contains("failing"),
+    );
+    tmux.send(&["q"]);
+    tmux.send(&["y"]);
+    tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
+}
