@@ -270,3 +270,171 @@ fn a_hanging_receiver_never_holds_up_the_screen_and_is_retried() {
     tmux.send(&["y"]);
     tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
 }
+
+// ------------------------------------------------------- a flapping alert
+
+/// A Netdata of our own (the shared bed's is not reconfigured) with a
+/// plugin whose value flips every 6 s and a health rule that is critical
+/// while it is 1: an alert that trips and clears on its own.
+struct FlappingNetdata {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+const FLAP_PLUGIN: &str = r#"#!/bin/sh
+echo "CHART opscockpit_flap.state '' 'flapping on purpose' 'state' flap flap line 1000 1"
+echo "DIMENSION up '' absolute 1 1"
+while true; do
+  now=$(date +%s)
+  echo "BEGIN opscockpit_flap.state"
+  echo "SET up = $(( (now / 6) % 2 ))"
+  echo "END"
+  sleep 1
+done
+"#;
+
+const FLAP_ALARM: &str = "alarm: opscockpit_flap\n   on: opscockpit_flap.state\n calc: $up\nevery: 1s\n crit: $this > 0\n info: flapping on purpose\n";
+
+impl FlappingNetdata {
+    fn start() -> FlappingNetdata {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::Builder::new()
+            .prefix("opscockpit-flap-")
+            .tempdir()
+            .expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let root = unsafe { libc::geteuid() } == 0;
+        let user = if root {
+            "netdata".to_string()
+        } else {
+            std::env::var("USER").expect("USER")
+        };
+        let d = dir.path().display().to_string();
+        for sub in ["cache", "lib", "log", "health.d", "plugins"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        }
+        let plugin = dir.path().join("plugins/flap.plugin");
+        std::fs::write(&plugin, FLAP_PLUGIN).expect("plugin");
+        std::fs::set_permissions(&plugin, PermissionsExt::from_mode(0o755)).expect("chmod");
+        std::fs::write(dir.path().join("health.d/flap.conf"), FLAP_ALARM).expect("alarm");
+        let conf = format!(
+            "[global]\n    run as user = {user}\n    web files owner = root\n    web files group = root\n\
+[db]\n    update every = 1\n    mode = ram\n    retention = 1200\n\
+[directories]\n    cache = {d}/cache\n    lib = {d}/lib\n    log = {d}/log\n    lock = {d}/lib/lock\n    registry = {d}/lib/registry\n    home = {d}/lib\n    plugins = \"{d}/plugins\"\n    health config = {d}/health.d\n    stock health config = {d}/health.d\n\
+[logs]\n    error = {d}/log/error.log\n    access = none\n    debug = none\n    health = {d}/log/health.log\n\
+[web]\n    bind to = 127.0.0.1:{port}\n[registry]\n    enabled = no\n[statsd]\n    enabled = no\n\
+[health]\n    script to execute on alarm = /bin/true\n\
+[plugins]\n    enable running new plugins = yes\n    flap = yes\n    apps = no\n    cgroups = no\n    tc = no\n    idlejitter = no\n    charts.d = no\n    python.d = no\n    go.d = no\n    ebpf = no\n    fping = no\n    ioping = no\n    perf = no\n    slabinfo = no\n    nfacct = no\n    cups = no\n"
+        );
+        std::fs::write(dir.path().join("netdata.conf"), conf).expect("netdata.conf");
+        if root {
+            let chown = std::process::Command::new("chown")
+                .args(["-R", "netdata:netdata"])
+                .arg(dir.path())
+                .status()
+                .expect("chown");
+            assert!(chown.success());
+            std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o755)).expect("chmod");
+        }
+        let out = std::fs::File::create(dir.path().join("netdata.out")).expect("out");
+        let child = std::process::Command::new("/usr/sbin/netdata")
+            .args(["-D", "-p", &port.to_string(), "-c"])
+            .arg(dir.path().join("netdata.conf"))
+            .args(["-W", "set", "web", "bind to"])
+            .arg(format!("127.0.0.1:{port}"))
+            .env("DO_NOT_TRACK", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(out.try_clone().expect("out"))
+            .stderr(out)
+            .process_group(0)
+            .spawn()
+            .expect("start /usr/sbin/netdata (is netdata-core installed?)");
+        FlappingNetdata {
+            dir,
+            port,
+            child: Some(child),
+        }
+    }
+}
+
+impl Drop for FlappingNetdata {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let pgid = child.id() as i32;
+        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The plugin and anything else of the group.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let _ = child.wait();
+        let _ = &self.dir;
+    }
+}
+
+/// The alert trips and clears every 6 s; with `min_interval = "10m"` the
+/// phone gets one "critical" and one "cleared", and the log shows the
+/// flaps that were held back.
+#[test]
+fn a_flapping_critical_alert_sends_one_message_per_minimum_interval() {
+    if std::env::var_os("OPSCOCKPIT_BED").is_none() {
+        eprintln!("OPSCOCKPIT_BED unset: skipping the flapping-alert test (needs netdata-core)");
+        return;
+    }
+    let netdata = FlappingNetdata::start();
+    let phone = Receiver::ntfy(vec![], None);
+    let tmux = Tmux::start(160, 45, &[]);
+    write_config(
+        &tmux,
+        &format!(
+            "[hosts.local]\nnetdata_url = \"http://127.0.0.1:{}\"\n\n[notify.phone]\nkind = \"ntfy\"\nserver = \"{}\"\ntopic = \"alerts\"\n\n[[notify.rules]]\nevents = [\"alert_critical\", \"alert_cleared\"]\nchannels = [\"phone\"]\nmin_interval = \"10m\"\n",
+            netdata.port,
+            phone.url("")
+        ),
+    );
+    let log = tmux.home.path().join("cockpit.log");
+    start_cockpit(&tmux, &log);
+    let critical = |r: &Recorded| r.header("title").is_some_and(|t| t.contains("CRITICAL"));
+    let first = phone.wait_for("the first critical message", Duration::from_secs(90), |r| {
+        r.iter().any(critical)
+    });
+    let message = first
+        .iter()
+        .find(|r| critical(r))
+        .map(Recorded::text)
+        .unwrap_or_default();
+    assert!(
+        message.contains("alert: opscockpit_flap on opscockpit_flap.state"),
+        "{message}"
+    );
+    // Two more flaps: both held back by the minimum interval.
+    tmux.send(&[":"]);
+    tmux.send(&["-l", "notifylog"]);
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the flaps held back", Duration::from_secs(60), |s| {
+        s.matches("not sent: minimum interval").count() >= 3
+    });
+    let sent = phone.requests();
+    let mut titles = titles(&sent);
+    // A cockpit that starts while the alert is raised hears "cleared" first.
+    titles.sort();
+    assert_eq!(
+        titles,
+        [
+            "local: CRITICAL: opscockpit_flap",
+            "local: cleared: opscockpit_flap"
+        ],
+        "one of each, however often it flaps:\n{screen}"
+    );
+    tmux.send(&["Escape"]);
+    tmux.send(&["q"]);
+    tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
+}
