@@ -531,6 +531,80 @@ mod tests {
         );
     }
 
+    fn alert(key: &str, level: crate::metrics::AlertLevel) -> Alert {
+        Alert {
+            key: key.into(),
+            name: key.rsplit('.').next().unwrap_or(key).into(),
+            chart: key.rsplit_once('.').map(|(c, _)| c).unwrap_or("").into(),
+            level,
+            value: "97%".into(),
+            info: "memory nearly full".into(),
+            since: 0,
+            silenced: false,
+        }
+    }
+
+    #[test]
+    fn alerts_turning_critical_and_clearing_are_told_after_the_first_list() {
+        use crate::metrics::{AlertLevel, AlertsEvent};
+        let mut state = configured(
+            "[[notify.rules]]\nevents = [\"alert_critical\", \"alert_cleared\"]\nchannels = [\"phone\"]\n",
+        );
+        let update = |state: &mut State, alerts: Vec<Alert>| {
+            kinds(
+                &update::apply_event(state, AppEvent::Alerts(AlertsEvent::Update(alerts))).effects,
+            )
+        };
+        // Raised before the cockpit looked: not news.
+        assert_eq!(
+            update(
+                &mut state,
+                vec![alert("system.ram.ram_in_use", AlertLevel::Critical)]
+            ),
+            []
+        );
+        assert_eq!(
+            update(
+                &mut state,
+                vec![alert("system.ram.ram_in_use", AlertLevel::Warning)]
+            ),
+            [(EventKind::AlertCleared, false)]
+        );
+        let mut silenced = alert("disk.space.full", AlertLevel::Critical);
+        silenced.silenced = true;
+        assert_eq!(
+            update(
+                &mut state,
+                vec![
+                    alert("system.ram.ram_in_use", AlertLevel::Critical),
+                    silenced.clone()
+                ]
+            ),
+            [(EventKind::AlertCritical, false)],
+            "a silenced alert says nothing"
+        );
+        let out = update::apply_event(
+            &mut state,
+            AppEvent::Alerts(AlertsEvent::Update(vec![silenced])),
+        );
+        let Some(Effect::Notification(n)) = out
+            .effects
+            .iter()
+            .find(|e| matches!(e, Effect::Notification(_)))
+        else {
+            panic!("cleared: {:?}", out.effects);
+        };
+        assert_eq!(
+            (n.kind, n.subject.as_str()),
+            (EventKind::AlertCleared, "system.ram.ram_in_use")
+        );
+        assert_eq!(
+            n.alert.as_ref().map(|a| a.name.as_str()),
+            Some("ram_in_use"),
+            "named as it was"
+        );
+    }
+
     #[test]
     fn delivery_reports_fill_the_log_and_the_failing_channels() {
         let mut state =

@@ -563,6 +563,29 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_shows_a_channel_and_a_rule() {
+        let config: Config = toml_file::parse_str(
+            "config.example.toml",
+            include_str!("../../assets/config.example.toml"),
+        )
+        .expect("example parses");
+        config
+            .notify
+            .validate("config.example.toml")
+            .expect("valid");
+        assert_eq!(config.notify.channels["phone"].kind, ChannelKind::Ntfy);
+        assert_eq!(
+            config.notify.channels["phone"].token_env.as_deref(),
+            Some("NTFY_TOKEN")
+        );
+        assert!(
+            config.notify.rules[0]
+                .events
+                .contains(&EventKind::ProposalWaiting)
+        );
+    }
+
+    #[test]
     fn quiet_hours_wrap_past_midnight() {
         let night = QuietHours::parse("22:00-07:00").expect("parses");
         assert!(night.contains(23 * 60) && night.contains(0) && night.contains(6 * 60 + 59));
