@@ -108,7 +108,8 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Store or remove a Better Stack password in the OS keyring.
+    /// Store or remove a Better Stack password (or, as `notify.NAME`, a
+    /// notification channel's token) in the OS keyring.
     Secret {
         #[command(subcommand)]
         command: SecretCommand,
@@ -199,7 +200,8 @@ pub enum HookAgent {
 #[derive(Debug, Subcommand)]
 pub enum SecretCommand {
     /// Store HOST's Better Stack password (read from the terminal without
-    /// echo, or one line from stdin) for `keyring = true`.
+    /// echo, or one line from stdin) for `keyring = true`; `notify.NAME`
+    /// stores that notification channel's token.
     Set { host: String },
     /// Remove HOST's Better Stack password from the OS keyring.
     Delete { host: String },

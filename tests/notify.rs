@@ -406,3 +406,77 @@ fn a_missing_token_stops_the_cockpit_before_the_tui_and_a_bad_config_names_the_k
         "{stderr}"
     );
 }
+
+/// `secret set notify.NAME` stores a channel's token in the OS keyring
+/// (from a pipe, never echoed); `notify test` then authenticates with it,
+/// and `secret delete notify.NAME` removes it.
+#[test]
+fn a_channel_token_in_the_keyring_is_stored_by_secret_set_and_used() {
+    if std::env::var_os("OPSCOCKPIT_BED").is_none() {
+        eprintln!("OPSCOCKPIT_BED unset: skipping");
+        return;
+    }
+    let entry = format!("opscockpit-notify-test-{}", std::process::id());
+    if let Err(e) = opscockpit::secrets::keyring::entry(&entry) {
+        eprintln!("no OS keyring on this machine, skipping: {e}");
+        return;
+    }
+    let token = "tk_fromTheKeyring5150";
+    let ntfy = Receiver::ntfy(vec![], Some(token));
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.phone]\nkind = \"ntfy\"\nserver = \"{}\"\ntopic = \"ops\"\nkeyring = true\nkeyring_entry = \"{entry}\"\n",
+            ntfy.url("")
+        ),
+    );
+    let config = config.to_str().expect("utf8");
+    let secret = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(BIN)
+            .args(["--config", config])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("wait");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains(token), "the token was printed: {text}");
+        (out.status.success(), text)
+    };
+    let (ok, text) = secret(&["secret", "set", "notify.phone"], &format!("{token}\n"));
+    assert!(
+        ok && text.contains(&format!("stored in the OS keyring as opscockpit/{entry}")),
+        "{text}"
+    );
+    let (ok, text) = secret(&["notify", "test", "phone"], "");
+    assert!(ok && text.contains("phone: delivered (HTTP 200)"), "{text}");
+    assert_eq!(
+        ntfy.requests()[0]
+            .header("authorization")
+            .map(str::to_string),
+        Some(format!("Bearer {token}"))
+    );
+    let (ok, text) = secret(&["secret", "delete", "notify.phone"], "");
+    assert!(ok && text.contains("removed"), "{text}");
+    let (ok, text) = secret(&["notify", "test", "phone"], "");
+    assert!(!ok && text.contains("phone: FAILED"), "{text}");
+    let (ok, text) = secret(&["secret", "set", "notify.pager"], "x\n");
+    assert!(
+        !ok && text.contains("no [notify.pager] in the config"),
+        "{text}"
+    );
+}
