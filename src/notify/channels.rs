@@ -55,7 +55,12 @@ impl Channel {
                     .trim_end_matches('/'),
                 config.topic.as_deref().unwrap_or_default()
             ),
-            ChannelKind::Webhook => config.url.clone().unwrap_or_default(),
+            // A query string may hold a key: not shown.
+            ChannelKind::Webhook => match config.url.as_deref().unwrap_or_default().split_once('?')
+            {
+                Some((base, _)) => format!("{base}?…"),
+                None => config.url.clone().unwrap_or_default(),
+            },
             ChannelKind::Slack => "Slack incoming webhook".into(),
             ChannelKind::Desktop => "notify-send".into(),
             ChannelKind::Command => config

@@ -21,18 +21,23 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
             theme.critical,
         ));
     }
-    lines.extend(state.notify.log.iter().rev().map(|status| {
+    // Two lines an entry: what happened, then what it was about, so a long
+    // reason never pushes the subject onto a ragged wrapped line.
+    for status in state.notify.log.iter().rev() {
         let (text, style) = describe(state, status);
-        Line::from(vec![
+        lines.push(Line::from(vec![
             Span::styled(
                 format!(" {} ", super::metrics::time_of_day(state, status.at)),
                 theme.muted,
             ),
             Span::styled(format!("{:<10} ", inert(&status.channel)), theme.text),
             Span::styled(text, style),
-            Span::styled(format!("  {}", inert(&status.about)), theme.muted),
-        ])
-    }));
+        ]));
+        lines.push(Line::styled(
+            format!("{:10}{}", "", inert(&status.about)),
+            theme.muted,
+        ));
+    }
     if lines.is_empty() {
         let text = if state.notify.enabled {
             " nothing sent so far"
