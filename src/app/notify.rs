@@ -64,6 +64,8 @@ pub struct NotifyState {
     /// Messages dropped per channel because its queue was full.
     pub dropped: BTreeMap<String, u64>,
     fired: BTreeSet<(String, usize, Timer)>,
+    /// Alerts critical in the last list (`None` before the first).
+    critical: Option<BTreeMap<String, AlertFacts>>,
     /// Since when the link is down (unix seconds), while it is.
     link_down_since: Option<i64>,
     link_down_sent: BTreeSet<usize>,
@@ -128,48 +130,52 @@ pub fn action_changed(state: &State, before: Option<ActionState>, a: &ActionView
     vec![effect(e)]
 }
 
-/// Alerts that turned critical or stopped being critical between two
-/// updates (silenced ones say nothing, as for the bell).
-pub fn alerts_changed(state: &State, previous: &[Alert], alerts: &[Alert]) -> Vec<Effect> {
+/// Alerts that turned critical or stopped being critical since the last
+/// list (silenced ones say nothing, as for the bell). What was critical is
+/// kept across an outage of the alert source, so an alert that tripped or
+/// cleared meanwhile is still told; the first list only sets the baseline
+/// (what was raised before the cockpit looked is not news).
+pub fn alerts_changed(state: &mut State, alerts: &[Alert]) -> Vec<Effect> {
     if !state.notify.enabled {
         return Vec::new();
     }
     let critical = |a: &&Alert| a.level == crate::metrics::AlertLevel::Critical && !a.silenced;
-    let was_critical: BTreeSet<String> = previous
-        .iter()
-        .filter(critical)
-        .map(|a| a.key.clone())
-        .collect();
-    let now_critical: BTreeSet<&str> = alerts
-        .iter()
-        .filter(critical)
-        .map(|a| a.key.as_str())
-        .collect();
     let facts = |a: &Alert| AlertFacts {
         name: a.name.clone(),
         chart: a.chart.clone(),
         value: a.value.clone(),
         info: a.info.clone(),
     };
-    let mut effects: Vec<Effect> = alerts
+    let now_critical: BTreeMap<String, AlertFacts> = alerts
         .iter()
         .filter(critical)
-        .filter(|a| !was_critical.contains(&a.key))
-        .map(|a| {
+        .map(|a| (a.key.clone(), facts(a)))
+        .collect();
+    let Some(was_critical) = state.notify.critical.replace(now_critical.clone()) else {
+        return Vec::new();
+    };
+    let mut effects: Vec<Effect> = now_critical
+        .iter()
+        .filter(|(key, _)| !was_critical.contains_key(*key))
+        .map(|(key, alert)| {
             effect(NotifyEvent {
-                alert: Some(facts(a)),
-                ..event(state, EventKind::AlertCritical, &a.key)
+                alert: Some(alert.clone()),
+                ..event(state, EventKind::AlertCritical, key)
             })
         })
         .collect();
-    for key in was_critical
+    for (key, before) in was_critical
         .iter()
-        .filter(|k| !now_critical.contains(k.as_str()))
+        .filter(|(k, _)| !now_critical.contains_key(*k))
     {
-        // What it says now (a warning, or gone: then as it was).
-        let known = alerts.iter().chain(previous).find(|a| a.key == *key);
+        // What it says now (a warning), or as it was when it is gone.
+        let alert = alerts
+            .iter()
+            .find(|a| a.key == *key)
+            .map(facts)
+            .unwrap_or_else(|| before.clone());
         effects.push(effect(NotifyEvent {
-            alert: known.map(facts),
+            alert: Some(alert),
             ..event(state, EventKind::AlertCleared, key)
         }));
     }
@@ -602,6 +608,20 @@ mod tests {
             n.alert.as_ref().map(|a| a.name.as_str()),
             Some("ram_in_use"),
             "named as it was"
+        );
+        // Netdata away and back with the alert critical again: still news.
+        update::apply_event(
+            &mut state,
+            AppEvent::Alerts(AlertsEvent::Unavailable("Netdata down".into())),
+        );
+        let back = update(
+            &mut state,
+            vec![alert("system.ram.ram_in_use", AlertLevel::Critical)],
+        );
+        assert_eq!(
+            back,
+            [(EventKind::AlertCritical, false)],
+            "tripped during the outage"
         );
     }
 
