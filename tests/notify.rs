@@ -480,3 +480,39 @@ fn a_channel_token_in_the_keyring_is_stored_by_secret_set_and_used() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_channel_gets_the_event_as_json_on_stdin_without_the_command() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("event.json");
+    let (mut notifier, mut rx, cancel) = notifier(&format!(
+        "[notify.local]\nkind = \"command\"\ncommand = [\"/bin/sh\", \"-c\", \"cat > '{}'\"]\n[[notify.rules]]\nevents = [\"proposal_expiring\"]\nchannels = [\"local\"]\nexpiring_before = \"1m\"\n",
+        out.display()
+    ))
+    .await;
+    notifier.submit(&proposal(
+        EventKind::ProposalExpiring,
+        "rm -rf /srv/cache PASSWORD=hunter2",
+    ));
+    let reports = until_final(&mut rx).await;
+    assert!(
+        matches!(
+            reports.last().map(|r| &r.outcome),
+            Some(Outcome::Delivered {
+                attempts: 1,
+                status: 0
+            })
+        ),
+        "{reports:?}"
+    );
+    let text = std::fs::read_to_string(&out).expect("the program wrote what it read");
+    let json: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON object");
+    assert_eq!(json["event"], "proposal_expiring");
+    assert_eq!(json["tier"], "approve");
+    assert!(json["expires_at"].is_i64());
+    assert!(
+        json.get("command").is_none() && !text.contains("rm -rf") && !text.contains("hunter2"),
+        "{text}"
+    );
+    cancel.cancel();
+}
