@@ -438,3 +438,202 @@ fn a_flapping_critical_alert_sends_one_message_per_minimum_interval() {
     tmux.send(&["q"]);
     tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
 }
+
+// ------------------------------------------------------------ link down
+
+/// An sshd of the test's own (own port, host key and config), so the link
+/// can be cut without touching the shared bed's.
+struct OwnSshd {
+    dir: PathBuf,
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnSshd {
+    fn start(dir: &Path, user: &str, authorized_keys: &Path) -> OwnSshd {
+        let host_key = dir.join("host_ed25519");
+        let keygen = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
+            .arg(&host_key)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("ssh-keygen");
+        assert!(keygen.success());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        std::fs::write(
+            dir.join("sshd_config"),
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\nAllowUsers {user}\nAllowTcpForwarding yes\nAllowStreamLocalForwarding yes\nPrintMotd no\nUseDNS no\n",
+                host_key.display(),
+                dir.join("sshd.pid").display(),
+                authorized_keys.display(),
+            ),
+        )
+        .expect("sshd_config");
+        let public = std::fs::read_to_string(dir.join("host_ed25519.pub")).expect("host key");
+        let mut parts = public.split_whitespace();
+        std::fs::write(
+            dir.join("known_hosts"),
+            format!(
+                "[127.0.0.1]:{port} {} {}\n",
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default()
+            ),
+        )
+        .expect("known_hosts");
+        let child = std::process::Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(dir.join("sshd_config"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start sshd");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "own sshd did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        OwnSshd {
+            dir: dir.to_path_buf(),
+            port,
+            child: Some(child),
+        }
+    }
+
+    /// The listener and every per-connection process it forked, so the
+    /// live connection really drops (a crashed host).
+    fn kill(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let mut victims = vec![child.id()];
+        signal(child.id(), libc::SIGSTOP);
+        loop {
+            let found: Vec<u32> = descendants(child.id())
+                .into_iter()
+                .filter(|p| !victims.contains(p))
+                .collect();
+            if found.is_empty() {
+                break;
+            }
+            for pid in &found {
+                signal(*pid, libc::SIGSTOP);
+            }
+            victims.extend(found);
+        }
+        for pid in victims {
+            signal(pid, libc::SIGKILL);
+        }
+        let _ = child.wait();
+    }
+}
+
+impl Drop for OwnSshd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn signal(pid: u32, sig: i32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill(2) on our own sshd or processes it forked.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Every process below `root`, by /proc's parent links.
+fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for (child, _) in parents.iter().filter(|(_, pp)| *pp == p) {
+            out.push(*child);
+            frontier.push(*child);
+        }
+    }
+    out
+}
+
+/// The SSH link dies and stays down longer than `link_down_after`: one
+/// `link_down` message saying for how long and why, none while it is up.
+#[test]
+fn a_link_down_longer_than_the_rule_allows_is_told_once() {
+    if std::env::var_os("OPSCOCKPIT_BED").is_none() {
+        eprintln!(
+            "OPSCOCKPIT_BED unset: skipping the link-down test (needs the bed's sshd user and key)"
+        );
+        return;
+    }
+    let bed = |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} unset"));
+    let user = bed("OPSCOCKPIT_BED_SSH_USER");
+    let key = bed("OPSCOCKPIT_BED_SSH_KEY");
+    let dir = tempfile::tempdir().expect("tmp");
+    let authorized = PathBuf::from(bed("OPSCOCKPIT_BED_DIR")).join("ssh/authorized_keys");
+    let mut sshd = OwnSshd::start(dir.path(), &user, &authorized);
+    let ssh_config = dir.path().join("ssh_config");
+    std::fs::write(
+        &ssh_config,
+        format!(
+            "Host linkbed\n    HostName 127.0.0.1\n    Port {}\n    User {user}\n    IdentityFile {key}\n    IdentitiesOnly yes\n    UserKnownHostsFile {}\n    GlobalKnownHostsFile /dev/null\n    StrictHostKeyChecking yes\n    BatchMode yes\n    ConnectTimeout 5\n    ServerAliveInterval 2\n    LogLevel ERROR\n",
+            sshd.port,
+            sshd.dir.join("known_hosts").display()
+        ),
+    )
+    .expect("ssh_config");
+    let phone = Receiver::ntfy(vec![], None);
+    let tmux = Tmux::start(160, 45, &[]);
+    write_config(
+        &tmux,
+        &format!(
+            "[hosts.linkbed]\nnetdata = false\nhost_socket = \"\"\n\n[notify.phone]\nkind = \"ntfy\"\nserver = \"{}\"\ntopic = \"link\"\n\n[[notify.rules]]\nevents = [\"link_down\"]\nchannels = [\"phone\"]\nlink_down_after = \"4s\"\n",
+            phone.url("")
+        ),
+    );
+    tmux.type_line(&format!(
+        "{} -F {} linkbed; echo \"EXITED:$?\"",
+        binary().display(),
+        ssh_config.display()
+    ));
+    tmux.wait_for("connected over SSH", Duration::from_secs(30), |s| {
+        s.contains("● connected")
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(phone.requests().is_empty(), "nothing while the link is up");
+    sshd.kill();
+    tmux.wait_for("the link lost", Duration::from_secs(20), |s| {
+        s.contains("reconnecting") || s.contains("✕ down")
+    });
+    let sent = phone.wait_for("link_down", Duration::from_secs(30), |r| !r.is_empty());
+    let message = &sent[0];
+    assert_eq!(message.header("title"), Some("linkbed: link down"));
+    assert_eq!(message.header("priority"), Some("5"));
+    let body = message.text();
+    assert!(
+        body.contains("host: linkbed") && body.contains("down for 4s"),
+        "{body}"
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(phone.requests().len(), 1, "once per outage");
+    tmux.send(&["q"]);
+    tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:"));
+}
