@@ -108,10 +108,17 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Store or remove a Better Stack password in the OS keyring.
+    /// Store or remove a Better Stack password (or, as `notify.NAME`, a
+    /// notification channel's token) in the OS keyring.
     Secret {
         #[command(subcommand)]
         command: SecretCommand,
+    },
+    /// Notification channels: `notify list` shows them and the rules,
+    /// `notify test [CHANNEL]` sends a test message.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
     },
     /// Hooks for agents: `hook claude` is a Claude Code PreToolUse hook
     /// (Bash): ssh to a managed host becomes a gated proposal.
@@ -193,10 +200,21 @@ pub enum HookAgent {
 #[derive(Debug, Subcommand)]
 pub enum SecretCommand {
     /// Store HOST's Better Stack password (read from the terminal without
-    /// echo, or one line from stdin) for `keyring = true`.
+    /// echo, or one line from stdin) for `keyring = true`; `notify.NAME`
+    /// stores that notification channel's token.
     Set { host: String },
     /// Remove HOST's Better Stack password from the OS keyring.
     Delete { host: String },
+}
+
+/// `opscockpit notify …`.
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Show the channels (never their secrets) and the rules.
+    List,
+    /// Send a test message to CHANNEL (default: every channel) and print
+    /// the endpoint's answer; exits 1 when one was not delivered.
+    Test { channel: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]

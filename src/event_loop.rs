@@ -37,9 +37,14 @@ pub fn spawn_sources(
     gate: Option<crate::gate::Gate>,
     state: &State,
     host: &HostConfig,
+    notify: Option<crate::notify::Setup>,
     cancel: &CancellationToken,
 ) -> Sources {
     let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+    // Delivery reports come back on the same queue as every source's events.
+    let notifier = notify.map(|setup| {
+        crate::notify::Notifier::spawn(setup.channels, setup.rules, setup.utc, tx.clone(), cancel)
+    });
     let (docker_tx, docker_rx) = mpsc::unbounded_channel();
     // Without a gate nobody asks; the channel just stays empty.
     let snapshots = match &gate {
@@ -94,6 +99,7 @@ pub fn spawn_sources(
         docker: docker_tx,
         snapshots,
         gate,
+        notifier,
     }
 }
 
@@ -106,6 +112,8 @@ pub struct Sources {
     pub gate: Option<crate::gate::Gate>,
     /// The broker's `snapshot` questions, answered from the state.
     pub snapshots: mpsc::Receiver<crate::gate::snapshot::SnapshotRequest>,
+    /// Routes notifications onto the channels' queues (never waits).
+    pub notifier: Option<crate::notify::Notifier>,
 }
 
 /// Passes every change of the link state to the loop as an event.
@@ -127,10 +135,11 @@ pub async fn run(
     transport: SharedTransport,
     gate: Option<crate::gate::Running>,
     host: HostConfig,
+    notify: Option<crate::notify::Setup>,
 ) -> Result<()> {
     let cancel = CancellationToken::new();
     let gate = gate.map(|g| g.spawn(&cancel));
-    let mut sources = spawn_sources(transport, gate, &state, &host, &cancel);
+    let mut sources = spawn_sources(transport, gate, &state, &host, notify, &cancel);
     let mut guard =
         TerminalGuard::enter(state.mouse_captured).wrap_err("setting up the terminal")?;
     let result = event_loop(&mut state, &mut guard, &mut sources).await;
@@ -245,6 +254,14 @@ async fn event_loop(
                     dirty = true;
                 }
                 Effect::Notify { summary, body } => notify_desktop(&summary, &body),
+                Effect::Notification(event) => {
+                    if let Some(notifier) = sources.notifier.as_mut() {
+                        for status in notifier.submit(&event) {
+                            update::apply_event(state, AppEvent::Notify(status));
+                            dirty = true;
+                        }
+                    }
+                }
             }
         }
     }

@@ -19,6 +19,7 @@ pub mod hook;
 pub mod logs;
 pub mod mcp;
 pub mod metrics;
+pub mod notify;
 pub mod secrets;
 pub mod sources;
 pub mod testing;

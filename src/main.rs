@@ -68,6 +68,9 @@ fn real_main() -> Result<()> {
         };
         return store::run(op, host, &config).map_err(|e| eyre!(e));
     }
+    if let Some(Command::Notify { command }) = &cli.command {
+        std::process::exit(notify_command(&cli, command, &config)?);
+    }
     if let Some(Command::Agent { .. }) = &cli.command {
         std::process::exit(agent_command(&cli, &config, &paths));
     }
@@ -109,6 +112,12 @@ fn real_main() -> Result<()> {
         return cost_command(host, *period, *json, &config, &paths, transport, &runtime);
     }
     let mut state = initial_state(&cli, &config, &paths)?;
+    // Channel secrets are resolved now, on the plain terminal: a missing
+    // token is an error here, not a silent phone later.
+    let notify = runtime
+        .block_on(opscockpit::notify::Setup::resolve(&config))
+        .map_err(|e| eyre!("notify: {e}"))?;
+    state.notify = opscockpit::app::notify::NotifyState::from_config(&config.notify);
     state.cost = opscockpit::app::cost::CostState::new(
         opscockpit::cost::CostSettings::from_config(&config, cli.host_name(), &paths.config_file)
             .map_err(|e| eyre!("config error: {e}"))?,
@@ -132,6 +141,7 @@ fn real_main() -> Result<()> {
         transport,
         Some(gate),
         host_config,
+        notify,
     ))?;
     // Source tasks may be blocked in I/O: do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
@@ -273,6 +283,33 @@ mod gate {
         })?;
         runtime.shutdown_timeout(std::time::Duration::from_millis(200));
         Ok(())
+    }
+}
+
+/// `opscockpit notify list|test`; returns the exit code.
+fn notify_command(
+    cli: &Cli,
+    command: &opscockpit::cli::NotifyCommand,
+    config: &Config,
+) -> Result<i32> {
+    use opscockpit::cli::NotifyCommand;
+    match command {
+        NotifyCommand::List => {
+            print!("{}", opscockpit::notify::cli::list(config));
+            Ok(0)
+        }
+        NotifyCommand::Test { channel } => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (report, ok) = runtime.block_on(opscockpit::notify::cli::test(
+                config,
+                cli.host_name(),
+                channel.as_deref(),
+            ));
+            print!("{report}");
+            Ok(if ok { 0 } else { 1 })
+        }
     }
 }
 

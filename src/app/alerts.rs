@@ -120,6 +120,7 @@ pub fn apply_event(state: &mut State, event: AlertsEvent) -> Outcome {
                     )),
                 });
             }
+            effects.extend(crate::app::notify::alerts_changed(state, &alerts));
             let changed = !state.alerts.available || state.alerts.alerts != alerts;
             let a = &mut state.alerts;
             a.critical_keys = critical;

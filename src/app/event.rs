@@ -8,6 +8,7 @@ use crate::cost::CostEvent;
 use crate::gate::GateEvent;
 use crate::logs::LogEvent;
 use crate::metrics::{AlertsEvent, MetricsEvent, MetricsSource, MetricsUpdate};
+use crate::notify::NotifyStatus;
 use crate::transport::ConnectionState;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +37,8 @@ pub enum AppEvent {
     Cost(CostEvent),
     /// Lines and status from the log sources (journald, Better Stack, containers).
     Log(LogEvent),
+    /// What became of a notification (delivered, retrying, dropped, …).
+    Notify(NotifyStatus),
 }
 
 impl From<MetricsEvent> for AppEvent {
@@ -77,5 +80,11 @@ impl From<CostEvent> for AppEvent {
 impl From<LogEvent> for AppEvent {
     fn from(event: LogEvent) -> Self {
         AppEvent::Log(event)
+    }
+}
+
+impl From<NotifyStatus> for AppEvent {
+    fn from(status: NotifyStatus) -> Self {
+        AppEvent::Notify(status)
     }
 }

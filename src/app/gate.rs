@@ -186,6 +186,9 @@ pub fn apply_event(state: &mut State, event: GateEvent) -> Outcome {
             let a = *a;
             let before = state.gate.actions.get(&a.id).map(|known| known.state);
             announce_end_without_operator(state, before, &a);
+            outcome
+                .effects
+                .extend(crate::app::notify::action_changed(state, before, &a));
             if a.state != ActionState::Pending {
                 state.gate.decided_locally.remove(&a.id);
             }

@@ -9,6 +9,7 @@ pub mod event;
 pub mod gate;
 pub mod layout;
 pub mod logs;
+pub mod notify;
 pub mod snapshot;
 pub mod state;
 pub mod update;

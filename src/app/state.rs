@@ -50,6 +50,8 @@ pub struct State {
     pub cost: crate::app::cost::CostState,
     /// The Logs pane: buffer, sources, view settings.
     pub logs: crate::app::logs::LogsPane,
+    /// Notifications: rule timers, delivery log, failing channels.
+    pub notify: crate::app::notify::NotifyState,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +141,10 @@ pub enum Overlay {
     ConnectionLog {
         scroll: u16,
     },
+    /// The notification delivery log (`:notifylog`).
+    NotifyLog {
+        scroll: u16,
+    },
     Palette(PaletteState),
     /// Editing the filter of a list pane.
     Filter {
@@ -194,6 +200,7 @@ impl State {
             },
             cost: crate::app::cost::CostState::default(),
             logs: crate::app::logs::LogsPane::default(),
+            notify: crate::app::notify::NotifyState::default(),
         }
     }
 

@@ -39,6 +39,9 @@ pub enum Effect {
         summary: String,
         body: String,
     },
+    /// Something the notification rules may send to the operator's
+    /// channels (ntfy, webhook, Slack, …); the loop's notifier routes it.
+    Notification(Box<crate::notify::NotifyEvent>),
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -71,7 +74,7 @@ impl Outcome {
 }
 
 /// Palette commands that take no argument, in the order Tab offers them.
-const PALETTE_COMMANDS: [&str; 13] = [
+const PALETTE_COMMANDS: [&str; 14] = [
     "metrics",
     "alerts",
     "containers",
@@ -83,6 +86,7 @@ const PALETTE_COMMANDS: [&str; 13] = [
     "window",
     "save",
     "connlog",
+    "notifylog",
     "help",
     "quit",
 ];
@@ -131,6 +135,7 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             }
             record_connection(state, &connection);
             state.connection = connection;
+            crate::app::notify::link_changed(state, down);
             Outcome::redraw()
         }
         AppEvent::Docker(event) => containers::apply_event(state, event),
@@ -138,6 +143,7 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             dirty: crate::app::logs::apply_event(&mut state.logs, event),
             effects: Vec::new(),
         },
+        AppEvent::Notify(status) => crate::app::notify::apply_status(state, status),
     }
 }
 
@@ -191,7 +197,9 @@ pub fn tick(state: &mut State, now: i64) -> Outcome {
         return Outcome::unchanged();
     }
     state.now = now;
-    Outcome::redraw()
+    let mut outcome = Outcome::redraw();
+    outcome.effects = crate::app::notify::tick(state);
+    outcome
 }
 
 pub fn resize(state: &mut State, width: u16, height: u16) -> Outcome {
@@ -228,6 +236,9 @@ pub fn handle_key(state: &mut State, key: KeyEvent) -> Outcome {
             return scroll_key(state, key, scroll, |scroll| Overlay::ConnectionLog {
                 scroll,
             });
+        }
+        Overlay::NotifyLog { scroll } => {
+            return scroll_key(state, key, scroll, |scroll| Overlay::NotifyLog { scroll });
         }
         Overlay::Palette(palette) => return palette_key(state, key, palette),
         Overlay::Filter { pane, input } => return filter_key(state, key, pane, input),
@@ -642,6 +653,10 @@ pub fn run_command(state: &mut State, command: &str) -> Outcome {
         }
         "connlog" => {
             state.overlay = Overlay::ConnectionLog { scroll: 0 };
+            Outcome::redraw()
+        }
+        "notifylog" => {
+            state.overlay = Overlay::NotifyLog { scroll: 0 };
             Outcome::redraw()
         }
         "theme" => {

@@ -7,6 +7,7 @@
 //! keymaps are looked up in `themes/` and `keymaps/` beside the config file.
 
 pub mod keymap;
+pub mod notify;
 pub mod plan;
 pub mod theme;
 pub mod toml_file;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 pub use keymap::Keymap;
+pub use notify::NotifyConfig;
 pub use plan::PlanSpec;
 pub use theme::{Theme, ThemeSet};
 pub use toml_file::FileError;
@@ -40,6 +42,9 @@ pub struct Config {
     /// Extra or overriding pricing plans (see `assets/pricing.toml`).
     #[serde(default)]
     pub plans: BTreeMap<String, PlanSpec>,
+    /// Notification channels `[notify.NAME]` and `[[notify.rules]]`.
+    #[serde(default)]
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -351,6 +356,7 @@ impl Config {
                 }
             }
         }
+        self.notify.validate(&file)?;
         let window = self.ui.chart_window.as_secs();
         if ![60, 300, 600].contains(&window) {
             return Err(FileError::new(&file, "chart_window must be 1m, 5m or 10m")

@@ -47,15 +47,19 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         ));
     }
     left.push((1, connection_span(state)));
-    let mut right: Vec<(u8, Span<'static>)> = vec![
+    let mut right: Vec<(u8, Span<'static>)> = Vec::new();
+    if state.gate.integrity.is_some() {
+        // The History pane says what; the header only that it is so.
+        right.push((1, Span::styled("⚠ history broken", theme.critical)));
+    }
+    if let Some(failing) = notify_span(state, area.width >= 120) {
+        right.push((2, failing));
+    }
+    right.extend([
         (2, alerts_span(state)),
         (2, pending_span(state)),
         (3, Span::styled(format!("{} ", clock(state)), theme.header)),
-    ];
-    if state.gate.integrity.is_some() {
-        // The History pane says what; the header only that it is so.
-        right.insert(0, (1, Span::styled("⚠ history broken", theme.critical)));
-    }
+    ]);
 
     let width = usize::from(area.width);
     let mut max_priority = 6;
@@ -110,6 +114,30 @@ fn connection_span(state: &State) -> Span<'static> {
         }
         ConnectionState::Down { .. } => Span::styled("✕ down", theme.critical),
     }
+}
+
+/// "notify: ntfy failing since 03:12" while a channel's last message
+/// failed: an operator who relies on the phone must know it is silent.
+/// Narrow screens get "✉ ntfy failing", so the clock still fits.
+fn notify_span(state: &State, wide: bool) -> Option<Span<'static>> {
+    let failing = &state.notify.failing;
+    let (channel, since) = failing
+        .iter()
+        .min_by_key(|(name, since)| (**since, (*name).clone()))?;
+    let more = match failing.len() {
+        1 => String::new(),
+        n => format!(" +{}", n - 1),
+    };
+    let channel: String = inert(channel).chars().take(16).collect();
+    let text = if wide {
+        format!(
+            "✉ notify: {channel} failing since {}{more}",
+            super::format_time(state, since * 1000, "%H:%M")
+        )
+    } else {
+        format!("✉ {channel} failing{more}")
+    };
+    Some(Span::styled(text, state.theme.critical))
 }
 
 fn alerts_span(state: &State) -> Span<'static> {

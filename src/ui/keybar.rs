@@ -43,7 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             ("Enter".to_string(), "run"),
             ("Esc".to_string(), "close"),
         ],
-        Overlay::Help { .. } | Overlay::ConnectionLog { .. } => vec![
+        Overlay::Help { .. } | Overlay::ConnectionLog { .. } | Overlay::NotifyLog { .. } => vec![
             ("↑↓".to_string(), "scroll"),
             ("any key".to_string(), "close"),
         ],

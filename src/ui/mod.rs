@@ -17,6 +17,7 @@ pub mod keybar;
 
 pub mod logs;
 pub mod metrics;
+pub mod notifylog;
 pub mod palette;
 pub mod placeholder;
 pub mod quit_popup;
@@ -54,6 +55,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
     match &state.overlay {
         Overlay::Help { scroll } => help::draw(frame, parts.body, state, *scroll),
         Overlay::ConnectionLog { scroll } => connlog::draw(frame, parts.body, state, *scroll),
+        Overlay::NotifyLog { scroll } => notifylog::draw(frame, parts.body, state, *scroll),
         Overlay::Palette(palette) => palette::draw(frame, parts.body, state, palette),
         Overlay::None | Overlay::Filter { .. } | Overlay::ConfirmQuit { .. } => {}
     }
