@@ -223,7 +223,10 @@ async fn key_file_connects_and_exec_streams_exit_codes() {
     let mut states = t.state();
     let rtt = tokio::time::timeout(Duration::from_secs(15), async {
         loop {
-            if let ConnectionState::Connected { rtt_ms: Some(ms) } = *states.borrow_and_update() {
+            if let ConnectionState::Connected {
+                rtt_ms: Some(ms), ..
+            } = *states.borrow_and_update()
+            {
                 return ms;
             }
             states.changed().await.expect("state channel");

@@ -30,9 +30,15 @@ pub fn build(state: &State, query: &SnapshotQuery) -> Value {
 fn link(connection: &ConnectionState) -> Value {
     match connection {
         ConnectionState::Local => json!({"state": "local"}),
-        ConnectionState::Connected { rtt_ms } => json!({"state": "connected", "rtt_ms": rtt_ms}),
-        ConnectionState::Reconnecting { attempt, since } => {
-            json!({"state": "reconnecting", "attempt": attempt, "since": since})
+        ConnectionState::Connected { rtt_ms, unanswered } => {
+            json!({"state": "connected", "rtt_ms": rtt_ms, "keepalives_unanswered": unanswered})
+        }
+        ConnectionState::Reconnecting {
+            attempt,
+            since,
+            reason,
+        } => {
+            json!({"state": "reconnecting", "attempt": attempt, "since": since, "reason": inert(reason)})
         }
         ConnectionState::Down { reason, since } => {
             json!({"state": "down", "reason": inert(reason), "since": since})

@@ -24,16 +24,51 @@ pub enum ConnectionState {
     /// No network link: `opscockpit local`.
     Local,
     Connected {
+        /// Round trip of the last answered keepalive; `None` until one is
+        /// answered, and while one is overdue (an old figure would lie).
         rtt_ms: Option<u64>,
+        /// Keepalive intervals that passed without the reply (0: healthy).
+        unanswered: u32,
     },
     Reconnecting {
         attempt: u32,
+        /// When the target was last heard from (unix seconds): the data
+        /// shown is stale since then.
         since: i64,
+        /// Why the link was given up, e.g. "3 keepalives unanswered".
+        reason: String,
     },
     Down {
         reason: String,
         since: i64,
     },
+}
+
+impl ConnectionState {
+    /// The link carries data now: local, or connected with no keepalive
+    /// overdue. Decisions that would be wrong over a dead link (falling
+    /// back to another source, approving an action) wait for this.
+    pub fn is_up(&self) -> bool {
+        matches!(
+            self,
+            ConnectionState::Local | ConnectionState::Connected { unanswered: 0, .. }
+        )
+    }
+
+    /// The link is known to be gone (reconnecting or given up).
+    pub fn is_lost(&self) -> bool {
+        matches!(
+            self,
+            ConnectionState::Reconnecting { .. } | ConnectionState::Down { .. }
+        )
+    }
+}
+
+/// "1 keepalive unanswered", "3 keepalives unanswered": the words the
+/// header, the connection log and the supervisor's reason share.
+pub fn keepalives_unanswered(count: u32) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} keepalive{plural} unanswered")
 }
 
 /// A bidirectional byte stream (TCP, unix socket, or an SSH channel).
@@ -245,6 +280,14 @@ pub trait Transport: Send + Sync {
 
     /// A short name for the header: `local` or `user@host:port`.
     fn describe(&self) -> String;
+
+    /// Whether the target answers now: SSH sends a keepalive and waits for
+    /// its reply (bounded by the keepalive limits). A source that lost its
+    /// own connection asks this before concluding that the service, not
+    /// the link, is at fault.
+    async fn link_alive(&self) -> bool {
+        true
+    }
 
     /// The link state as it changes, for transports that have a link
     /// (SSH); `None` for the local transport.

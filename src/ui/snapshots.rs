@@ -115,6 +115,7 @@ fn stale_metrics_are_marked() {
         crate::app::event::AppEvent::Connection(crate::transport::ConnectionState::Reconnecting {
             attempt: 2,
             since: crate::testing::FIXTURE_NOW,
+            reason: "3 keepalives unanswered".into(),
         }),
     );
     let terminal = render(&state, 80, 24);
