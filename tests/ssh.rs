@@ -931,6 +931,15 @@ impl OwnSshd {
         }
     }
 
+    /// Resumes what `freeze_connections` stopped.
+    fn thaw_connections(&self) {
+        if let Some(child) = &self.child {
+            for victim in descendants(child.id()) {
+                signal(victim, libc::SIGCONT);
+            }
+        }
+    }
+
     /// Kills the listener AND the per-connection processes it forked, so
     /// live connections really drop (like a crashed or restarted host).
     /// Everything is stopped first, until no new process appears, so a
@@ -1080,55 +1089,366 @@ async fn reconnects_after_sshd_is_killed_and_restarted() {
     assert_eq!(asker.passphrase_asked.load(Ordering::SeqCst), 1);
 }
 
+/// The test config of issue #22: a keepalive every 2 s, 3 may go unanswered.
+const ALIVE_EVERY: Duration = Duration::from_secs(2);
+const ALIVE_MISSES: u32 = 3;
+
+/// The longest a dead link may look alive: interval × (CountMax + 1), plus
+/// room for a loaded test machine.
+fn detection_limit() -> Duration {
+    ALIVE_EVERY * (ALIVE_MISSES + 1) + Duration::from_secs(2)
+}
+
+fn keepalive_target(bed: &Bed, port: u16, known_hosts: &Path) -> SshTarget {
+    let mut t = target(bed, port, vec![bed.key.clone()], known_hosts);
+    t.server_alive_interval = ALIVE_EVERY;
+    t.server_alive_count_max = ALIVE_MISSES;
+    t
+}
+
+/// Every link state from now on, until `done` says stop (or `within`).
+async fn states_until(
+    states: &mut tokio::sync::watch::Receiver<ConnectionState>,
+    within: Duration,
+    what: &str,
+    done: impl Fn(&ConnectionState) -> bool,
+) -> Vec<ConnectionState> {
+    let mut seen = Vec::new();
+    let waited = tokio::time::timeout(within, async {
+        loop {
+            let state = states.borrow_and_update().clone();
+            let stop = done(&state);
+            seen.push(state);
+            if stop {
+                return;
+            }
+            states.changed().await.expect("state channel");
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "{what} not seen within {within:?}: {seen:?}"
+    );
+    seen
+}
+
+fn is_reconnecting(state: &ConnectionState) -> bool {
+    matches!(state, ConnectionState::Reconnecting { .. })
+}
+
+fn is_connected(state: &ConnectionState) -> bool {
+    matches!(
+        state,
+        ConnectionState::Connected {
+            rtt_ms: Some(_),
+            unanswered: 0
+        }
+    )
+}
+
+/// What a silent link must look like from the supervisor: misses counted
+/// with no round trip shown, then given up with the reason, in time.
+fn assert_silence_was_noticed(seen: &[ConnectionState]) {
+    let missed: Vec<u32> = seen
+        .iter()
+        .filter_map(|s| match s {
+            ConnectionState::Connected {
+                rtt_ms, unanswered, ..
+            } if *unanswered > 0 => {
+                assert_eq!(*rtt_ms, None, "an RTT shown while replies are missing");
+                Some(*unanswered)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        missed.contains(&1) && missed.contains(&(ALIVE_MISSES - 1)),
+        "the misses were not published one by one: {seen:?}"
+    );
+    match seen.last() {
+        Some(ConnectionState::Reconnecting { reason, .. }) => {
+            assert_eq!(reason, "3 keepalives unanswered")
+        }
+        other => panic!("not reconnecting at the end: {other:?}"),
+    }
+}
+
 #[tokio::test]
-async fn silent_connection_is_detected_by_keepalives_and_replaced() {
+async fn frozen_sshd_is_declared_down_within_the_keepalive_time_and_replaced() {
     let Some(bed) = bed() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let sshd = OwnSshd::new(dir.path(), &bed);
-    let mut t = target(
-        &bed,
-        sshd.port,
-        vec![bed.key.clone()],
-        &dir.path().join("known_hosts"),
-    );
-    t.server_alive_interval = Duration::from_secs(1);
-    t.server_alive_count_max = 3;
+    let t = keepalive_target(&bed, sshd.port, &dir.path().join("known_hosts"));
     let transport = Arc::new(connect(t, None).await.expect("connect to own sshd"));
     let mut states = transport.state();
     assert_eq!(whoami(transport.as_ref()).await, bed.user);
+    states_until(&mut states, LIMIT, "a first round trip", is_connected).await;
+
+    // SIGSTOP on the session process: the TCP connection stays up and
+    // nothing answers, as with a partition or a hung host.
     let frozen = Instant::now();
     sshd.freeze_connections();
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            if matches!(
-                *states.borrow_and_update(),
-                ConnectionState::Reconnecting { .. }
-            ) {
-                return;
-            }
-            states.changed().await.expect("state channel");
-        }
-    })
-    .await
-    .expect("a silent connection was not noticed");
+    let seen = states_until(
+        &mut states,
+        detection_limit(),
+        "reconnecting",
+        is_reconnecting,
+    )
+    .await;
     eprintln!(
-        "silent link noticed after {} ms",
+        "frozen link declared down after {} ms",
         frozen.elapsed().as_millis()
     );
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            if matches!(
-                *states.borrow_and_update(),
-                ConnectionState::Connected { .. }
-            ) {
-                return;
-            }
-            states.changed().await.expect("state channel");
+    assert_silence_was_noticed(&seen);
+    assert!(
+        !transport.link_alive().await,
+        "the link answers while the host is frozen"
+    );
+
+    // Resumed, the old session finds its connection gone; a new one works.
+    sshd.thaw_connections();
+    states_until(&mut states, LIMIT, "connected again", is_connected).await;
+    assert_eq!(whoami(transport.as_ref()).await, bed.user);
+    assert!(transport.link_alive().await);
+}
+
+#[tokio::test]
+async fn blackholed_tcp_path_is_declared_down_and_reconnected_when_it_clears() {
+    let Some(bed) = bed() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sshd = OwnSshd::new(dir.path(), &bed);
+    let proxy = Proxy::start(sshd.port, Duration::ZERO).await;
+    let t = keepalive_target(&bed, proxy.port, &trust_proxy(dir.path(), &sshd, &proxy));
+    let transport = Arc::new(connect(t, None).await.expect("connect through the proxy"));
+    let mut states = transport.state();
+    states_until(&mut states, LIMIT, "a first round trip", is_connected).await;
+
+    proxy.blackhole(true);
+    let seen = states_until(
+        &mut states,
+        detection_limit(),
+        "reconnecting",
+        is_reconnecting,
+    )
+    .await;
+    assert_silence_was_noticed(&seen);
+
+    proxy.blackhole(false);
+    states_until(&mut states, LIMIT, "connected again", is_connected).await;
+    assert_eq!(whoami(transport.as_ref()).await, bed.user);
+}
+
+#[tokio::test]
+async fn round_trip_shown_is_the_keepalive_round_trip() {
+    let Some(bed) = bed() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sshd = OwnSshd::new(dir.path(), &bed);
+    // 40 ms each way: a keepalive's round trip is 80 ms and a bit.
+    let one_way = Duration::from_millis(40);
+    let proxy = Proxy::start(sshd.port, one_way).await;
+    let t = keepalive_target(&bed, proxy.port, &trust_proxy(dir.path(), &sshd, &proxy));
+    let transport = Arc::new(connect(t, None).await.expect("connect through the proxy"));
+    let mut states = transport.state();
+    let mut rtts = Vec::new();
+    while rtts.len() < 3 {
+        let seen = states_until(&mut states, LIMIT, "a round trip", is_connected).await;
+        if let Some(ConnectionState::Connected {
+            rtt_ms: Some(ms), ..
+        }) = seen.last()
+        {
+            rtts.push(*ms);
+        }
+        // The next keepalive's figure, not the same one again.
+        states.changed().await.expect("state channel");
+    }
+    eprintln!("round trips shown through a 2×40 ms path: {rtts:?}");
+    let floor = (2 * one_way).as_millis() as u64;
+    for ms in rtts {
+        assert!(
+            (floor..floor + 30).contains(&ms),
+            "{ms} ms shown for a path of {floor} ms"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_command_running_when_the_link_freezes_ends_unknown_and_is_not_rerun() {
+    use opscockpit::config::GateConfig;
+    use opscockpit::gate::policy::Policy;
+    use opscockpit::gate::{ActionState, Gate, Proposal};
+    let Some(bed) = bed() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sshd = OwnSshd::new(dir.path(), &bed);
+    let t = keepalive_target(&bed, sshd.port, &dir.path().join("known_hosts"));
+    let transport = Arc::new(connect(t, None).await.expect("connect to own sshd"));
+    let mut states = transport.state();
+    let config_dir = dir.path().join("config");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    let gate = Gate::open(
+        "keepalive-test",
+        &dir.path().join("data"),
+        Policy::load(&config_dir).expect("policy"),
+        GateConfig::default(),
+        transport.clone(),
+    )
+    .expect("open gate");
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<opscockpit::gate::GateEvent>(4096);
+    tokio::spawn(opscockpit::gate::core::run(
+        gate.clone(),
+        tx,
+        cancel.clone(),
+    ));
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+
+    // Each run leaves a line: the count says how often it started.
+    let runs = PathBuf::from(format!(
+        "/tmp/opscockpit-keepalive-runs-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&runs);
+    let a = gate
+        .propose(Proposal {
+            command: format!("echo run >> {}; sleep 30", runs.display()),
+            ..Proposal::default()
+        })
+        .expect("propose");
+    gate.approve(&a.id, &a.fingerprint).expect("approve");
+    let started = tokio::time::timeout(LIMIT, async {
+        while lines(&runs).is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
-    .await
-    .expect("no new connection after the silent one was dropped");
+    .await;
+    assert!(started.is_ok(), "the action never started");
+    assert_eq!(
+        gate.status(&a.id).expect("status").state,
+        ActionState::Executing
+    );
+
+    sshd.freeze_connections();
+    let done = gate
+        .wait(&a.id, Some(detection_limit() + Duration::from_secs(3)))
+        .await
+        .expect("wait");
+    assert_eq!(done.state, ActionState::Uncertain, "{done:?}");
+    assert!(
+        done.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("connection was lost"),
+        "{done:?}"
+    );
+
+    sshd.thaw_connections();
+    states_until(&mut states, LIMIT, "connected again", is_connected).await;
+    // Give a (wrong) re-run every chance to happen, then count.
     assert_eq!(whoami(transport.as_ref()).await, bed.user);
+    tokio::time::sleep(ALIVE_EVERY).await;
+    assert_eq!(
+        lines(&runs).len(),
+        1,
+        "the action ran again after reconnect"
+    );
+    assert_eq!(
+        gate.status(&a.id).expect("status").state,
+        ActionState::Uncertain
+    );
+    let _ = std::fs::remove_file(&runs);
+    cancel.cancel();
+}
+
+/// known_hosts for reaching `sshd` through `proxy` (another port).
+fn trust_proxy(dir: &Path, sshd: &OwnSshd, proxy: &Proxy) -> PathBuf {
+    let known = std::fs::read_to_string(dir.join("known_hosts")).expect("known_hosts");
+    let through = dir.join("known_hosts_proxy");
+    std::fs::write(
+        &through,
+        known.replace(
+            &format!("[127.0.0.1]:{}", sshd.port),
+            &format!("[127.0.0.1]:{}", proxy.port),
+        ),
+    )
+    .expect("known_hosts for the proxy");
+    through
+}
+
+/// A userland TCP proxy in front of the test's sshd: it can delay every
+/// chunk (a long path) or stop forwarding without closing anything (a
+/// blackhole: packets dropped somewhere on the way).
+struct Proxy {
+    port: u16,
+    blackholed: Arc<std::sync::atomic::AtomicBool>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(to: u16, one_way_delay: Duration) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("proxy addr").port();
+        let blackholed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = blackholed.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await else {
+                    continue;
+                };
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                tokio::spawn(pump(client_read, server_write, one_way_delay, flag.clone()));
+                tokio::spawn(pump(server_read, client_write, one_way_delay, flag.clone()));
+            }
+        });
+        Proxy {
+            port,
+            blackholed,
+            accept,
+        }
+    }
+
+    fn blackhole(&self, on: bool) {
+        self.blackholed.store(on, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
+/// Copies one direction. While blackholed nothing is read or written (the
+/// connection stays open, the buffers fill); a chunk read before is held,
+/// not delivered, until the path clears.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Duration,
+    blackholed: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let hold = || async {
+        while blackholed.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        hold().await;
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        hold().await;
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 #[tokio::test]
