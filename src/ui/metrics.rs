@@ -628,6 +628,28 @@ mod tests {
     }
 
     #[test]
+    fn chart_lines_are_not_joined_across_a_gap() {
+        use crate::metrics::Point;
+        let at = |t: i64| Point { t, v: t as f64 };
+        // Per second, a 2 s hole (still joined), then a minute without data.
+        let points = [at(100), at(101), at(103), at(104), at(170), at(171)];
+        let runs = gapless_runs(points.into_iter(), 171);
+        assert_eq!(
+            runs,
+            vec![
+                vec![
+                    (-71.0, 100.0),
+                    (-70.0, 101.0),
+                    (-68.0, 103.0),
+                    (-67.0, 104.0)
+                ],
+                vec![(-1.0, 170.0), (0.0, 171.0)],
+            ]
+        );
+        assert!(gapless_runs(std::iter::empty(), 0).is_empty());
+    }
+
+    #[test]
     fn sparkline_of_missing_series_is_blank() {
         assert_eq!(
             sparkline(&SeriesStore::new(10), "nope", 0, 60, 3, None),
