@@ -21,6 +21,9 @@ use opscockpit::transport::{ExecEvent, ExecOptions, ExitStatus, SharedTransport,
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::sshd::{OwnSshd, free_port, keygen};
+
 /// A hang fails the test instead of blocking it.
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -467,16 +470,6 @@ async fn agent_key_connects() {
     assert!(err.message.contains(&other.display().to_string()), "{err}");
 }
 
-fn keygen(path: &Path) {
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
-        .arg(path)
-        .stdout(Stdio::null())
-        .status()
-        .expect("ssh-keygen");
-    assert!(status.success());
-}
-
 #[tokio::test]
 async fn wrong_key_gives_an_auth_error_naming_what_was_tried() {
     let Some(bed) = bed() else { return };
@@ -839,22 +832,7 @@ async fn proc_sampler_runs_over_ssh() {
     expect_samples(Arc::new(t), 3, Duration::from_secs(15)).await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// An sshd of the test's own (own port, host key and config in a tempdir),
-/// so it can be killed without touching the shared bed.
-struct OwnSshd {
-    dir: PathBuf,
-    port: u16,
-    child: Option<Child>,
-}
-
+/// The test's own sshd (see `common::sshd`) for the bed's user and keys.
 impl OwnSshd {
     fn new(dir: &Path, bed: &Bed) -> Self {
         Self::with(dir, bed, "", &bed.dir.join("ssh/authorized_keys"))
@@ -862,164 +840,8 @@ impl OwnSshd {
 
     /// `extra` sshd_config lines come first (sshd keeps the first value).
     fn with(dir: &Path, bed: &Bed, extra: &str, authorized_keys: &Path) -> Self {
-        let host_key = dir.join("host_ed25519");
-        if !host_key.exists() {
-            keygen(&host_key);
-        }
-        let port = free_port();
-        let config = dir.join("sshd_config");
-        std::fs::write(
-            &config,
-            format!(
-                "{extra}Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\nAllowUsers {}\nAllowTcpForwarding yes\nPrintMotd no\nUseDNS no\n",
-                host_key.display(),
-                dir.join("sshd.pid").display(),
-                authorized_keys.display(),
-                bed.user,
-            ),
-        )
-        .expect("sshd_config");
-        let pub_key = std::fs::read_to_string(dir.join("host_ed25519.pub")).expect("pub");
-        let mut parts = pub_key.split_whitespace();
-        std::fs::write(
-            dir.join("known_hosts"),
-            format!(
-                "[127.0.0.1]:{port} {} {}\n",
-                parts.next().expect("type"),
-                parts.next().expect("key")
-            ),
-        )
-        .expect("known_hosts");
-        let mut sshd = OwnSshd {
-            dir: dir.to_path_buf(),
-            port,
-            child: None,
-        };
-        sshd.start();
-        sshd
+        Self::start_for(dir, &bed.user, extra, authorized_keys)
     }
-
-    fn start(&mut self) {
-        let child = Command::new("/usr/sbin/sshd")
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(self.dir.join("sshd_config"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sshd");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "own sshd did not start listening"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Freezes every process serving live connections (the listener keeps
-    /// accepting): the link goes silent without closing, as when a network
-    /// path dies. Only keepalives can notice.
-    fn freeze_connections(&self) {
-        if let Some(child) = &self.child {
-            for victim in descendants(child.id()) {
-                signal(victim, libc::SIGSTOP);
-            }
-        }
-    }
-
-    /// Resumes what `freeze_connections` stopped.
-    fn thaw_connections(&self) {
-        if let Some(child) = &self.child {
-            for victim in descendants(child.id()) {
-                signal(victim, libc::SIGCONT);
-            }
-        }
-    }
-
-    /// Kills the listener AND the per-connection processes it forked, so
-    /// live connections really drop (like a crashed or restarted host).
-    /// Everything is stopped first, until no new process appears, so a
-    /// child forked during the kill cannot escape as an orphan holding the
-    /// connection (sshd forks the post-auth child right after auth).
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let master = child.id();
-            let mut victims = vec![master];
-            signal(master, libc::SIGSTOP);
-            loop {
-                let found: Vec<u32> = descendants(master)
-                    .into_iter()
-                    .filter(|p| !victims.contains(p))
-                    .collect();
-                if found.is_empty() {
-                    break;
-                }
-                for pid in &found {
-                    signal(*pid, libc::SIGSTOP);
-                }
-                victims.extend(found);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            for pid in victims {
-                signal(pid, libc::SIGKILL);
-            }
-            let _ = child.wait();
-        }
-    }
-}
-
-fn signal(pid: u32, sig: i32) {
-    if let Ok(pid) = i32::try_from(pid) {
-        // SAFETY: kill(2) on our own sshd or processes descending from it.
-        unsafe {
-            libc::kill(pid, sig);
-        }
-    }
-}
-
-impl Drop for OwnSshd {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// All processes below `root`, found through /proc's parent links.
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            // Fields after the `(comm)` part: state, ppid, ...
-            let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
-                continue;
-            };
-            if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
-                parents.push((pid, ppid));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(p) = frontier.pop() {
-        for (child, _) in parents.iter().filter(|(_, pp)| *pp == p) {
-            out.push(*child);
-            frontier.push(*child);
-        }
-    }
-    out
 }
 
 #[tokio::test]

@@ -71,6 +71,16 @@ pub fn keepalives_unanswered(count: u32) -> String {
     format!("{count} keepalive{plural} unanswered")
 }
 
+/// A measured round trip for the screen: "12 ms"; "<1 ms" on a fast
+/// path, so an answered keepalive never reads like the "0" of no answer.
+pub fn round_trip_text(ms: u64) -> String {
+    if ms == 0 {
+        "<1 ms".into()
+    } else {
+        format!("{ms} ms")
+    }
+}
+
 /// A bidirectional byte stream (TCP, unix socket, or an SSH channel).
 pub trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
@@ -312,6 +322,30 @@ pub fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answered_keepalive_never_reads_as_zero() {
+        assert_eq!(round_trip_text(0), "<1 ms");
+        assert_eq!(round_trip_text(42), "42 ms");
+        assert_eq!(keepalives_unanswered(1), "1 keepalive unanswered");
+        assert_eq!(keepalives_unanswered(3), "3 keepalives unanswered");
+    }
+
+    #[test]
+    fn only_a_link_with_no_keepalive_overdue_is_up() {
+        let connected = |unanswered| ConnectionState::Connected {
+            rtt_ms: None,
+            unanswered,
+        };
+        assert!(connected(0).is_up() && ConnectionState::Local.is_up());
+        assert!(!connected(1).is_up() && !connected(1).is_lost());
+        let lost = ConnectionState::Reconnecting {
+            attempt: 1,
+            since: 0,
+            reason: String::new(),
+        };
+        assert!(!lost.is_up() && lost.is_lost());
+    }
 
     #[test]
     fn shell_quote_leaves_plain_words() {

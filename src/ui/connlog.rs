@@ -68,7 +68,13 @@ fn describe(connection: &ConnectionState) -> (String, StylePick) {
         ),
         ConnectionState::Connected {
             rtt_ms: Some(ms), ..
-        } => (format!("connected, round trip {ms} ms"), |s| s.theme.ok),
+        } => (
+            format!(
+                "connected, round trip {}",
+                crate::transport::round_trip_text(*ms)
+            ),
+            |s| s.theme.ok,
+        ),
         ConnectionState::Connected { rtt_ms: None, .. } => ("connected".into(), |s| s.theme.ok),
         ConnectionState::Reconnecting {
             attempt, reason, ..

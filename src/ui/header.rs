@@ -107,7 +107,10 @@ fn connection_span(state: &State) -> Span<'static> {
         ),
         ConnectionState::Connected {
             rtt_ms: Some(ms), ..
-        } => Span::styled(format!("● connected {ms} ms"), theme.header),
+        } => Span::styled(
+            format!("● connected {}", crate::transport::round_trip_text(*ms)),
+            theme.header,
+        ),
         ConnectionState::Connected { rtt_ms: None, .. } => {
             Span::styled("● connected", theme.header)
         }

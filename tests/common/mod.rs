@@ -2,4 +2,5 @@
 //! and uses a part of them).
 #![allow(dead_code)]
 
+pub mod sshd;
 pub mod tmux;
