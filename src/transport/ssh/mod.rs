@@ -568,12 +568,14 @@ struct Lost {
 /// closed, or when `stop` fired.
 async fn watch_session(inner: &Inner, session: &Session, stop: &CancellationToken) -> Lost {
     let mut last_heard = now_unix();
-    let closed = |last_heard| Lost {
+    // A close is noticed at once: the data stopped now, not at the last
+    // keepalive reply.
+    let closed = || Lost {
         reason: "the connection closed".into(),
-        last_heard,
+        last_heard: now_unix(),
     };
     let Some(target) = inner.chain.last() else {
-        return closed(last_heard);
+        return closed();
     };
     let policy = KeepalivePolicy::for_target(target);
     let mut unanswered = 0u32;
@@ -582,13 +584,13 @@ async fn watch_session(inner: &Inner, session: &Session, stop: &CancellationToke
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return closed(last_heard),
-            _ = session.closed.cancelled() => return closed(last_heard),
+            _ = stop.cancelled() => return closed(),
+            _ = session.closed.cancelled() => return closed(),
             reply = wait_reply(&mut in_flight), if in_flight.is_some() => {
                 let sent = in_flight.take().map(|(sent, _)| sent);
                 // russh also "answers" a ping when the session ends.
                 if reply.is_err() || session.is_closed() {
-                    return closed(last_heard);
+                    return closed();
                 }
                 last_heard = now_unix();
                 unanswered = 0;
@@ -597,7 +599,7 @@ async fn watch_session(inner: &Inner, session: &Session, stop: &CancellationToke
             }
             _ = ticker.tick() => {
                 if session.is_closed() {
-                    return closed(last_heard);
+                    return closed();
                 }
                 if in_flight.is_none() {
                     in_flight = Some((Instant::now(), Box::pin(session.handle.send_ping())));
