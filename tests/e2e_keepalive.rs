@@ -5,12 +5,14 @@
 //! answers. The header must say so within 2 s × (3 + 1), every pane must be
 //! marked stale, Netdata must not be replaced by /proc over the dead link,
 //! and after the host is resumed the gap is said in the Logs pane and in
-//! `:connlog`.
+//! `:connlog`. The same again with a userland TCP proxy between cockpit and
+//! sshd that stops forwarding without closing (a blackhole).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod common;
+use common::proxy::{Proxy, trust_proxy};
 use common::sshd::OwnSshd;
 use common::tmux::Tmux;
 
@@ -44,17 +46,18 @@ fn bed() -> Option<Bed> {
     })
 }
 
-/// An ssh config naming the own sshd `frozen`, with the test's keepalives.
-fn ssh_config(dir: &Path, bed: &Bed, sshd: &OwnSshd) -> PathBuf {
+/// An ssh config naming the host `frozen` at `port`, with the test's
+/// keepalives.
+fn ssh_config(dir: &Path, bed: &Bed, port: u16, known_hosts: &Path) -> PathBuf {
     let path = dir.join("ssh_config");
     std::fs::write(
         &path,
         format!(
             "Host frozen\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  IdentityAgent none\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n  ServerAliveInterval {ALIVE_EVERY_SECS}\n  ServerAliveCountMax {ALIVE_MISSES}\n",
-            sshd.port,
+            port,
             bed.user,
             bed.key.display(),
-            dir.join("known_hosts").display(),
+            known_hosts.display(),
         ),
     )
     .expect("ssh config");
@@ -65,12 +68,49 @@ fn header(screen: &str) -> &str {
     screen.lines().next().unwrap_or("")
 }
 
+/// How the host stops answering.
+enum Fault {
+    /// SIGSTOP on the sshd, its session process included (SIGCONT to
+    /// recover).
+    FrozenHost,
+    /// The proxy in front of sshd holds every byte (and lets go).
+    Blackhole,
+}
+
 #[test]
 fn frozen_host_is_shown_down_stale_without_fallback_and_the_gap_is_said() {
+    silent_host_is_noticed(Fault::FrozenHost);
+}
+
+#[test]
+fn blackholed_path_is_shown_down_stale_without_fallback_and_the_gap_is_said() {
+    silent_host_is_noticed(Fault::Blackhole);
+}
+
+fn silent_host_is_noticed(fault: Fault) {
     let Some(bed) = bed() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let sshd = OwnSshd::start_for(dir.path(), &bed.user, "", &bed.authorized_keys);
-    let ssh_config = ssh_config(dir.path(), &bed, &sshd);
+    // The proxy's tasks run here while the test thread drives tmux.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let proxy = runtime.block_on(Proxy::start(sshd.port, Duration::ZERO));
+    let ssh_config = match fault {
+        Fault::FrozenHost => {
+            ssh_config(dir.path(), &bed, sshd.port, &dir.path().join("known_hosts"))
+        }
+        Fault::Blackhole => ssh_config(
+            dir.path(),
+            &bed,
+            proxy.port,
+            &trust_proxy(dir.path(), &sshd, &proxy),
+        ),
+    };
+    let silence = |on: bool| match (&fault, on) {
+        // The whole host: a reconnect hangs too, as it would.
+        (Fault::FrozenHost, true) => sshd.freeze_all(),
+        (Fault::FrozenHost, false) => sshd.thaw_all(),
+        (Fault::Blackhole, on) => proxy.blackhole(on),
+    };
     let tmux = Tmux::start(160, 45, &[]);
     let config = tmux.home.path().join("config.toml");
     std::fs::write(
@@ -93,7 +133,7 @@ fn frozen_host_is_shown_down_stale_without_fallback_and_the_gap_is_said() {
         |s| header(s).contains("src netdata") && header(s).contains(" ms"),
     );
 
-    sshd.freeze_connections();
+    silence(true);
     // Interval × (CountMax + 1), and the time to draw it.
     let limit = Duration::from_secs(ALIVE_EVERY_SECS * (ALIVE_MISSES + 1) + 3);
     let down = tmux.wait_for("the header to say reconnecting", limit, |s| {
@@ -116,7 +156,7 @@ fn frozen_host_is_shown_down_stale_without_fallback_and_the_gap_is_said() {
     let later = tmux.capture();
     assert!(!later.contains("src /proc"), "fell back to /proc:\n{later}");
 
-    sshd.thaw_connections();
+    silence(false);
     let back = tmux.wait_for(
         "the link back and the gap said in the Logs pane",
         Duration::from_secs(30),

@@ -22,6 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 mod common;
+use common::proxy::{Proxy, trust_proxy};
 use common::sshd::{OwnSshd, free_port, keygen};
 
 /// A hang fails the test instead of blocking it.
@@ -1007,10 +1008,11 @@ async fn frozen_sshd_is_declared_down_within_the_keepalive_time_and_replaced() {
     assert_eq!(whoami(transport.as_ref()).await, bed.user);
     states_until(&mut states, LIMIT, "a first round trip", is_connected).await;
 
-    // SIGSTOP on the session process: the TCP connection stays up and
-    // nothing answers, as with a partition or a hung host.
+    // SIGSTOP on the sshd and its session process: the TCP connection
+    // stays up and nothing answers, as with a hung host (a reconnect hangs
+    // too, so the state stays Reconnecting until the host is resumed).
     let frozen = Instant::now();
-    sshd.freeze_connections();
+    sshd.freeze_all();
     let seen = states_until(
         &mut states,
         detection_limit(),
@@ -1029,7 +1031,7 @@ async fn frozen_sshd_is_declared_down_within_the_keepalive_time_and_replaced() {
     );
 
     // Resumed, the old session finds its connection gone; a new one works.
-    sshd.thaw_connections();
+    sshd.thaw_all();
     states_until(&mut states, LIMIT, "connected again", is_connected).await;
     assert_eq!(whoami(transport.as_ref()).await, bed.user);
     assert!(transport.link_alive().await);
@@ -1179,98 +1181,6 @@ async fn a_command_running_when_the_link_freezes_ends_unknown_and_is_not_rerun()
     );
     let _ = std::fs::remove_file(&runs);
     cancel.cancel();
-}
-
-/// known_hosts for reaching `sshd` through `proxy` (another port).
-fn trust_proxy(dir: &Path, sshd: &OwnSshd, proxy: &Proxy) -> PathBuf {
-    let known = std::fs::read_to_string(dir.join("known_hosts")).expect("known_hosts");
-    let through = dir.join("known_hosts_proxy");
-    std::fs::write(
-        &through,
-        known.replace(
-            &format!("[127.0.0.1]:{}", sshd.port),
-            &format!("[127.0.0.1]:{}", proxy.port),
-        ),
-    )
-    .expect("known_hosts for the proxy");
-    through
-}
-
-/// A userland TCP proxy in front of the test's sshd: it can delay every
-/// chunk (a long path) or stop forwarding without closing anything (a
-/// blackhole: packets dropped somewhere on the way).
-struct Proxy {
-    port: u16,
-    blackholed: Arc<std::sync::atomic::AtomicBool>,
-    accept: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start(to: u16, one_way_delay: Duration) -> Proxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind proxy");
-        let port = listener.local_addr().expect("proxy addr").port();
-        let blackholed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = blackholed.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await else {
-                    continue;
-                };
-                let (client_read, client_write) = client.into_split();
-                let (server_read, server_write) = server.into_split();
-                tokio::spawn(pump(client_read, server_write, one_way_delay, flag.clone()));
-                tokio::spawn(pump(server_read, client_write, one_way_delay, flag.clone()));
-            }
-        });
-        Proxy {
-            port,
-            blackholed,
-            accept,
-        }
-    }
-
-    fn blackhole(&self, on: bool) {
-        self.blackholed.store(on, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-    }
-}
-
-/// Copies one direction. While blackholed nothing is read or written (the
-/// connection stays open, the buffers fill); a chunk read before is held,
-/// not delivered, until the path clears.
-async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    delay: Duration,
-    blackholed: Arc<std::sync::atomic::AtomicBool>,
-) {
-    let hold = || async {
-        while blackholed.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        hold().await;
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        hold().await;
-        if to.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-    }
 }
 
 #[tokio::test]

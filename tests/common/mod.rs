@@ -2,5 +2,6 @@
 //! and uses a part of them).
 #![allow(dead_code)]
 
+pub mod proxy;
 pub mod sshd;
 pub mod tmux;

@@ -96,6 +96,24 @@ impl OwnSshd {
         }
     }
 
+    /// Freezes the whole sshd, listener included: a hung host. Its kernel
+    /// still completes TCP handshakes, so a reconnect hangs in the SSH
+    /// handshake instead of being refused, until `thaw_all`.
+    pub fn freeze_all(&self) {
+        if let Some(child) = &self.child {
+            signal(child.id(), libc::SIGSTOP);
+        }
+        self.freeze_connections();
+    }
+
+    /// Resumes what `freeze_all` stopped.
+    pub fn thaw_all(&self) {
+        self.thaw_connections();
+        if let Some(child) = &self.child {
+            signal(child.id(), libc::SIGCONT);
+        }
+    }
+
     /// Resumes what `freeze_connections` stopped.
     pub fn thaw_connections(&self) {
         if let Some(child) = &self.child {
