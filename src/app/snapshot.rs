@@ -51,7 +51,9 @@ fn metrics(state: &State) -> Value {
     let latest = |name: &str| store.latest(name);
     json!({
         "source": state.metrics.source.map(|s| s.label()),
-        "stale_since": state.metrics.stale_since,
+        // What the screen says: since the link was lost or the source
+        // went quiet, whichever came first.
+        "stale_since": crate::app::freshness::pane_stale_since(state, crate::action::PaneId::Metrics),
         "cpu_percent": latest(names::CPU_TOTAL),
         "cpu_count": state.metrics.cpu_count,
         "mem_used_bytes": latest(names::MEM_USED),

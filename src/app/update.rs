@@ -95,7 +95,7 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             apply_metrics(state, update);
             state
                 .freshness
-                .heard(Source::Metrics, state.now, METRICS_CADENCE_SECS);
+                .heard(Source::Metrics, state.now, freshness::METRICS_CADENCE_SECS);
             Outcome::redraw()
         }
         AppEvent::MetricsBatch(source, updates) => {
@@ -105,7 +105,7 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             }
             state
                 .freshness
-                .heard(Source::Metrics, state.now, METRICS_CADENCE_SECS);
+                .heard(Source::Metrics, state.now, freshness::METRICS_CADENCE_SECS);
             Outcome::redraw()
         }
         AppEvent::MetricsLive { source, reason } => {
@@ -127,16 +127,16 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             ..Outcome::default()
         },
         AppEvent::Connection(connection) => {
-            link_changed(state, &connection);
+            freshness::link_changed(state, &connection);
             record_connection(state, &connection);
             state.connection = connection;
             Outcome::redraw()
         }
         AppEvent::Docker(event) => {
             let was_quiet = freshness::quiet_sources(state);
-            let touched = StatsTouch::of(&event);
+            let touched = freshness::StatsTouch::of(&event);
             let mut outcome = containers::apply_event(state, event);
-            note_container_stats(state, touched);
+            freshness::note_container_stats(state, touched);
             outcome.dirty |= freshness::quiet_sources(state) != was_quiet;
             outcome
         }
@@ -175,114 +175,6 @@ fn apply_metrics(state: &mut State, update: crate::metrics::MetricsUpdate) {
     }
     m.uptime_secs = update.uptime_secs.or(m.uptime_secs);
     m.cpu_count = update.cpu_count.or(m.cpu_count);
-}
-
-/// Netdata and the /proc sampler both send a sample a second.
-const METRICS_CADENCE_SECS: i64 = 1;
-
-/// What a container event means for the stats' freshness.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum StatsTouch {
-    /// A stats sample of a container in the list (checked after applying).
-    Sample,
-    /// The list changed: maybe nothing runs any more.
-    List,
-    Other,
-}
-
-impl StatsTouch {
-    fn of(event: &crate::containers::DockerEvent) -> Self {
-        use crate::containers::DockerEvent;
-        match event {
-            DockerEvent::Stats { .. } => StatsTouch::Sample,
-            DockerEvent::Snapshot(_) | DockerEvent::Upsert(_) | DockerEvent::Removed { .. } => {
-                StatsTouch::List
-            }
-            _ => StatsTouch::Other,
-        }
-    }
-}
-
-/// Keeps the container stats' freshness: heard on every sample; nothing
-/// expected while no container runs or the engine is not live.
-fn note_container_stats(state: &mut State, touched: StatsTouch) {
-    use crate::containers::EngineStatus;
-    let c = &state.containers;
-    let EngineStatus::Live { engine, .. } = &c.engine else {
-        state.freshness.forget(Source::ContainerStats);
-        return;
-    };
-    let running = c.containers.values().any(|x| x.is_running());
-    match touched {
-        StatsTouch::Sample if running => {
-            let cadence = freshness::stats_cadence_secs(engine);
-            state
-                .freshness
-                .heard(Source::ContainerStats, state.now, cadence);
-        }
-        StatsTouch::List if !running => state.freshness.forget(Source::ContainerStats),
-        _ => {}
-    }
-}
-
-/// The link was lost (every pane stale since the target was last heard
-/// from) or is back (the gap is said in the Logs pane).
-fn link_changed(state: &mut State, connection: &ConnectionState) {
-    match connection {
-        ConnectionState::Reconnecting { since, reason, .. }
-        | ConnectionState::Down { since, reason }
-            if state.metrics.stale_since.is_none() =>
-        {
-            state.metrics.stale_since = Some((*since).min(state.now));
-            state.link_lost_reason = Some(reason.clone());
-        }
-        up if up.is_up() => {
-            if let Some(lost) = state.metrics.stale_since.take() {
-                let reason = state.link_lost_reason.take().unwrap_or_default();
-                mark_gap_in_logs(state, lost, &reason);
-            }
-        }
-        // Keepalives overdue: not lost yet, not healthy either.
-        _ => {}
-    }
-}
-
-/// After an outage the Logs pane says so, in place: lines read after the
-/// link came back may be older (a catching-up source), but nothing from
-/// the gap itself was seen.
-fn mark_gap_in_logs(state: &mut State, lost: i64, reason: &str) {
-    let hms = |t: i64| clock_text(state.utc, t);
-    let mut text = format!("link lost {} – {}", hms(lost), hms(state.now));
-    if !reason.is_empty() {
-        text.push_str(&format!(" ({})", crate::text::inert(reason)));
-    }
-    let line = crate::logs::LogLine {
-        t: state.now.saturating_mul(1_000_000_000),
-        source: std::sync::Arc::from(GAP_SOURCE),
-        level: Some(crate::logs::Level::Warn),
-        text,
-    };
-    crate::app::logs::apply_event(&mut state.logs, crate::logs::LogEvent::Lines(vec![line]));
-}
-
-/// The source name of the cockpit's own lines in the Logs pane.
-pub const GAP_SOURCE: &str = "cockpit";
-
-/// HH:MM:SS of unix second `t`, in UTC or local time as the screen shows.
-fn clock_text(utc: bool, t: i64) -> String {
-    use chrono::{Local, TimeZone, Utc};
-    let fmt = "%H:%M:%S";
-    if utc {
-        Utc.timestamp_opt(t, 0)
-            .single()
-            .map(|x| x.format(fmt).to_string())
-    } else {
-        Local
-            .timestamp_opt(t, 0)
-            .single()
-            .map(|x| x.format(fmt).to_string())
-    }
-    .unwrap_or_default()
 }
 
 /// Keeps the connection log (`:connlog`): each change of the link with its
