@@ -643,6 +643,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keepalives_never_stop_and_one_miss_is_the_least_allowed() {
+        let target = |interval, count_max| SshTarget {
+            alias: "h".into(),
+            hostname: "h".into(),
+            user: "u".into(),
+            port: 22,
+            identity_files: Vec::new(),
+            identities_only: false,
+            identity_agent: None,
+            certificate_files: Vec::new(),
+            proxy_jump: Vec::new(),
+            user_known_hosts: Vec::new(),
+            global_known_hosts: Vec::new(),
+            strict_host_key_checking: resolve::StrictHostKeyChecking::Yes,
+            hash_known_hosts: false,
+            host_key_alias: None,
+            server_alive_interval: interval,
+            server_alive_count_max: count_max,
+            connect_timeout: None,
+            batch_mode: false,
+        };
+        let zero = KeepalivePolicy::for_target(&target(Duration::ZERO, 0));
+        assert_eq!(zero.interval, MIN_ALIVE_INTERVAL);
+        assert_eq!(zero.count_max, 1);
+        let test_config = KeepalivePolicy::for_target(&target(Duration::from_secs(2), 3));
+        assert_eq!(test_config.detection_limit(), Duration::from_secs(8));
+    }
+
+    #[test]
     fn wrapped_command_reports_pid_then_execs() {
         let w = wrap_command("echo 'hi'", Some("/tmp/a b"));
         assert_eq!(
