@@ -228,6 +228,20 @@ fn clock_text(utc: bool, t: i64) -> String {
 mod tests {
     use super::*;
 
+    /// 14:00:00 UTC.
+    const NOW: i64 = 1_795_442_400;
+
+    /// A state with nothing received yet, clock in UTC at [`NOW`].
+    fn plain_state() -> State {
+        let themes = crate::config::ThemeSet::load(None, false).expect("themes");
+        let theme = themes.get("dark").expect("dark");
+        let keymap = crate::config::Keymap::load("default", None).expect("keymap");
+        let mut state = State::new("web", "web", themes, theme, keymap);
+        state.utc = true;
+        state.now = NOW;
+        state
+    }
+
     #[test]
     fn a_source_is_stale_after_three_cadences_since_its_last_data() {
         let mut f = Freshness::default();
@@ -255,7 +269,7 @@ mod tests {
         use crate::app::event::AppEvent;
         use crate::app::update;
         use crate::containers::{Container, DockerEvent, EngineStatus};
-        let mut state = crate::testing::fixture_state("dark");
+        let mut state = plain_state();
         let now = state.now;
         let docker = |state: &mut State, event| update::apply_event(state, AppEvent::Docker(event));
         docker(
@@ -293,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_lost_link_makes_every_pane_stale_since_the_host_was_last_heard_from() {
-        let mut state = crate::testing::fixture_state("dark");
+        let mut state = plain_state();
         let heard = state.now - 5;
         link_changed(
             &mut state,
