@@ -35,7 +35,10 @@ struct Running {
 
 impl Running {
     fn start(url: &str, probe_every: Duration) -> Self {
-        let transport: SharedTransport = Arc::new(LocalTransport);
+        Self::start_on(Arc::new(LocalTransport), url, probe_every)
+    }
+
+    fn start_on(transport: SharedTransport, url: &str, probe_every: Duration) -> Self {
         let (tx, events) = mpsc::channel(4096);
         let cancel = CancellationToken::new();
         let settings = Settings {
@@ -346,6 +349,131 @@ async fn silent_server_times_out_to_proc() {
         .await;
     assert!(reason.contains("no answer within 2 s"), "{reason}");
     assert!(started.elapsed() < Duration::from_secs(6));
+    run.stop().await;
+    holder.abort();
+}
+
+/// A link whose state the test sets: while it does not answer, Netdata
+/// looks lost too, but that is the link's fault.
+struct SettableLink {
+    inner: LocalTransport,
+    answers: std::sync::atomic::AtomicBool,
+    state: tokio::sync::watch::Sender<opscockpit::transport::ConnectionState>,
+}
+
+#[async_trait::async_trait]
+impl opscockpit::transport::Transport for SettableLink {
+    async fn exec(
+        &self,
+        command: &str,
+        options: opscockpit::transport::ExecOptions,
+    ) -> Result<opscockpit::transport::ExecHandle, opscockpit::transport::TransportError> {
+        self.inner.exec(command, options).await
+    }
+
+    async fn connect_tcp(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<opscockpit::transport::BoxStream, opscockpit::transport::TransportError> {
+        self.inner.connect_tcp(host, port).await
+    }
+
+    async fn connect_unix(
+        &self,
+        path: &str,
+    ) -> Result<opscockpit::transport::BoxStream, opscockpit::transport::TransportError> {
+        self.inner.connect_unix(path).await
+    }
+
+    fn describe(&self) -> String {
+        "settable link".into()
+    }
+
+    fn connection_state(
+        &self,
+    ) -> Option<tokio::sync::watch::Receiver<opscockpit::transport::ConnectionState>> {
+        Some(self.state.subscribe())
+    }
+
+    async fn link_alive(&self) -> bool {
+        self.answers.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Netdata silent because the link stalled: no /proc over the same dead
+/// link; the supervisor says it waits for the link. Once the link answers
+/// and Netdata still does not, Netdata itself is at fault: /proc then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_fallback_to_proc_while_the_link_does_not_answer() {
+    use opscockpit::transport::ConnectionState;
+    if bed_netdata().is_none() {
+        return;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let link = Arc::new(SettableLink {
+        inner: LocalTransport,
+        answers: std::sync::atomic::AtomicBool::new(false),
+        state: tokio::sync::watch::Sender::new(ConnectionState::Reconnecting {
+            attempt: 1,
+            since: 0,
+            reason: "3 keepalives unanswered".into(),
+        }),
+    });
+    let mut run = Running::start_on(
+        link.clone(),
+        &format!("http://127.0.0.1:{port}"),
+        Duration::from_secs(1),
+    );
+    let mut proc_live = false;
+    let status = run
+        .wait_for(
+            Duration::from_secs(10),
+            "the wait for the link",
+            |e| match e {
+                AppEvent::MetricsLive {
+                    source: MetricsSource::Proc,
+                    ..
+                } => {
+                    proc_live = true;
+                    None
+                }
+                AppEvent::MetricsStatus { message, .. } if message.contains("link") => {
+                    Some(message.clone())
+                }
+                _ => None,
+            },
+        )
+        .await;
+    assert!(!proc_live, "fell back to /proc over a dead link");
+    assert!(status.contains("the link is not answering"), "{status}");
+    assert!(status.contains("no answer within 2 s"), "{status}");
+
+    link.answers
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    link.state.send_replace(ConnectionState::Connected {
+        rtt_ms: Some(1),
+        unanswered: 0,
+    });
+    let reason = run
+        .wait_for(Duration::from_secs(10), "the fallback", |e| match e {
+            AppEvent::MetricsLive {
+                source: MetricsSource::Proc,
+                reason,
+            } => Some(reason.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(reason.contains("no answer within 2 s"), "{reason}");
     run.stop().await;
     holder.abort();
 }

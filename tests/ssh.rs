@@ -21,6 +21,10 @@ use opscockpit::transport::{ExecEvent, ExecOptions, ExitStatus, SharedTransport,
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+mod common;
+use common::proxy::{Proxy, trust_proxy};
+use common::sshd::{OwnSshd, free_port, keygen};
+
 /// A hang fails the test instead of blocking it.
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -223,7 +227,10 @@ async fn key_file_connects_and_exec_streams_exit_codes() {
     let mut states = t.state();
     let rtt = tokio::time::timeout(Duration::from_secs(15), async {
         loop {
-            if let ConnectionState::Connected { rtt_ms: Some(ms) } = *states.borrow_and_update() {
+            if let ConnectionState::Connected {
+                rtt_ms: Some(ms), ..
+            } = *states.borrow_and_update()
+            {
                 return ms;
             }
             states.changed().await.expect("state channel");
@@ -462,16 +469,6 @@ async fn agent_key_connects() {
     let err = expect_err(connect(t, None).await);
     assert_eq!(err.kind, ConnectErrorKind::Auth);
     assert!(err.message.contains(&other.display().to_string()), "{err}");
-}
-
-fn keygen(path: &Path) {
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
-        .arg(path)
-        .stdout(Stdio::null())
-        .status()
-        .expect("ssh-keygen");
-    assert!(status.success());
 }
 
 #[tokio::test]
@@ -836,22 +833,7 @@ async fn proc_sampler_runs_over_ssh() {
     expect_samples(Arc::new(t), 3, Duration::from_secs(15)).await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// An sshd of the test's own (own port, host key and config in a tempdir),
-/// so it can be killed without touching the shared bed.
-struct OwnSshd {
-    dir: PathBuf,
-    port: u16,
-    child: Option<Child>,
-}
-
+/// The test's own sshd (see `common::sshd`) for the bed's user and keys.
 impl OwnSshd {
     fn new(dir: &Path, bed: &Bed) -> Self {
         Self::with(dir, bed, "", &bed.dir.join("ssh/authorized_keys"))
@@ -859,155 +841,8 @@ impl OwnSshd {
 
     /// `extra` sshd_config lines come first (sshd keeps the first value).
     fn with(dir: &Path, bed: &Bed, extra: &str, authorized_keys: &Path) -> Self {
-        let host_key = dir.join("host_ed25519");
-        if !host_key.exists() {
-            keygen(&host_key);
-        }
-        let port = free_port();
-        let config = dir.join("sshd_config");
-        std::fs::write(
-            &config,
-            format!(
-                "{extra}Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nAuthorizedKeysFile {}\nStrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\nAllowUsers {}\nAllowTcpForwarding yes\nPrintMotd no\nUseDNS no\n",
-                host_key.display(),
-                dir.join("sshd.pid").display(),
-                authorized_keys.display(),
-                bed.user,
-            ),
-        )
-        .expect("sshd_config");
-        let pub_key = std::fs::read_to_string(dir.join("host_ed25519.pub")).expect("pub");
-        let mut parts = pub_key.split_whitespace();
-        std::fs::write(
-            dir.join("known_hosts"),
-            format!(
-                "[127.0.0.1]:{port} {} {}\n",
-                parts.next().expect("type"),
-                parts.next().expect("key")
-            ),
-        )
-        .expect("known_hosts");
-        let mut sshd = OwnSshd {
-            dir: dir.to_path_buf(),
-            port,
-            child: None,
-        };
-        sshd.start();
-        sshd
+        Self::start_for(dir, &bed.user, extra, authorized_keys)
     }
-
-    fn start(&mut self) {
-        let child = Command::new("/usr/sbin/sshd")
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(self.dir.join("sshd_config"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start sshd");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "own sshd did not start listening"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Freezes every process serving live connections (the listener keeps
-    /// accepting): the link goes silent without closing, as when a network
-    /// path dies. Only keepalives can notice.
-    fn freeze_connections(&self) {
-        if let Some(child) = &self.child {
-            for victim in descendants(child.id()) {
-                signal(victim, libc::SIGSTOP);
-            }
-        }
-    }
-
-    /// Kills the listener AND the per-connection processes it forked, so
-    /// live connections really drop (like a crashed or restarted host).
-    /// Everything is stopped first, until no new process appears, so a
-    /// child forked during the kill cannot escape as an orphan holding the
-    /// connection (sshd forks the post-auth child right after auth).
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let master = child.id();
-            let mut victims = vec![master];
-            signal(master, libc::SIGSTOP);
-            loop {
-                let found: Vec<u32> = descendants(master)
-                    .into_iter()
-                    .filter(|p| !victims.contains(p))
-                    .collect();
-                if found.is_empty() {
-                    break;
-                }
-                for pid in &found {
-                    signal(*pid, libc::SIGSTOP);
-                }
-                victims.extend(found);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            for pid in victims {
-                signal(pid, libc::SIGKILL);
-            }
-            let _ = child.wait();
-        }
-    }
-}
-
-fn signal(pid: u32, sig: i32) {
-    if let Ok(pid) = i32::try_from(pid) {
-        // SAFETY: kill(2) on our own sshd or processes descending from it.
-        unsafe {
-            libc::kill(pid, sig);
-        }
-    }
-}
-
-impl Drop for OwnSshd {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// All processes below `root`, found through /proc's parent links.
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            // Fields after the `(comm)` part: state, ppid, ...
-            let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else {
-                continue;
-            };
-            if let Some(ppid) = after.split_whitespace().nth(1).and_then(|p| p.parse().ok()) {
-                parents.push((pid, ppid));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(p) = frontier.pop() {
-        for (child, _) in parents.iter().filter(|(_, pp)| *pp == p) {
-            out.push(*child);
-            frontier.push(*child);
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -1077,55 +912,277 @@ async fn reconnects_after_sshd_is_killed_and_restarted() {
     assert_eq!(asker.passphrase_asked.load(Ordering::SeqCst), 1);
 }
 
+/// The test config of issue #22: a keepalive every 2 s, 3 may go unanswered.
+const ALIVE_EVERY: Duration = Duration::from_secs(2);
+const ALIVE_MISSES: u32 = 3;
+
+/// The longest a dead link may look alive: interval × (CountMax + 1), plus
+/// room for a loaded test machine.
+fn detection_limit() -> Duration {
+    ALIVE_EVERY * (ALIVE_MISSES + 1) + Duration::from_secs(2)
+}
+
+fn keepalive_target(bed: &Bed, port: u16, known_hosts: &Path) -> SshTarget {
+    let mut t = target(bed, port, vec![bed.key.clone()], known_hosts);
+    t.server_alive_interval = ALIVE_EVERY;
+    t.server_alive_count_max = ALIVE_MISSES;
+    t
+}
+
+/// Every link state from now on, until `done` says stop (or `within`).
+async fn states_until(
+    states: &mut tokio::sync::watch::Receiver<ConnectionState>,
+    within: Duration,
+    what: &str,
+    done: impl Fn(&ConnectionState) -> bool,
+) -> Vec<ConnectionState> {
+    let mut seen = Vec::new();
+    let waited = tokio::time::timeout(within, async {
+        loop {
+            let state = states.borrow_and_update().clone();
+            let stop = done(&state);
+            seen.push(state);
+            if stop {
+                return;
+            }
+            states.changed().await.expect("state channel");
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "{what} not seen within {within:?}: {seen:?}"
+    );
+    seen
+}
+
+fn is_reconnecting(state: &ConnectionState) -> bool {
+    matches!(state, ConnectionState::Reconnecting { .. })
+}
+
+fn is_connected(state: &ConnectionState) -> bool {
+    matches!(
+        state,
+        ConnectionState::Connected {
+            rtt_ms: Some(_),
+            unanswered: 0
+        }
+    )
+}
+
+/// What a silent link must look like from the supervisor: misses counted
+/// with no round trip shown, then given up with the reason, in time.
+fn assert_silence_was_noticed(seen: &[ConnectionState]) {
+    let missed: Vec<u32> = seen
+        .iter()
+        .filter_map(|s| match s {
+            ConnectionState::Connected {
+                rtt_ms, unanswered, ..
+            } if *unanswered > 0 => {
+                assert_eq!(*rtt_ms, None, "an RTT shown while replies are missing");
+                Some(*unanswered)
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        missed.contains(&1) && missed.contains(&(ALIVE_MISSES - 1)),
+        "the misses were not published one by one: {seen:?}"
+    );
+    match seen.last() {
+        Some(ConnectionState::Reconnecting { reason, .. }) => {
+            assert_eq!(reason, "3 keepalives unanswered")
+        }
+        other => panic!("not reconnecting at the end: {other:?}"),
+    }
+}
+
 #[tokio::test]
-async fn silent_connection_is_detected_by_keepalives_and_replaced() {
+async fn frozen_sshd_is_declared_down_within_the_keepalive_time_and_replaced() {
     let Some(bed) = bed() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let sshd = OwnSshd::new(dir.path(), &bed);
-    let mut t = target(
-        &bed,
-        sshd.port,
-        vec![bed.key.clone()],
-        &dir.path().join("known_hosts"),
-    );
-    t.server_alive_interval = Duration::from_secs(1);
-    t.server_alive_count_max = 3;
+    let t = keepalive_target(&bed, sshd.port, &dir.path().join("known_hosts"));
     let transport = Arc::new(connect(t, None).await.expect("connect to own sshd"));
     let mut states = transport.state();
     assert_eq!(whoami(transport.as_ref()).await, bed.user);
+    states_until(&mut states, LIMIT, "a first round trip", is_connected).await;
+
+    // SIGSTOP on the sshd and its session process: the TCP connection
+    // stays up and nothing answers, as with a hung host (a reconnect hangs
+    // too, so the state stays Reconnecting until the host is resumed).
     let frozen = Instant::now();
-    sshd.freeze_connections();
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            if matches!(
-                *states.borrow_and_update(),
-                ConnectionState::Reconnecting { .. }
-            ) {
-                return;
-            }
-            states.changed().await.expect("state channel");
-        }
-    })
-    .await
-    .expect("a silent connection was not noticed");
+    sshd.freeze_all();
+    let seen = states_until(
+        &mut states,
+        detection_limit(),
+        "reconnecting",
+        is_reconnecting,
+    )
+    .await;
     eprintln!(
-        "silent link noticed after {} ms",
+        "frozen link declared down after {} ms",
         frozen.elapsed().as_millis()
     );
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            if matches!(
-                *states.borrow_and_update(),
-                ConnectionState::Connected { .. }
-            ) {
-                return;
-            }
-            states.changed().await.expect("state channel");
+    assert_silence_was_noticed(&seen);
+    assert!(
+        !transport.link_alive().await,
+        "the link answers while the host is frozen"
+    );
+
+    // Resumed, the old session finds its connection gone; a new one works.
+    sshd.thaw_all();
+    states_until(&mut states, LIMIT, "connected again", is_connected).await;
+    assert_eq!(whoami(transport.as_ref()).await, bed.user);
+    assert!(transport.link_alive().await);
+}
+
+#[tokio::test]
+async fn blackholed_tcp_path_is_declared_down_and_reconnected_when_it_clears() {
+    let Some(bed) = bed() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sshd = OwnSshd::new(dir.path(), &bed);
+    let proxy = Proxy::start(sshd.port, Duration::ZERO).await;
+    let t = keepalive_target(&bed, proxy.port, &trust_proxy(dir.path(), &sshd, &proxy));
+    let transport = Arc::new(connect(t, None).await.expect("connect through the proxy"));
+    let mut states = transport.state();
+    states_until(&mut states, LIMIT, "a first round trip", is_connected).await;
+
+    proxy.blackhole(true);
+    let seen = states_until(
+        &mut states,
+        detection_limit(),
+        "reconnecting",
+        is_reconnecting,
+    )
+    .await;
+    assert_silence_was_noticed(&seen);
+
+    proxy.blackhole(false);
+    states_until(&mut states, LIMIT, "connected again", is_connected).await;
+    assert_eq!(whoami(transport.as_ref()).await, bed.user);
+}
+
+#[tokio::test]
+async fn round_trip_shown_is_the_keepalive_round_trip() {
+    let Some(bed) = bed() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sshd = OwnSshd::new(dir.path(), &bed);
+    // 40 ms each way: a keepalive's round trip is 80 ms and a bit.
+    let one_way = Duration::from_millis(40);
+    let proxy = Proxy::start(sshd.port, one_way).await;
+    let t = keepalive_target(&bed, proxy.port, &trust_proxy(dir.path(), &sshd, &proxy));
+    let transport = Arc::new(connect(t, None).await.expect("connect through the proxy"));
+    let mut states = transport.state();
+    states_until(&mut states, LIMIT, "a first round trip", is_connected).await;
+    // What is shown over the next keepalives (an equal figure is not
+    // published again, so the state is read once an interval).
+    let mut rtts = Vec::new();
+    for _ in 0..3 {
+        tokio::time::sleep(ALIVE_EVERY).await;
+        match *states.borrow() {
+            ConnectionState::Connected {
+                rtt_ms: Some(ms),
+                unanswered: 0,
+            } => rtts.push(ms),
+            ref other => panic!("no round trip shown: {other:?}"),
+        }
+    }
+    eprintln!("round trips shown through a 2×40 ms path: {rtts:?}");
+    let floor = (2 * one_way).as_millis() as u64;
+    for ms in rtts {
+        assert!(
+            (floor..floor + 30).contains(&ms),
+            "{ms} ms shown for a path of {floor} ms"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_command_running_when_the_link_freezes_ends_unknown_and_is_not_rerun() {
+    use opscockpit::config::GateConfig;
+    use opscockpit::gate::policy::Policy;
+    use opscockpit::gate::{ActionState, Gate, Proposal};
+    let Some(bed) = bed() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sshd = OwnSshd::new(dir.path(), &bed);
+    let t = keepalive_target(&bed, sshd.port, &dir.path().join("known_hosts"));
+    let transport = Arc::new(connect(t, None).await.expect("connect to own sshd"));
+    let mut states = transport.state();
+    let config_dir = dir.path().join("config");
+    std::fs::create_dir_all(&config_dir).expect("config dir");
+    let gate = Gate::open(
+        "keepalive-test",
+        &dir.path().join("data"),
+        Policy::load(&config_dir).expect("policy"),
+        GateConfig::default(),
+        transport.clone(),
+    )
+    .expect("open gate");
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<opscockpit::gate::GateEvent>(4096);
+    tokio::spawn(opscockpit::gate::core::run(
+        gate.clone(),
+        tx,
+        cancel.clone(),
+    ));
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+
+    // Each run leaves a line: the count says how often it started.
+    let runs = PathBuf::from(format!(
+        "/tmp/opscockpit-keepalive-runs-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&runs);
+    let a = gate
+        .propose(Proposal {
+            command: format!("echo run >> {}; sleep 30", runs.display()),
+            ..Proposal::default()
+        })
+        .expect("propose");
+    gate.approve(&a.id, &a.fingerprint).expect("approve");
+    let started = tokio::time::timeout(LIMIT, async {
+        while lines(&runs).is_empty() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
-    .await
-    .expect("no new connection after the silent one was dropped");
+    .await;
+    assert!(started.is_ok(), "the action never started");
+    assert_eq!(
+        gate.status(&a.id).expect("status").state,
+        ActionState::Executing
+    );
+
+    sshd.freeze_connections();
+    let done = gate
+        .wait(&a.id, Some(detection_limit() + Duration::from_secs(3)))
+        .await
+        .expect("wait");
+    assert_eq!(done.state, ActionState::Uncertain, "{done:?}");
+    assert!(
+        done.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("connection was lost"),
+        "{done:?}"
+    );
+
+    sshd.thaw_connections();
+    states_until(&mut states, LIMIT, "connected again", is_connected).await;
+    // Give a (wrong) re-run every chance to happen, then count.
     assert_eq!(whoami(transport.as_ref()).await, bed.user);
+    tokio::time::sleep(ALIVE_EVERY).await;
+    assert_eq!(
+        lines(&runs).len(),
+        1,
+        "the action ran again after reconnect"
+    );
+    assert_eq!(
+        gate.status(&a.id).expect("status").state,
+        ActionState::Uncertain
+    );
+    let _ = std::fs::remove_file(&runs);
+    cancel.cancel();
 }
 
 #[tokio::test]

@@ -407,6 +407,10 @@ pub fn popup_key(state: &mut State, key: KeyEvent) -> Outcome {
                 return redraw();
             }
             let approve = |state: &mut State| {
+                if let Some(refusal) = link_refusal(state) {
+                    flash(state, refusal, true);
+                    return redraw();
+                }
                 decided(state, &id);
                 flash(
                     state,
@@ -493,6 +497,27 @@ pub fn popup_key(state: &mut State, key: KeyEvent) -> Outcome {
             redraw()
         }
     }
+}
+
+/// Why nothing may be approved now, if so: over a link that is lost (or
+/// whose keepalives go unanswered) an approved command might start, or
+/// not, with nobody able to tell. The proposal keeps waiting.
+fn link_refusal(state: &State) -> Option<String> {
+    use crate::transport::ConnectionState;
+    let why = match &state.connection {
+        c if c.is_up() => return None,
+        ConnectionState::Connected { unanswered, .. } => {
+            crate::transport::keepalives_unanswered(*unanswered)
+        }
+        ConnectionState::Reconnecting { reason, .. } | ConnectionState::Down { reason, .. } => {
+            format!("link lost: {}", crate::text::inert(reason))
+        }
+        ConnectionState::Local => return None,
+    };
+    Some(format!(
+        "not approved: the link to {} is not answering ({why}); the proposal keeps waiting, approve once it is back",
+        crate::text::inert(&state.host)
+    ))
 }
 
 /// The operator decided `id`: the popup and any open detail close, and the

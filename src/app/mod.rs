@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod containers;
 pub mod cost;
 pub mod event;
+pub mod freshness;
 pub mod gate;
 pub mod layout;
 pub mod logs;

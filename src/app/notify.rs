@@ -268,6 +268,9 @@ fn link_timers(state: &mut State) -> Vec<Effect> {
     };
     let reason = match &state.connection {
         crate::transport::ConnectionState::Down { reason, .. } => reason.clone(),
+        crate::transport::ConnectionState::Reconnecting {
+            attempt, reason, ..
+        } if !reason.is_empty() => format!("{reason}; reconnecting (try {attempt})"),
         crate::transport::ConnectionState::Reconnecting { attempt, .. } => {
             format!("reconnecting (try {attempt})")
         }
@@ -528,7 +531,10 @@ mod tests {
         assert_eq!(tick_to(&mut state, t0 + 90), []);
         update::apply_event(
             &mut state,
-            AppEvent::Connection(crate::transport::ConnectionState::Connected { rtt_ms: None }),
+            AppEvent::Connection(crate::transport::ConnectionState::Connected {
+                rtt_ms: None,
+                unanswered: 0,
+            }),
         );
         update::apply_event(&mut state, AppEvent::Connection(down));
         assert_eq!(

@@ -30,9 +30,15 @@ pub fn build(state: &State, query: &SnapshotQuery) -> Value {
 fn link(connection: &ConnectionState) -> Value {
     match connection {
         ConnectionState::Local => json!({"state": "local"}),
-        ConnectionState::Connected { rtt_ms } => json!({"state": "connected", "rtt_ms": rtt_ms}),
-        ConnectionState::Reconnecting { attempt, since } => {
-            json!({"state": "reconnecting", "attempt": attempt, "since": since})
+        ConnectionState::Connected { rtt_ms, unanswered } => {
+            json!({"state": "connected", "rtt_ms": rtt_ms, "keepalives_unanswered": unanswered})
+        }
+        ConnectionState::Reconnecting {
+            attempt,
+            since,
+            reason,
+        } => {
+            json!({"state": "reconnecting", "attempt": attempt, "since": since, "reason": inert(reason)})
         }
         ConnectionState::Down { reason, since } => {
             json!({"state": "down", "reason": inert(reason), "since": since})
@@ -45,7 +51,9 @@ fn metrics(state: &State) -> Value {
     let latest = |name: &str| store.latest(name);
     json!({
         "source": state.metrics.source.map(|s| s.label()),
-        "stale_since": state.metrics.stale_since,
+        // What the screen says: since the link was lost or the source
+        // went quiet, whichever came first.
+        "stale_since": crate::app::freshness::pane_stale_since(state, crate::action::PaneId::Metrics),
         "cpu_percent": latest(names::CPU_TOTAL),
         "cpu_count": state.metrics.cpu_count,
         "mem_used_bytes": latest(names::MEM_USED),

@@ -52,6 +52,10 @@ pub struct State {
     pub logs: crate::app::logs::LogsPane,
     /// Notifications: rule timers, delivery log, failing channels.
     pub notify: crate::app::notify::NotifyState,
+    /// When each source last delivered: the per-source stale marks.
+    pub freshness: crate::app::freshness::Freshness,
+    /// Why the link was lost, while it is (for the gap marker after it).
+    pub link_lost_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +77,9 @@ pub struct MetricsState {
     pub cpu_count: Option<usize>,
     /// When the last value arrived (unix seconds).
     pub last_update: Option<i64>,
-    /// Set while the connection is down: data is shown as stale since then.
+    /// Set while the link is lost: every pane is stale since the target
+    /// was last heard from. (A source that went quiet on its own is in
+    /// `State::freshness`.)
     pub stale_since: Option<i64>,
 }
 
@@ -201,6 +207,8 @@ impl State {
             cost: crate::app::cost::CostState::default(),
             logs: crate::app::logs::LogsPane::default(),
             notify: crate::app::notify::NotifyState::default(),
+            freshness: Default::default(),
+            link_lost_reason: None,
         }
     }
 

@@ -9,6 +9,7 @@ use ratatui::layout::{Position, Rect};
 use crate::action::{Action, PaneId};
 use crate::app::containers;
 use crate::app::event::AppEvent;
+use crate::app::freshness::{self, Source};
 use crate::app::layout;
 use crate::app::state::{CHART_WINDOWS, Flash, Overlay, PaletteState, State};
 use crate::metrics::MetricsSource;
@@ -96,6 +97,9 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
         AppEvent::Metrics(source, update) => {
             switch_source(state, source, None);
             apply_metrics(state, update);
+            state
+                .freshness
+                .heard(Source::Metrics, state.now, freshness::METRICS_CADENCE_SECS);
             Outcome::redraw()
         }
         AppEvent::MetricsBatch(source, updates) => {
@@ -103,6 +107,9 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             for update in updates {
                 apply_metrics(state, update);
             }
+            state
+                .freshness
+                .heard(Source::Metrics, state.now, freshness::METRICS_CADENCE_SECS);
             Outcome::redraw()
         }
         AppEvent::MetricsLive { source, reason } => {
@@ -124,21 +131,22 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             ..Outcome::default()
         },
         AppEvent::Connection(connection) => {
-            let down = !matches!(
-                connection,
-                ConnectionState::Connected { .. } | ConnectionState::Local
-            );
-            if down && state.metrics.stale_since.is_none() {
-                state.metrics.stale_since = Some(state.now);
-            } else if !down {
-                state.metrics.stale_since = None;
-            }
+            freshness::link_changed(state, &connection);
             record_connection(state, &connection);
             state.connection = connection;
+            // Lost (reconnecting or down), not merely a keepalive overdue.
+            let down = state.connection.is_lost();
             crate::app::notify::link_changed(state, down);
             Outcome::redraw()
         }
-        AppEvent::Docker(event) => containers::apply_event(state, event),
+        AppEvent::Docker(event) => {
+            let was_quiet = freshness::quiet_sources(state);
+            let touched = freshness::StatsTouch::of(&event);
+            let mut outcome = containers::apply_event(state, event);
+            freshness::note_container_stats(state, touched);
+            outcome.dirty |= freshness::quiet_sources(state) != was_quiet;
+            outcome
+        }
         AppEvent::Log(event) => Outcome {
             dirty: crate::app::logs::apply_event(&mut state.logs, event),
             effects: Vec::new(),
@@ -170,7 +178,6 @@ fn apply_metrics(state: &mut State, update: crate::metrics::MetricsUpdate) {
         m.store.push(name, *unit, update.t, *value);
     }
     m.last_update = Some(update.t);
-    m.stale_since = None;
     if update.hostname.is_some() {
         m.hostname = update.hostname;
     }
@@ -179,9 +186,30 @@ fn apply_metrics(state: &mut State, update: crate::metrics::MetricsUpdate) {
 }
 
 /// Keeps the connection log (`:connlog`): each change of the link with its
-/// time, the newest last, bounded.
+/// time, the newest last, bounded. A new round trip is not a change; the
+/// first one measured completes the "connected" entry.
 fn record_connection(state: &mut State, connection: &ConnectionState) {
     const KEEP: usize = 200;
+    let last = state.connection_log.last_mut();
+    if let (
+        Some((
+            _,
+            ConnectionState::Connected {
+                rtt_ms: old,
+                unanswered: 0,
+            },
+        )),
+        ConnectionState::Connected {
+            rtt_ms: new,
+            unanswered: 0,
+        },
+    ) = (last, connection)
+    {
+        if old.is_none() {
+            *old = *new;
+        }
+        return;
+    }
     if state.connection_log.last().map(|(_, c)| c) == Some(connection) {
         return;
     }

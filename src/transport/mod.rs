@@ -24,16 +24,61 @@ pub enum ConnectionState {
     /// No network link: `opscockpit local`.
     Local,
     Connected {
+        /// Round trip of the last answered keepalive; `None` until one is
+        /// answered, and while one is overdue (an old figure would lie).
         rtt_ms: Option<u64>,
+        /// Keepalive intervals that passed without the reply (0: healthy).
+        unanswered: u32,
     },
     Reconnecting {
         attempt: u32,
+        /// When the target was last heard from (unix seconds): the data
+        /// shown is stale since then.
         since: i64,
+        /// Why the link was given up, e.g. "3 keepalives unanswered".
+        reason: String,
     },
     Down {
         reason: String,
         since: i64,
     },
+}
+
+impl ConnectionState {
+    /// The link carries data now: local, or connected with no keepalive
+    /// overdue. Decisions that would be wrong over a dead link (falling
+    /// back to another source, approving an action) wait for this.
+    pub fn is_up(&self) -> bool {
+        matches!(
+            self,
+            ConnectionState::Local | ConnectionState::Connected { unanswered: 0, .. }
+        )
+    }
+
+    /// The link is known to be gone (reconnecting or given up).
+    pub fn is_lost(&self) -> bool {
+        matches!(
+            self,
+            ConnectionState::Reconnecting { .. } | ConnectionState::Down { .. }
+        )
+    }
+}
+
+/// "1 keepalive unanswered", "3 keepalives unanswered": the words the
+/// header, the connection log and the supervisor's reason share.
+pub fn keepalives_unanswered(count: u32) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} keepalive{plural} unanswered")
+}
+
+/// A measured round trip for the screen: "12 ms"; "<1 ms" on a fast
+/// path, so an answered keepalive never reads like the "0" of no answer.
+pub fn round_trip_text(ms: u64) -> String {
+    if ms == 0 {
+        "<1 ms".into()
+    } else {
+        format!("{ms} ms")
+    }
 }
 
 /// A bidirectional byte stream (TCP, unix socket, or an SSH channel).
@@ -246,6 +291,14 @@ pub trait Transport: Send + Sync {
     /// A short name for the header: `local` or `user@host:port`.
     fn describe(&self) -> String;
 
+    /// Whether the target answers now: SSH sends a keepalive and waits for
+    /// its reply (bounded by the keepalive limits). A source that lost its
+    /// own connection asks this before concluding that the service, not
+    /// the link, is at fault.
+    async fn link_alive(&self) -> bool {
+        true
+    }
+
     /// The link state as it changes, for transports that have a link
     /// (SSH); `None` for the local transport.
     fn connection_state(&self) -> Option<tokio::sync::watch::Receiver<ConnectionState>> {
@@ -269,6 +322,30 @@ pub fn shell_quote(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answered_keepalive_never_reads_as_zero() {
+        assert_eq!(round_trip_text(0), "<1 ms");
+        assert_eq!(round_trip_text(42), "42 ms");
+        assert_eq!(keepalives_unanswered(1), "1 keepalive unanswered");
+        assert_eq!(keepalives_unanswered(3), "3 keepalives unanswered");
+    }
+
+    #[test]
+    fn only_a_link_with_no_keepalive_overdue_is_up() {
+        let connected = |unanswered| ConnectionState::Connected {
+            rtt_ms: None,
+            unanswered,
+        };
+        assert!(connected(0).is_up() && ConnectionState::Local.is_up());
+        assert!(!connected(1).is_up() && !connected(1).is_lost());
+        let lost = ConnectionState::Reconnecting {
+            attempt: 1,
+            since: 0,
+            reason: String::new(),
+        };
+        assert!(!lost.is_up() && lost.is_lost());
+    }
 
     #[test]
     fn shell_quote_leaves_plain_words() {

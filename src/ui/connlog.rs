@@ -59,13 +59,29 @@ type StylePick = fn(&State) -> ratatui::style::Style;
 fn describe(connection: &ConnectionState) -> (String, StylePick) {
     match connection {
         ConnectionState::Local => ("local (no network link)".into(), |s| s.theme.text),
-        ConnectionState::Connected { rtt_ms: Some(ms) } => {
-            (format!("connected, round trip {ms} ms"), |s| s.theme.ok)
-        }
-        ConnectionState::Connected { rtt_ms: None } => ("connected".into(), |s| s.theme.ok),
-        ConnectionState::Reconnecting { attempt, .. } => {
-            (format!("reconnecting (try {attempt})"), |s| s.theme.warning)
-        }
+        ConnectionState::Connected { unanswered, .. } if *unanswered > 0 => (
+            format!(
+                "no reply: {}",
+                crate::transport::keepalives_unanswered(*unanswered)
+            ),
+            |s| s.theme.warning,
+        ),
+        ConnectionState::Connected {
+            rtt_ms: Some(ms), ..
+        } => (
+            format!(
+                "connected, round trip {}",
+                crate::transport::round_trip_text(*ms)
+            ),
+            |s| s.theme.ok,
+        ),
+        ConnectionState::Connected { rtt_ms: None, .. } => ("connected".into(), |s| s.theme.ok),
+        ConnectionState::Reconnecting {
+            attempt, reason, ..
+        } => (
+            format!("reconnecting (try {attempt}): {}", inert(reason)),
+            |s| s.theme.warning,
+        ),
         ConnectionState::Down { reason, .. } => {
             (format!("down: {}", inert(reason)), |s| s.theme.critical)
         }
@@ -85,20 +101,37 @@ mod tests {
         let mut state = fixture_state("dark");
         update::resize(&mut state, 80, 24);
         let events = [
-            ConnectionState::Connected { rtt_ms: Some(2) },
-            ConnectionState::Reconnecting {
-                attempt: 1,
-                since: FIXTURE_NOW,
+            ConnectionState::Connected {
+                rtt_ms: Some(2),
+                unanswered: 0,
+            },
+            ConnectionState::Connected {
+                rtt_ms: None,
+                unanswered: 1,
             },
             ConnectionState::Reconnecting {
                 attempt: 1,
                 since: FIXTURE_NOW,
+                reason: "3 keepalives unanswered".into(),
+            },
+            ConnectionState::Reconnecting {
+                attempt: 1,
+                since: FIXTURE_NOW,
+                reason: "3 keepalives unanswered".into(),
             },
             ConnectionState::Down {
                 reason: "host key changed\x1b[2J".into(),
                 since: FIXTURE_NOW,
             },
-            ConnectionState::Connected { rtt_ms: Some(3) },
+            ConnectionState::Connected {
+                rtt_ms: Some(3),
+                unanswered: 0,
+            },
+            // A new round trip is not a change of the link.
+            ConnectionState::Connected {
+                rtt_ms: Some(4),
+                unanswered: 0,
+            },
         ];
         for (i, event) in events.into_iter().enumerate() {
             state.now = FIXTURE_NOW + i as i64;
@@ -106,7 +139,7 @@ mod tests {
         }
         assert_eq!(
             state.connection_log.len(),
-            4,
+            5,
             "a repeated state is logged once"
         );
         update::run_command(&mut state, "connlog");
@@ -116,6 +149,11 @@ mod tests {
         }
         let text = format!("{}", render(&state, 80, 24).backend());
         assert!(text.contains("down: host key changed␛[2J"), "{text}");
+        assert!(text.contains("no reply: 1 keepalive unanswered"), "{text}");
+        assert!(
+            text.contains("reconnecting (try 1): 3 keepalives unanswered"),
+            "{text}"
+        );
         // Any key but scrolling closes it.
         update::handle_key(
             &mut state,

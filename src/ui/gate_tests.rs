@@ -685,3 +685,59 @@ fn a_tampered_history_is_never_shown_as_recorded() {
         "{text}"
     );
 }
+
+#[test]
+fn approval_is_refused_while_the_link_is_down_and_the_proposal_keeps_waiting() {
+    use crate::transport::ConnectionState;
+    let mut state = base_state();
+    let pending_before = crate::app::gate::pending_rows(&state).len();
+    state.connection = ConnectionState::Reconnecting {
+        attempt: 2,
+        since: NOW,
+        reason: "3 keepalives unanswered".into(),
+    };
+    key(&mut state, KeyCode::Char('a'));
+    let out = key(&mut state, KeyCode::Char('y'));
+    assert_eq!(approve_effects(&out), 0, "approved over a lost link");
+    let flash = state.flash.clone().expect("the refusal is said");
+    assert!(flash.is_error);
+    assert!(
+        flash.text.contains("link lost: 3 keepalives unanswered"),
+        "{}",
+        flash.text
+    );
+    assert!(flash.text.contains("keeps waiting"), "{}", flash.text);
+    assert!(
+        matches!(state.gate.popup, Some(GatePopup::Approve { .. })),
+        "the popup stays, to approve once the link is back"
+    );
+    assert_eq!(crate::app::gate::pending_rows(&state).len(), pending_before);
+    let t = render(&mut state, 80, 24);
+    assert!(
+        screen_text(&t).contains("not approved"),
+        "{}",
+        screen_text(&t)
+    );
+
+    // Overdue keepalives are refused too: the link may be dying.
+    state.connection = ConnectionState::Connected {
+        rtt_ms: None,
+        unanswered: 1,
+    };
+    let out = key(&mut state, KeyCode::Char('y'));
+    assert_eq!(approve_effects(&out), 0);
+    assert!(
+        state
+            .flash
+            .as_ref()
+            .is_some_and(|f| f.text.contains("1 keepalive unanswered"))
+    );
+
+    // Back: the same popup approves.
+    state.connection = ConnectionState::Connected {
+        rtt_ms: Some(2),
+        unanswered: 0,
+    };
+    let out = key(&mut state, KeyCode::Char('y'));
+    assert_eq!(approve_effects(&out), 1);
+}

@@ -47,6 +47,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         ));
     }
     left.push((1, connection_span(state)));
+    if let Some(quiet) = quiet_span(state) {
+        left.push((1, quiet));
+    }
     let mut right: Vec<(u8, Span<'static>)> = Vec::new();
     if state.gate.integrity.is_some() {
         // The History pane says what; the header only that it is so.
@@ -105,10 +108,20 @@ fn connection_span(state: &State) -> Span<'static> {
     let theme = &state.theme;
     match &state.connection {
         ConnectionState::Local => Span::styled("● local", theme.header),
-        ConnectionState::Connected { rtt_ms: Some(ms) } => {
-            Span::styled(format!("● connected {ms} ms"), theme.header)
+        // Missing replies come first: an old round trip would say "fine".
+        ConnectionState::Connected { unanswered, .. } if *unanswered > 0 => Span::styled(
+            format!("◌ {}", crate::transport::keepalives_unanswered(*unanswered)),
+            theme.warning,
+        ),
+        ConnectionState::Connected {
+            rtt_ms: Some(ms), ..
+        } => Span::styled(
+            format!("● connected {}", crate::transport::round_trip_text(*ms)),
+            theme.header,
+        ),
+        ConnectionState::Connected { rtt_ms: None, .. } => {
+            Span::styled("● connected", theme.header)
         }
-        ConnectionState::Connected { rtt_ms: None } => Span::styled("● connected", theme.header),
         ConnectionState::Reconnecting { attempt, .. } => {
             Span::styled(format!("◌ reconnecting (try {attempt})"), theme.warning)
         }
@@ -138,6 +151,23 @@ fn notify_span(state: &State, wide: bool) -> Option<Span<'static>> {
         format!("✉ {channel} failing{more}")
     };
     Some(Span::styled(text, state.theme.critical))
+}
+
+/// The worst source state: sources that went quiet while the link claims
+/// to be fine (a lost link is said by the connection span itself).
+fn quiet_span(state: &State) -> Option<Span<'static>> {
+    if state.metrics.stale_since.is_some() {
+        return None;
+    }
+    let quiet = crate::app::freshness::quiet_sources(state);
+    if quiet.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = quiet.iter().map(|s| s.label()).collect();
+    Some(Span::styled(
+        format!("⚠ stale: {}", names.join(", ")),
+        state.theme.warning,
+    ))
 }
 
 fn alerts_span(state: &State) -> Span<'static> {

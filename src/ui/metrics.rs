@@ -55,7 +55,9 @@ fn status_line(state: &State) -> Line<'static> {
     if let Some(cpus) = m.cpu_count {
         spans.push(Span::styled(format!("  {cpus} CPUs"), theme.muted));
     }
-    if let Some(since) = m.stale_since {
+    if let Some(since) =
+        crate::app::freshness::pane_stale_since(state, crate::action::PaneId::Metrics)
+    {
         spans.push(Span::styled(
             format!("  stale since {}", time_of_day(state, since)),
             theme.stale,
@@ -414,16 +416,15 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
     let theme = &state.theme;
     let store = &state.metrics.store;
     let (now, window) = (state.now, state.metrics.window_secs);
-    let mut data: Vec<(Vec<(f64, f64)>, Style)> = Vec::new();
+    // Each series as runs of points without a gap: a line is drawn only
+    // between neighbours, never across a time nothing arrived.
+    let mut data: Vec<(Vec<Run>, Style)> = Vec::new();
     let mut legend = Vec::new();
     let mut peak: f64 = 0.0;
     for (i, (series, label, style)) in spec.lines.iter().enumerate() {
         let Some(s) = store.get(series) else { continue };
-        let points: Vec<(f64, f64)> = s
-            .window(now, window)
-            .map(|p| ((p.t - now) as f64, p.v))
-            .collect();
-        peak = points.iter().map(|p| p.1).fold(peak, f64::max);
+        let runs = gapless_runs(s.window(now, window), now);
+        peak = runs.iter().flatten().map(|p| p.1).fold(peak, f64::max);
         if let Some(latest) = s.latest() {
             legend.push(Span::styled(format!(" {label} "), *style));
             legend.push(Span::styled(spec.unit.format(latest.v), theme.text));
@@ -436,7 +437,7 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
                 ));
             }
         }
-        data.push((points, *style));
+        data.push((runs, *style));
     }
     let top = spec.top.unwrap_or(peak).max(peak).max(match spec.unit {
         Unit::Percent => 1.0,
@@ -445,6 +446,7 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
     });
     let datasets: Vec<Dataset> = data
         .iter()
+        .flat_map(|(runs, style)| runs.iter().map(move |run| (run, style)))
         .map(|(points, style)| {
             Dataset::default()
                 .marker(Marker::Braille)
@@ -481,6 +483,30 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
                 .labels([Span::raw("0"), Span::raw(spec.unit.format(top))]),
         );
     frame.render_widget(chart, area);
+}
+
+/// Chart points without a gap: (seconds before now, value).
+type Run = Vec<(f64, f64)>;
+
+/// Seconds between two points beyond which they are not joined: the
+/// per-second sources' stale limit (3 missed samples).
+const GAP_SECS: i64 = crate::app::freshness::MISSED_CADENCES;
+
+/// Splits points (oldest first) into runs wherever more than [`GAP_SECS`]
+/// passed between neighbours; x is seconds before `now`.
+fn gapless_runs(points: impl Iterator<Item = crate::metrics::series::Point>, now: i64) -> Vec<Run> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut previous: Option<i64> = None;
+    for p in points {
+        if previous.is_none_or(|t| p.t - t > GAP_SECS) {
+            runs.push(Vec::new());
+        }
+        if let Some(run) = runs.last_mut() {
+            run.push(((p.t - now) as f64, p.v));
+        }
+        previous = Some(p.t);
+    }
+    runs
 }
 
 /// Per-core CPU as horizontal bars.
@@ -599,6 +625,28 @@ mod tests {
                 terminal.backend()
             );
         }
+    }
+
+    #[test]
+    fn chart_lines_are_not_joined_across_a_gap() {
+        use crate::metrics::Point;
+        let at = |t: i64| Point { t, v: t as f64 };
+        // Per second, a 2 s hole (still joined), then a minute without data.
+        let points = [at(100), at(101), at(103), at(104), at(170), at(171)];
+        let runs = gapless_runs(points.into_iter(), 171);
+        assert_eq!(
+            runs,
+            vec![
+                vec![
+                    (-71.0, 100.0),
+                    (-70.0, 101.0),
+                    (-68.0, 103.0),
+                    (-67.0, 104.0)
+                ],
+                vec![(-1.0, 170.0), (0.0, 171.0)],
+            ]
+        );
+        assert!(gapless_runs(std::iter::empty(), 0).is_empty());
     }
 
     #[test]

@@ -113,8 +113,9 @@ pub fn pane_block<'a>(state: &State, pane: PaneId, members: &[PaneId]) -> Block<
         .border_style(border)
         .title(Line::from(spans));
     // While the link is down every pane keeps its last data, marked as such
-    // on its bottom border (the Metrics pane also says it in its status line).
-    if let Some(since) = state.metrics.stale_since {
+    // on its bottom border (the Metrics pane also says it in its status
+    // line); so does a pane whose source went quiet with the link up.
+    if let Some(since) = crate::app::freshness::pane_stale_since(state, pane) {
         block = block.title_bottom(Span::styled(
             format!(" stale since {} ", metrics::time_of_day(state, since)),
             theme.stale,

@@ -115,6 +115,7 @@ fn stale_metrics_are_marked() {
         crate::app::event::AppEvent::Connection(crate::transport::ConnectionState::Reconnecting {
             attempt: 2,
             since: crate::testing::FIXTURE_NOW,
+            reason: "3 keepalives unanswered".into(),
         }),
     );
     let terminal = render(&state, 80, 24);
@@ -125,6 +126,145 @@ fn stale_metrics_are_marked() {
     // The Metrics status line, and the bottom border of each of the three
     // visible panes.
     assert_eq!(text.matches("stale since 14:00:00").count(), 4, "{text}");
+}
+
+fn connection(state: &mut State, connection: crate::transport::ConnectionState) {
+    update::apply_event(state, crate::app::event::AppEvent::Connection(connection));
+}
+
+fn connected(rtt_ms: Option<u64>, unanswered: u32) -> crate::transport::ConnectionState {
+    crate::transport::ConnectionState::Connected { rtt_ms, unanswered }
+}
+
+/// Runs the clock on to `now` as the loop does, second by second.
+fn clock_to(state: &mut State, now: i64) {
+    while state.now < now {
+        let next = state.now + 1;
+        update::tick(state, next);
+    }
+}
+
+#[test]
+fn overdue_keepalives_are_shown_instead_of_an_old_round_trip() {
+    let mut state = sized(fixture_state("dark"), 80, 24);
+    connection(&mut state, connected(Some(3), 0));
+    let text = format!("{}", render(&state, 80, 24).backend());
+    assert!(text.contains("● connected 3 ms"), "{text}");
+    connection(&mut state, connected(None, 2));
+    let text = format!("{}", render(&state, 80, 24).backend());
+    assert!(text.contains("◌ 2 keepalives unanswered"), "{text}");
+    assert!(
+        !text.contains(" ms"),
+        "a round trip shown while replies miss: {text}"
+    );
+    // Not lost yet: nothing is marked stale by the link.
+    assert!(!text.contains("stale since"), "{text}");
+}
+
+#[test]
+fn a_quiet_source_is_marked_stale_while_the_link_says_connected() {
+    for (w, h) in SIZES {
+        let mut state = sized(fixture_state("dark"), w, h);
+        connection(&mut state, connected(Some(3), 0));
+        // The fixture's last sample came at FIXTURE_NOW: 2 s later it is
+        // still fresh, at 3 s (three missed cadences) it is stale.
+        clock_to(&mut state, crate::testing::FIXTURE_NOW + 2);
+        let text = format!("{}", render(&state, w, h).backend());
+        assert!(!text.contains("stale"), "{text}");
+        clock_to(&mut state, crate::testing::FIXTURE_NOW + 3);
+        let terminal = render(&state, w, h);
+        let text = format!("{}", terminal.backend());
+        assert!(text.contains("● connected 3 ms"), "{text}");
+        assert!(text.contains("⚠ stale: metrics"), "{text}");
+        insta::assert_snapshot!(format!("quiet_metrics_{w}x{h}"), terminal.backend());
+        // The Metrics status line and its bottom border, and the Alerts
+        // pane (same source); not the Logs pane, which has no cadence.
+        let marks = text.matches("stale since 14:00:00").count();
+        assert!(marks >= 2, "{text}");
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.contains("Logs") && l.contains("stale")),
+            "{text}"
+        );
+        // The next sample clears it.
+        let t = state.now;
+        update::apply_event(
+            &mut state,
+            crate::app::event::AppEvent::Metrics(
+                crate::metrics::MetricsSource::Proc,
+                crate::metrics::MetricsUpdate {
+                    t,
+                    ..Default::default()
+                },
+            ),
+        );
+        let text = format!("{}", render(&state, w, h).backend());
+        assert!(!text.contains("stale"), "{text}");
+    }
+}
+
+#[test]
+fn after_an_outage_the_gap_is_said_in_the_logs_and_not_drawn_over_in_the_charts() {
+    use crate::testing::FIXTURE_NOW;
+    for (w, h) in SIZES {
+        let mut state = sized(fixture_state("dark"), w, h);
+        connection(&mut state, connected(Some(3), 0));
+        connection(&mut state, connected(None, 1));
+        clock_to(&mut state, FIXTURE_NOW + 6);
+        // Last heard at FIXTURE_NOW: every pane is stale since then.
+        connection(
+            &mut state,
+            crate::transport::ConnectionState::Reconnecting {
+                attempt: 1,
+                since: FIXTURE_NOW,
+                reason: "3 keepalives unanswered".into(),
+            },
+        );
+        let text = format!("{}", render(&state, w, h).backend());
+        assert!(text.contains("reconnecting (try 1)"), "{text}");
+        assert!(text.contains("Logs") && text.matches("stale since 14:00:00").count() >= 4);
+        clock_to(&mut state, FIXTURE_NOW + 67);
+        connection(&mut state, connected(None, 0));
+        // Samples again, a minute after the last one.
+        for t in FIXTURE_NOW + 67..=FIXTURE_NOW + 70 {
+            clock_to(&mut state, t);
+            update::apply_event(
+                &mut state,
+                crate::app::event::AppEvent::Metrics(
+                    crate::metrics::MetricsSource::Proc,
+                    crate::metrics::MetricsUpdate {
+                        t,
+                        readings: vec![(
+                            crate::metrics::names::CPU_TOTAL.to_string(),
+                            crate::metrics::Unit::Percent,
+                            50.0,
+                        )],
+                        ..Default::default()
+                    },
+                ),
+            );
+        }
+        let terminal = render(&state, w, h);
+        let text = format!("{}", terminal.backend());
+        let marker = state.logs.buffer.iter().next_back().map(|l| l.text.clone());
+        assert_eq!(
+            marker.as_deref(),
+            Some("link lost 14:00:00 – 14:01:07 (3 keepalives unanswered)")
+        );
+        assert!(text.contains("cockpit WRN link lost 14:00:0"), "{text}");
+        assert!(!text.contains("stale"), "{text}");
+        insta::assert_snapshot!(format!("gap_after_outage_{w}x{h}"), terminal.backend());
+        let log: Vec<String> = state
+            .connection_log
+            .iter()
+            .map(|(_, c)| format!("{c:?}"))
+            .collect();
+        assert!(
+            log.iter().any(|c| c.contains("3 keepalives unanswered")),
+            "{log:?}"
+        );
+    }
 }
 
 /// Style changes along each row: (row, column, fg, bg, modifiers) whenever

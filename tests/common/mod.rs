@@ -3,4 +3,6 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod proxy;
+pub mod sshd;
 pub mod tmux;

@@ -3,7 +3,8 @@
 //! few seconds and taken back as soon as it answers, without a restart.
 //! Only one of the two runs at a time: the sampler is stopped (and waited
 //! for) before the Netdata session starts, so no late /proc value lands
-//! after the switch.
+//! after the switch. Netdata that is lost over a link that does not answer
+//! is not replaced: the link is waited for (see `link_answers`).
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -76,6 +77,31 @@ pub async fn run<E: From<MetricsEvent> + Send + 'static>(
             Err(e) if e.is_unreachable() => format!("netdata unreachable: {e} at {target}"),
             Err(e) => format!("netdata not usable: {e} at {target}"),
         };
+        // A stalled link makes Netdata look lost too, and /proc over the
+        // same dead link would be no better: fall back only when the
+        // target answers a keepalive, i.e. when Netdata itself is at fault.
+        if fallback.is_none() && !link_answers(&transport, &cancel).await {
+            if cancel.is_cancelled() {
+                break;
+            }
+            let sent = events
+                .emit(MetricsEvent::Status {
+                    source: MetricsSource::Netdata,
+                    message: format!(
+                        "{reason} — the link is not answering: waiting for it (no /proc over a dead link)"
+                    ),
+                })
+                .await;
+            if sent.is_err() {
+                break;
+            }
+            shown_reason.clear();
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = wait_for_link(&transport) => {}
+            }
+            continue;
+        }
         if fallback.is_none() {
             let token = cancel.child_token();
             let task = tokio::spawn(procfs::run(
@@ -121,6 +147,36 @@ pub async fn run<E: From<MetricsEvent> + Send + 'static>(
         let _ = f.task.await;
     }
 }
+
+/// Whether the target answers now (a keepalive round trip on SSH).
+async fn link_answers(transport: &SharedTransport, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        alive = transport.link_alive() => alive,
+    }
+}
+
+/// Returns once the link is up again (at once for a transport without a
+/// link state; bounded, so a missed change costs one probe interval).
+async fn wait_for_link(transport: &SharedTransport) {
+    let Some(mut states) = transport.connection_state() else {
+        return;
+    };
+    let wait = async {
+        loop {
+            if states.borrow_and_update().is_up() {
+                return;
+            }
+            if states.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINK_WAIT_LIMIT, wait).await;
+}
+
+/// Longest wait for the link before Netdata is probed again anyway.
+const LINK_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn only_procfs<E: From<MetricsEvent> + Send + 'static>(
     transport: SharedTransport,

@@ -15,6 +15,7 @@ pub mod pattern;
 pub mod prompt;
 pub mod resolve;
 pub mod session;
+pub mod severable;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -44,8 +45,6 @@ const OUTAGE_WAIT: Duration = Duration::from_secs(10);
 /// Reconnect backoff: first pause, and the cap.
 const BACKOFF_START: Duration = Duration::from_millis(500);
 const BACKOFF_CAP: Duration = Duration::from_secs(10);
-/// How often the round-trip time is measured for the header.
-const RTT_EVERY: Duration = Duration::from_secs(5);
 /// How long a cancelled command gets between TERM and KILL.
 const KILL_GRACE_TENTHS: u32 = 20;
 
@@ -140,7 +139,10 @@ impl SshTransport {
                 forwarded,
             },
             session: watch::Sender::new(Some(Arc::new(session))),
-            state: watch::Sender::new(ConnectionState::Connected { rtt_ms: None }),
+            state: watch::Sender::new(ConnectionState::Connected {
+                rtt_ms: None,
+                unanswered: 0,
+            }),
             describe,
             outage_wait: OUTAGE_WAIT,
         });
@@ -398,6 +400,23 @@ impl Transport for SshTransport {
     fn connection_state(&self) -> Option<watch::Receiver<ConnectionState>> {
         Some(self.state())
     }
+
+    async fn link_alive(&self) -> bool {
+        let current = self.inner.session.borrow().clone();
+        let Some(session) = current else {
+            return false;
+        };
+        let Some(target) = self.inner.chain.last() else {
+            return false;
+        };
+        if session.is_closed() || !self.inner.state.borrow().is_up() {
+            return false;
+        }
+        let limit = KeepalivePolicy::for_target(target).detection_limit();
+        let answered = tokio::time::timeout(limit, session.handle.send_ping()).await;
+        // A ping "returns" when the session ends, too.
+        matches!(answered, Ok(Ok(()))) && !session.is_closed()
+    }
 }
 
 /// Stops a remote command: TERM to its process group, KILL after a grace
@@ -432,106 +451,225 @@ fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Watches the live session (RTT every few seconds, misses counted) and
-/// replaces it when it dies: backoff from 0.5 s doubling to 10 s, reported
-/// as `Reconnecting`; a host key problem stops it (`Down`).
+/// Watches the live session (keepalives, round trip, misses) and replaces
+/// it when it dies: backoff from 0.5 s doubling to 10 s, reported as
+/// `Reconnecting` with the reason; a host key problem stops it (`Down`).
 async fn supervise(inner: Arc<Inner>, stop: CancellationToken) {
     loop {
         let current = inner.session.borrow().clone();
-        if let Some(session) = current {
-            watch_session(&inner, &session, &stop).await;
-            if stop.is_cancelled() {
-                return;
-            }
-            inner.session.send_replace(None);
-            tracing::warn!(host = %inner.describe, "ssh connection lost");
-        }
-        let since = now_unix();
-        let mut delay = BACKOFF_START;
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            inner
-                .state
-                .send_replace(ConnectionState::Reconnecting { attempt, since });
-            let result = tokio::select! {
-                _ = stop.cancelled() => return,
-                r = session::connect_chain(&inner.chain, &inner.reconnect_ctx) => r,
-            };
-            match result {
-                Ok(session) => {
-                    tracing::info!(host = %inner.describe, attempt, "ssh reconnected");
-                    inner.session.send_replace(Some(Arc::new(session)));
-                    inner
-                        .state
-                        .send_replace(ConnectionState::Connected { rtt_ms: None });
-                    break;
-                }
-                Err(e) if e.is_permanent() => {
-                    tracing::error!(host = %inner.describe, error = %e, "ssh reconnect refused");
-                    inner.state.send_replace(ConnectionState::Down {
-                        reason: e.message,
-                        since,
-                    });
+        let (reason, since) = match current {
+            Some(session) => {
+                let lost = watch_session(&inner, &session, &stop).await;
+                // Cut it even if it looks closed: with a silent peer
+                // russh may still wait on a write that never completes.
+                session.sever();
+                if stop.is_cancelled() {
                     return;
                 }
-                Err(e) => {
-                    tracing::warn!(host = %inner.describe, attempt, error = %e, "ssh reconnect failed");
-                }
+                inner.session.send_replace(None);
+                tracing::warn!(host = %inner.describe, reason = %lost.reason, "ssh connection lost");
+                (lost.reason, lost.last_heard)
             }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(delay) => {}
-            }
-            delay = (delay * 2).min(BACKOFF_CAP);
+            None => ("not connected".to_string(), now_unix()),
+        };
+        if !reconnect(&inner, &stop, reason, since).await {
+            return;
         }
     }
 }
 
-/// Returns when the session has ended (or `stop` fired).
-async fn watch_session(inner: &Inner, session: &Session, stop: &CancellationToken) {
-    let Some(target) = inner.chain.last() else {
-        return;
+/// Connects again until it works (true) or cannot (false: stopped, or a
+/// permanent error reported as `Down`).
+async fn reconnect(inner: &Inner, stop: &CancellationToken, reason: String, since: i64) -> bool {
+    let mut delay = BACKOFF_START;
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        inner.state.send_replace(ConnectionState::Reconnecting {
+            attempt,
+            since,
+            reason: reason.clone(),
+        });
+        let result = tokio::select! {
+            _ = stop.cancelled() => return false,
+            r = session::connect_chain(&inner.chain, &inner.reconnect_ctx) => r,
+        };
+        match result {
+            Ok(session) => {
+                tracing::info!(host = %inner.describe, attempt, "ssh reconnected");
+                inner.session.send_replace(Some(Arc::new(session)));
+                inner.state.send_replace(ConnectionState::Connected {
+                    rtt_ms: None,
+                    unanswered: 0,
+                });
+                return true;
+            }
+            Err(e) if e.is_permanent() => {
+                tracing::error!(host = %inner.describe, error = %e, "ssh reconnect refused");
+                inner.state.send_replace(ConnectionState::Down {
+                    reason: e.message,
+                    since,
+                });
+                return false;
+            }
+            Err(e) => {
+                tracing::warn!(host = %inner.describe, attempt, error = %e, "ssh reconnect failed");
+            }
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return false,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(BACKOFF_CAP);
+    }
+}
+
+/// How often a keepalive goes out and how many may go unanswered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepalivePolicy {
+    pub interval: Duration,
+    pub count_max: u32,
+}
+
+impl KeepalivePolicy {
+    /// From the target's ServerAliveInterval/CountMax, with floors: the
+    /// cockpit always keeps the link alive (OpenSSH's 0 means "never",
+    /// which would hide a dead host forever).
+    pub fn for_target(target: &SshTarget) -> Self {
+        Self {
+            interval: target.server_alive_interval.max(MIN_ALIVE_INTERVAL),
+            count_max: target.server_alive_count_max.max(1),
+        }
+    }
+
+    /// The longest a dead link can look alive: a reply just before the
+    /// silence, the next keepalive one interval later, then `count_max`
+    /// intervals without its reply.
+    pub fn detection_limit(&self) -> Duration {
+        self.interval * (self.count_max + 1)
+    }
+}
+
+/// Shortest keepalive interval (a 0 or tiny value from a config).
+const MIN_ALIVE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How a watched session ended.
+struct Lost {
+    reason: String,
+    /// When the target last answered (unix seconds).
+    last_heard: i64,
+}
+
+/// Sends a `keepalive@openssh.com` (want-reply) every interval, one at a
+/// time, and publishes the measured round trip of each reply. A keepalive
+/// still unanswered at a tick counts one miss (published, so the header
+/// never shows an old RTT for a silent link); `count_max` misses in a row
+/// declare the link dead. Returns when that happens, when the session
+/// closed, or when `stop` fired.
+async fn watch_session(inner: &Inner, session: &Session, stop: &CancellationToken) -> Lost {
+    let mut last_heard = now_unix();
+    // A close is noticed at once: the data stopped now, not at the last
+    // keepalive reply.
+    let closed = || Lost {
+        reason: "the connection closed".into(),
+        last_heard: now_unix(),
     };
-    let ping_limit = target.server_alive_interval;
-    let mut misses = 0u32;
-    let mut ticker = tokio::time::interval(RTT_EVERY);
+    let Some(target) = inner.chain.last() else {
+        return closed();
+    };
+    let policy = KeepalivePolicy::for_target(target);
+    let mut unanswered = 0u32;
+    let mut in_flight: Option<(Instant, PingFuture<'_>)> = None;
+    let mut ticker = tokio::time::interval(policy.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = session.closed.cancelled() => return,
+            _ = stop.cancelled() => return closed(),
+            _ = session.closed.cancelled() => return closed(),
+            reply = wait_reply(&mut in_flight), if in_flight.is_some() => {
+                let sent = in_flight.take().map(|(sent, _)| sent);
+                // russh also "answers" a ping when the session ends.
+                if reply.is_err() || session.is_closed() {
+                    return closed();
+                }
+                last_heard = now_unix();
+                unanswered = 0;
+                let rtt_ms = sent.map(|s| s.elapsed().as_millis() as u64);
+                publish_connected(inner, rtt_ms, 0);
+            }
             _ = ticker.tick() => {
                 if session.is_closed() {
-                    return;
+                    return closed();
                 }
-                let started = Instant::now();
-                match tokio::time::timeout(ping_limit, session.handle.send_ping()).await {
-                    Ok(Ok(())) if !session.is_closed() => {
-                        misses = 0;
-                        let rtt_ms = started.elapsed().as_millis() as u64;
-                        inner.state.send_if_modified(|state| {
-                            let new = ConnectionState::Connected { rtt_ms: Some(rtt_ms) };
-                            let changed = *state != new;
-                            *state = new;
-                            changed
-                        });
-                    }
-                    _ => {
-                        misses += 1;
-                        if misses >= target.server_alive_count_max || session.is_closed() {
-                            return;
-                        }
-                    }
+                if in_flight.is_none() {
+                    in_flight = Some((Instant::now(), Box::pin(session.handle.send_ping())));
+                    continue;
                 }
+                unanswered += 1;
+                tracing::debug!(host = %inner.describe, unanswered, "keepalive unanswered");
+                if unanswered >= policy.count_max {
+                    return Lost {
+                        reason: super::keepalives_unanswered(unanswered),
+                        last_heard,
+                    };
+                }
+                publish_connected(inner, None, unanswered);
             }
         }
     }
+}
+
+type PingFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), russh::Error>> + Send + 'a>>;
+
+async fn wait_reply(in_flight: &mut Option<(Instant, PingFuture<'_>)>) -> Result<(), russh::Error> {
+    match in_flight {
+        Some((_, ping)) => ping.await,
+        None => std::future::pending().await,
+    }
+}
+
+fn publish_connected(inner: &Inner, rtt_ms: Option<u64>, unanswered: u32) {
+    inner.state.send_if_modified(|state| {
+        let new = ConnectionState::Connected { rtt_ms, unanswered };
+        let changed = *state != new;
+        *state = new;
+        changed
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keepalives_never_stop_and_one_miss_is_the_least_allowed() {
+        let target = |interval, count_max| SshTarget {
+            alias: "h".into(),
+            hostname: "h".into(),
+            user: "u".into(),
+            port: 22,
+            identity_files: Vec::new(),
+            identities_only: false,
+            identity_agent: None,
+            certificate_files: Vec::new(),
+            proxy_jump: Vec::new(),
+            user_known_hosts: Vec::new(),
+            global_known_hosts: Vec::new(),
+            strict_host_key_checking: resolve::StrictHostKeyChecking::Yes,
+            hash_known_hosts: false,
+            host_key_alias: None,
+            server_alive_interval: interval,
+            server_alive_count_max: count_max,
+            connect_timeout: None,
+            batch_mode: false,
+        };
+        let zero = KeepalivePolicy::for_target(&target(Duration::ZERO, 0));
+        assert_eq!(zero.interval, MIN_ALIVE_INTERVAL);
+        assert_eq!(zero.count_max, 1);
+        let test_config = KeepalivePolicy::for_target(&target(Duration::from_secs(2), 3));
+        assert_eq!(test_config.detection_limit(), Duration::from_secs(8));
+    }
 
     #[test]
     fn wrapped_command_reports_pid_then_execs() {

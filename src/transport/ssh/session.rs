@@ -15,6 +15,7 @@ use super::auth::{self, KeyCache};
 use super::known_hosts::{self, HostKeyStatus, KnownHosts};
 use super::prompt::Prompter;
 use super::resolve::{SshTarget, StrictHostKeyChecking};
+use super::severable::Severable;
 
 /// TCP connect limit when the ssh config sets no ConnectTimeout.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -86,6 +87,8 @@ pub struct Session {
     pub handle: Handle<ClientHandler>,
     /// Cancelled when the connection ends, for whatever reason.
     pub closed: CancellationToken,
+    /// Cuts the byte stream under this connection (see `severable`).
+    cut: CancellationToken,
     /// Jump hosts carrying this connection, kept alive with it.
     _jumps: Vec<Session>,
 }
@@ -93,6 +96,16 @@ pub struct Session {
 impl Session {
     pub fn is_closed(&self) -> bool {
         self.closed.is_cancelled() || self.handle.is_closed()
+    }
+
+    /// Ends the connection and its hops at once, without a goodbye the
+    /// peer would have to read: for a link declared dead, where a polite
+    /// disconnect would wait behind writes that cannot be delivered.
+    pub fn sever(&self) {
+        self.cut.cancel();
+        for jump in &self._jumps {
+            jump.sever();
+        }
     }
 }
 
@@ -299,8 +312,9 @@ fn policy_for(target: &SshTarget, prompter: Option<Arc<dyn Prompter>>) -> HostKe
 
 fn client_config(target: &SshTarget) -> client::Config {
     let mut config = client::Config {
-        keepalive_interval: Some(target.server_alive_interval),
-        keepalive_max: target.server_alive_count_max as usize,
+        // The supervisor sends the keepalives itself, measures their round
+        // trip and decides when the link is dead (see `watch_session`).
+        keepalive_interval: None,
         inactivity_timeout: None,
         nodelay: true,
         ..Default::default()
@@ -486,6 +500,8 @@ where
         forwarded: ctx.forwarded.clone(),
     };
     let config = Arc::new(client_config(target));
+    let cut = CancellationToken::new();
+    let stream = Severable::new(stream, cut.clone());
     let mut handle = match client::connect_stream(config, stream, handler).await {
         Ok(h) => h,
         Err(e) => {
@@ -505,6 +521,7 @@ where
     Ok(Session {
         handle,
         closed,
+        cut,
         _jumps: jumps,
     })
 }
