@@ -295,6 +295,14 @@ async fn start_stop_kill_remove_follow_within_two_seconds() {
     assert_eq!(killed.exit_code, Some(137), "SIGKILL exit code");
     assert_eq!(containers::attention(&killed), 2, "a kill stands out");
     step(&bed, &mut h, &name, vec!["rm", &name], None).await;
+    // The row can go (a re-list) before the engine's `remove` event is in.
+    let removed = |s: &State| {
+        s.containers
+            .timeline
+            .iter()
+            .any(|e| e.name == name && (e.action == "remove" || e.action == "destroy"))
+    };
+    assert!(h.wait_for(FOLLOW_TIMEOUT, removed).await, "no remove event");
 
     // The same changes are on the timeline, in order.
     let actions: Vec<&str> = h

@@ -1314,3 +1314,100 @@ async fn eight_binaries_proposing_fifty_times_each_are_recorded_once() {
     let (code, out) = verify_output(&world, &[]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// A bed container started with secret environment values: `docker
+/// inspect` of it through the gate returns them masked to `propose --wait`,
+/// and the history holds them masked; what is not secret stays readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_inspect_of_a_bed_container_reaches_nobody_unmasked() {
+    if std::env::var_os("OPSCOCKPIT_BED").is_none() {
+        eprintln!("OPSCOCKPIT_BED unset: skipping (source /tmp/opscockpit-bed/env)");
+        return;
+    }
+    let socket = std::env::var("OPSCOCKPIT_BED_DOCKER_SOCKET").expect("bed socket");
+    let image = std::env::var("OPSCOCKPIT_BED_IMAGE")
+        .unwrap_or_else(|_| "localhost/bed-busybox:latest".into());
+    let name = format!("gate-secret-{}", std::process::id());
+    let docker = |args: &[&str]| {
+        Command::new("docker")
+            .arg("-H")
+            .arg(format!("unix://{socket}"))
+            .args(args)
+            .output()
+            .expect("docker CLI")
+    };
+    let run = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--pull=never",
+        "--env",
+        "DB_PASSWORD=hunter2-bed-secret",
+        "--env",
+        "STRIPE_KEY=sk_live_bedsecret0123456789abcd",
+        "--env",
+        "SESSION_COOKIE=opaque-bed-value",
+        "--env",
+        "MODE=production",
+        &image,
+        "sleep",
+        "300",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    struct Gone<'a>(&'a dyn Fn(&[&str]) -> std::process::Output, String);
+    impl Drop for Gone<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)(&["rm", "-f", &self.1]);
+        }
+    }
+    let _gone = Gone(&docker, name.clone());
+
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let mut events = gate.subscribe();
+    let mut cmd = world.cmd();
+    cmd.args(["propose", "web", "--wait", "--", "docker", "-H"])
+        .arg(format!("unix://{socket}"))
+        .args(["inspect", &name]);
+    let child = tokio::spawn(run_child(cmd));
+    let (action, _) = next_pending(&mut events).await;
+    gate.approve(&action.id, &action.fingerprint)
+        .expect("approve");
+    let out = child.await.expect("child");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(&name),
+        "it is the inspect output: {}",
+        out.stdout
+    );
+    let secrets = [
+        "hunter2-bed-secret",
+        "sk_live_bedsecret",
+        "opaque-bed-value",
+        "MODE=production",
+    ];
+    for secret in secrets {
+        assert!(
+            !out.stdout.contains(secret),
+            "{secret} reached the proposer"
+        );
+    }
+    assert!(out.stdout.contains("\"DB_PASSWORD=***\""), "{}", out.stdout);
+    let stored = gate.output(&action.id).expect("output").expect("stored");
+    let history = history_json(&world);
+    for secret in secrets {
+        assert!(!stored.stdout.contains(secret), "{secret} stored");
+        assert!(
+            !history.iter().any(|h| h.to_string().contains(secret)),
+            "{secret} in history --json"
+        );
+    }
+    cancel.cancel();
+}

@@ -38,6 +38,9 @@ pub struct GateState {
     /// Proposals that expired (nobody decided) since the operator last
     /// looked at the Actions or History pane: the header says how many.
     pub expired_unseen: usize,
+    /// Values masked in recent actions' output, by action id, for the
+    /// operator to reveal on screen (never stored or sent anywhere).
+    pub revealable: std::collections::VecDeque<(String, crate::secrets::mask::SecretValues)>,
     /// What the check at start found wrong with the history (`None`:
     /// intact, or not checked yet): the header says it until restart.
     pub integrity: Option<String>,
@@ -55,7 +58,13 @@ pub struct Detail {
     pub pane: PaneId,
     pub id: String,
     pub scroll: u16,
+    /// The masked value shown in clear (`v` steps through them), if any.
+    pub revealed: Option<usize>,
 }
+
+/// How many finished actions' masked values the screen keeps for
+/// revealing (the newest).
+const REVEALABLE_KEPT: usize = 32;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatePopup {
@@ -254,6 +263,13 @@ pub fn apply_event(state: &mut State, event: GateEvent) -> Outcome {
         }
         GateEvent::Notice(message) => flash(state, message, false),
         GateEvent::Integrity(problem) => state.gate.integrity = problem,
+        GateEvent::Revealable { id, values } => {
+            state.gate.revealable.retain(|(known, _)| *known != id);
+            state.gate.revealable.push_back((id, values));
+            while state.gate.revealable.len() > REVEALABLE_KEPT {
+                state.gate.revealable.pop_front();
+            }
+        }
     }
     recount(state);
     clamp_selection(state);
@@ -285,6 +301,48 @@ fn selected_id(state: &State, pane: PaneId) -> Option<String> {
     rows.get(selected).map(|a| a.id.clone())
 }
 
+/// The masked values of action `id` this screen may reveal.
+pub fn revealable<'a>(
+    state: &'a State,
+    id: &str,
+) -> Option<&'a crate::secrets::mask::SecretValues> {
+    state
+        .gate
+        .revealable
+        .iter()
+        .find(|(known, _)| known == id)
+        .map(|(_, values)| values)
+}
+
+/// `v` in a detail: the next masked value in clear, the one before masked
+/// again; after the last, all masked.
+fn step_reveal(state: &mut State) {
+    let Some(detail) = state.gate.detail.as_ref() else {
+        return;
+    };
+    let count = revealable(state, &detail.id).map_or(0, |v| v.len());
+    let next = match detail.revealed {
+        _ if count == 0 => None,
+        None => Some(0),
+        Some(i) if i + 1 < count => Some(i + 1),
+        Some(_) => None,
+    };
+    if let Some(d) = state.gate.detail.as_mut() {
+        d.revealed = next;
+    }
+    let text = match (count, next) {
+        (0, _) => {
+            "nothing to reveal: no value of this output was masked on this screen".to_string()
+        }
+        (_, Some(i)) => format!(
+            "value {} of {count} shown in clear (v: next; never stored or sent)",
+            i + 1
+        ),
+        (_, None) => "every value masked again".to_string(),
+    };
+    flash(state, text, false);
+}
+
 /// Keys on the Actions and History panes. `None`: not a gate action, the
 /// generic handling applies.
 pub fn apply_action(state: &mut State, pane: PaneId, action: Action) -> Option<Outcome> {
@@ -296,11 +354,16 @@ pub fn apply_action(state: &mut State, pane: PaneId, action: Action) -> Option<O
                 pane,
                 id: id.clone(),
                 scroll: 0,
+                revealed: None,
             });
             Some(redraw().with_effect(Effect::Gate(GateRequest::LoadDetail { id })))
         }
         Action::Back if in_detail => {
             state.gate.detail = None;
+            Some(redraw())
+        }
+        Action::Reveal if in_detail => {
+            step_reveal(state);
             Some(redraw())
         }
         Action::Up | Action::PageUp | Action::Top if in_detail => {

@@ -76,8 +76,19 @@ pub async fn run(gate: Gate, action: ActionView, approved_fingerprint: String) {
     // No secret value goes back to the proposer or into the history: the
     // kept output is masked before it is stored (the hashes are of what
     // the command printed).
-    let (stdout_text, stdout_masked) = crate::secrets::mask::mask(&String::from_utf8_lossy(&out));
-    let (stderr_text, stderr_masked) = crate::secrets::mask::mask(&String::from_utf8_lossy(&err));
+    let (stdout_text, stdout_values) =
+        crate::secrets::mask::mask_keeping(&String::from_utf8_lossy(&out));
+    let (stderr_text, stderr_values) =
+        crate::secrets::mask::mask_keeping(&String::from_utf8_lossy(&err));
+    let (stdout_masked, stderr_masked) = (stdout_values.len(), stderr_values.len());
+    // The masked values go to this cockpit's screen only (revealed one at a
+    // time on the operator's key), never to the store or the proposer.
+    if stdout_masked + stderr_masked > 0 {
+        gate.publish(GateEvent::Revealable {
+            id: action.id.clone(),
+            values: stdout_values.chain(stderr_values),
+        });
+    }
     let output = OutputRecord {
         stdout: stdout_text,
         stderr: stderr_text,

@@ -226,6 +226,13 @@ pub enum GateEvent {
     Error(String),
     /// A message for the key bar.
     Notice(String),
+    /// The values masked in a finished action's stored output, in the order
+    /// of its `***`s (stdout, then stderr): for the operator to reveal on
+    /// screen, one at a time. Only the cockpit's own event loop gets this.
+    Revealable {
+        id: String,
+        values: crate::secrets::mask::SecretValues,
+    },
     /// The history's check at start (`audit verify`): `None` when intact,
     /// else what is wrong, for the header.
     Integrity(Option<String>),

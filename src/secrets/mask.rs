@@ -68,33 +68,123 @@ fn token_formats() -> &'static Regex {
 
 /// `text` with every secret value replaced by [`MASK`], and how many.
 pub fn mask(text: &str) -> (String, usize) {
-    let mut count = 0;
-    let text = private_key_block().replace_all(text, |c: &Captures| {
-        count += 1;
-        format!("[{}private key: {MASK}]", c[1].to_lowercase())
+    let (masked, values) = mask_keeping(text);
+    (masked, values.len())
+}
+
+/// Marks a value while the passes run: private-use characters that no pass
+/// matches as part of a secret, so nothing is masked twice.
+const MARK_START: char = '\u{E000}';
+const MARK_END: char = '\u{E001}';
+
+fn marker(values: &mut Vec<String>, value: &str) -> String {
+    values.push(value.to_string());
+    format!("{MARK_START}{}{MARK_END}", values.len() - 1)
+}
+
+fn is_marker(text: &str) -> bool {
+    text.starts_with(MARK_START)
+}
+
+/// Like [`mask`], and the masked values in the order their [`MASK`]s
+/// appear in the result: the operator may reveal them one at a time on
+/// screen. They must never go to the proposer, a log or the store.
+pub fn mask_keeping(text: &str) -> (String, SecretValues) {
+    // Text that already holds the marker characters cannot confuse the
+    // bookkeeping below.
+    let text = text.replace([MARK_START, MARK_END], "\u{FFFD}");
+    let mut found: Vec<String> = Vec::new();
+    let text = private_key_block().replace_all(&text, |c: &Captures| {
+        format!(
+            "[{}private key: {}]",
+            c[1].to_lowercase(),
+            marker(&mut found, &c[0])
+        )
     });
     let text = env_array().replace_all(&text, |c: &Captures| {
         let inner = env_entry().replace_all(&c[1], |e: &Captures| {
-            if &e[2] == MASK || e[2].is_empty() {
+            if &e[2] == MASK || e[2].is_empty() || is_marker(&e[2]) {
                 return e[0].to_string();
             }
-            count += 1;
-            format!("\"{}={MASK}\"", &e[1])
+            format!("\"{}={}\"", &e[1], marker(&mut found, &e[2]))
         });
         format!("\"Env\": [{inner}]")
     });
     let text = secret_pair().replace_all(&text, |c: &Captures| {
-        if &c[2] == MASK {
+        if &c[2] == MASK || is_marker(&c[2]) {
             return c[0].to_string();
         }
-        count += 1;
-        format!("{}{MASK}", &c[1])
+        format!("{}{}", &c[1], marker(&mut found, &c[2]))
     });
-    let text = token_formats().replace_all(&text, |_: &Captures| {
-        count += 1;
-        MASK.to_string()
-    });
-    (text.into_owned(), count)
+    let text = token_formats().replace_all(&text, |c: &Captures| marker(&mut found, &c[0]));
+    // Markers to MASK, collecting their values in reading order.
+    let mut out = String::with_capacity(text.len());
+    let mut ordered = Vec::with_capacity(found.len());
+    let mut rest: &str = &text;
+    while let Some(start) = rest.find(MARK_START) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + MARK_START.len_utf8()..];
+        let Some(end) = after.find(MARK_END) else {
+            rest = after;
+            break;
+        };
+        if let Some(value) = after[..end]
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| found.get(i))
+        {
+            ordered.push(value.clone());
+        }
+        out.push_str(MASK);
+        rest = &after[end + MARK_END.len_utf8()..];
+    }
+    out.push_str(rest);
+    (out, SecretValues(ordered))
+}
+
+/// Masked values, kept for revealing on screen. Never printed by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretValues(pub Vec<String>);
+
+impl SecretValues {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&str> {
+        self.0.get(i).map(String::as_str)
+    }
+
+    /// Both streams' values, stdout's first (the order they are shown).
+    pub fn chain(mut self, other: SecretValues) -> SecretValues {
+        self.0.extend(other.0);
+        self
+    }
+}
+
+impl std::fmt::Debug for SecretValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretValues({} values)", self.0.len())
+    }
+}
+
+/// `masked` with its `n`-th [`MASK`] replaced by `value`.
+pub fn reveal_nth(masked: &str, n: usize, value: &str) -> String {
+    let mut out = String::with_capacity(masked.len() + value.len());
+    let mut rest = masked;
+    let mut seen = 0;
+    while let Some(at) = rest.find(MASK) {
+        out.push_str(&rest[..at]);
+        out.push_str(if seen == n { value } else { MASK });
+        seen += 1;
+        rest = &rest[at + MASK.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -138,5 +228,30 @@ mod tests {
     fn ordinary_output_is_left_alone() {
         let text = "Filesystem Size Used\n/dev/vda1 40G 12G\nkeyboard layout: us\n";
         assert_eq!(mask(text), (text.to_string(), 0));
+    }
+
+    #[test]
+    fn kept_values_follow_the_masks_in_reading_order() {
+        let text = "b: \"Env\": [\"SESSION=opaque\"]\nAPI_TOKEN=abc123 then ghp_0123456789abcdefghijklmnopqrstuvwxyz01\n";
+        let (masked, values) = mask_keeping(text);
+        assert_eq!(masked.matches(MASK).count(), values.len());
+        assert_eq!(
+            values.0,
+            [
+                "opaque",
+                "abc123",
+                "ghp_0123456789abcdefghijklmnopqrstuvwxyz01"
+            ]
+        );
+        assert_eq!(format!("{values:?}"), "SecretValues(3 values)");
+        let shown = reveal_nth(&masked, 1, values.get(1).unwrap_or(""));
+        assert!(
+            shown.contains("API_TOKEN=abc123") && !shown.contains("opaque"),
+            "{shown}"
+        );
+        // Marker characters in the input change nothing.
+        let (masked, values) = mask_keeping("x\u{E000}0\u{E001} PASSWORD=p");
+        assert_eq!(values.0, ["p"]);
+        assert!(!masked.contains('\u{E000}'));
     }
 }

@@ -254,6 +254,7 @@ pub fn detail_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
         ),
         (None, None) => (String::new(), String::new(), String::new()),
     };
+    let (stdout, stderr, note) = with_revealed(state, a, stdout, stderr, note);
     if !note.is_empty() {
         lines.push(Line::styled(format!(" output ({note}):"), t.muted));
         for line in inert_multiline(stdout.trim_end_matches('\n')) {
@@ -267,6 +268,41 @@ pub fn detail_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
     }
     lines.extend(policy_view_lines(state, &a.command));
     lines
+}
+
+/// The output with the masked value the operator chose to see in clear
+/// (`v` in the detail), and the note saying so.
+fn with_revealed(
+    state: &State,
+    a: &ActionView,
+    stdout: String,
+    stderr: String,
+    note: String,
+) -> (String, String, String) {
+    use crate::secrets::mask::{MASK, reveal_nth};
+    let Some(n) = state
+        .gate
+        .detail
+        .as_ref()
+        .filter(|d| d.id == a.id)
+        .and_then(|d| d.revealed)
+    else {
+        return (stdout, stderr, note);
+    };
+    let Some(values) = crate::app::gate::revealable(state, &a.id) else {
+        return (stdout, stderr, note);
+    };
+    let Some(value) = values.get(n) else {
+        return (stdout, stderr, note);
+    };
+    let in_stdout = stdout.matches(MASK).count();
+    let note = format!("{note}; value {} of {} in clear", n + 1, values.len());
+    if n < in_stdout {
+        (reveal_nth(&stdout, n, value), stderr, note)
+    } else {
+        let at = n - in_stdout;
+        (stdout, reveal_nth(&stderr, at, value), note)
+    }
 }
 
 /// Draws the action detail opened in `pane`, if one is open there.

@@ -163,6 +163,7 @@ fn hostile_proposal_is_inert_in_detail_and_popup() {
             pane: PaneId::Actions,
             id: "cafe0003bbbbbbbbbbbbbbbb".into(),
             scroll: 0,
+            revealed: None,
         });
         let t = render(&mut state, w, h);
         let text = screen_text(&t);
@@ -740,4 +741,69 @@ fn approval_is_refused_while_the_link_is_down_and_the_proposal_keeps_waiting() {
     };
     let out = key(&mut state, KeyCode::Char('y'));
     assert_eq!(approve_effects(&out), 1);
+}
+
+#[test]
+fn masked_values_are_revealed_one_at_a_time_on_the_key() {
+    let mut state = base_state();
+    state.layout.focus_on(PaneId::History);
+    state.layout.maximised = true;
+    for _ in 0..3 {
+        key(&mut state, KeyCode::Down);
+    }
+    key(&mut state, KeyCode::Enter);
+    let id = "dddd0004dddddddddddddddd";
+    let raw = "DB_PASSWORD=hunter2-value\n";
+    let raw_err = "token ghp_0123456789abcdefghijklmnopqrstuvwxyz01\n";
+    let (stdout, out_values) = crate::secrets::mask::mask_keeping(raw);
+    let (stderr, err_values) = crate::secrets::mask::mask_keeping(raw_err);
+    update::apply_event(
+        &mut state,
+        crate::app::event::AppEvent::Gate(GateEvent::Revealable {
+            id: id.into(),
+            values: out_values.chain(err_values),
+        }),
+    );
+    update::apply_event(
+        &mut state,
+        crate::app::event::AppEvent::Gate(GateEvent::Detail {
+            id: id.into(),
+            events: Vec::new(),
+            output: Some(OutputRecord {
+                stdout,
+                stderr,
+                stdout_total: raw.len() as u64,
+                stderr_total: raw_err.len() as u64,
+                stdout_sha256: "ab".repeat(32),
+                stderr_sha256: "cd".repeat(32),
+            }),
+        }),
+    );
+    let shown = |state: &mut State| screen_text(&render(state, 200, 60));
+    let text = shown(&mut state);
+    assert!(text.contains("DB_PASSWORD=***"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("ghp_0123"),
+        "{text}"
+    );
+    key(&mut state, KeyCode::Char('v'));
+    let text = shown(&mut state);
+    assert!(text.contains("DB_PASSWORD=hunter2-value"), "{text}");
+    assert!(!text.contains("ghp_0123"), "one at a time: {text}");
+    assert!(text.contains("value 1 of 2 in clear"), "{text}");
+    key(&mut state, KeyCode::Char('v'));
+    let text = shown(&mut state);
+    assert!(
+        text.contains("ghp_0123") && !text.contains("hunter2"),
+        "{text}"
+    );
+    key(&mut state, KeyCode::Char('v'));
+    let text = shown(&mut state);
+    assert!(
+        !text.contains("hunter2") && !text.contains("ghp_0123"),
+        "masked again: {text}"
+    );
+    // What an agent can ask the cockpit for carries none of it.
+    let snapshot = format!("{:?}", state.gate);
+    assert!(!snapshot.contains("hunter2"), "not even in Debug output");
 }
