@@ -629,3 +629,162 @@ async fn running_containers_feed_the_logs_pane() {
     let unique_texts: std::collections::BTreeSet<&String> = texts.iter().collect();
     assert_eq!(unique_texts.len(), texts.len(), "no line twice: {texts:?}");
 }
+
+/// The numbers of the `seq-N` lines the Logs pane holds for `source`.
+fn pane_numbers(state: &State, source: &str) -> Vec<u64> {
+    state
+        .logs
+        .buffer
+        .iter()
+        .filter(|l| *l.source == *source)
+        .filter_map(|l| l.text.strip_prefix("seq-")?.parse().ok())
+        .collect()
+}
+
+/// The numbers of the `seq-N` lines `docker logs` prints for the container.
+fn engine_numbers(bed: &Bed, name: &str) -> Vec<u64> {
+    engine(bed, &["logs", name])
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("seq-")?.parse().ok())
+        .collect()
+}
+
+/// A container writing `seq-N` every 50 ms, N counting on across restarts
+/// (kept in the container's own file system), so every line is unique and
+/// a lost or doubled one shows.
+fn run_counter(bed: &Bed, name: &str) {
+    engine(
+        bed,
+        &[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "none",
+            "--pull=never",
+            &bed.image,
+            "sh",
+            "-c",
+            "n=$(cat /tmp/n 2>/dev/null || echo 0); \
+             while :; do n=$((n+1)); echo $n > /tmp/n; echo seq-$n; sleep 0.05; done",
+        ],
+    );
+}
+
+/// Ten restarts in a row (restart, and stop + start, alternating): the
+/// container's lines keep reaching the Logs pane after each, and in the
+/// end the pane holds exactly what `docker logs` prints, with no line lost
+/// or doubled across any gap; a stopped container's source says it ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_logs_survive_ten_restarts_without_loss_or_doubles() {
+    let Some(bed) = bed() else { return };
+    let name = unique("restarts");
+    let _cleanup = Cleanup(&bed, name.clone());
+    let mut h = Harness::start(DockerSettings::for_socket(Some(&bed.socket)));
+    assert!(h.wait_for(SETUP_TIMEOUT, is_live).await);
+    run_counter(&bed, &name);
+    let source = format!("container:{name}");
+    assert!(
+        h.wait_for(SETUP_TIMEOUT, |s| !pane_numbers(s, &source).is_empty())
+            .await,
+        "no `{source}` lines reached the Logs pane"
+    );
+    for round in 0..10 {
+        let before = pane_numbers(&h.state, &source).last().copied().unwrap_or(0);
+        if round % 2 == 0 {
+            engine(&bed, &["restart", "-t", "0", &name]);
+        } else {
+            engine(&bed, &["stop", "-t", "0", &name]);
+            engine(&bed, &["start", &name]);
+        }
+        // Lines written after the restart arrive: the newest shown number
+        // passes what `docker logs` had right after it.
+        let after_restart = engine_numbers(&bed, &name).last().copied().unwrap_or(0);
+        let flowing = h
+            .wait_for(SETUP_TIMEOUT, |s| {
+                pane_numbers(s, &source)
+                    .last()
+                    .is_some_and(|n| *n > after_restart.max(before) + 5)
+            })
+            .await;
+        assert!(
+            flowing,
+            "round {round}: no new lines after the restart (newest shown {:?}, engine had {after_restart}); source status {:?}",
+            pane_numbers(&h.state, &source).last(),
+            h.state.logs.sources.get(&source)
+        );
+    }
+    engine(&bed, &["stop", "-t", "0", &name]);
+    let all = engine_numbers(&bed, &name);
+    let last = *all.last().expect("docker logs has lines");
+    assert!(
+        h.wait_for(SETUP_TIMEOUT, |s| pane_numbers(s, &source).last()
+            == Some(&last))
+            .await,
+        "the pane never caught up with docker logs' last line {last}"
+    );
+    let shown = pane_numbers(&h.state, &source);
+    // The pane started with the tail of the log: compare from its first line.
+    let first = shown[0];
+    let expected: Vec<u64> = all.iter().copied().skip_while(|n| *n != first).collect();
+    let doubled = shown.len()
+        - shown
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+    assert_eq!(doubled, 0, "lines shown twice");
+    assert_eq!(
+        shown, expected,
+        "the pane's lines differ from docker logs (from seq-{first})"
+    );
+    let ended = h
+        .wait_for(SETUP_TIMEOUT, |s| {
+            s.logs
+                .sources
+                .get(&source)
+                .is_some_and(|st| st.message.starts_with("ended:"))
+        })
+        .await;
+    assert!(
+        ended,
+        "a stopped container's source says it ended: {:?}",
+        h.state.logs.sources.get(&source)
+    );
+}
+
+/// A container removed and created again under the same name keeps
+/// feeding the same `container:NAME` source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recreated_container_keeps_its_log_source() {
+    let Some(bed) = bed() else { return };
+    let name = unique("recreate");
+    let _cleanup = Cleanup(&bed, name.clone());
+    let mut h = Harness::start(DockerSettings::for_socket(Some(&bed.socket)));
+    assert!(h.wait_for(SETUP_TIMEOUT, is_live).await);
+    run_counter(&bed, &name);
+    let source = format!("container:{name}");
+    assert!(
+        h.wait_for(SETUP_TIMEOUT, |s| pane_numbers(s, &source).len() >= 3)
+            .await
+    );
+    let before = pane_numbers(&h.state, &source).len();
+    engine(&bed, &["rm", "-f", &name]);
+    run_counter(&bed, &name);
+    // The new container counts from 1 again: more lines than before, and a
+    // second `seq-1`.
+    let fed = h
+        .wait_for(SETUP_TIMEOUT, |s| {
+            let shown = pane_numbers(s, &source);
+            shown.len() > before + 3
+                && shown.iter().filter(|n| **n == 1).count() >= 1
+                && shown[before..].contains(&2)
+        })
+        .await;
+    assert!(
+        fed,
+        "the re-created container's lines did not arrive: {:?}; status {:?}",
+        pane_numbers(&h.state, &source),
+        h.state.logs.sources.get(&source)
+    );
+}

@@ -486,6 +486,9 @@ pub struct LogLine {
     pub stream: LogStream,
     /// Unix seconds from the `timestamps=1` prefix, when there is one.
     pub time: Option<i64>,
+    /// The same instant in nanoseconds (podman 4 writes whole seconds,
+    /// Docker nanoseconds).
+    pub time_nanos: Option<i64>,
     /// The raw line without its timestamp and line end (not yet inert).
     pub text: Vec<u8>,
 }
@@ -604,26 +607,29 @@ impl LogDemux {
 fn make_line(stream: LogStream, raw: &[u8]) -> LogLine {
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     match split_timestamp(raw) {
-        Some((time, rest)) => LogLine {
+        Some((nanos, rest)) => LogLine {
             stream,
-            time: Some(time),
+            time: Some(nanos.div_euclid(1_000_000_000)),
+            time_nanos: Some(nanos),
             text: rest.to_vec(),
         },
         None => LogLine {
             stream,
             time: None,
+            time_nanos: None,
             text: raw.to_vec(),
         },
     }
 }
 
-/// `2026-11-23T15:11:22Z rest` → (unix seconds, `rest`).
+/// `2026-11-23T15:11:22Z rest` → (unix nanoseconds, `rest`).
 fn split_timestamp(raw: &[u8]) -> Option<(i64, &[u8])> {
     let space = raw.iter().take(40).position(|b| *b == b' ')?;
     let time = std::str::from_utf8(&raw[..space])
         .ok()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())?;
-    Some((time.timestamp(), &raw[space + 1..]))
+    let nanos = time.timestamp_nanos_opt()?;
+    Some((nanos, &raw[space + 1..]))
 }
 
 /// One line of `docker ps --format '{{json .}}'` (the CLI fallback).
@@ -903,7 +909,8 @@ mod tests {
     fn docker_timestamps_with_nanoseconds_are_split_off() {
         let line = make_line(LogStream::Stdout, b"2026-11-23T15:11:22.123456789Z hello");
         assert_eq!(line.text, b"hello");
-        assert!(line.time.is_some());
+        assert_eq!(line.time, Some(1_795_446_682));
+        assert_eq!(line.time_nanos, Some(1_795_446_682_123_456_789));
         let plain = make_line(LogStream::Stdout, b"no timestamp here");
         assert_eq!(plain.time, None);
         assert_eq!(plain.text, b"no timestamp here");
