@@ -788,3 +788,144 @@ async fn a_recreated_container_keeps_its_log_source() {
         h.state.logs.sources.get(&source)
     );
 }
+
+/// `podman stats` run for `seconds` with a 5 s interval: each container's
+/// CPU % readings after its first (the first is the average since start).
+fn podman_cpu_readings(bed: &Bed, names: &[&str], seconds: u64) -> Vec<(String, f64)> {
+    let out = std::process::Command::new("timeout")
+        .arg(seconds.to_string())
+        .arg("podman")
+        .arg("--url")
+        .arg(format!("unix://{}", bed.socket))
+        .args([
+            "stats",
+            "--interval",
+            "5",
+            "--format",
+            "{{.Name}} {{.CPUPerc}}",
+        ])
+        .args(names)
+        .output()
+        .expect("running podman stats");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut readings = Vec::new();
+    for line in text.lines() {
+        let Some((name, pct)) = line.trim().split_once(' ') else {
+            continue;
+        };
+        let Ok(pct) = pct.trim_end_matches('%').parse::<f64>() else {
+            continue;
+        };
+        if !seen.insert(name.to_string()) {
+            readings.push((name.to_string(), pct));
+        }
+    }
+    readings
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}
+
+fn shown_cpu(state: &State, name: &str) -> Option<f64> {
+    let id = state
+        .containers
+        .containers
+        .values()
+        .find(|c| c.name == name)?
+        .id
+        .clone();
+    state.containers.stats.get(&id)?.cpu_percent
+}
+
+/// CPU % as the pane shows it is within 0.5 percentage points of what
+/// `podman stats` prints over the same stretch, for a busy container (a spinning loop held to
+/// 0.3 CPU, so a loaded machine does not move it) and an idle one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_cpu_matches_podman_stats() {
+    let Some(bed) = bed() else { return };
+    let busy = unique("busy");
+    let idle = unique("idle");
+    let _cleanup = (Cleanup(&bed, busy.clone()), Cleanup(&bed, idle.clone()));
+    for (name, cpus, script) in [
+        (&busy, "0.3", "while :; do :; done"),
+        (&idle, "1", "while :; do sleep 1; done"),
+    ] {
+        engine(
+            &bed,
+            &[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--network",
+                "none",
+                "--pull=never",
+                "--cpus",
+                cpus,
+                &bed.image,
+                "sh",
+                "-c",
+                script,
+            ],
+        );
+    }
+    let mut h = Harness::start(DockerSettings::for_socket(Some(&bed.socket)));
+    // podman streams a sample every 5 s; the figure needs two.
+    for name in [&busy, &idle] {
+        let ok = h
+            .wait_for(SETUP_TIMEOUT, |s| shown_cpu(s, name).is_some())
+            .await;
+        assert!(ok, "no CPU % for {name}");
+    }
+    // Over the same 16 s: the CLI's readings and the pane's figures.
+    let cli = {
+        let (busy, idle) = (busy.clone(), idle.clone());
+        let socket = bed.socket.clone();
+        let image = bed.image.clone();
+        std::thread::spawn(move || podman_cpu_readings(&Bed { socket, image }, &[&busy, &idle], 16))
+    };
+    let mut shown: Vec<(String, f64)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(16);
+    while Instant::now() < deadline {
+        let before = (shown_cpu(&h.state, &busy), shown_cpu(&h.state, &idle));
+        h.wait_for(Duration::from_millis(500), |s| {
+            (shown_cpu(s, &busy), shown_cpu(s, &idle)) != before
+        })
+        .await;
+        for name in [&busy, &idle] {
+            let now = shown_cpu(&h.state, name);
+            let was = if *name == busy { before.0 } else { before.1 };
+            if let Some(pct) = now.filter(|_| now != was) {
+                shown.push((name.clone(), pct));
+            }
+        }
+    }
+    let cli = cli.join().expect("podman stats thread");
+    for (name, around) in [(&busy, 30.0), (&idle, 0.0)] {
+        let of = |list: &[(String, f64)]| -> Vec<f64> {
+            list.iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, p)| *p)
+                .collect()
+        };
+        let (pane, engine) = (of(&shown), of(&cli));
+        assert!(
+            !pane.is_empty() && !engine.is_empty(),
+            "{name}: pane {pane:?}, podman stats {engine:?}"
+        );
+        let (pane_mean, cli_mean) = (mean(&pane), mean(&engine));
+        eprintln!(
+            "{name}: pane {pane:?} (mean {pane_mean:.2}), podman stats {engine:?} (mean {cli_mean:.2})"
+        );
+        assert!(
+            (pane_mean - cli_mean).abs() <= 0.5,
+            "{name}: the pane shows {pane_mean:.2} %, podman stats {cli_mean:.2} %"
+        );
+        assert!(
+            (pane_mean - around).abs() < 5.0,
+            "{name}: {pane_mean:.2} % is far from the expected {around} %"
+        );
+    }
+}

@@ -4,7 +4,8 @@
 //! the container an event names, so the list follows every change without
 //! polling it; each running container has one stats stream (the engine
 //! pushes a sample every 1 s (Docker) or 5 s (podman)), and CPU % comes from
-//! two consecutive samples of that stream. When the event stream breaks it
+//! two consecutive samples of that stream, computed as the engine's own CLI
+//! does ([`api::CpuFormula`]). When the event stream breaks it
 //! re-lists and resumes with `since=` the last event time, dropping events
 //! it already saw. When the socket cannot be opened it polls `docker ps`
 //! through the CLI if there is one, and otherwise says what is missing.
@@ -68,6 +69,8 @@ struct Memory {
     /// across restarts, re-creation and reconnects so each re-attaches
     /// where it left off.
     followers: HashMap<String, Follower>,
+    /// How CPU % is computed for the engine connected last.
+    cpu_formula: api::CpuFormula,
 }
 
 pub async fn run<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
@@ -81,6 +84,7 @@ pub async fn run<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
         last_event_nanos: 0,
         watched: None,
         followers: HashMap::new(),
+        cpu_formula: api::CpuFormula::default(),
     };
     let mut backoff = Duration::from_secs(1);
     send(&tx, DockerEvent::Status(EngineStatus::Connecting)).await;
@@ -90,6 +94,7 @@ pub async fn run<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
             Ok(engine) => {
                 backoff = Duration::from_secs(1);
                 let api_version = client.version().map(|v| v.to_string()).unwrap_or_default();
+                memory.cpu_formula = api::CpuFormula::for_engine(&engine);
                 if !send(
                     &tx,
                     DockerEvent::Status(EngineStatus::Live {
@@ -191,7 +196,7 @@ async fn session<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     };
     let mut stats_tasks: HashMap<String, TaskGuard> = HashMap::new();
     for c in &containers {
-        sync_stats(client, tx, &mut stats_tasks, c);
+        sync_stats(client, tx, &mut stats_tasks, c, memory.cpu_formula);
         if c.is_running() {
             attach_logs(client, tx, &mut memory.followers, c);
         }
@@ -278,7 +283,7 @@ async fn handle_event<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     {
         Ok(inspect) => {
             let container = from_inspect(&inspect, None);
-            sync_stats(client, tx, stats_tasks, &container);
+            sync_stats(client, tx, stats_tasks, &container, memory.cpu_formula);
             // A restarted container's log follow ended with its old run.
             let started = matches!(event.action(), "start" | "restart");
             if event.action() == "start" {
@@ -311,6 +316,7 @@ fn sync_stats<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     tx: &mpsc::Sender<E>,
     tasks: &mut HashMap<String, TaskGuard>,
     container: &Container,
+    formula: api::CpuFormula,
 ) {
     if container.is_running() {
         tasks.entry(container.id.clone()).or_insert_with(|| {
@@ -318,6 +324,7 @@ fn sync_stats<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
                 client.clone(),
                 tx.clone(),
                 container.id.clone(),
+                formula,
             )))
         });
     } else {
@@ -446,6 +453,7 @@ async fn stats_stream<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     client: DockerClient,
     tx: mpsc::Sender<E>,
     id: String,
+    formula: api::CpuFormula,
 ) {
     loop {
         if let Ok(mut stream) = client
@@ -453,7 +461,7 @@ async fn stats_stream<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
             .await
         {
             let mut splitter = LineSplitter::default();
-            let mut previous: Option<api::CpuStats> = None;
+            let mut previous: Option<api::Stats> = None;
             while let Some(Ok(chunk)) = stream.next_chunk().await {
                 for line in splitter.push(&chunk) {
                     let Ok(sample) = serde_json::from_slice::<api::Stats>(&line) else {
@@ -461,13 +469,13 @@ async fn stats_stream<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
                     };
                     let cpu_percent = previous
                         .as_ref()
-                        .and_then(|p| api::cpu_percent(p, &sample.cpu_stats));
-                    previous = Some(sample.cpu_stats);
+                        .and_then(|p| api::cpu_percent(formula, p, &sample));
                     let stats = ContainerStats {
                         cpu_percent,
                         mem_used: sample.memory_stats.used(),
                         mem_limit: sample.memory_stats.limit,
                     };
+                    previous = Some(sample);
                     let event = DockerEvent::Stats {
                         id: id.clone(),
                         stats,
