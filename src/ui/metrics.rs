@@ -505,7 +505,7 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
             Block::default()
                 .borders(Borders::TOP)
                 .border_style(theme.border)
-                .title(Line::from(title)),
+                .title(title),
         )
         .x_axis(
             Axis::default()
