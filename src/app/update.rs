@@ -71,7 +71,7 @@ impl Outcome {
 }
 
 /// Palette commands that take no argument, in the order Tab offers them.
-const PALETTE_COMMANDS: [&str; 13] = [
+const PALETTE_COMMANDS: [&str; 14] = [
     "metrics",
     "alerts",
     "containers",
@@ -82,6 +82,7 @@ const PALETTE_COMMANDS: [&str; 13] = [
     "theme",
     "window",
     "save",
+    "unlevelled",
     "connlog",
     "help",
     "quit",
@@ -480,13 +481,42 @@ fn move_selection(state: &mut State, pane: PaneId, action: Action) -> Outcome {
 
 /// Keys of the Logs pane; its `/` filter text is the search term.
 fn logs_action(state: &mut State, action: Action) -> Outcome {
-    let page = usize::from(state.layout.height.saturating_sub(8)).max(1);
+    let page = logs_rows(state);
     let search = state.list(PaneId::Logs).filter;
     let dirty = crate::app::logs::apply_action(&mut state.logs, action, page, &search);
-    Outcome {
+    let mut outcome = Outcome {
         dirty: dirty.unwrap_or(false),
         effects: Vec::new(),
+    };
+    if matches!(action, Action::SearchNext | Action::SearchPrev)
+        && dirty == Some(false)
+        && let Some(regex) = crate::app::logs::search_regex(&search)
+    {
+        let count = crate::app::logs::match_count(&state.logs, &regex);
+        let term = crate::text::inert(&search);
+        let text = match (count.total, action) {
+            (0, _) => format!("not found: {term}"),
+            (_, Action::SearchNext) => format!("no older match for {term}"),
+            _ => format!("no newer match for {term}"),
+        };
+        flash(state, &text, true);
+        outcome.dirty = true;
     }
+    outcome
+}
+
+/// Rows of log lines the Logs pane shows now (its area less borders and
+/// status row); a guess from the screen height when it is not shown.
+fn logs_rows(state: &State) -> usize {
+    let screen = ratatui::layout::Rect::new(0, 0, state.layout.width, state.layout.height);
+    crate::app::layout::pane_areas(screen, &state.layout)
+        .iter()
+        .find(|(pane, _)| *pane == PaneId::Logs)
+        .map_or(
+            usize::from(state.layout.height.saturating_sub(8)),
+            |(_, area)| usize::from(area.height.saturating_sub(3)),
+        )
+        .max(1)
 }
 
 fn help_key(state: &mut State, key: KeyEvent, scroll: u16) -> Outcome {
@@ -655,6 +685,16 @@ pub fn run_command(state: &mut State, command: &str) -> Outcome {
             Outcome::redraw()
         }
         "save" => save_logs(state, arg),
+        "unlevelled" => {
+            state.logs.hide_unlevelled = !state.logs.hide_unlevelled;
+            let text = if state.logs.hide_unlevelled {
+                "logs: lines without a level hidden (:unlevelled shows them)"
+            } else {
+                "logs: lines without a level shown with every level filter"
+            };
+            flash(state, text, false);
+            Outcome::redraw()
+        }
         "window" => {
             match humantime::parse_duration(arg)
                 .ok()

@@ -525,32 +525,17 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
     frame.render_widget(chart, area);
 }
 
-/// The chart's name and as many whole fields as fit in `width` columns,
-/// taken by priority and drawn in their order: a field is dropped, never
-/// cut mid-value (`iowait 0.` then the next chart's title).
+/// The chart's name and as many whole fields as fit in `width` columns
+/// (see [`super::fit_fields`]): a value is dropped, never cut mid-value
+/// (`iowait 0.` then the next chart's title).
 fn fit_title(
     name: Span<'static>,
     fields: Vec<(usize, Vec<Span<'static>>)>,
     width: usize,
 ) -> Line<'static> {
-    let field_width = |spans: &[Span]| spans.iter().map(|s| s.content.width()).sum::<usize>();
-    let mut room = width.saturating_sub(name.content.width() + 1);
-    let mut by_priority: Vec<usize> = (0..fields.len()).collect();
-    by_priority.sort_by_key(|i| fields[*i].0);
-    let mut keep = vec![false; fields.len()];
-    for i in by_priority {
-        let w = field_width(&fields[i].1);
-        if w <= room {
-            room -= w;
-            keep[i] = true;
-        }
-    }
+    let room = width.saturating_sub(name.content.width() + 1);
     let mut spans = vec![name];
-    for (i, (_, field)) in fields.into_iter().enumerate() {
-        if keep[i] {
-            spans.extend(field);
-        }
-    }
+    spans.extend(super::fit_fields(fields, room));
     spans.push(Span::raw(" "));
     Line::from(spans)
 }
