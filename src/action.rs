@@ -135,6 +135,7 @@ actions! {
     LevelFilter => "level filter",
     Timestamps => "local time / UTC",
     Source => "log source",
+    ContainerLogs => "its logs",
     Export => "export",
 }
 

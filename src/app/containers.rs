@@ -388,6 +388,26 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
                 effects: vec![Effect::Gate(request)],
             }
         }
+        Action::ContainerLogs => {
+            let target = match &state.containers.detail {
+                Some(d) => Some((d.name.clone(), d.id.clone())),
+                None => selected(state).map(|c| (c.name, c.id)),
+            };
+            let Some((name, id)) = target else {
+                flash(state, "no container selected", true);
+                return Some(redraw());
+            };
+            // The container source names each log `container:NAME`.
+            let shown_name = if name.is_empty() { id } else { name };
+            crate::app::logs::show_source(&mut state.logs, format!("container:{shown_name}"));
+            state.layout.focus_on(crate::action::PaneId::Logs);
+            let text = format!(
+                "logs of {} (o: other sources)",
+                crate::text::inert(&shown_name)
+            );
+            flash(state, &text, false);
+            redraw()
+        }
         Action::Reveal => {
             flash(
                 state,

@@ -245,6 +245,12 @@ fn scroll_down(pane: &mut LogsPane, by: usize) {
     }
 }
 
+/// Shows only `source`, following its newest line (`l` on a container).
+pub fn show_source(pane: &mut LogsPane, source: String) {
+    pane.view_source = Some(source);
+    resume(pane);
+}
+
 fn resume(pane: &mut LogsPane) {
     pane.follow = true;
     pane.offset = 0;

@@ -731,6 +731,44 @@ mod tests {
         assert_eq!(sgr_runs("", base), vec![(String::new(), base)]);
     }
 
+    /// `l` on a selected container (both keymaps) shows its logs alone in
+    /// the Logs pane, following.
+    #[test]
+    fn l_on_a_container_opens_its_logs() {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        for keymap in ["default", "vim"] {
+            let mut state = crate::testing::populated_state("dark");
+            state.keymap = crate::config::Keymap::load(keymap, None).expect("keymap");
+            update::resize(&mut state, 200, 60);
+            update::apply_action(&mut state, Action::FocusContainers);
+            let rows = state.containers.visible("");
+            let at = rows
+                .iter()
+                .position(|c| c.name == "worker")
+                .expect("worker");
+            state.lists.entry(PaneId::Containers).or_default().selected = at;
+            crate::app::containers::note_selection(&mut state);
+            // Paused on older lines first.
+            state.logs.follow = false;
+            state.logs.offset = 3;
+            update::handle_key(
+                &mut state,
+                KeyEvent::new(KeyCode::Char('l'), KeyModifiers::NONE),
+            );
+            assert_eq!(state.layout.focus, PaneId::Logs, "{keymap}");
+            assert_eq!(state.logs.view_source.as_deref(), Some("container:worker"));
+            assert!(state.logs.follow);
+            assert!(state.logs.view().all(|l| &*l.source == "container:worker"));
+            assert!(state.logs.view_len() > 0);
+            if keymap == "default" {
+                insta::assert_snapshot!(
+                    "logs_from_container_l_200x60",
+                    render(&state, 200, 60).backend()
+                );
+            }
+        }
+    }
+
     #[test]
     fn long_source_names_keep_their_end() {
         assert_eq!(fit_source("container:tb-worker", 19), "container:tb-worker");
