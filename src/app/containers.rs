@@ -207,6 +207,36 @@ pub fn selected(state: &State) -> Option<Container> {
         .map(|c| (*c).clone())
 }
 
+/// The container R/S/T/K act on: the open detail's, else the selected row.
+fn action_target(state: &State) -> Option<Container> {
+    match &state.containers.detail {
+        Some(d) => state
+            .containers
+            .containers
+            .get(&d.id)
+            .cloned()
+            .or_else(|| selected(state)),
+        None => selected(state),
+    }
+}
+
+/// Whether the container's state lets `action` do something: no start on
+/// a running container, no stop or kill on a stopped one.
+pub fn action_allowed(container_state: &str, action: Action) -> bool {
+    let running = matches!(container_state, "running" | "restarting" | "paused");
+    match action {
+        Action::Start => !running && container_state != "removing",
+        Action::Stop | Action::Kill => running,
+        Action::Restart => container_state != "removing" && container_state != "dead",
+        _ => false,
+    }
+}
+
+/// [`action_allowed`] for the container R/S/T/K would act on now.
+pub fn allowed(state: &State, action: Action) -> bool {
+    action_target(state).is_some_and(|c| action_allowed(&c.state, action))
+}
+
 pub fn apply_event(state: &mut State, event: DockerEvent) -> Outcome {
     let c = &mut state.containers;
     match event {
@@ -365,6 +395,18 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
                 return Some(redraw());
             };
             let shown_name = if name.is_empty() { &id } else { &name };
+            if let Some(c) = action_target(state)
+                && !action_allowed(&c.state, action)
+            {
+                let verb = action.description().split(' ').next().unwrap_or("act");
+                let text = format!(
+                    "{} is {}: {verb} does not apply",
+                    crate::text::inert(shown_name),
+                    crate::text::inert(&c.state)
+                );
+                flash(state, &text, true);
+                return Some(redraw());
+            }
             let proposal = propose(action, shown_name)?;
             let request = crate::gate::GateRequest::Propose(crate::gate::Proposal {
                 command: proposal.command.clone(),
@@ -374,11 +416,11 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
                     shown_name
                 ),
                 reason: "requested by the operator from the Containers pane".into(),
-                agent: "operator".into(),
+                agent: crate::app::gate::OPERATOR.into(),
                 ..Default::default()
             });
             let text = format!(
-                "proposed `{}` to the action gate: review it in Actions (5)",
+                "proposed `{}` to the action gate: its approval opens here",
                 crate::text::inert(&proposal.command)
             );
             state.containers.proposal = Some(proposal);
@@ -760,6 +802,56 @@ mod tests {
             other => panic!("expected one gate proposal, got {other:?}"),
         }
         assert!(s.flash.as_ref().is_some_and(|f| !f.is_error));
+        // The gate's answer: the operator's own pending proposal opens its
+        // approval popup at once; someone else's with the same command not.
+        let host = s.host.clone();
+        let view = |id: &str, agent: &str| crate::gate::ActionView {
+            id: id.into(),
+            host: host.clone(),
+            state: crate::gate::ActionState::Pending,
+            tier: crate::gate::Tier::Approve,
+            rule: "default".into(),
+            command: "docker restart 'web app'".into(),
+            cwd: None,
+            timeout_secs: 600,
+            title: String::new(),
+            reason: String::new(),
+            agent: agent.into(),
+            risk: None,
+            fingerprint: "fp".into(),
+            created_at: 0,
+            expires_at: None,
+            decided_at: None,
+            decided_by: None,
+            decision_reason: None,
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            signal: None,
+            error: None,
+            stdout_total: 0,
+            stderr_total: 0,
+            confined: None,
+            repeats: 0,
+        };
+        let gate = |s: &mut State, v| {
+            crate::app::update::apply_event(
+                s,
+                crate::app::event::AppEvent::Gate(crate::gate::GateEvent::Changed(Box::new(v))),
+            )
+        };
+        gate(&mut s, view("agent-1", "claude"));
+        assert!(
+            s.gate.popup.is_none(),
+            "an agent's proposal waits in Actions"
+        );
+        gate(&mut s, view("op-1", crate::app::gate::OPERATOR));
+        assert!(
+            matches!(&s.gate.popup, Some(crate::app::gate::GatePopup::Approve { id, .. }) if id == "op-1"),
+            "{:?}",
+            s.gate.popup
+        );
+        assert_eq!(s.containers.proposal, None);
         assert_eq!(
             propose(Action::Kill, "x;rm").map(|p| p.command),
             Some("docker kill 'x;rm'".into())

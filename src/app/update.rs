@@ -551,6 +551,11 @@ fn filter_key(state: &mut State, key: KeyEvent, pane: PaneId, mut input: String)
             state.overlay = Overlay::None;
         }
         KeyCode::Enter => state.overlay = Overlay::None,
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            input.clear();
+            state.lists.entry(pane).or_default().filter.clear();
+            state.overlay = Overlay::Filter { pane, input };
+        }
         KeyCode::Backspace => {
             input.pop();
             state.lists.entry(pane).or_default().filter = input.clone();
@@ -583,6 +588,13 @@ fn palette_key(state: &mut State, key: KeyEvent, mut palette: PaletteState) -> O
         }
         KeyCode::Tab => {
             complete(state, &mut palette);
+            state.overlay = Overlay::Palette(palette);
+            Outcome::redraw()
+        }
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            palette.input.clear();
+            palette.completions = completions(state, &palette.input);
+            palette.completion_index = None;
             state.overlay = Overlay::Palette(palette);
             Outcome::redraw()
         }
