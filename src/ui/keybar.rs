@@ -215,13 +215,16 @@ mod tests {
         crate::app::containers::note_selection(state);
     }
 
+    /// Puts a state into one context.
+    type Setup = Box<dyn Fn(&mut State)>;
+
     /// Each context's bar at 80 and 200 columns under both keymaps: hints
     /// come from the keymap, fit whole, and follow the context.
     #[test]
     fn the_bar_follows_the_context_and_fits_its_width() {
         let mut out = String::new();
         for keymap in ["default", "vim"] {
-            let contexts: Vec<(&str, Box<dyn Fn(&mut State)>)> = vec![
+            let contexts: Vec<(&str, Setup)> = vec![
                 (
                     "metrics",
                     Box::new(|s| {
