@@ -266,9 +266,15 @@ mod tests {
                 style.fg
             );
         }
-        for (name, style) in [("selected", light.selected), ("keybar_key", light.keybar_key)] {
+        for (name, style) in [
+            ("selected", light.selected),
+            ("keybar_key", light.keybar_key),
+        ] {
             if matches!(style.fg, Some(Color::White | Color::Gray)) {
-                assert!(style.bg.is_some(), "`{name}`: white text needs its own background");
+                assert!(
+                    style.bg.is_some(),
+                    "`{name}`: white text needs its own background"
+                );
             }
         }
     }
