@@ -443,19 +443,24 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
             let shown_name = if name.is_empty() { id } else { name };
             crate::app::logs::show_source(&mut state.logs, format!("container:{shown_name}"));
             state.layout.focus_on(crate::action::PaneId::Logs);
+            let other = state
+                .keymap
+                .key_label(PaneId::Logs, Action::Source)
+                .unwrap_or_else(|| "?".into());
             let text = format!(
-                "logs of {} (o: other sources)",
+                "logs of {} ({other}: other sources)",
                 crate::text::inert(&shown_name)
             );
             flash(state, &text, false);
             redraw()
         }
         Action::Reveal => {
-            flash(
-                state,
-                "open a container (Enter) to reveal its environment",
-                false,
-            );
+            let open = state
+                .keymap
+                .key_label(PaneId::Containers, Action::Open)
+                .unwrap_or_else(|| "?".into());
+            let text = format!("open a container ({open}) to reveal its environment");
+            flash(state, &text, false);
             redraw()
         }
         _ => return None,

@@ -167,11 +167,14 @@ fn draw_list(frame: &mut Frame, area: Rect, state: &State) {
     if rows.is_empty() {
         let text = if state.containers.containers.is_empty() {
             match state.containers.engine {
-                EngineStatus::Connecting => " waiting for the engine…",
-                _ => " no containers on this host",
+                EngineStatus::Connecting => " waiting for the engine…".to_string(),
+                _ => " no containers on this host".to_string(),
             }
         } else {
-            " no container matches the filter (Esc clears it)"
+            format!(
+                " no container matches the filter ({} clears it)",
+                super::key(state, PaneId::Containers, crate::action::Action::Back)
+            )
         };
         frame.render_widget(Paragraph::new(Line::styled(text, theme.muted)), body);
         return;
@@ -309,7 +312,19 @@ fn draw_detail(frame: &mut Frame, area: Rect, state: &State, detail: &DetailStat
     if detail.gone {
         title.push(Span::styled("  removed", theme.critical));
     }
-    title.push(Span::styled("  Esc back · v reveal", theme.muted));
+    title.push(Span::styled(
+        format!(
+            "  {} back · {} reveal · {} logs",
+            super::key(state, PaneId::Containers, crate::action::Action::Back),
+            super::key(state, PaneId::Containers, crate::action::Action::Reveal),
+            super::key(
+                state,
+                PaneId::Containers,
+                crate::action::Action::ContainerLogs
+            )
+        ),
+        theme.muted,
+    ));
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     frame.render_widget(Paragraph::new(Line::from(title)), head);
     let (info_area, logs_area) = if body.width >= 140 {

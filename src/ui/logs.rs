@@ -62,11 +62,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let count = search
         .as_ref()
         .map(|re| (term, crate::app::logs::match_count(pane, re)));
+    let follow_key = super::key(state, PaneId::Logs, crate::action::Action::Bottom);
     frame.render_widget(
         Paragraph::new(status_line(
             pane,
             &state.theme,
             count,
+            &follow_key,
             usize::from(status.width),
         )),
         status,
@@ -363,7 +365,11 @@ fn empty_note(state: &State) -> Vec<Line<'static>> {
         if pane.buffer.is_empty() {
             " No log lines yet.".to_string()
         } else {
-            " No lines in this view (o: source, l: level).".to_string()
+            format!(
+                " No lines in this view ({}: source, {}: level).",
+                super::key(state, PaneId::Logs, crate::action::Action::Source),
+                super::key(state, PaneId::Logs, crate::action::Action::LevelFilter)
+            )
         },
         theme.muted,
     )];
@@ -405,6 +411,7 @@ fn status_line(
     pane: &LogsPane,
     theme: &Theme,
     search: Option<(&str, crate::app::logs::MatchCount)>,
+    follow_key: &str,
     width: usize,
 ) -> Line<'static> {
     let sep = || Span::styled("│ ", theme.muted);
@@ -420,7 +427,7 @@ fn status_line(
         fields.push((
             0,
             vec![Span::styled(
-                format!(" PAUSED{unseen} (G follows) "),
+                format!(" PAUSED{unseen} ({follow_key} follows) "),
                 theme.warning,
             )],
         ));
@@ -766,6 +773,33 @@ mod tests {
                     render(&state, 200, 60).backend()
                 );
             }
+        }
+    }
+
+    /// Hints in notes and the status row name the active keymap's keys.
+    #[test]
+    fn hints_follow_the_keymap() {
+        for (keymap, level_key, follow_key) in [("default", "l", "End"), ("vim", "f", "G")] {
+            let mut state = logs_state(80, 24);
+            state.keymap = crate::config::Keymap::load(keymap, None).expect("keymap");
+            state.logs.view_source = Some("nothing-here".into());
+            let screen = format!("{:?}", render(&state, 80, 24).backend());
+            assert!(
+                screen.contains(&format!("o: source, {level_key}: level")),
+                "{keymap}: {screen}"
+            );
+            state.logs.view_source = None;
+            state.logs.follow = false;
+            state.logs.offset = 2;
+            let screen = format!("{:?}", render(&state, 80, 24).backend());
+            assert!(
+                screen.contains(&format!("({follow_key} follows)")),
+                "{keymap}: {screen}"
+            );
+            insta::assert_snapshot!(
+                format!("logs_paused_hint_{keymap}_80x24"),
+                render(&state, 80, 24).backend()
+            );
         }
     }
 

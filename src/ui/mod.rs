@@ -34,6 +34,15 @@ use crate::action::PaneId;
 use crate::app::layout;
 use crate::app::state::{Overlay, State};
 
+/// The key the active keymap gives `action` in `pane`, for hints in notes
+/// and titles (`?` when nothing is bound to it).
+pub fn key(state: &State, pane: PaneId, action: crate::action::Action) -> String {
+    state
+        .keymap
+        .key_label(pane, action)
+        .unwrap_or_else(|| "?".into())
+}
+
 /// As many whole fields as fit in `width` columns, taken by priority (0
 /// first) and kept in their order: a row that is too narrow drops a field
 /// rather than cutting one mid-value.
