@@ -72,6 +72,8 @@ pub struct ContainersState {
     pub containers: BTreeMap<String, Container>,
     pub stats: BTreeMap<String, ContainerStats>,
     pub sort: SortColumn,
+    /// The sort order turned around (`r`).
+    pub sort_reversed: bool,
     /// Newest last, at most [`TIMELINE_CAP`].
     pub timeline: VecDeque<TimelineEntry>,
     pub detail: Option<DetailState>,
@@ -91,6 +93,7 @@ impl Default for ContainersState {
             containers: BTreeMap::new(),
             stats: BTreeMap::new(),
             sort: SortColumn::default(),
+            sort_reversed: false,
             timeline: VecDeque::new(),
             detail: None,
             selected_id: None,
@@ -170,8 +173,10 @@ impl ContainersState {
                     .cmp(&b.started_at.unwrap_or(i64::MAX)),
                 SortColumn::Restarts => b.restart_count.cmp(&a.restart_count),
             };
-            by.then_with(|| a.name.cmp(&b.name))
-                .then_with(|| a.id.cmp(&b.id))
+            let by = by
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.id.cmp(&b.id));
+            if self.sort_reversed { by.reverse() } else { by }
         });
         rows
     }
@@ -378,10 +383,20 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
                 effects: vec![Effect::Docker(DockerCommand::Watch { id: row.id })],
             }
         }
-        Action::Sort => {
-            state.containers.sort = state.containers.sort.next();
+        Action::Sort | Action::SortReverse => {
+            if action == Action::Sort {
+                state.containers.sort = state.containers.sort.next();
+                state.containers.sort_reversed = false;
+            } else {
+                state.containers.sort_reversed = !state.containers.sort_reversed;
+            }
             keep_selection(state);
-            let text = format!("sorted by {}", state.containers.sort.label());
+            let order = if state.containers.sort_reversed {
+                ", reversed"
+            } else {
+                ""
+            };
+            let text = format!("sorted by {}{order}", state.containers.sort.label());
             flash(state, &text, false);
             redraw()
         }
@@ -679,7 +694,21 @@ mod tests {
             .map(|c| c.name.clone())
             .collect();
         assert_eq!(names, ["z", "y", "a"]);
-        for _ in 0..SortColumn::ALL.len() - 1 {
+        // r turns the order around; the next column starts unreversed.
+        apply_action(&mut s, Action::SortReverse);
+        let names: Vec<_> = s
+            .containers
+            .visible("")
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        assert_eq!(names, ["a", "y", "z"]);
+        apply_action(&mut s, Action::Sort);
+        assert!(!s.containers.sort_reversed);
+        apply_action(&mut s, Action::Sort);
+        apply_action(&mut s, Action::Sort);
+        apply_action(&mut s, Action::Sort);
+        for _ in 0..SortColumn::ALL.len() - 5 {
             apply_action(&mut s, Action::Sort);
         }
         assert_eq!(s.containers.sort, SortColumn::Name);

@@ -121,8 +121,8 @@ impl Column {
             Column::Cpu => 6,
             Column::Mem if wide_mem => 19,
             Column::Mem => 9,
-            Column::Up => 7,
-            Column::Restarts => 3,
+            Column::Up => 12,
+            Column::Restarts => 4,
             Column::Health => 9,
             Column::Image => 22,
             Column::Status => 18,
@@ -180,10 +180,26 @@ fn draw_list(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     let (columns, wide_mem) = columns_for(body.width);
+    // The sorted column says so, and which way (`s` cycles, `r` reverses).
+    let sorted = sorted_column(state.containers.sort);
+    let arrow = if state.containers.sort_reversed {
+        "▲"
+    } else {
+        "▼"
+    };
     let header = Row::new(
         columns
             .iter()
-            .map(|c| Cell::from(c.title()))
+            .map(|c| {
+                if *c == sorted {
+                    Cell::from(Span::styled(
+                        format!("{}{arrow}", c.title()),
+                        theme.title_focused,
+                    ))
+                } else {
+                    Cell::from(c.title())
+                }
+            })
             .collect::<Vec<_>>(),
     )
     .style(theme.muted);
@@ -242,6 +258,19 @@ fn draw_list(frame: &mut Frame, area: Rect, state: &State) {
     frame.render_stateful_widget(table, body, &mut table_state);
 }
 
+/// The column a sort order is by.
+fn sorted_column(sort: crate::app::containers::SortColumn) -> Column {
+    use crate::app::containers::SortColumn;
+    match sort {
+        SortColumn::Name => Column::Name,
+        SortColumn::State => Column::State,
+        SortColumn::Cpu => Column::Cpu,
+        SortColumn::Memory => Column::Mem,
+        SortColumn::Uptime => Column::Up,
+        SortColumn::Restarts => Column::Restarts,
+    }
+}
+
 fn cell_text(
     col: Column,
     c: &Container,
@@ -277,8 +306,16 @@ fn cell_text(
             }
             _ => "-".into(),
         },
-        Column::Up => match c.started_at {
-            Some(t) if c.is_running() => human_duration(now.saturating_sub(t).max(0) as u64),
+        // Running: for how long. Stopped: its exit code and how long ago.
+        Column::Up => match (c.started_at, c.exit_code) {
+            (Some(t), _) if c.is_running() => human_duration(now.saturating_sub(t).max(0) as u64),
+            (_, Some(code)) => match c.finished_at {
+                Some(t) => format!(
+                    "⏹{code} {}",
+                    human_duration(now.saturating_sub(t).max(0) as u64)
+                ),
+                None => format!("⏹{code}"),
+            },
             _ => "-".into(),
         },
         Column::Restarts => c
@@ -641,6 +678,29 @@ mod tests {
         let mut s = state();
         s.layout.maximised = true;
         insta::assert_snapshot!(render(&s, 200, 60).backend());
+    }
+
+    /// Exited containers show their exit code and how long ago; the sorted
+    /// column is marked with its direction.
+    #[test]
+    fn exit_code_age_and_sorted_column() {
+        let mut s = state();
+        let batch = s
+            .containers
+            .containers
+            .values_mut()
+            .find(|c| c.name == "batch")
+            .expect("batch");
+        batch.finished_at = Some(NOW - 300);
+        s.containers.sort = crate::app::containers::SortColumn::Restarts;
+        s.containers.sort_reversed = true;
+        s.layout.maximised = true;
+        let terminal = render(&s, 200, 60);
+        let screen = format!("{:?}", terminal.backend());
+        assert!(screen.contains("⏹137 5m00s"), "{screen}");
+        assert!(screen.contains("RST▲"), "{screen}");
+        assert!(!screen.contains("NAME▼"), "{screen}");
+        insta::assert_snapshot!(terminal.backend());
     }
 
     #[test]

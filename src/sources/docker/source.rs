@@ -416,6 +416,11 @@ fn from_inspect(i: &Inspect, summary: Option<&api::ContainerSummary>) -> Contain
         } else {
             None
         },
+        finished_at: if running {
+            None
+        } else {
+            api::parse_time(&i.state.finished_at)
+        },
         restart_count: Some(i.restart_count),
         ports,
         exit_code: (!running).then_some(i.state.exit_code),
