@@ -115,6 +115,9 @@ pub struct DetailState {
     pub dropped: u64,
     /// Selected environment variable (for `v`).
     pub env_selected: usize,
+    /// The operator moved through the environment (↑↓, `v`): until then
+    /// the detail shows its top (image, command, state), not the env.
+    pub env_touched: bool,
     pub revealed: BTreeSet<usize>,
     /// Lines scrolled up from the bottom; 0 follows new lines.
     pub scroll: usize,
@@ -132,6 +135,7 @@ impl DetailState {
             logs: VecDeque::new(),
             dropped: 0,
             env_selected: 0,
+            env_touched: false,
             revealed: BTreeSet::new(),
             scroll: 0,
             gone: false,
@@ -495,6 +499,8 @@ fn detail_action(state: &mut State, action: Action) -> Option<Outcome> {
                 effects: vec![Effect::Docker(DockerCommand::Unwatch)],
             });
         }
+        Action::Up if !detail.env_touched => detail.env_touched = true,
+        Action::Down if !detail.env_touched => detail.env_touched = true,
         Action::Up => detail.env_selected = detail.env_selected.saturating_sub(1),
         Action::Down => {
             detail.env_selected = (detail.env_selected + 1).min(env_len.saturating_sub(1))
@@ -503,6 +509,7 @@ fn detail_action(state: &mut State, action: Action) -> Option<Outcome> {
             if env_len == 0 {
                 return Some(Outcome::default());
             }
+            detail.env_touched = true;
             let i = detail.env_selected;
             if !detail.revealed.remove(&i) {
                 detail.revealed.insert(i);
@@ -514,7 +521,7 @@ fn detail_action(state: &mut State, action: Action) -> Option<Outcome> {
         Action::PageDown => detail.scroll = detail.scroll.saturating_sub(page),
         Action::Top => detail.scroll = detail.logs.len().saturating_sub(1),
         Action::Bottom => detail.scroll = 0,
-        Action::Sort | Action::Filter => return Some(Outcome::default()),
+        Action::Sort | Action::SortReverse | Action::Filter => return Some(Outcome::default()),
         _ => return None,
     }
     Some(redraw())

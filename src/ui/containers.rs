@@ -459,7 +459,7 @@ fn draw_info(frame: &mut Frame, area: Rect, state: &State, detail: &DetailState)
         } else {
             "***".into()
         };
-        let style = if i == detail.env_selected {
+        let style = if detail.env_touched && i == detail.env_selected {
             selected_line = lines.len();
             theme.selected
         } else {
@@ -638,6 +638,7 @@ mod tests {
             logs: Default::default(),
             dropped: 0,
             env_selected: 1,
+            env_touched: true,
             revealed: [0].into_iter().collect(),
             scroll: 0,
             gone: false,
@@ -701,6 +702,24 @@ mod tests {
         assert!(screen.contains("RST▲"), "{screen}");
         assert!(!screen.contains("NAME▼"), "{screen}");
         insta::assert_snapshot!(terminal.backend());
+    }
+
+    /// A detail opens at its top (image, command, state), not scrolled to
+    /// the environment; moving into the env scrolls there.
+    #[test]
+    fn detail_opens_at_the_top() {
+        let mut s = with_detail(state());
+        let d = s.containers.detail.as_mut().expect("detail");
+        d.env_touched = false;
+        d.env_selected = 0;
+        d.revealed.clear();
+        let screen = format!("{:?}", render(&s, 80, 24).backend());
+        assert!(
+            screen.contains("image    localhost/bed-busybox"),
+            "{screen}"
+        );
+        assert!(screen.contains("command"), "{screen}");
+        insta::assert_snapshot!(render(&s, 80, 24).backend());
     }
 
     #[test]

@@ -129,7 +129,7 @@ fn offered(state: &State, pane: PaneId, action: Action) -> bool {
             crate::app::containers::allowed(state, action)
         }
         // Do nothing in a container's detail.
-        Action::Sort | Action::Filter => {
+        Action::Sort | Action::SortReverse | Action::Filter => {
             !(pane == PaneId::Containers && state.containers.detail.is_some())
         }
         _ => true,
