@@ -47,6 +47,9 @@ pub struct LogsPane {
     /// Lines that arrived in view while paused.
     pub unseen: usize,
     pub wrap: bool,
+    /// The line opened with Enter (the bottom row's), shown whole with its
+    /// fields until Esc or Enter closes it.
+    pub open: Option<LogLine>,
     /// Hide lines without a level (`:unlevelled`); by default they pass
     /// every level filter, since most apps never say a level.
     pub hide_unlevelled: bool,
@@ -72,6 +75,7 @@ impl LogsPane {
             unseen: 0,
             wrap: false,
             hide_unlevelled: false,
+            open: None,
             setup,
         }
     }
@@ -178,7 +182,16 @@ pub fn apply_action(
         pane.view_source.clone(),
     );
     let page = page.max(1);
+    if pane.open.is_some() && matches!(action, Action::Open | Action::Back) {
+        pane.open = None;
+        return Some(true);
+    }
     match action {
+        Action::Open => {
+            let bottom = pane.view_rev(pane.offset).next().cloned();
+            pane.open = bottom;
+            return Some(pane.open.is_some());
+        }
         Action::Up => scroll_up(pane, 1, page),
         Action::PageUp => scroll_up(pane, page, page),
         Action::Down => scroll_down(pane, 1),
@@ -550,7 +563,13 @@ mod tests {
             apply_action(&mut pane, Action::SearchNext, 10, "db ("),
             Some(false)
         );
-        assert_eq!(apply_action(&mut pane, Action::Open, 10, ""), None);
+        // Enter opens the bottom row's line; Enter or Esc closes it.
+        assert_eq!(apply_action(&mut pane, Action::Open, 10, ""), Some(true));
+        assert_eq!(pane.open.as_ref().map(|l| l.text.as_str()), Some("tick db"));
+        assert_eq!(apply_action(&mut pane, Action::Back, 10, ""), Some(true));
+        assert_eq!(pane.open, None);
+        let mut empty = LogsPane::default();
+        assert_eq!(apply_action(&mut empty, Action::Open, 10, ""), Some(false));
     }
 
     #[test]

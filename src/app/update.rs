@@ -365,6 +365,10 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
             };
             Outcome::redraw()
         }
+        Action::Open | Action::Back if focused == PaneId::Logs && state.logs.open.is_some() => {
+            logs_action(state, action)
+        }
+        Action::Open if focused == PaneId::Logs => logs_action(state, action),
         Action::Back if focused.is_list() => {
             let list = state.lists.entry(focused).or_default();
             if list.filter.is_empty() {

@@ -124,7 +124,7 @@ pub fn hints(state: &State) -> Vec<Hint> {
 /// selected container's state allows, and Enter only where a detail opens.
 fn offered(state: &State, pane: PaneId, action: Action) -> bool {
     match action {
-        Action::Open => !matches!(pane, PaneId::Logs | PaneId::Alerts),
+        Action::Open => pane != PaneId::Alerts,
         Action::Restart | Action::Stop | Action::Start | Action::Kill => {
             crate::app::containers::allowed(state, action)
         }
@@ -150,6 +150,26 @@ fn pane_hints(state: &State) -> Vec<Hint> {
             hints.push((key, action.description(), priority));
         }
     };
+    if pane == PaneId::Logs && state.logs.open.is_some() {
+        return vec![
+            (
+                state
+                    .keymap
+                    .key_label(pane, Action::Back)
+                    .unwrap_or_default(),
+                "close",
+                0,
+            ),
+            (
+                state
+                    .keymap
+                    .key_label(pane, Action::Open)
+                    .unwrap_or_default(),
+                "close",
+                1,
+            ),
+        ];
+    }
     if detail {
         push(&mut hints, Action::Back, 0);
     }
@@ -331,9 +351,10 @@ mod tests {
                 .as_ref()
                 .is_some_and(|f| f.is_error && f.text.contains("running"))
         );
-        for pane in [Action::FocusLogs, Action::FocusAlerts] {
-            update::apply_action(&mut s, pane);
-            assert!(!descs(&s).contains(&Action::Open.description()), "{pane:?}");
-        }
+        // Logs opens the line (Enter); Alerts has no detail, so no Enter.
+        update::apply_action(&mut s, Action::FocusLogs);
+        assert!(descs(&s).contains(&Action::Open.description()));
+        update::apply_action(&mut s, Action::FocusAlerts);
+        assert!(!descs(&s).contains(&Action::Open.description()));
     }
 }

@@ -63,6 +63,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         .as_ref()
         .map(|re| (term, crate::app::logs::match_count(pane, re)));
     let follow_key = super::key(state, PaneId::Logs, crate::action::Action::Bottom);
+    if let Some(line) = &pane.open {
+        draw_open_line(frame, body, state, line);
+    }
     frame.render_widget(
         Paragraph::new(status_line(
             pane,
@@ -159,6 +162,62 @@ fn segments(
         }
     }
     out
+}
+
+/// The line opened with Enter, over the pane's lines: its fields, then
+/// the whole text wrapped (in its own colours, escapes inert).
+fn draw_open_line(frame: &mut Frame, area: Rect, state: &State, line: &LogLine) {
+    use ratatui::widgets::{Block, Borders, Clear, Wrap};
+    let theme = &state.theme;
+    let secs = line.t.div_euclid(1_000_000_000);
+    let date = super::format_time(state, secs * 1000, "%Y-%m-%d");
+    let label = |name: &str| Span::styled(format!(" {name:<7}"), theme.muted);
+    let mut lines = vec![
+        Line::from(vec![
+            label("time"),
+            Span::styled(
+                format!("{date} {}", format_time(line.t, state.utc)),
+                theme.text,
+            ),
+            Span::styled(if state.utc { " UTC" } else { "" }, theme.muted),
+        ]),
+        Line::from(vec![
+            label("source"),
+            Span::styled(line.source.to_string(), theme.text),
+        ]),
+        Line::from(vec![
+            label("level"),
+            Span::styled(
+                line.level.map_or("none", Level::label).to_string(),
+                level_style(line.level, theme),
+            ),
+        ]),
+        Line::from(vec![
+            label("length"),
+            Span::styled(
+                format!("{} characters", line.text.chars().count()),
+                theme.text,
+            ),
+        ]),
+        Line::default(),
+    ];
+    let text: Vec<Span<'static>> = sgr_runs(&line.text, theme.text)
+        .into_iter()
+        .map(|(t, s)| Span::styled(t, s))
+        .collect();
+    lines.push(Line::from(text));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.popup_border)
+        .title(Span::styled(" log line ", theme.title_focused))
+        .style(theme.popup);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
 }
 
 /// A source name in `width` columns: whole, or `…` and its end.
@@ -800,6 +859,44 @@ mod tests {
                 format!("logs_paused_hint_{keymap}_80x24"),
                 render(&state, 80, 24).backend()
             );
+        }
+    }
+
+    /// Enter shows the bottom line whole, wrapped, with its fields; the key
+    /// bar then offers only closing it; Esc closes.
+    #[test]
+    fn enter_opens_the_whole_line_with_its_fields() {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        for (w, h) in SIZES {
+            let mut state = logs_state(w, h);
+            let long = format!(
+                "\x1b[31mpayment failed\x1b[0m: {} END-OF-LINE",
+                "detail ".repeat(60)
+            );
+            update::apply_event(
+                &mut state,
+                crate::app::event::AppEvent::Log(LogEvent::Lines(vec![line(
+                    9,
+                    "container:tb-worker",
+                    Some(Level::Error),
+                    long.as_bytes(),
+                )])),
+            );
+            update::handle_key(
+                &mut state,
+                KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
+            );
+            let terminal = render(&state, w, h);
+            let screen = format!("{:?}", terminal.backend());
+            assert!(screen.contains("END-OF-LINE"), "wrapped, whole: {screen}");
+            assert!(
+                screen.contains("container:tb-worker") && screen.contains("error"),
+                "{screen}"
+            );
+            assert!(screen.contains("Esc  close"), "{screen}");
+            insta::assert_snapshot!(format!("logs_open_line_{w}x{h}"), terminal.backend());
+            update::handle_key(&mut state, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+            assert!(state.logs.open.is_none());
         }
     }
 
