@@ -369,6 +369,14 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
             logs_action(state, action)
         }
         Action::Open if focused == PaneId::Logs => logs_action(state, action),
+        Action::Open if focused == PaneId::Alerts => Outcome {
+            dirty: crate::app::alerts::toggle_open(state, action),
+            effects: Vec::new(),
+        },
+        Action::Back if focused == PaneId::Alerts && state.alerts.open.is_some() => Outcome {
+            dirty: crate::app::alerts::toggle_open(state, action),
+            effects: Vec::new(),
+        },
         Action::Back if focused.is_list() => {
             let list = state.lists.entry(focused).or_default();
             if list.filter.is_empty() {

@@ -124,7 +124,7 @@ pub fn hints(state: &State) -> Vec<Hint> {
 /// selected container's state allows, and Enter only where a detail opens.
 fn offered(state: &State, pane: PaneId, action: Action) -> bool {
     match action {
-        Action::Open => pane != PaneId::Alerts,
+        Action::Open => true,
         Action::Restart | Action::Stop | Action::Start | Action::Kill => {
             crate::app::containers::allowed(state, action)
         }
@@ -150,7 +150,12 @@ fn pane_hints(state: &State) -> Vec<Hint> {
             hints.push((key, action.description(), priority));
         }
     };
-    if pane == PaneId::Logs && state.logs.open.is_some() {
+    let open_detail = match pane {
+        PaneId::Logs => state.logs.open.is_some(),
+        PaneId::Alerts => state.alerts.open.is_some(),
+        _ => false,
+    };
+    if open_detail {
         return vec![
             (
                 state
@@ -328,7 +333,7 @@ mod tests {
     }
 
     #[test]
-    fn container_keys_follow_its_state_and_enter_only_where_a_detail_opens() {
+    fn container_keys_follow_its_state_and_enter_where_a_detail_opens() {
         let mut s = state("default");
         select_container(&mut s, "web");
         let descs =
@@ -351,10 +356,12 @@ mod tests {
                 .as_ref()
                 .is_some_and(|f| f.is_error && f.text.contains("running"))
         );
-        // Logs opens the line (Enter); Alerts has no detail, so no Enter.
-        update::apply_action(&mut s, Action::FocusLogs);
-        assert!(descs(&s).contains(&Action::Open.description()));
-        update::apply_action(&mut s, Action::FocusAlerts);
+        // Logs and Alerts open a detail (Enter); Metrics has none to open.
+        for pane in [Action::FocusLogs, Action::FocusAlerts] {
+            update::apply_action(&mut s, pane);
+            assert!(descs(&s).contains(&Action::Open.description()), "{pane:?}");
+        }
+        update::apply_action(&mut s, Action::FocusMetrics);
         assert!(!descs(&s).contains(&Action::Open.description()));
     }
 }
