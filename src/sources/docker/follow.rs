@@ -209,9 +209,16 @@ async fn follow<E: From<LogEvent> + Send + 'static>(
                     }
                     retry = (retry * 2).min(RETRY_MAX);
                 }
-                RunState::Stopped(why) | RunState::Unknown(why) => {
-                    // Waits for the next start (or the next session).
+                RunState::Stopped(why) => {
+                    // Waits for the next start.
                     if !status(&tx, &source, SourceHealth::Unavailable, why).await {
+                        return;
+                    }
+                    break;
+                }
+                RunState::Unknown(why) => {
+                    // The source re-attaches after it reconnects.
+                    if !status(&tx, &source, SourceHealth::Degraded, why).await {
                         return;
                     }
                     break;
