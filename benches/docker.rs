@@ -27,7 +27,11 @@ fn parse(c: &mut Criterion) {
             let mut splitter = LineSplitter::default();
             let line = splitter.push(&stats_line).pop().expect("line");
             let sample: Stats = serde_json::from_slice(&line).expect("parse");
-            std::hint::black_box(api::cpu_percent(&previous.cpu_stats, &sample.cpu_stats));
+            std::hint::black_box(api::cpu_percent(
+                api::CpuFormula::Podman,
+                &previous,
+                &sample,
+            ));
             std::hint::black_box(sample.memory_stats.used());
         })
     });

@@ -124,6 +124,7 @@ actions! {
     Approve => "approve",
     Reject => "reject",
     Sort => "sort column",
+    SortReverse => "reverse sort",
     Restart => "restart (via gate)",
     Stop => "stop (via gate)",
     Start => "start (via gate)",
@@ -135,6 +136,7 @@ actions! {
     LevelFilter => "level filter",
     Timestamps => "local time / UTC",
     Source => "log source",
+    ContainerLogs => "its logs",
     Export => "export",
 }
 

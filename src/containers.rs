@@ -86,6 +86,8 @@ pub struct Container {
     pub status: String,
     /// When it started (unix seconds), while running.
     pub started_at: Option<i64>,
+    /// When its last run ended (unix seconds), while not running.
+    pub finished_at: Option<i64>,
     pub restart_count: Option<u64>,
     pub ports: Vec<String>,
     pub exit_code: Option<i64>,

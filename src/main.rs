@@ -43,9 +43,7 @@ fn real_main() -> Result<()> {
         return Ok(());
     }
     let _log_guard = init_logging(&cli)?;
-    if let Some(code) = gate::client_command(&cli) {
-        std::process::exit(code);
-    }
+    // Every subcommand refuses a missing or broken config as the TUI does.
     let paths = Paths::resolve(cli.config.as_deref());
     let config = match Config::load(&paths, cli.config.is_some()) {
         Ok(config) => config,
@@ -57,8 +55,21 @@ fn real_main() -> Result<()> {
             );
             Config::default()
         }
+        // So is it for `propose` and the other gate clients, which need no
+        // config: an unreadable default file is no reason to refuse them
+        // (one that is there and broken, or a missing --config, is).
+        Err(_)
+            if gate::is_client_command(&cli)
+                && cli.config.is_none()
+                && std::fs::File::open(&paths.config_file).is_err() =>
+        {
+            Config::default()
+        }
         Err(e) => return Err(eyre!("config error: {e}")),
     };
+    if let Some(code) = gate::client_command(&cli) {
+        std::process::exit(code);
+    }
     if let Some(Command::Secret { command }) = &cli.command {
         use opscockpit::cli::SecretCommand;
         use opscockpit::secrets::store::{self, Op};
@@ -190,6 +201,19 @@ mod gate {
     use opscockpit::cli::AuditCommand;
     use opscockpit::gate::commands::{self, HistoryArgs, ProposeArgs};
     use opscockpit::gate::{Risk, Running};
+
+    /// Whether the subcommand is one [`client_command`] runs.
+    pub fn is_client_command(cli: &Cli) -> bool {
+        matches!(
+            cli.command,
+            Some(
+                Command::Propose { .. }
+                    | Command::Actions { .. }
+                    | Command::History { .. }
+                    | Command::Audit { .. }
+            )
+        )
+    }
 
     /// Runs a client subcommand; `None` when the command is not one.
     pub fn client_command(cli: &Cli) -> Option<i32> {

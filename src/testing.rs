@@ -190,13 +190,14 @@ pub fn populated_state(theme: &str) -> State {
                 "Exited (0) 2 hours ago".into()
             },
             started_at: (*st == "running").then_some(FIXTURE_NOW - up),
+            finished_at: (*st == "exited").then_some(FIXTURE_NOW - 2 * 3600),
             restart_count: Some(*restarts),
             ports: if *name == "caddy" {
                 vec!["0.0.0.0:443->443/tcp".into()]
             } else {
                 Vec::new()
             },
-            exit_code: (*st == "exited").then_some(0),
+            exit_code: (*st == "exited").then_some(if *name == "migrate" { 137 } else { 0 }),
             oom_killed: false,
         })
         .collect();

@@ -637,3 +637,303 @@ async fn running_containers_feed_the_logs_pane() {
     let unique_texts: std::collections::BTreeSet<&String> = texts.iter().collect();
     assert_eq!(unique_texts.len(), texts.len(), "no line twice: {texts:?}");
 }
+
+/// The numbers of the `seq-N` lines the Logs pane holds for `source`.
+fn pane_numbers(state: &State, source: &str) -> Vec<u64> {
+    state
+        .logs
+        .buffer
+        .iter()
+        .filter(|l| *l.source == *source)
+        .filter_map(|l| l.text.strip_prefix("seq-")?.parse().ok())
+        .collect()
+}
+
+/// The numbers of the `seq-N` lines `docker logs` prints for the container.
+fn engine_numbers(bed: &Bed, name: &str) -> Vec<u64> {
+    engine(bed, &["logs", name])
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("seq-")?.parse().ok())
+        .collect()
+}
+
+/// A container writing `seq-N` every 50 ms, N counting on across restarts
+/// (kept in the container's own file system), so every line is unique and
+/// a lost or doubled one shows.
+fn run_counter(bed: &Bed, name: &str) {
+    engine(
+        bed,
+        &[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "none",
+            "--pull=never",
+            &bed.image,
+            "sh",
+            "-c",
+            "n=$(cat /tmp/n 2>/dev/null || echo 0); \
+             while :; do n=$((n+1)); echo $n > /tmp/n; echo seq-$n; sleep 0.05; done",
+        ],
+    );
+}
+
+/// Ten restarts in a row (restart, and stop + start, alternating): the
+/// container's lines keep reaching the Logs pane after each, and in the
+/// end the pane holds exactly what `docker logs` prints, with no line lost
+/// or doubled across any gap; a stopped container's source says it ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_logs_survive_ten_restarts_without_loss_or_doubles() {
+    let Some(bed) = bed() else { return };
+    let name = unique("restarts");
+    let _cleanup = Cleanup(&bed, name.clone());
+    let mut h = Harness::start(DockerSettings::for_socket(Some(&bed.socket)));
+    assert!(h.wait_for(SETUP_TIMEOUT, is_live).await);
+    run_counter(&bed, &name);
+    let source = format!("container:{name}");
+    assert!(
+        h.wait_for(SETUP_TIMEOUT, |s| !pane_numbers(s, &source).is_empty())
+            .await,
+        "no `{source}` lines reached the Logs pane"
+    );
+    for round in 0..10 {
+        let before = pane_numbers(&h.state, &source).last().copied().unwrap_or(0);
+        if round % 2 == 0 {
+            engine(&bed, &["restart", "-t", "0", &name]);
+        } else {
+            engine(&bed, &["stop", "-t", "0", &name]);
+            engine(&bed, &["start", &name]);
+        }
+        // Lines written after the restart arrive: the newest shown number
+        // passes what `docker logs` had right after it.
+        let after_restart = engine_numbers(&bed, &name).last().copied().unwrap_or(0);
+        let flowing = h
+            .wait_for(SETUP_TIMEOUT, |s| {
+                pane_numbers(s, &source)
+                    .last()
+                    .is_some_and(|n| *n > after_restart.max(before) + 5)
+            })
+            .await;
+        assert!(
+            flowing,
+            "round {round}: no new lines after the restart (newest shown {:?}, engine had {after_restart}); source status {:?}",
+            pane_numbers(&h.state, &source).last(),
+            h.state.logs.sources.get(&source)
+        );
+    }
+    engine(&bed, &["stop", "-t", "0", &name]);
+    let all = engine_numbers(&bed, &name);
+    let last = *all.last().expect("docker logs has lines");
+    assert!(
+        h.wait_for(SETUP_TIMEOUT, |s| pane_numbers(s, &source).last()
+            == Some(&last))
+            .await,
+        "the pane never caught up with docker logs' last line {last}"
+    );
+    let shown = pane_numbers(&h.state, &source);
+    // The pane started with the tail of the log: compare from its first line.
+    let first = shown[0];
+    let expected: Vec<u64> = all.iter().copied().skip_while(|n| *n != first).collect();
+    let doubled = shown.len()
+        - shown
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+    assert_eq!(doubled, 0, "lines shown twice");
+    assert_eq!(
+        shown, expected,
+        "the pane's lines differ from docker logs (from seq-{first})"
+    );
+    let ended = h
+        .wait_for(SETUP_TIMEOUT, |s| {
+            s.logs
+                .sources
+                .get(&source)
+                .is_some_and(|st| st.message.starts_with("ended:"))
+        })
+        .await;
+    assert!(
+        ended,
+        "a stopped container's source says it ended: {:?}",
+        h.state.logs.sources.get(&source)
+    );
+}
+
+/// A container removed and created again under the same name keeps
+/// feeding the same `container:NAME` source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recreated_container_keeps_its_log_source() {
+    let Some(bed) = bed() else { return };
+    let name = unique("recreate");
+    let _cleanup = Cleanup(&bed, name.clone());
+    let mut h = Harness::start(DockerSettings::for_socket(Some(&bed.socket)));
+    assert!(h.wait_for(SETUP_TIMEOUT, is_live).await);
+    run_counter(&bed, &name);
+    let source = format!("container:{name}");
+    assert!(
+        h.wait_for(SETUP_TIMEOUT, |s| pane_numbers(s, &source).len() >= 3)
+            .await
+    );
+    let before = pane_numbers(&h.state, &source).len();
+    engine(&bed, &["rm", "-f", &name]);
+    run_counter(&bed, &name);
+    // The new container counts from 1 again: more lines than before, and a
+    // second `seq-1`.
+    let fed = h
+        .wait_for(SETUP_TIMEOUT, |s| {
+            let shown = pane_numbers(s, &source);
+            shown.len() > before + 3
+                && shown.iter().filter(|n| **n == 1).count() >= 1
+                && shown[before..].contains(&2)
+        })
+        .await;
+    assert!(
+        fed,
+        "the re-created container's lines did not arrive: {:?}; status {:?}",
+        pane_numbers(&h.state, &source),
+        h.state.logs.sources.get(&source)
+    );
+}
+
+/// `podman stats` run for `seconds` with a 5 s interval: each container's
+/// CPU % readings after its first (the first is the average since start).
+fn podman_cpu_readings(bed: &Bed, names: &[&str], seconds: u64) -> Vec<(String, f64)> {
+    let out = std::process::Command::new("timeout")
+        .arg(seconds.to_string())
+        .arg("podman")
+        .arg("--url")
+        .arg(format!("unix://{}", bed.socket))
+        .args([
+            "stats",
+            "--interval",
+            "5",
+            "--format",
+            "{{.Name}} {{.CPUPerc}}",
+        ])
+        .args(names)
+        .output()
+        .expect("running podman stats");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut readings = Vec::new();
+    for line in text.lines() {
+        let Some((name, pct)) = line.trim().split_once(' ') else {
+            continue;
+        };
+        let Ok(pct) = pct.trim_end_matches('%').parse::<f64>() else {
+            continue;
+        };
+        if !seen.insert(name.to_string()) {
+            readings.push((name.to_string(), pct));
+        }
+    }
+    readings
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len().max(1) as f64
+}
+
+fn shown_cpu(state: &State, name: &str) -> Option<f64> {
+    let id = state
+        .containers
+        .containers
+        .values()
+        .find(|c| c.name == name)?
+        .id
+        .clone();
+    state.containers.stats.get(&id)?.cpu_percent
+}
+
+/// CPU % as the pane shows it is within 0.5 percentage points of what
+/// `podman stats` prints over the same stretch, for a busy container (a spinning loop held to
+/// 0.3 CPU, so a loaded machine does not move it) and an idle one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_cpu_matches_podman_stats() {
+    let Some(bed) = bed() else { return };
+    let busy = unique("busy");
+    let idle = unique("idle");
+    let _cleanup = (Cleanup(&bed, busy.clone()), Cleanup(&bed, idle.clone()));
+    for (name, cpus, script) in [
+        (&busy, "0.3", "while :; do :; done"),
+        (&idle, "1", "while :; do sleep 1; done"),
+    ] {
+        engine(
+            &bed,
+            &[
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--network",
+                "none",
+                "--pull=never",
+                "--cpus",
+                cpus,
+                &bed.image,
+                "sh",
+                "-c",
+                script,
+            ],
+        );
+    }
+    let mut h = Harness::start(DockerSettings::for_socket(Some(&bed.socket)));
+    // podman streams a sample every 5 s; the figure needs two.
+    for name in [&busy, &idle] {
+        let ok = h
+            .wait_for(SETUP_TIMEOUT, |s| shown_cpu(s, name).is_some())
+            .await;
+        assert!(ok, "no CPU % for {name}");
+    }
+    // Over the same 16 s: the CLI's readings and the pane's figures.
+    let cli = {
+        let (busy, idle) = (busy.clone(), idle.clone());
+        let socket = bed.socket.clone();
+        let image = bed.image.clone();
+        std::thread::spawn(move || podman_cpu_readings(&Bed { socket, image }, &[&busy, &idle], 16))
+    };
+    let mut shown: Vec<(String, f64)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(16);
+    while Instant::now() < deadline {
+        let before = (shown_cpu(&h.state, &busy), shown_cpu(&h.state, &idle));
+        h.wait_for(Duration::from_millis(500), |s| {
+            (shown_cpu(s, &busy), shown_cpu(s, &idle)) != before
+        })
+        .await;
+        for name in [&busy, &idle] {
+            let now = shown_cpu(&h.state, name);
+            let was = if *name == busy { before.0 } else { before.1 };
+            if let Some(pct) = now.filter(|_| now != was) {
+                shown.push((name.clone(), pct));
+            }
+        }
+    }
+    let cli = cli.join().expect("podman stats thread");
+    for (name, around) in [(&busy, 30.0), (&idle, 0.0)] {
+        let of = |list: &[(String, f64)]| -> Vec<f64> {
+            list.iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, p)| *p)
+                .collect()
+        };
+        let (pane, engine) = (of(&shown), of(&cli));
+        assert!(
+            !pane.is_empty() && !engine.is_empty(),
+            "{name}: pane {pane:?}, podman stats {engine:?}"
+        );
+        let (pane_mean, cli_mean) = (mean(&pane), mean(&engine));
+        eprintln!(
+            "{name}: pane {pane:?} (mean {pane_mean:.2}), podman stats {engine:?} (mean {cli_mean:.2})"
+        );
+        assert!(
+            (pane_mean - cli_mean).abs() <= 0.5,
+            "{name}: the pane shows {pane_mean:.2} %, podman stats {cli_mean:.2} %"
+        );
+        assert!(
+            (pane_mean - around).abs() < 5.0,
+            "{name}: {pane_mean:.2} % is far from the expected {around} %"
+        );
+    }
+}

@@ -19,6 +19,8 @@ pub struct AlertsState {
     pub note: String,
     /// Ring the bell (and notify) on a new critical alert.
     pub bell: bool,
+    /// The alert opened with Enter (its key), shown whole until Esc/Enter.
+    pub open: Option<String>,
     /// Keys that were critical in the last update.
     critical_keys: BTreeSet<String>,
     /// Whether a first list arrived: alerts already raised when the cockpit
@@ -35,6 +37,24 @@ impl AlertsState {
             ..Default::default()
         }
     }
+}
+
+/// Enter on the Alerts pane: opens the selected alert, or closes the open
+/// one (Esc closes too). Returns whether anything changed.
+pub fn toggle_open(state: &mut State, action: crate::action::Action) -> bool {
+    if state.alerts.open.take().is_some() {
+        return true;
+    }
+    if action != crate::action::Action::Open {
+        return false;
+    }
+    let list = state.list(crate::action::PaneId::Alerts);
+    let shown = visible(&state.alerts.alerts, &list.filter);
+    let key = shown
+        .get(list.selected.min(shown.len().saturating_sub(1)))
+        .map(|a| a.key.clone());
+    state.alerts.open = key;
+    state.alerts.open.is_some()
 }
 
 /// Alerts matching the pane's filter (case-insensitive, any of chart, name,

@@ -72,6 +72,8 @@ pub struct ContainersState {
     pub containers: BTreeMap<String, Container>,
     pub stats: BTreeMap<String, ContainerStats>,
     pub sort: SortColumn,
+    /// The sort order turned around (`r`).
+    pub sort_reversed: bool,
     /// Newest last, at most [`TIMELINE_CAP`].
     pub timeline: VecDeque<TimelineEntry>,
     pub detail: Option<DetailState>,
@@ -91,6 +93,7 @@ impl Default for ContainersState {
             containers: BTreeMap::new(),
             stats: BTreeMap::new(),
             sort: SortColumn::default(),
+            sort_reversed: false,
             timeline: VecDeque::new(),
             detail: None,
             selected_id: None,
@@ -112,6 +115,9 @@ pub struct DetailState {
     pub dropped: u64,
     /// Selected environment variable (for `v`).
     pub env_selected: usize,
+    /// The operator moved through the environment (↑↓, `v`): until then
+    /// the detail shows its top (image, command, state), not the env.
+    pub env_touched: bool,
     pub revealed: BTreeSet<usize>,
     /// Lines scrolled up from the bottom; 0 follows new lines.
     pub scroll: usize,
@@ -129,6 +135,7 @@ impl DetailState {
             logs: VecDeque::new(),
             dropped: 0,
             env_selected: 0,
+            env_touched: false,
             revealed: BTreeSet::new(),
             scroll: 0,
             gone: false,
@@ -170,8 +177,10 @@ impl ContainersState {
                     .cmp(&b.started_at.unwrap_or(i64::MAX)),
                 SortColumn::Restarts => b.restart_count.cmp(&a.restart_count),
             };
-            by.then_with(|| a.name.cmp(&b.name))
-                .then_with(|| a.id.cmp(&b.id))
+            let by = by
+                .then_with(|| a.name.cmp(&b.name))
+                .then_with(|| a.id.cmp(&b.id));
+            if self.sort_reversed { by.reverse() } else { by }
         });
         rows
     }
@@ -205,6 +214,36 @@ pub fn selected(state: &State) -> Option<Container> {
         .visible(&list.filter)
         .get(list.selected)
         .map(|c| (*c).clone())
+}
+
+/// The container R/S/T/K act on: the open detail's, else the selected row.
+fn action_target(state: &State) -> Option<Container> {
+    match &state.containers.detail {
+        Some(d) => state
+            .containers
+            .containers
+            .get(&d.id)
+            .cloned()
+            .or_else(|| selected(state)),
+        None => selected(state),
+    }
+}
+
+/// Whether the container's state lets `action` do something: no start on
+/// a running container, no stop or kill on a stopped one.
+pub fn action_allowed(container_state: &str, action: Action) -> bool {
+    let running = matches!(container_state, "running" | "restarting" | "paused");
+    match action {
+        Action::Start => !running && container_state != "removing",
+        Action::Stop | Action::Kill => running,
+        Action::Restart => container_state != "removing" && container_state != "dead",
+        _ => false,
+    }
+}
+
+/// [`action_allowed`] for the container R/S/T/K would act on now.
+pub fn allowed(state: &State, action: Action) -> bool {
+    action_target(state).is_some_and(|c| action_allowed(&c.state, action))
 }
 
 pub fn apply_event(state: &mut State, event: DockerEvent) -> Outcome {
@@ -348,10 +387,20 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
                 effects: vec![Effect::Docker(DockerCommand::Watch { id: row.id })],
             }
         }
-        Action::Sort => {
-            state.containers.sort = state.containers.sort.next();
+        Action::Sort | Action::SortReverse => {
+            if action == Action::Sort {
+                state.containers.sort = state.containers.sort.next();
+                state.containers.sort_reversed = false;
+            } else {
+                state.containers.sort_reversed = !state.containers.sort_reversed;
+            }
             keep_selection(state);
-            let text = format!("sorted by {}", state.containers.sort.label());
+            let order = if state.containers.sort_reversed {
+                ", reversed"
+            } else {
+                ""
+            };
+            let text = format!("sorted by {}{order}", state.containers.sort.label());
             flash(state, &text, false);
             redraw()
         }
@@ -365,6 +414,18 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
                 return Some(redraw());
             };
             let shown_name = if name.is_empty() { &id } else { &name };
+            if let Some(c) = action_target(state)
+                && !action_allowed(&c.state, action)
+            {
+                let verb = action.description().split(' ').next().unwrap_or("act");
+                let text = format!(
+                    "{} is {}: {verb} does not apply",
+                    crate::text::inert(shown_name),
+                    crate::text::inert(&c.state)
+                );
+                flash(state, &text, true);
+                return Some(redraw());
+            }
             let proposal = propose(action, shown_name)?;
             let request = crate::gate::GateRequest::Propose(crate::gate::Proposal {
                 command: proposal.command.clone(),
@@ -374,11 +435,11 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
                     shown_name
                 ),
                 reason: "requested by the operator from the Containers pane".into(),
-                agent: "operator".into(),
+                agent: crate::app::gate::OPERATOR.into(),
                 ..Default::default()
             });
             let text = format!(
-                "proposed `{}` to the action gate: review it in Actions (5)",
+                "proposed `{}` to the action gate: its approval opens here",
                 crate::text::inert(&proposal.command)
             );
             state.containers.proposal = Some(proposal);
@@ -388,12 +449,37 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
                 effects: vec![Effect::Gate(request)],
             }
         }
-        Action::Reveal => {
-            flash(
-                state,
-                "open a container (Enter) to reveal its environment",
-                false,
+        Action::ContainerLogs => {
+            let target = match &state.containers.detail {
+                Some(d) => Some((d.name.clone(), d.id.clone())),
+                None => selected(state).map(|c| (c.name, c.id)),
+            };
+            let Some((name, id)) = target else {
+                flash(state, "no container selected", true);
+                return Some(redraw());
+            };
+            // The container source names each log `container:NAME`.
+            let shown_name = if name.is_empty() { id } else { name };
+            crate::app::logs::show_source(&mut state.logs, format!("container:{shown_name}"));
+            state.layout.focus_on(crate::action::PaneId::Logs);
+            let other = state
+                .keymap
+                .key_label(PaneId::Logs, Action::Source)
+                .unwrap_or_else(|| "?".into());
+            let text = format!(
+                "logs of {} ({other}: other sources)",
+                crate::text::inert(&shown_name)
             );
+            flash(state, &text, false);
+            redraw()
+        }
+        Action::Reveal => {
+            let open = state
+                .keymap
+                .key_label(PaneId::Containers, Action::Open)
+                .unwrap_or_else(|| "?".into());
+            let text = format!("open a container ({open}) to reveal its environment");
+            flash(state, &text, false);
             redraw()
         }
         _ => return None,
@@ -413,6 +499,8 @@ fn detail_action(state: &mut State, action: Action) -> Option<Outcome> {
                 effects: vec![Effect::Docker(DockerCommand::Unwatch)],
             });
         }
+        Action::Up if !detail.env_touched => detail.env_touched = true,
+        Action::Down if !detail.env_touched => detail.env_touched = true,
         Action::Up => detail.env_selected = detail.env_selected.saturating_sub(1),
         Action::Down => {
             detail.env_selected = (detail.env_selected + 1).min(env_len.saturating_sub(1))
@@ -421,6 +509,7 @@ fn detail_action(state: &mut State, action: Action) -> Option<Outcome> {
             if env_len == 0 {
                 return Some(Outcome::default());
             }
+            detail.env_touched = true;
             let i = detail.env_selected;
             if !detail.revealed.remove(&i) {
                 detail.revealed.insert(i);
@@ -432,7 +521,7 @@ fn detail_action(state: &mut State, action: Action) -> Option<Outcome> {
         Action::PageDown => detail.scroll = detail.scroll.saturating_sub(page),
         Action::Top => detail.scroll = detail.logs.len().saturating_sub(1),
         Action::Bottom => detail.scroll = 0,
-        Action::Sort | Action::Filter => return Some(Outcome::default()),
+        Action::Sort | Action::SortReverse | Action::Filter => return Some(Outcome::default()),
         _ => return None,
     }
     Some(redraw())
@@ -612,7 +701,21 @@ mod tests {
             .map(|c| c.name.clone())
             .collect();
         assert_eq!(names, ["z", "y", "a"]);
-        for _ in 0..SortColumn::ALL.len() - 1 {
+        // r turns the order around; the next column starts unreversed.
+        apply_action(&mut s, Action::SortReverse);
+        let names: Vec<_> = s
+            .containers
+            .visible("")
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        assert_eq!(names, ["a", "y", "z"]);
+        apply_action(&mut s, Action::Sort);
+        assert!(!s.containers.sort_reversed);
+        apply_action(&mut s, Action::Sort);
+        apply_action(&mut s, Action::Sort);
+        apply_action(&mut s, Action::Sort);
+        for _ in 0..SortColumn::ALL.len() - 5 {
             apply_action(&mut s, Action::Sort);
         }
         assert_eq!(s.containers.sort, SortColumn::Name);
@@ -740,6 +843,57 @@ mod tests {
             other => panic!("expected one gate proposal, got {other:?}"),
         }
         assert!(s.flash.as_ref().is_some_and(|f| !f.is_error));
+        // The gate's answer: the operator's own pending proposal opens its
+        // approval popup at once; someone else's with the same command not.
+        let host = s.host.clone();
+        let view = |id: &str, agent: &str| crate::gate::ActionView {
+            id: id.into(),
+            host: host.clone(),
+            state: crate::gate::ActionState::Pending,
+            tier: crate::gate::Tier::Approve,
+            rule: "default".into(),
+            command: "docker restart 'web app'".into(),
+            cwd: None,
+            timeout_secs: 600,
+            title: String::new(),
+            reason: String::new(),
+            agent: agent.into(),
+            risk: None,
+            fingerprint: "fp".into(),
+            created_at: 0,
+            expires_at: None,
+            decided_at: None,
+            decided_by: None,
+            decision_reason: None,
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            signal: None,
+            error: None,
+            stdout_total: 0,
+            stderr_total: 0,
+            confined: None,
+            repeats: 0,
+            tampered: None,
+        };
+        let gate = |s: &mut State, v| {
+            crate::app::update::apply_event(
+                s,
+                crate::app::event::AppEvent::Gate(crate::gate::GateEvent::Changed(Box::new(v))),
+            )
+        };
+        gate(&mut s, view("agent-1", "claude"));
+        assert!(
+            s.gate.popup.is_none(),
+            "an agent's proposal waits in Actions"
+        );
+        gate(&mut s, view("op-1", crate::app::gate::OPERATOR));
+        assert!(
+            matches!(&s.gate.popup, Some(crate::app::gate::GatePopup::Approve { id, .. }) if id == "op-1"),
+            "{:?}",
+            s.gate.popup
+        );
+        assert_eq!(s.containers.proposal, None);
         assert_eq!(
             propose(Action::Kill, "x;rm").map(|p| p.command),
             Some("docker kill 'x;rm'".into())

@@ -16,6 +16,9 @@ use crate::gate::{ActionState, ActionView, GateEvent, GateRequest, OutputRecord,
 /// Live output kept per running action for the detail view.
 const LIVE_OUTPUT_LIMIT: usize = 256 * 1024;
 
+/// The proposer name of what the operator proposes from a pane (R/S/T/K).
+pub const OPERATOR: &str = "operator";
+
 #[derive(Debug, Clone, Default)]
 pub struct GateState {
     /// Every action known: this host's live ones and the recent history.
@@ -240,6 +243,25 @@ pub fn apply_event(state: &mut State, event: GateEvent) -> Outcome {
                         .effects
                         .push(Effect::Gate(GateRequest::LoadDetail { id: a.id.clone() }));
                 }
+            }
+            // The operator's own proposal (R/S/T/K in Containers): the
+            // operator is the proposer, so its approval popup opens at once.
+            let own_proposal = new_pending
+                && a.agent == OPERATOR
+                && state.gate.popup.is_none()
+                && state
+                    .containers
+                    .proposal
+                    .as_ref()
+                    .is_some_and(|p| p.command == a.command);
+            if own_proposal {
+                state.containers.proposal = None;
+                state.gate.popup = Some(GatePopup::Approve {
+                    id: a.id.clone(),
+                    fingerprint: a.fingerprint.clone(),
+                    typed: String::new(),
+                    scroll: 0,
+                });
             }
             state.gate.actions.insert(a.id.clone(), a);
         }

@@ -4,7 +4,9 @@
 //! Search uses the shared `/` filter input of list panes: for this pane the
 //! typed text does not hide lines, it highlights matches, and `n` jumps to
 //! the next match upwards (older lines, as a tail is read bottom-up), `N` to
-//! the next one downwards (newer).
+//! the next one downwards (newer). The term is a regular expression (taken
+//! literally when it is not a valid one), smart-case: case-insensitive
+//! unless it holds a capital letter.
 
 use std::collections::BTreeMap;
 
@@ -45,6 +47,12 @@ pub struct LogsPane {
     /// Lines that arrived in view while paused.
     pub unseen: usize,
     pub wrap: bool,
+    /// The line opened with Enter (the bottom row's), shown whole with its
+    /// fields until Esc or Enter closes it.
+    pub open: Option<LogLine>,
+    /// Hide lines without a level (`:unlevelled`); by default they pass
+    /// every level filter, since most apps never say a level.
+    pub hide_unlevelled: bool,
     /// Which sources to start (from the config).
     pub setup: LogsSetup,
 }
@@ -66,6 +74,8 @@ impl LogsPane {
             offset: 0,
             unseen: 0,
             wrap: false,
+            hide_unlevelled: false,
+            open: None,
             setup,
         }
     }
@@ -77,15 +87,16 @@ impl LogsPane {
         {
             return false;
         }
-        match self.level {
-            None => true,
-            Some(max) => line.level.is_some_and(|l| l <= max),
+        match (line.level, self.level) {
+            (None, _) => !self.hide_unlevelled,
+            (Some(_), None) => true,
+            (Some(level), Some(max)) => level <= max,
         }
     }
 
     /// Number of lines in the current view.
     pub fn view_len(&self) -> usize {
-        if self.view_source.is_none() && self.level.is_none() {
+        if self.view_source.is_none() && self.level.is_none() && !self.hide_unlevelled {
             return self.buffer.len();
         }
         self.buffer.iter().filter(|l| self.in_view(l)).count()
@@ -170,14 +181,24 @@ pub fn apply_action(
         pane.level,
         pane.view_source.clone(),
     );
+    let page = page.max(1);
+    if pane.open.is_some() && matches!(action, Action::Open | Action::Back) {
+        pane.open = None;
+        return Some(true);
+    }
     match action {
-        Action::Up => scroll_up(pane, 1),
-        Action::PageUp => scroll_up(pane, page.max(1)),
+        Action::Open => {
+            let bottom = pane.view_rev(pane.offset).next().cloned();
+            pane.open = bottom;
+            return Some(pane.open.is_some());
+        }
+        Action::Up => scroll_up(pane, 1, page),
+        Action::PageUp => scroll_up(pane, page, page),
         Action::Down => scroll_down(pane, 1),
-        Action::PageDown => scroll_down(pane, page.max(1)),
+        Action::PageDown => scroll_down(pane, page),
         Action::Top => {
             let len = pane.view_len();
-            scroll_up(pane, len);
+            scroll_up(pane, len, page);
         }
         Action::Bottom => resume(pane),
         Action::Wrap => pane.wrap = !pane.wrap,
@@ -200,8 +221,11 @@ pub fn apply_action(
         }
         // A tail is read from the bottom up: `n` goes to the next match
         // upwards (older), `N` back down (newer).
-        Action::SearchNext => jump_to_match(pane, search, true),
-        Action::SearchPrev => jump_to_match(pane, search, false),
+        Action::SearchNext | Action::SearchPrev => {
+            if let Some(search) = search_regex(search) {
+                jump_to_match(pane, &search, action == Action::SearchNext);
+            }
+        }
         _ => return None,
     }
     Some(
@@ -216,9 +240,12 @@ pub fn apply_action(
     )
 }
 
-fn scroll_up(pane: &mut LogsPane, by: usize) {
-    let last = pane.view_len().saturating_sub(1);
-    pane.offset = (pane.offset + by).min(last);
+/// Scrolls towards older lines, at most until the oldest line is the top
+/// row of a `page`-row view (a full screen of the oldest lines, not the
+/// oldest one alone above blank rows).
+fn scroll_up(pane: &mut LogsPane, by: usize, page: usize) {
+    let furthest = pane.view_len().saturating_sub(page);
+    pane.offset = (pane.offset + by).min(furthest);
     if pane.offset > 0 {
         pane.follow = false;
     }
@@ -231,30 +258,73 @@ fn scroll_down(pane: &mut LogsPane, by: usize) {
     }
 }
 
+/// Shows only `source`, following its newest line (`l` on a container).
+pub fn show_source(pane: &mut LogsPane, source: String) {
+    pane.view_source = Some(source);
+    resume(pane);
+}
+
 fn resume(pane: &mut LogsPane) {
     pane.follow = true;
     pane.offset = 0;
     pane.unseen = 0;
 }
 
-/// Moves the bottom row to the nearest line containing `search`: older
-/// than the current bottom row (`older`), or newer.
-fn jump_to_match(pane: &mut LogsPane, search: &str, older: bool) {
-    if search.is_empty() {
-        return;
+/// The search term as a regular expression: smart-case (insensitive
+/// unless the term holds a capital), and taken literally when it is not a
+/// valid expression (`[` alone, `(x`). `None` for an empty term.
+pub fn search_regex(term: &str) -> Option<regex::Regex> {
+    if term.is_empty() {
+        return None;
     }
+    let insensitive = !term.chars().any(char::is_uppercase);
+    let build = |pattern: &str| {
+        regex::RegexBuilder::new(pattern)
+            .case_insensitive(insensitive)
+            .size_limit(1 << 20)
+            .build()
+    };
+    build(term).or_else(|_| build(&regex::escape(term))).ok()
+}
+
+/// Where the search stands: matching lines in the view, and which of them
+/// (1 = oldest) is on the bottom row, if one is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchCount {
+    pub current: Option<usize>,
+    pub total: usize,
+}
+
+pub fn match_count(pane: &LogsPane, search: &regex::Regex) -> MatchCount {
+    let mut total = 0;
+    let mut current = None;
+    let bottom = pane.view_len().saturating_sub(pane.offset + 1);
+    for (i, line) in pane.view().enumerate() {
+        if search.is_match(&line.text) {
+            total += 1;
+            if i == bottom {
+                current = Some(total);
+            }
+        }
+    }
+    MatchCount { current, total }
+}
+
+/// Moves the bottom row to the nearest line matching `search`: older
+/// than the current bottom row (`older`), or newer.
+fn jump_to_match(pane: &mut LogsPane, search: &regex::Regex, older: bool) {
     let hit = if older {
         pane.view_rev(0)
             .enumerate()
             .skip(pane.offset + 1)
-            .find(|(_, l)| l.text.contains(search))
+            .find(|(_, l)| search.is_match(&l.text))
             .map(|(i, _)| i)
     } else {
         let before: Vec<usize> = pane
             .view_rev(0)
             .enumerate()
             .take(pane.offset)
-            .filter(|(_, l)| l.text.contains(search))
+            .filter(|(_, l)| search.is_match(&l.text))
             .map(|(i, _)| i)
             .collect();
         before.last().copied()
@@ -359,7 +429,7 @@ mod tests {
     fn scrolling_up_pauses_and_bottom_resumes() {
         let mut pane = sample();
         assert!(pane.follow);
-        assert_eq!(apply_action(&mut pane, Action::Up, 10, ""), Some(true));
+        assert_eq!(apply_action(&mut pane, Action::Up, 2, ""), Some(true));
         assert!(!pane.follow);
         assert_eq!(pane.offset, 1);
         // New lines while paused keep the view still.
@@ -373,14 +443,42 @@ mod tests {
             pane.view_rev(pane.offset).next().map(|l| l.text.as_str()),
             Some("plain")
         );
-        apply_action(&mut pane, Action::Bottom, 10, "");
+        apply_action(&mut pane, Action::Bottom, 2, "");
         assert!(pane.follow);
         assert_eq!((pane.offset, pane.unseen), (0, 0));
-        // Scrolling past the top stops at the oldest line.
-        apply_action(&mut pane, Action::PageUp, 100, "");
-        assert_eq!(pane.offset, 5);
+        // Scrolling past the top stops with the oldest line on the top row
+        // of a two-row view.
+        for _ in 0..5 {
+            apply_action(&mut pane, Action::PageUp, 2, "");
+        }
+        assert_eq!(pane.offset, 4);
         apply_action(&mut pane, Action::PageDown, 100, "");
         assert!(pane.follow);
+    }
+
+    /// `Home`/`g` shows a full screen of the oldest lines: the bottom row is
+    /// the `page`-th oldest line, not the oldest one above blank rows.
+    #[test]
+    fn top_fills_the_view_with_the_oldest_lines() {
+        let mut pane = pane_with(
+            (0..100)
+                .map(|t| line(t, "s", None, &format!("l{t}")))
+                .collect(),
+        );
+        apply_action(&mut pane, Action::Top, 20, "");
+        assert_eq!(pane.offset, 80);
+        let shown: Vec<&str> = pane
+            .view_rev(pane.offset)
+            .take(20)
+            .map(|l| l.text.as_str())
+            .collect();
+        assert_eq!(shown.first(), Some(&"l19"));
+        assert_eq!(shown.last(), Some(&"l0"));
+        // Fewer lines than rows: nothing to scroll, still following.
+        let mut short = sample();
+        apply_action(&mut short, Action::Top, 20, "");
+        assert_eq!(short.offset, 0);
+        assert!(short.follow);
     }
 
     #[test]
@@ -390,7 +488,7 @@ mod tests {
             &mut pane,
             LogEvent::Lines((0..3).map(|t| line(t, "s", None, "old")).collect()),
         );
-        apply_action(&mut pane, Action::Top, 10, "");
+        apply_action(&mut pane, Action::Top, 1, "");
         assert_eq!(pane.offset, 2);
         apply_event(
             &mut pane,
@@ -404,20 +502,26 @@ mod tests {
     #[test]
     fn level_filter_cycles_and_keeps_more_severe() {
         let mut pane = sample();
+        // Lines without a level ("plain") pass every level filter.
         apply_action(&mut pane, Action::LevelFilter, 10, "");
         assert_eq!(pane.level, Some(Level::Error));
-        assert_eq!(pane.view_len(), 1);
+        assert_eq!(pane.view_len(), 2);
         apply_action(&mut pane, Action::LevelFilter, 10, "");
         assert_eq!(pane.level, Some(Level::Warn));
+        assert_eq!(pane.view_len(), 3);
+        // ... unless the operator hides them.
+        pane.hide_unlevelled = true;
         assert_eq!(pane.view_len(), 2);
+        pane.hide_unlevelled = false;
         apply_action(&mut pane, Action::LevelFilter, 10, "");
         apply_action(&mut pane, Action::LevelFilter, 10, "");
         assert_eq!(pane.level, Some(Level::Debug));
-        // Lines without a level only show with no filter.
-        assert_eq!(pane.view_len(), 4);
+        assert_eq!(pane.view_len(), 5);
         apply_action(&mut pane, Action::LevelFilter, 10, "");
         assert_eq!(pane.level, None);
         assert_eq!(pane.view_len(), 5);
+        pane.hide_unlevelled = true;
+        assert_eq!(pane.view_len(), 4);
     }
 
     #[test]
@@ -454,7 +558,69 @@ mod tests {
             apply_action(&mut pane, Action::SearchNext, 10, "nothing"),
             Some(false)
         );
-        assert_eq!(apply_action(&mut pane, Action::Open, 10, ""), None);
+        // An invalid expression is taken literally; nothing matches it.
+        assert_eq!(
+            apply_action(&mut pane, Action::SearchNext, 10, "db ("),
+            Some(false)
+        );
+        // Enter opens the bottom row's line; Enter or Esc closes it.
+        assert_eq!(apply_action(&mut pane, Action::Open, 10, ""), Some(true));
+        assert_eq!(pane.open.as_ref().map(|l| l.text.as_str()), Some("tick db"));
+        assert_eq!(apply_action(&mut pane, Action::Back, 10, ""), Some(true));
+        assert_eq!(pane.open, None);
+        let mut empty = LogsPane::default();
+        assert_eq!(apply_action(&mut empty, Action::Open, 10, ""), Some(false));
+    }
+
+    #[test]
+    fn search_is_smart_case_regex_with_a_match_count() {
+        let mut pane = sample();
+        pane.buffer.push(line(6, "journal", None, "DB restarted"));
+        let count =
+            |pane: &LogsPane, term: &str| match_count(pane, &search_regex(term).expect("re"));
+        // Lower case: insensitive, so "DB restarted" matches too.
+        assert_eq!(
+            count(&pane, "db"),
+            MatchCount {
+                current: Some(3),
+                total: 3
+            }
+        );
+        // A capital makes it sensitive.
+        assert_eq!(
+            count(&pane, "DB"),
+            MatchCount {
+                current: Some(1),
+                total: 1
+            }
+        );
+        // A regular expression.
+        assert_eq!(count(&pane, r"^(boot|disk) \w+").total, 2);
+        assert_eq!(count(&pane, "disk 9[0-9]%").total, 1);
+        // Not valid as a regex: literal.
+        assert_eq!(count(&pane, "91%)").total, 0);
+        assert_eq!(count(&pane, "(").total, 0);
+        assert!(search_regex("").is_none());
+        // n moves to the older match: 2/3, then 1/3.
+        apply_action(&mut pane, Action::SearchNext, 1, "db");
+        assert_eq!(
+            count(&pane, "db"),
+            MatchCount {
+                current: Some(2),
+                total: 3
+            }
+        );
+        apply_action(&mut pane, Action::SearchNext, 1, "db");
+        assert_eq!(
+            count(&pane, "db"),
+            MatchCount {
+                current: Some(1),
+                total: 3
+            }
+        );
+        // Scrolled off a match: no current one.
+        apply_action(&mut pane, Action::Down, 1, "db");
+        assert_eq!(count(&pane, "db").current, None);
     }
 
     #[test]

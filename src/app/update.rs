@@ -75,7 +75,7 @@ impl Outcome {
 }
 
 /// Palette commands that take no argument, in the order Tab offers them.
-const PALETTE_COMMANDS: [&str; 14] = [
+const PALETTE_COMMANDS: [&str; 15] = [
     "metrics",
     "alerts",
     "containers",
@@ -86,6 +86,7 @@ const PALETTE_COMMANDS: [&str; 14] = [
     "theme",
     "window",
     "save",
+    "unlevelled",
     "connlog",
     "notifylog",
     "help",
@@ -403,6 +404,18 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
             };
             Outcome::redraw()
         }
+        Action::Open | Action::Back if focused == PaneId::Logs && state.logs.open.is_some() => {
+            logs_action(state, action)
+        }
+        Action::Open if focused == PaneId::Logs => logs_action(state, action),
+        Action::Open if focused == PaneId::Alerts => Outcome {
+            dirty: crate::app::alerts::toggle_open(state, action),
+            effects: Vec::new(),
+        },
+        Action::Back if focused == PaneId::Alerts && state.alerts.open.is_some() => Outcome {
+            dirty: crate::app::alerts::toggle_open(state, action),
+            effects: Vec::new(),
+        },
         Action::Back if focused.is_list() => {
             let list = state.lists.entry(focused).or_default();
             if list.filter.is_empty() {
@@ -519,13 +532,42 @@ fn move_selection(state: &mut State, pane: PaneId, action: Action) -> Outcome {
 
 /// Keys of the Logs pane; its `/` filter text is the search term.
 fn logs_action(state: &mut State, action: Action) -> Outcome {
-    let page = usize::from(state.layout.height.saturating_sub(8)).max(1);
+    let page = logs_rows(state);
     let search = state.list(PaneId::Logs).filter;
     let dirty = crate::app::logs::apply_action(&mut state.logs, action, page, &search);
-    Outcome {
+    let mut outcome = Outcome {
         dirty: dirty.unwrap_or(false),
         effects: Vec::new(),
+    };
+    if matches!(action, Action::SearchNext | Action::SearchPrev)
+        && dirty == Some(false)
+        && let Some(regex) = crate::app::logs::search_regex(&search)
+    {
+        let count = crate::app::logs::match_count(&state.logs, &regex);
+        let term = crate::text::inert(&search);
+        let text = match (count.total, action) {
+            (0, _) => format!("not found: {term}"),
+            (_, Action::SearchNext) => format!("no older match for {term}"),
+            _ => format!("no newer match for {term}"),
+        };
+        flash(state, &text, true);
+        outcome.dirty = true;
     }
+    outcome
+}
+
+/// Rows of log lines the Logs pane shows now (its area less borders and
+/// status row); a guess from the screen height when it is not shown.
+fn logs_rows(state: &State) -> usize {
+    let screen = ratatui::layout::Rect::new(0, 0, state.layout.width, state.layout.height);
+    crate::app::layout::pane_areas(screen, &state.layout)
+        .iter()
+        .find(|(pane, _)| *pane == PaneId::Logs)
+        .map_or(
+            usize::from(state.layout.height.saturating_sub(8)),
+            |(_, area)| usize::from(area.height.saturating_sub(3)),
+        )
+        .max(1)
 }
 
 fn help_key(state: &mut State, key: KeyEvent, scroll: u16) -> Outcome {
@@ -560,6 +602,11 @@ fn filter_key(state: &mut State, key: KeyEvent, pane: PaneId, mut input: String)
             state.overlay = Overlay::None;
         }
         KeyCode::Enter => state.overlay = Overlay::None,
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            input.clear();
+            state.lists.entry(pane).or_default().filter.clear();
+            state.overlay = Overlay::Filter { pane, input };
+        }
         KeyCode::Backspace => {
             input.pop();
             state.lists.entry(pane).or_default().filter = input.clone();
@@ -592,6 +639,13 @@ fn palette_key(state: &mut State, key: KeyEvent, mut palette: PaletteState) -> O
         }
         KeyCode::Tab => {
             complete(state, &mut palette);
+            state.overlay = Overlay::Palette(palette);
+            Outcome::redraw()
+        }
+        KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            palette.input.clear();
+            palette.completions = completions(state, &palette.input);
+            palette.completion_index = None;
             state.overlay = Overlay::Palette(palette);
             Outcome::redraw()
         }
@@ -698,6 +752,16 @@ pub fn run_command(state: &mut State, command: &str) -> Outcome {
             Outcome::redraw()
         }
         "save" => save_logs(state, arg),
+        "unlevelled" => {
+            state.logs.hide_unlevelled = !state.logs.hide_unlevelled;
+            let text = if state.logs.hide_unlevelled {
+                "logs: lines without a level hidden (:unlevelled shows them)"
+            } else {
+                "logs: lines without a level shown with every level filter"
+            };
+            flash(state, text, false);
+            Outcome::redraw()
+        }
         "window" => {
             match humantime::parse_duration(arg)
                 .ok()

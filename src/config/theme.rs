@@ -235,6 +235,50 @@ mod tests {
         assert_ne!(dark.border_focused, dark.border, "focus must be visible");
     }
 
+    /// On a white background ANSI 7 ("gray") and 15 ("white") text is
+    /// near-invisible: the light theme uses neither for text or borders
+    /// (white stays only on a coloured background).
+    #[test]
+    fn light_theme_text_and_borders_are_readable_on_white() {
+        use ratatui::style::Color;
+        let set = ThemeSet::load(None, false).expect("themes");
+        let light = set.get("light").expect("light");
+        let on_white = [
+            ("text", light.text),
+            ("muted", light.muted),
+            ("border", light.border),
+            ("border_focused", light.border_focused),
+            ("title", light.title),
+            ("title_focused", light.title_focused),
+            ("keybar_text", light.keybar_text),
+            ("chart_axis", light.chart_axis),
+            ("ok", light.ok),
+            ("stale", light.stale),
+            ("popup_border", light.popup_border),
+        ];
+        for (name, style) in on_white {
+            assert!(
+                !matches!(
+                    style.fg,
+                    Some(Color::Gray | Color::White | Color::Indexed(7) | Color::Indexed(15))
+                ),
+                "light theme `{name}`: {:?} is unreadable on white",
+                style.fg
+            );
+        }
+        for (name, style) in [
+            ("selected", light.selected),
+            ("keybar_key", light.keybar_key),
+        ] {
+            if matches!(style.fg, Some(Color::White | Color::Gray)) {
+                assert!(
+                    style.bg.is_some(),
+                    "`{name}`: white text needs its own background"
+                );
+            }
+        }
+    }
+
     #[test]
     fn no_color_keeps_modifiers_only() {
         let set = ThemeSet::load(None, true).expect("themes");

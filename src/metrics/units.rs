@@ -8,6 +8,8 @@ pub enum Unit {
     Percent,
     Bytes,
     BytesPerSec,
+    /// A byte rate shown in bits per second, as links are sold (network).
+    BitsPerSec,
     /// Load average: a plain number with two decimals.
     Load,
     Count,
@@ -19,6 +21,7 @@ impl Unit {
             Unit::Percent => format!("{value:.1}%"),
             Unit::Bytes => human_bytes(value),
             Unit::BytesPerSec => format!("{}/s", human_bytes(value)),
+            Unit::BitsPerSec => human_bits_per_sec(value),
             Unit::Load => format!("{value:.2}"),
             Unit::Count => format!("{value:.0}"),
         }

@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::gate_common::{confinement_cell, countdown, draw_open_detail, tier_style};
+use super::gate_common::{confinement_cell, countdown_short, draw_open_detail, tier_style};
 use crate::action::PaneId;
 use crate::app::gate::pending_rows;
 use crate::app::state::State;
@@ -42,7 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             if a.repeats > 0 {
                 what = format!("(×{}) {what}", a.repeats + 1);
             }
-            let left = a.secs_left(now_ms).map(countdown).unwrap_or_default();
+            let left = a.secs_left(now_ms).map(countdown_short).unwrap_or_default();
             let mut line = Line::from(vec![
                 Span::styled(
                     format!(" {:<8}", a.tier.name().to_uppercase()),

@@ -74,6 +74,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         lines.push(widths.row(state, alert, i == selected));
     }
     frame.render_widget(Paragraph::new(lines), table);
+    if let Some(key) = &a.open {
+        draw_open(frame, body, state, key);
+        return;
+    }
     if let Some(area) = detail {
         let alert = shown[selected];
         let text = format!(
@@ -87,6 +91,60 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             area,
         );
     }
+}
+
+/// The alert opened with Enter, over the list: every field, the info text
+/// whole and wrapped.
+fn draw_open(frame: &mut Frame, area: Rect, state: &State, key: &str) {
+    use ratatui::widgets::{Block, Borders, Clear};
+    let theme = &state.theme;
+    let label = |name: &str| Span::styled(format!(" {name:<8}"), theme.muted);
+    let lines = match state.alerts.alerts.iter().find(|a| a.key == key) {
+        None => vec![Line::styled(" this alert is no longer raised", theme.muted)],
+        Some(alert) => {
+            let level_style = match alert.level {
+                AlertLevel::Critical => theme.critical,
+                AlertLevel::Warning => theme.warning,
+            };
+            let age = human_duration(state.now.saturating_sub(alert.since).max(0) as u64);
+            let since = format!(
+                "{} ({age} ago)",
+                crate::ui::metrics::time_of_day(state, alert.since)
+            );
+            let mut lines = vec![
+                Line::from(vec![
+                    label("alert"),
+                    Span::styled(inert(&alert.name), theme.title_focused),
+                    Span::styled(if alert.silenced { " (silenced)" } else { "" }, theme.muted),
+                ]),
+                Line::from(vec![
+                    label("level"),
+                    Span::styled(level_label(alert.level), level_style),
+                    Span::styled(format!("  since {since}"), theme.text),
+                ]),
+                Line::from(vec![
+                    label("value"),
+                    Span::styled(inert(&alert.value), theme.text),
+                    Span::styled(format!("  chart {}", inert(&alert.chart)), theme.text),
+                ]),
+                Line::default(),
+            ];
+            lines.push(Line::styled(format!(" {}", inert(&alert.info)), theme.text));
+            lines
+        }
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.popup_border)
+        .title(Span::styled(" alert ", theme.title_focused))
+        .style(theme.popup);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
 }
 
 fn status_line(state: &State, shown: usize) -> Line<'static> {
@@ -436,5 +494,41 @@ mod tests {
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit_right("7", 3), "  7");
         assert_eq!(fit("x", 0), "");
+    }
+}
+
+#[cfg(test)]
+mod open_tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    use crate::action::Action;
+    use crate::app::update;
+
+    /// Enter opens the selected alert whole (name, level, since, chart,
+    /// value, the full info text); the key bar offers closing it; Esc closes.
+    #[test]
+    fn enter_opens_the_selected_alert() {
+        for (w, h) in [(80u16, 24u16), (200, 60)] {
+            let mut state = crate::testing::populated_state("dark");
+            update::resize(&mut state, w, h);
+            update::apply_action(&mut state, Action::FocusAlerts);
+            let first = state.alerts.alerts[0].clone();
+            update::handle_key(
+                &mut state,
+                KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
+            );
+            assert_eq!(state.alerts.open.as_deref(), Some(first.key.as_str()));
+            let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("backend");
+            terminal.draw(|f| crate::ui::draw(f, &state)).expect("draw");
+            let screen = format!("{:?}", terminal.backend());
+            assert!(screen.contains(" alert "), "{screen}");
+            assert!(screen.contains("ago)"), "{screen}");
+            assert!(screen.contains("Esc  close"), "{screen}");
+            insta::assert_snapshot!(format!("alert_open_{w}x{h}"), terminal.backend());
+            update::handle_key(&mut state, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+            assert_eq!(state.alerts.open, None);
+        }
     }
 }

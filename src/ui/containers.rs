@@ -121,8 +121,8 @@ impl Column {
             Column::Cpu => 6,
             Column::Mem if wide_mem => 19,
             Column::Mem => 9,
-            Column::Up => 7,
-            Column::Restarts => 3,
+            Column::Up => 12,
+            Column::Restarts => 4,
             Column::Health => 9,
             Column::Image => 22,
             Column::Status => 18,
@@ -167,20 +167,39 @@ fn draw_list(frame: &mut Frame, area: Rect, state: &State) {
     if rows.is_empty() {
         let text = if state.containers.containers.is_empty() {
             match state.containers.engine {
-                EngineStatus::Connecting => " waiting for the engine…",
-                _ => " no containers on this host",
+                EngineStatus::Connecting => " waiting for the engine…".to_string(),
+                _ => " no containers on this host".to_string(),
             }
         } else {
-            " no container matches the filter (Esc clears it)"
+            format!(
+                " no container matches the filter ({} clears it)",
+                super::key(state, PaneId::Containers, crate::action::Action::Back)
+            )
         };
         frame.render_widget(Paragraph::new(Line::styled(text, theme.muted)), body);
         return;
     }
     let (columns, wide_mem) = columns_for(body.width);
+    // The sorted column says so, and which way (`s` cycles, `r` reverses).
+    let sorted = sorted_column(state.containers.sort);
+    let arrow = if state.containers.sort_reversed {
+        "▲"
+    } else {
+        "▼"
+    };
     let header = Row::new(
         columns
             .iter()
-            .map(|c| Cell::from(c.title()))
+            .map(|c| {
+                if *c == sorted {
+                    Cell::from(Span::styled(
+                        format!("{}{arrow}", c.title()),
+                        theme.title_focused,
+                    ))
+                } else {
+                    Cell::from(c.title())
+                }
+            })
             .collect::<Vec<_>>(),
     )
     .style(theme.muted);
@@ -239,6 +258,19 @@ fn draw_list(frame: &mut Frame, area: Rect, state: &State) {
     frame.render_stateful_widget(table, body, &mut table_state);
 }
 
+/// The column a sort order is by.
+fn sorted_column(sort: crate::app::containers::SortColumn) -> Column {
+    use crate::app::containers::SortColumn;
+    match sort {
+        SortColumn::Name => Column::Name,
+        SortColumn::State => Column::State,
+        SortColumn::Cpu => Column::Cpu,
+        SortColumn::Memory => Column::Mem,
+        SortColumn::Uptime => Column::Up,
+        SortColumn::Restarts => Column::Restarts,
+    }
+}
+
 fn cell_text(
     col: Column,
     c: &Container,
@@ -274,8 +306,16 @@ fn cell_text(
             }
             _ => "-".into(),
         },
-        Column::Up => match c.started_at {
-            Some(t) if c.is_running() => human_duration(now.saturating_sub(t).max(0) as u64),
+        // Running: for how long. Stopped: its exit code and how long ago.
+        Column::Up => match (c.started_at, c.exit_code) {
+            (Some(t), _) if c.is_running() => human_duration(now.saturating_sub(t).max(0) as u64),
+            (_, Some(code)) => match c.finished_at {
+                Some(t) => format!(
+                    "⏹{code} {}",
+                    human_duration(now.saturating_sub(t).max(0) as u64)
+                ),
+                None => format!("⏹{code}"),
+            },
             _ => "-".into(),
         },
         Column::Restarts => c
@@ -309,7 +349,19 @@ fn draw_detail(frame: &mut Frame, area: Rect, state: &State, detail: &DetailStat
     if detail.gone {
         title.push(Span::styled("  removed", theme.critical));
     }
-    title.push(Span::styled("  Esc back · v reveal", theme.muted));
+    title.push(Span::styled(
+        format!(
+            "  {} back · {} reveal · {} logs",
+            super::key(state, PaneId::Containers, crate::action::Action::Back),
+            super::key(state, PaneId::Containers, crate::action::Action::Reveal),
+            super::key(
+                state,
+                PaneId::Containers,
+                crate::action::Action::ContainerLogs
+            )
+        ),
+        theme.muted,
+    ));
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     frame.render_widget(Paragraph::new(Line::from(title)), head);
     let (info_area, logs_area) = if body.width >= 140 {
@@ -407,7 +459,7 @@ fn draw_info(frame: &mut Frame, area: Rect, state: &State, detail: &DetailState)
         } else {
             "***".into()
         };
-        let style = if i == detail.env_selected {
+        let style = if detail.env_touched && i == detail.env_selected {
             selected_line = lines.len();
             theme.selected
         } else {
@@ -586,6 +638,7 @@ mod tests {
             logs: Default::default(),
             dropped: 0,
             env_selected: 1,
+            env_touched: true,
             revealed: [0].into_iter().collect(),
             scroll: 0,
             gone: false,
@@ -626,6 +679,47 @@ mod tests {
         let mut s = state();
         s.layout.maximised = true;
         insta::assert_snapshot!(render(&s, 200, 60).backend());
+    }
+
+    /// Exited containers show their exit code and how long ago; the sorted
+    /// column is marked with its direction.
+    #[test]
+    fn exit_code_age_and_sorted_column() {
+        let mut s = state();
+        let batch = s
+            .containers
+            .containers
+            .values_mut()
+            .find(|c| c.name == "batch")
+            .expect("batch");
+        batch.finished_at = Some(NOW - 300);
+        s.containers.sort = crate::app::containers::SortColumn::Restarts;
+        s.containers.sort_reversed = true;
+        s.layout.maximised = true;
+        let terminal = render(&s, 200, 60);
+        let screen = format!("{:?}", terminal.backend());
+        assert!(screen.contains("⏹137 5m00s"), "{screen}");
+        assert!(screen.contains("RST▲"), "{screen}");
+        assert!(!screen.contains("NAME▼"), "{screen}");
+        insta::assert_snapshot!(terminal.backend());
+    }
+
+    /// A detail opens at its top (image, command, state), not scrolled to
+    /// the environment; moving into the env scrolls there.
+    #[test]
+    fn detail_opens_at_the_top() {
+        let mut s = with_detail(state());
+        let d = s.containers.detail.as_mut().expect("detail");
+        d.env_touched = false;
+        d.env_selected = 0;
+        d.revealed.clear();
+        let screen = format!("{:?}", render(&s, 80, 24).backend());
+        assert!(
+            screen.contains("image    localhost/bed-busybox"),
+            "{screen}"
+        );
+        assert!(screen.contains("command"), "{screen}");
+        insta::assert_snapshot!(render(&s, 80, 24).backend());
     }
 
     #[test]

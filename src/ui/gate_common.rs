@@ -41,14 +41,27 @@ pub fn date_time_of(state: &State, ms: i64) -> String {
     super::format_time(state, ms, "%Y-%m-%d %H:%M:%S")
 }
 
-/// A countdown like `14:59`, `1h02m`, or `expired`.
+/// A countdown that reads as one, not as a time of day: `⏳ 14m59s`,
+/// `⏳ 1h02m`, `⏳ 42s`, or `expired`.
 pub fn countdown(secs: i64) -> String {
+    if secs <= 0 {
+        "expired".into()
+    } else {
+        format!("⏳ {}", countdown_short(secs))
+    }
+}
+
+/// The same without the hourglass, for a list column (`14m59s`, at most
+/// 7 columns).
+pub fn countdown_short(secs: i64) -> String {
     if secs <= 0 {
         "expired".into()
     } else if secs >= 3600 {
         format!("{}h{:02}m", secs / 3600, secs % 3600 / 60)
+    } else if secs >= 60 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
     } else {
-        format!("{}:{:02}", secs / 60, secs % 60)
+        format!("{secs}s")
     }
 }
 
@@ -377,5 +390,26 @@ pub fn confinement_words(a: &ActionView) -> String {
     match &a.confined {
         Some(profile) => format!("confined (profile {})", inert(profile)),
         None => "UNCONFINED: the proposer could have gone around the gate".into(),
+    }
+}
+
+#[cfg(test)]
+mod countdown_tests {
+    use super::countdown;
+
+    #[test]
+    fn countdowns_do_not_look_like_clock_times() {
+        assert_eq!(countdown(898), "⏳ 14m58s");
+        assert_eq!(countdown(3720), "⏳ 1h02m");
+        assert_eq!(countdown(42), "⏳ 42s");
+        assert_eq!(countdown(0), "expired");
+        assert_eq!(super::countdown_short(898), "14m58s");
+        for secs in [1, 59, 60, 899, 3599, 3600, 86_399] {
+            assert!(
+                !countdown(secs).contains(':'),
+                "{secs}: {}",
+                countdown(secs)
+            );
+        }
     }
 }

@@ -193,10 +193,12 @@ fn pending_span(state: &State) -> Span<'static> {
 }
 
 fn clock(state: &State) -> String {
+    // Local time says its zone too (as an offset: the OS zone name is not
+    // known portably), so a clock time is never ambiguous.
     let fmt = if state.utc {
         "%H:%M:%S UTC"
     } else {
-        "%H:%M:%S"
+        "%H:%M:%S %:z"
     };
     super::format_time(state, state.now * 1000, fmt)
 }

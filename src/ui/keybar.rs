@@ -1,23 +1,31 @@
-//! The bottom bar: the keys that apply in the focused pane, generated from
-//! the active keymap, or a flash message, or the filter being typed.
+//! The bottom bar: the keys that apply where the operator is — a popup, a
+//! detail view, an input line or the focused pane — generated from the
+//! active keymap, or a flash message. It fits its width by priority: a hint
+//! is dropped whole (the least useful first), never cut.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::action::Action;
+use crate::action::{Action, PaneId};
+use crate::app::gate::GatePopup;
 use crate::app::state::{Overlay, State};
 use crate::config::keymap::{Context, Keymap};
+use crate::gate::Tier;
 
-/// Global actions worth a place in the bar on every pane.
-const GLOBAL_HINTS: [Action; 5] = [
-    Action::Help,
-    Action::Palette,
-    Action::FocusNext,
-    Action::Maximise,
-    Action::Quit,
+/// Global actions worth a place in the bar on every pane, with their
+/// priority (0 is kept longest).
+const GLOBAL_HINTS: [(Action, usize); 5] = [
+    (Action::Help, 0),
+    (Action::Quit, 1),
+    (Action::Palette, 6),
+    (Action::FocusNext, 7),
+    (Action::Maximise, 8),
 ];
+
+/// One hint: key label, what it does, priority (0 first).
+type Hint = (String, &'static str, usize);
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
@@ -33,53 +41,327 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         );
         return;
     }
-    let hints = match &state.overlay {
-        Overlay::Filter { .. } => vec![
-            ("Enter".to_string(), "keep filter"),
-            ("Esc".to_string(), "clear filter"),
-        ],
-        Overlay::Palette(_) => vec![
-            ("Tab".to_string(), "complete"),
-            ("Enter".to_string(), "run"),
-            ("Esc".to_string(), "close"),
-        ],
-        Overlay::Help { .. } | Overlay::ConnectionLog { .. } | Overlay::NotifyLog { .. } => vec![
-            ("↑↓".to_string(), "scroll"),
-            ("any key".to_string(), "close"),
-        ],
-        Overlay::ConfirmQuit { .. } => vec![
-            ("y".to_string(), "quit, cancel pending"),
-            ("any key".to_string(), "stay"),
-        ],
-        Overlay::None => pane_hints(state),
-    };
-    let mut spans = Vec::new();
-    for (key, desc) in hints {
-        spans.push(Span::styled(format!(" {key} "), theme.keybar_key));
-        spans.push(Span::styled(format!(" {desc} "), theme.keybar_text));
-    }
+    let fields = hints(state)
+        .into_iter()
+        .map(|(key, desc, priority)| {
+            (
+                priority,
+                vec![
+                    Span::styled(format!(" {key} "), theme.keybar_key),
+                    Span::styled(format!(" {desc} "), theme.keybar_text),
+                ],
+            )
+        })
+        .collect();
+    let spans = super::fit_fields(fields, usize::from(area.width));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// (key label, description) for the focused pane's own bindings first, then
-/// the list bindings, then a few global ones.
-fn pane_hints(state: &State) -> Vec<(String, &'static str)> {
-    let pane = state.layout.focus;
-    let mut hints = Vec::new();
-    for context in Keymap::contexts_for(pane) {
-        for (action, keys) in state.keymap.bindings(context) {
-            let wanted = match context {
-                Context::Global => GLOBAL_HINTS.contains(&action),
-                Context::Lists => matches!(action, Action::Filter | Action::Open),
-                Context::Pane(_) => true,
+/// The hints of the context the operator is in, most specific first.
+pub fn hints(state: &State) -> Vec<Hint> {
+    let fixed = |list: &[(&str, &'static str)]| -> Vec<Hint> {
+        list.iter()
+            .enumerate()
+            .map(|(i, (k, d))| (k.to_string(), *d, i))
+            .collect()
+    };
+    if let Some(popup) = &state.gate.popup {
+        return match popup {
+            GatePopup::Approve { id, .. } => {
+                let tier = state.gate.actions.get(id).map(|a| a.tier);
+                if tier == Some(Tier::Confirm) {
+                    fixed(&[
+                        ("type host", "to confirm"),
+                        ("Enter", "approve"),
+                        ("Esc", "back out"),
+                        ("Ctrl-U", "clear"),
+                        ("↑↓ PgUp PgDn", "scroll"),
+                    ])
+                } else {
+                    fixed(&[
+                        ("y", "approve"),
+                        ("n Esc", "cancel"),
+                        ("↑↓ PgUp PgDn", "scroll"),
+                    ])
+                }
+            }
+            GatePopup::Reject { .. } => fixed(&[
+                ("Enter", "reject with this reason"),
+                ("Esc", "cancel"),
+                ("Ctrl-U", "clear"),
+            ]),
+        };
+    }
+    match &state.overlay {
+        Overlay::Filter { pane, .. } => {
+            let what = if *pane == PaneId::Logs {
+                ("Enter", "keep search")
+            } else {
+                ("Enter", "keep filter")
             };
-            if wanted && !hints.iter().any(|(_, a): &(String, Action)| *a == action) {
-                hints.push((keys[0].label(), action));
+            let clear = if *pane == PaneId::Logs {
+                ("Esc", "clear search")
+            } else {
+                ("Esc", "clear filter")
+            };
+            fixed(&[what, clear, ("Ctrl-U", "clear line")])
+        }
+        Overlay::Palette(_) => fixed(&[
+            ("Tab", "complete"),
+            ("Enter", "run"),
+            ("Esc", "close"),
+            ("Ctrl-U", "clear line"),
+        ]),
+        Overlay::Help { .. } | Overlay::ConnectionLog { .. } | Overlay::NotifyLog { .. } => {
+            fixed(&[("↑↓", "scroll"), ("any key", "close")])
+        }
+        Overlay::ConfirmQuit { .. } => fixed(&[("y", "quit, cancel pending"), ("any key", "stay")]),
+        Overlay::None => pane_hints(state),
+    }
+}
+
+/// Whether `action` can do something here and now: container actions the
+/// selected container's state allows, and Enter only where a detail opens.
+fn offered(state: &State, pane: PaneId, action: Action) -> bool {
+    match action {
+        Action::Open => true,
+        Action::Restart | Action::Stop | Action::Start | Action::Kill => {
+            crate::app::containers::allowed(state, action)
+        }
+        // Do nothing in a container's detail.
+        Action::Sort | Action::SortReverse | Action::Filter => {
+            !(pane == PaneId::Containers && state.containers.detail.is_some())
+        }
+        _ => true,
+    }
+}
+
+/// The focused pane's own bindings first, then the list bindings, then a
+/// few global ones; in a container's detail, what the detail does.
+fn pane_hints(state: &State) -> Vec<Hint> {
+    let pane = state.layout.focus;
+    let detail = pane == PaneId::Containers && state.containers.detail.is_some();
+    let mut hints: Vec<Hint> = Vec::new();
+    let push = |hints: &mut Vec<Hint>, action: Action, priority: usize| {
+        if hints.iter().any(|(_, d, _)| *d == action.description()) {
+            return;
+        }
+        if let Some(key) = state.keymap.key_label(pane, action) {
+            hints.push((key, action.description(), priority));
+        }
+    };
+    let open_detail = match pane {
+        PaneId::Logs => state.logs.open.is_some(),
+        PaneId::Alerts => state.alerts.open.is_some(),
+        _ => false,
+    };
+    if open_detail {
+        return vec![
+            (
+                state
+                    .keymap
+                    .key_label(pane, Action::Back)
+                    .unwrap_or_default(),
+                "close",
+                0,
+            ),
+            (
+                state
+                    .keymap
+                    .key_label(pane, Action::Open)
+                    .unwrap_or_default(),
+                "close",
+                1,
+            ),
+        ];
+    }
+    if detail {
+        push(&mut hints, Action::Back, 0);
+    }
+    for context in Keymap::contexts_for(pane) {
+        for (i, (action, _)) in state.keymap.bindings(context).into_iter().enumerate() {
+            if !offered(state, pane, action) {
+                continue;
+            }
+            let priority = match context {
+                Context::Pane(_) => Some(2 + i),
+                Context::Lists if detail => {
+                    matches!(action, Action::PageUp | Action::PageDown).then_some(3)
+                }
+                Context::Lists => matches!(action, Action::Filter | Action::Open).then_some(2),
+                Context::Global => GLOBAL_HINTS
+                    .iter()
+                    .find(|(a, _)| *a == action)
+                    .map(|(_, p)| if *p < 2 { *p } else { *p + 20 }),
+            };
+            if let Some(priority) = priority {
+                push(&mut hints, action, priority);
             }
         }
     }
     hints
-        .into_iter()
-        .map(|(k, a)| (k, a.description()))
-        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::app::update;
+    use crate::testing::populated_state;
+
+    /// The bar alone, as drawn at `width` columns.
+    fn bar(state: &State, width: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(width, 1)).expect("backend");
+        terminal.draw(|f| draw(f, f.area(), state)).expect("draw");
+        let buffer = terminal.backend().buffer();
+        (0..width)
+            .map(|x| buffer[(x, 0)].symbol().to_string())
+            .collect()
+    }
+
+    fn state(keymap: &str) -> State {
+        let mut state = populated_state("dark");
+        state.keymap = Keymap::load(keymap, None).expect("keymap");
+        update::resize(&mut state, 200, 60);
+        state
+    }
+
+    fn select_container(state: &mut State, name: &str) {
+        update::apply_action(state, Action::FocusContainers);
+        let at = state
+            .containers
+            .visible("")
+            .iter()
+            .position(|c| c.name == name)
+            .expect("container");
+        state.lists.entry(PaneId::Containers).or_default().selected = at;
+        crate::app::containers::note_selection(state);
+    }
+
+    /// Puts a state into one context.
+    type Setup = Box<dyn Fn(&mut State)>;
+
+    /// Each context's bar at 80 and 200 columns under both keymaps: hints
+    /// come from the keymap, fit whole, and follow the context.
+    #[test]
+    fn the_bar_follows_the_context_and_fits_its_width() {
+        let mut out = String::new();
+        for keymap in ["default", "vim"] {
+            let contexts: Vec<(&str, Setup)> = vec![
+                (
+                    "metrics",
+                    Box::new(|s| {
+                        update::apply_action(s, Action::FocusMetrics);
+                    }),
+                ),
+                (
+                    "logs",
+                    Box::new(|s| {
+                        update::apply_action(s, Action::FocusLogs);
+                    }),
+                ),
+                (
+                    "alerts",
+                    Box::new(|s| {
+                        update::apply_action(s, Action::FocusAlerts);
+                    }),
+                ),
+                (
+                    "containers running",
+                    Box::new(|s| select_container(s, "web")),
+                ),
+                (
+                    "containers exited",
+                    Box::new(|s| select_container(s, "migrate")),
+                ),
+                (
+                    "container detail",
+                    Box::new(|s| {
+                        select_container(s, "web");
+                        update::apply_action(s, Action::Open);
+                    }),
+                ),
+                (
+                    "actions",
+                    Box::new(|s| {
+                        update::apply_action(s, Action::FocusActions);
+                    }),
+                ),
+                (
+                    "approve popup",
+                    Box::new(|s| {
+                        update::apply_action(s, Action::FocusActions);
+                        update::apply_action(s, Action::Approve);
+                    }),
+                ),
+                (
+                    "filter input",
+                    Box::new(|s| {
+                        update::apply_action(s, Action::FocusContainers);
+                        update::apply_action(s, Action::Filter);
+                    }),
+                ),
+                (
+                    "palette",
+                    Box::new(|s| {
+                        update::apply_action(s, Action::Palette);
+                    }),
+                ),
+            ];
+            for (name, setup) in contexts {
+                let mut s = state(keymap);
+                setup(&mut s);
+                s.flash = None;
+                for width in [80u16, 200] {
+                    let text = bar(&s, width);
+                    // Whole hints only: the bar ends with a description.
+                    let shown = text.trim_end();
+                    assert!(
+                        hints(&s).iter().any(|h| shown.ends_with(h.1)),
+                        "{keymap} {name} {width}: cut: {text:?}"
+                    );
+                    out.push_str(&format!(
+                        "{keymap:<7} {name:<18} {width:>3} |{}|\n",
+                        text.trim_end()
+                    ));
+                }
+            }
+        }
+        insta::assert_snapshot!("keybar_contexts", out);
+    }
+
+    #[test]
+    fn container_keys_follow_its_state_and_enter_where_a_detail_opens() {
+        let mut s = state("default");
+        select_container(&mut s, "web");
+        let descs =
+            |s: &State| -> Vec<&'static str> { hints(s).into_iter().map(|h| h.1).collect() };
+        let running = descs(&s);
+        assert!(running.contains(&Action::Stop.description()));
+        assert!(running.contains(&Action::Restart.description()));
+        assert!(!running.contains(&Action::Start.description()));
+        select_container(&mut s, "migrate");
+        let exited = descs(&s);
+        assert!(exited.contains(&Action::Start.description()));
+        assert!(!exited.contains(&Action::Stop.description()));
+        assert!(!exited.contains(&Action::Kill.description()));
+        // T on a running container proposes nothing.
+        select_container(&mut s, "web");
+        let outcome = update::apply_action(&mut s, Action::Start);
+        assert!(outcome.effects.is_empty(), "{:?}", outcome.effects);
+        assert!(
+            s.flash
+                .as_ref()
+                .is_some_and(|f| f.is_error && f.text.contains("running"))
+        );
+        // Logs and Alerts open a detail (Enter); Metrics has none to open.
+        for pane in [Action::FocusLogs, Action::FocusAlerts] {
+            update::apply_action(&mut s, pane);
+            assert!(descs(&s).contains(&Action::Open.description()), "{pane:?}");
+        }
+        update::apply_action(&mut s, Action::FocusMetrics);
+        assert!(!descs(&s).contains(&Action::Open.description()));
+    }
 }

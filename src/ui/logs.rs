@@ -4,10 +4,14 @@
 //! Only the rows on screen are built: the pane walks back from the bottom of
 //! the view until the area is full, so a 50 000-line buffer or a 16 KiB line
 //! costs no more than what is visible (wrap included).
+//!
+//! Colours in log lines (SGR sequences, already inert as `␛[31m`) are drawn
+//! as colours when they are a safe subset — colours and bold, nothing else —
+//! and every other sequence stays visible as inert text.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthChar;
@@ -19,8 +23,10 @@ use crate::app::state::State;
 use crate::config::Theme;
 use crate::logs::{Level, LogLine, SourceHealth};
 
-/// Widest source column; longer names are cut.
-const SOURCE_WIDTH: usize = 16;
+/// Widest source column (and at most half the pane, so the text keeps its
+/// room); a longer name keeps its end, which tells containers apart
+/// (`…tb-worker`).
+const SOURCE_WIDTH: usize = 40;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     if area.height == 0 || area.width == 0 {
@@ -35,25 +41,48 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let body_height = area.height.saturating_sub(1);
     let body = Rect::new(area.x, area.y, area.width, body_height);
     let status = Rect::new(area.x, area.y + body_height, area.width, 1);
-    let search = state
+    let term = state
         .lists
         .get(&PaneId::Logs)
         .map(|l| l.filter.as_str())
         .unwrap_or("");
-    let rows = visible_rows(pane, state, search, body.width, usize::from(body.height));
+    let search = crate::app::logs::search_regex(term);
+    let rows = visible_rows(
+        pane,
+        state,
+        search.as_ref(),
+        body.width,
+        usize::from(body.height),
+    );
     if rows.is_empty() {
         frame.render_widget(Paragraph::new(empty_note(state)), body);
     } else {
         frame.render_widget(Paragraph::new(rows), body);
     }
-    frame.render_widget(Paragraph::new(status_line(pane, &state.theme)), status);
+    let count = search
+        .as_ref()
+        .map(|re| (term, crate::app::logs::match_count(pane, re)));
+    let follow_key = super::key(state, PaneId::Logs, crate::action::Action::Bottom);
+    if let Some(line) = &pane.open {
+        draw_open_line(frame, body, state, line);
+    }
+    frame.render_widget(
+        Paragraph::new(status_line(
+            pane,
+            &state.theme,
+            count,
+            &follow_key,
+            usize::from(status.width),
+        )),
+        status,
+    );
 }
 
 /// The rows to draw, top to bottom, at most `height`.
 fn visible_rows(
     pane: &LogsPane,
     state: &State,
-    search: &str,
+    search: Option<&regex::Regex>,
     width: u16,
     height: usize,
 ) -> Vec<Line<'static>> {
@@ -66,11 +95,14 @@ fn visible_rows(
         .map(|l| l.source.chars().count())
         .max()
         .unwrap_or(0)
-        .min(SOURCE_WIDTH);
+        .min(SOURCE_WIDTH)
+        .min(usize::from(width) / 2);
     let mut rows: Vec<Line<'static>> = Vec::new();
-    // Newest first; each line's rows are prepended as a block.
-    for line in lines {
-        let segments = segments(line, state, source_width, search);
+    // Newest first; each line's rows are prepended as a block. The bottom
+    // line is the search's current match when it matches.
+    for (i, line) in lines.into_iter().enumerate() {
+        let current = i == 0 && !pane.follow;
+        let segments = segments(line, state, source_width, search, current);
         let mut block = if pane.wrap {
             wrap_segments(&segments, usize::from(width), height)
         } else {
@@ -92,16 +124,17 @@ fn visible_rows(
     rows
 }
 
-/// The styled pieces of one line: time, source, level, text with search
-/// matches highlighted.
+/// The styled pieces of one line: time, source, level, text in its own
+/// colours with search matches highlighted (the current match stronger).
 fn segments(
     line: &LogLine,
     state: &State,
     source_width: usize,
-    search: &str,
+    search: Option<&regex::Regex>,
+    current: bool,
 ) -> Vec<(String, Style)> {
     let theme = &state.theme;
-    let source: String = line.source.chars().take(source_width).collect();
+    let source = fit_source(&line.source, source_width);
     let mut out = vec![
         (format!("{} ", format_time(line.t, state.utc)), theme.muted),
         (format!("{source:<source_width$} "), theme.title),
@@ -116,22 +149,219 @@ fn segments(
         Some(Level::Debug) => theme.muted,
         _ => theme.text,
     };
-    if search.is_empty() {
-        out.push((line.text.clone(), text_style));
-        return out;
-    }
-    let mut rest = line.text.as_str();
-    while let Some(at) = rest.find(search) {
-        if at > 0 {
-            out.push((rest[..at].to_string(), text_style));
+    let runs = sgr_runs(&line.text, text_style);
+    match search {
+        None => out.extend(runs),
+        Some(re) => {
+            let style = if current {
+                theme.selected
+            } else {
+                theme.highlight
+            };
+            out.extend(highlight(runs, re, style));
         }
-        out.push((search.to_string(), theme.highlight));
-        rest = &rest[at + search.len()..];
-    }
-    if !rest.is_empty() {
-        out.push((rest.to_string(), text_style));
     }
     out
+}
+
+/// The line opened with Enter, over the pane's lines: its fields, then
+/// the whole text wrapped (in its own colours, escapes inert).
+fn draw_open_line(frame: &mut Frame, area: Rect, state: &State, line: &LogLine) {
+    use ratatui::widgets::{Block, Borders, Clear, Wrap};
+    let theme = &state.theme;
+    let secs = line.t.div_euclid(1_000_000_000);
+    let date = super::format_time(state, secs * 1000, "%Y-%m-%d");
+    let label = |name: &str| Span::styled(format!(" {name:<7}"), theme.muted);
+    let mut lines = vec![
+        Line::from(vec![
+            label("time"),
+            Span::styled(
+                format!("{date} {}", format_time(line.t, state.utc)),
+                theme.text,
+            ),
+            Span::styled(if state.utc { " UTC" } else { "" }, theme.muted),
+        ]),
+        Line::from(vec![
+            label("source"),
+            Span::styled(line.source.to_string(), theme.text),
+        ]),
+        Line::from(vec![
+            label("level"),
+            Span::styled(
+                line.level.map_or("none", Level::label).to_string(),
+                level_style(line.level, theme),
+            ),
+        ]),
+        Line::from(vec![
+            label("length"),
+            Span::styled(
+                format!("{} characters", line.text.chars().count()),
+                theme.text,
+            ),
+        ]),
+        Line::default(),
+    ];
+    let text: Vec<Span<'static>> = sgr_runs(&line.text, theme.text)
+        .into_iter()
+        .map(|(t, s)| Span::styled(t, s))
+        .collect();
+    lines.push(Line::from(text));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.popup_border)
+        .title(Span::styled(" log line ", theme.title_focused))
+        .style(theme.popup);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        area,
+    );
+}
+
+/// A source name in `width` columns: whole, or `…` and its end.
+fn fit_source(name: &str, width: usize) -> String {
+    let count = name.chars().count();
+    if count <= width {
+        return name.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let tail: String = name.chars().skip(count + 1 - width).collect();
+    format!("…{tail}")
+}
+
+/// Splits styled runs at the matches of `re` in their joined text and
+/// gives the matched parts `style`.
+fn highlight(runs: Vec<(String, Style)>, re: &regex::Regex, style: Style) -> Vec<(String, Style)> {
+    let plain: String = runs.iter().map(|(t, _)| t.as_str()).collect();
+    let matches: Vec<(usize, usize)> = re
+        .find_iter(&plain)
+        .filter(|m| !m.is_empty())
+        .map(|m| (m.start(), m.end()))
+        .collect();
+    if matches.is_empty() {
+        return runs;
+    }
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    for (text, run_style) in runs {
+        let end = at + text.len();
+        let mut cut = at;
+        for &(m_start, m_end) in &matches {
+            let (from, to) = (m_start.max(at), m_end.min(end));
+            if from >= to {
+                continue;
+            }
+            if from > cut {
+                out.push((plain[cut..from].to_string(), run_style));
+            }
+            out.push((plain[from..to].to_string(), style));
+            cut = to;
+        }
+        if cut < end {
+            out.push((plain[cut..end].to_string(), run_style));
+        }
+        at = end;
+    }
+    out
+}
+
+/// The inert text with its SGR sequences (`␛[1;31m`) turned into styles:
+/// the 16 colours, 256-colour and RGB foregrounds and backgrounds, bold,
+/// and resets. Any other sequence, or an SGR with other attributes in it
+/// (blink, conceal, …), stays as visible inert text.
+pub fn sgr_runs(text: &str, base: Style) -> Vec<(String, Style)> {
+    let mut out: Vec<(String, Style)> = Vec::new();
+    let mut style = base;
+    let mut plain = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("␛[") {
+        let after = &rest[at + "␛[".len()..];
+        let params_len = after
+            .find(|c: char| !(c.is_ascii_digit() || c == ';'))
+            .unwrap_or(after.len());
+        let applied = (after[params_len..].starts_with('m'))
+            .then(|| apply_sgr(style, base, &after[..params_len]))
+            .flatten();
+        match applied {
+            Some(next) => {
+                plain.push_str(&rest[..at]);
+                if !plain.is_empty() {
+                    out.push((std::mem::take(&mut plain), style));
+                }
+                style = next;
+                rest = &after[params_len + 1..];
+            }
+            None => {
+                plain.push_str(&rest[..at + "␛[".len()]);
+                rest = after;
+            }
+        }
+    }
+    plain.push_str(rest);
+    if !plain.is_empty() || out.is_empty() {
+        out.push((plain, style));
+    }
+    out
+}
+
+/// The style after one SGR sequence, or `None` when it holds anything
+/// beyond colours, bold and resets.
+fn apply_sgr(mut style: Style, base: Style, params: &str) -> Option<Style> {
+    let codes: Vec<u16> = if params.is_empty() {
+        vec![0]
+    } else {
+        params
+            .split(';')
+            .map(|p| {
+                if p.is_empty() {
+                    Some(0)
+                } else {
+                    p.parse().ok()
+                }
+            })
+            .collect::<Option<Vec<u16>>>()?
+    };
+    let mut i = 0;
+    while i < codes.len() {
+        let code = codes[i];
+        match code {
+            0 => style = base,
+            1 => style = style.add_modifier(Modifier::BOLD),
+            22 => style = style.remove_modifier(Modifier::BOLD),
+            30..=37 => style = style.fg(Color::Indexed((code - 30) as u8)),
+            90..=97 => style = style.fg(Color::Indexed((code - 90 + 8) as u8)),
+            40..=47 => style = style.bg(Color::Indexed((code - 40) as u8)),
+            100..=107 => style = style.bg(Color::Indexed((code - 100 + 8) as u8)),
+            39 => style.fg = base.fg,
+            49 => style.bg = base.bg,
+            38 | 48 => {
+                let (color, used) = extended_color(&codes[i + 1..])?;
+                style = if code == 38 {
+                    style.fg(color)
+                } else {
+                    style.bg(color)
+                };
+                i += used;
+            }
+            _ => return None,
+        }
+        i += 1;
+    }
+    Some(style)
+}
+
+/// `5;N` (256 colours) or `2;R;G;B`, and how many codes it took.
+fn extended_color(codes: &[u16]) -> Option<(Color, usize)> {
+    let byte = |i: usize| codes.get(i).and_then(|c| u8::try_from(*c).ok());
+    match codes.first()? {
+        5 => Some((Color::Indexed(byte(1)?), 2)),
+        2 => Some((Color::Rgb(byte(1)?, byte(2)?, byte(3)?), 4)),
+        _ => None,
+    }
 }
 
 fn level_style(level: Option<Level>, theme: &Theme) -> Style {
@@ -194,7 +424,11 @@ fn empty_note(state: &State) -> Vec<Line<'static>> {
         if pane.buffer.is_empty() {
             " No log lines yet.".to_string()
         } else {
-            " No lines in this view (o: source, l: level).".to_string()
+            format!(
+                " No lines in this view ({}: source, {}: level).",
+                super::key(state, PaneId::Logs, crate::action::Action::Source),
+                super::key(state, PaneId::Logs, crate::action::Action::LevelFilter)
+            )
         },
         theme.muted,
     )];
@@ -229,59 +463,104 @@ fn health_style(health: SourceHealth, theme: &Theme) -> Style {
     }
 }
 
-/// `FOLLOW │ all sources │ level all │ 0 dropped │ ● journal ● betterstack`.
-fn status_line(pane: &LogsPane, theme: &Theme) -> Line<'static> {
-    let mut spans = Vec::new();
+/// `FOLLOW │ all sources │ level all │ /db 3/17 │ 0 dropped │ ● journal`,
+/// fitted to `width`: fields are dropped whole by priority (a source's
+/// message first, follow state last), never cut mid-value.
+fn status_line(
+    pane: &LogsPane,
+    theme: &Theme,
+    search: Option<(&str, crate::app::logs::MatchCount)>,
+    follow_key: &str,
+    width: usize,
+) -> Line<'static> {
+    let sep = || Span::styled("│ ", theme.muted);
+    let mut fields: Vec<(usize, Vec<Span<'static>>)> = Vec::new();
     if pane.follow {
-        spans.push(Span::styled(" FOLLOW ", theme.ok));
+        fields.push((0, vec![Span::styled(" FOLLOW ", theme.ok)]));
     } else {
         let unseen = if pane.unseen > 0 {
             format!(" +{} new", pane.unseen)
         } else {
             String::new()
         };
-        spans.push(Span::styled(
-            format!(" PAUSED{unseen} (G follows) "),
-            theme.warning,
+        fields.push((
+            0,
+            vec![Span::styled(
+                format!(" PAUSED{unseen} ({follow_key} follows) "),
+                theme.warning,
+            )],
         ));
     }
-    let sep = || Span::styled("│ ", theme.muted);
-    spans.push(sep());
-    spans.push(Span::styled(
-        format!("{} ", pane.view_source.as_deref().unwrap_or("all sources")),
-        theme.text,
+    fields.push((
+        2,
+        vec![
+            sep(),
+            Span::styled(
+                format!("{} ", pane.view_source.as_deref().unwrap_or("all sources")),
+                theme.text,
+            ),
+        ],
     ));
-    spans.push(sep());
-    spans.push(Span::styled(
-        format!("level {} ", pane.level.map_or("all", Level::label)),
-        theme.text,
-    ));
-    if pane.wrap {
-        spans.push(sep());
-        spans.push(Span::styled("wrap ", theme.text));
+    let mut level = vec![
+        sep(),
+        Span::styled(
+            format!("level {} ", pane.level.map_or("all", Level::label)),
+            theme.text,
+        ),
+    ];
+    if pane.hide_unlevelled {
+        level.push(Span::styled("unlevelled hidden ", theme.warning));
     }
-    spans.push(sep());
+    fields.push((3, level));
+    if let Some((term, count)) = search {
+        let term = crate::text::inert(term);
+        let (text, style) = match (count.total, count.current) {
+            (0, _) => (format!("/{term} not found "), theme.warning),
+            (total, Some(current)) => (format!("/{term} {current}/{total} "), theme.highlight),
+            (1, None) => (format!("/{term} 1 match "), theme.text),
+            (total, None) => (format!("/{term} {total} matches "), theme.text),
+        };
+        fields.push((1, vec![sep(), Span::styled(text, style)]));
+    }
+    if pane.wrap {
+        fields.push((6, vec![sep(), Span::styled("wrap ", theme.text)]));
+    }
     let dropped = pane.buffer.dropped();
-    spans.push(Span::styled(
-        format!("{} lines, {dropped} dropped ", pane.buffer.len()),
-        if dropped > 0 {
-            theme.warning
-        } else {
-            theme.muted
-        },
+    fields.push((
+        if dropped > 0 { 4 } else { 7 },
+        vec![
+            sep(),
+            Span::styled(
+                format!("{} lines, {dropped} dropped ", pane.buffer.len()),
+                if dropped > 0 {
+                    theme.warning
+                } else {
+                    theme.muted
+                },
+            ),
+        ],
     ));
     for (name, status) in &pane.sources {
-        spans.push(sep());
-        spans.push(Span::styled(
-            format!("{} ", health_mark(status.health)),
-            health_style(status.health, theme),
+        let troubled = status.health != SourceHealth::Live;
+        fields.push((
+            if troubled { 4 } else { 5 },
+            vec![
+                sep(),
+                Span::styled(
+                    format!("{} ", health_mark(status.health)),
+                    health_style(status.health, theme),
+                ),
+                Span::styled(format!("{name} "), theme.text),
+            ],
         ));
-        spans.push(Span::styled(format!("{name} "), theme.text));
-        if status.health != SourceHealth::Live {
-            spans.push(Span::styled(format!("{} ", status.message), theme.muted));
+        if troubled {
+            fields.push((
+                8,
+                vec![Span::styled(format!("{} ", status.message), theme.muted)],
+            ));
         }
     }
-    Line::from(spans)
+    Line::from(super::fit_fields(fields, width))
 }
 
 #[cfg(test)]
@@ -478,6 +757,233 @@ mod tests {
         update::apply_action(&mut state, Action::Wrap);
         let screen = format!("{:?}", render(&state, 80, 24).backend());
         assert!(screen.contains("more bytes cut]"), "{screen}");
+    }
+
+    #[test]
+    fn sgr_colours_and_bold_become_styles_everything_else_stays_inert() {
+        let base = Style::default().fg(Color::White);
+        let runs = sgr_runs("␛[1;31mERROR␛[0m ok ␛[38;5;208morange␛[39m", base);
+        assert_eq!(
+            runs,
+            vec![
+                (
+                    "ERROR".to_string(),
+                    base.fg(Color::Indexed(1)).add_modifier(Modifier::BOLD)
+                ),
+                (" ok ".to_string(), base),
+                ("orange".to_string(), base.fg(Color::Indexed(208))),
+            ]
+        );
+        // Not SGR, or SGR with attributes beyond colour and bold: visible.
+        for hostile in [
+            "␛[2J clear",
+            "␛[5mblink",
+            "␛[8mhidden",
+            "␛]0;title␇",
+            "␛[38;5m",
+        ] {
+            let runs = sgr_runs(hostile, base);
+            let text: String = runs.iter().map(|(t, _)| t.as_str()).collect();
+            assert_eq!(text, hostile);
+            assert!(
+                runs.iter().all(|(_, st)| *st == base),
+                "{hostile}: {runs:?}"
+            );
+        }
+        assert_eq!(
+            sgr_runs("␛[48;2;10;20;30mrgb␛[m", base),
+            vec![("rgb".to_string(), base.bg(Color::Rgb(10, 20, 30)))]
+        );
+        assert_eq!(sgr_runs("", base), vec![(String::new(), base)]);
+    }
+
+    /// `l` on a selected container (both keymaps) shows its logs alone in
+    /// the Logs pane, following.
+    #[test]
+    fn l_on_a_container_opens_its_logs() {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        for keymap in ["default", "vim"] {
+            let mut state = crate::testing::populated_state("dark");
+            state.keymap = crate::config::Keymap::load(keymap, None).expect("keymap");
+            update::resize(&mut state, 200, 60);
+            update::apply_action(&mut state, Action::FocusContainers);
+            let rows = state.containers.visible("");
+            let at = rows
+                .iter()
+                .position(|c| c.name == "worker")
+                .expect("worker");
+            state.lists.entry(PaneId::Containers).or_default().selected = at;
+            crate::app::containers::note_selection(&mut state);
+            // Paused on older lines first.
+            state.logs.follow = false;
+            state.logs.offset = 3;
+            update::handle_key(
+                &mut state,
+                KeyEvent::new(KeyCode::Char('l'), KeyModifiers::NONE),
+            );
+            assert_eq!(state.layout.focus, PaneId::Logs, "{keymap}");
+            assert_eq!(state.logs.view_source.as_deref(), Some("container:worker"));
+            assert!(state.logs.follow);
+            assert!(state.logs.view().all(|l| &*l.source == "container:worker"));
+            assert!(state.logs.view_len() > 0);
+            if keymap == "default" {
+                insta::assert_snapshot!(
+                    "logs_from_container_l_200x60",
+                    render(&state, 200, 60).backend()
+                );
+            }
+        }
+    }
+
+    /// Hints in notes and the status row name the active keymap's keys.
+    #[test]
+    fn hints_follow_the_keymap() {
+        for (keymap, level_key, follow_key) in [("default", "l", "End"), ("vim", "f", "G")] {
+            let mut state = logs_state(80, 24);
+            state.keymap = crate::config::Keymap::load(keymap, None).expect("keymap");
+            state.logs.view_source = Some("nothing-here".into());
+            let screen = format!("{:?}", render(&state, 80, 24).backend());
+            assert!(
+                screen.contains(&format!("o: source, {level_key}: level")),
+                "{keymap}: {screen}"
+            );
+            state.logs.view_source = None;
+            state.logs.follow = false;
+            state.logs.offset = 2;
+            let screen = format!("{:?}", render(&state, 80, 24).backend());
+            assert!(
+                screen.contains(&format!("({follow_key} follows)")),
+                "{keymap}: {screen}"
+            );
+            insta::assert_snapshot!(
+                format!("logs_paused_hint_{keymap}_80x24"),
+                render(&state, 80, 24).backend()
+            );
+        }
+    }
+
+    /// Enter shows the bottom line whole, wrapped, with its fields; the key
+    /// bar then offers only closing it; Esc closes.
+    #[test]
+    fn enter_opens_the_whole_line_with_its_fields() {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        for (w, h) in SIZES {
+            let mut state = logs_state(w, h);
+            let long = format!(
+                "\x1b[31mpayment failed\x1b[0m: {} END-OF-LINE",
+                "detail ".repeat(60)
+            );
+            update::apply_event(
+                &mut state,
+                crate::app::event::AppEvent::Log(LogEvent::Lines(vec![line(
+                    9,
+                    "container:tb-worker",
+                    Some(Level::Error),
+                    long.as_bytes(),
+                )])),
+            );
+            update::handle_key(
+                &mut state,
+                KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE),
+            );
+            let terminal = render(&state, w, h);
+            let screen = format!("{:?}", terminal.backend());
+            assert!(screen.contains("END-OF-LINE"), "wrapped, whole: {screen}");
+            assert!(
+                screen.contains("container:tb-worker") && screen.contains("error"),
+                "{screen}"
+            );
+            assert!(screen.contains("Esc  close"), "{screen}");
+            insta::assert_snapshot!(format!("logs_open_line_{w}x{h}"), terminal.backend());
+            update::handle_key(&mut state, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+            assert!(state.logs.open.is_none());
+        }
+    }
+
+    #[test]
+    fn long_source_names_keep_their_end() {
+        assert_eq!(fit_source("container:tb-worker", 19), "container:tb-worker");
+        assert_eq!(fit_source("container:tb-worker", 10), "…tb-worker");
+        assert_eq!(fit_source("journal", 10), "journal");
+        assert_eq!(fit_source("abc", 0), "");
+    }
+
+    #[test]
+    fn highlight_splits_runs_at_matches_across_colours() {
+        let red = Style::default().fg(Color::Red);
+        let hi = Style::default().bg(Color::Yellow);
+        let runs = vec![
+            ("abc".to_string(), red),
+            ("def".to_string(), Style::default()),
+        ];
+        let re = regex::Regex::new("cd").expect("re");
+        assert_eq!(
+            highlight(runs, &re, hi),
+            vec![
+                ("ab".to_string(), red),
+                ("c".to_string(), hi),
+                ("d".to_string(), hi),
+                ("ef".to_string(), Style::default()),
+            ]
+        );
+    }
+
+    /// Colours of a container's log drawn as colours, other escapes inert;
+    /// long source names fit their column; search shows "2/3".
+    #[test]
+    fn coloured_lines_long_sources_and_match_count() {
+        for (w, h) in SIZES {
+            let mut state = fixture_state("dark");
+            update::resize(&mut state, w, h);
+            update::apply_action(&mut state, Action::FocusLogs);
+            update::apply_action(&mut state, Action::Maximise);
+            let lines = vec![
+                line(
+                    1,
+                    "container:tb-worker",
+                    None,
+                    b"\x1b[1;31mERROR\x1b[0m job 7 failed",
+                ),
+                line(
+                    2,
+                    "container:tb-web",
+                    None,
+                    b"\x1b[32mGET\x1b[0m /health 200",
+                ),
+                line(
+                    3,
+                    "container:tb-worker",
+                    None,
+                    b"\x1b[2J\x1b[5mblink\x1b[0m job 8 Failed",
+                ),
+                line(4, "journal", Some(Level::Info), b"job 9 failed again"),
+            ];
+            update::apply_event(
+                &mut state,
+                crate::app::event::AppEvent::Log(LogEvent::Lines(lines)),
+            );
+            state.lists.entry(PaneId::Logs).or_default().filter = "failed".into();
+            update::apply_action(&mut state, Action::SearchNext);
+            let terminal = render(&state, w, h);
+            let screen = format!("{:?}", terminal.backend());
+            assert!(screen.contains("container:tb-worker "), "{screen}");
+            assert!(screen.contains("␛[2J␛[5mblink"), "{screen}");
+            assert!(screen.contains("/failed 2/3"), "{screen}");
+            // The ERROR cell is red and bold.
+            let buffer = terminal.backend().buffer();
+            let (x, y) = (0..h)
+                .flat_map(|y| (0..w).map(move |x| (x, y)))
+                .find(|&(x, y)| {
+                    buffer[(x, y)].symbol() == "E"
+                        && buffer[(x + 1, y)].symbol() == "R"
+                        && buffer[(x + 4, y)].symbol() == "R"
+                })
+                .expect("ERROR on screen");
+            let cell = &buffer[(x, y)];
+            assert_eq!(cell.fg, Color::Indexed(1));
+            assert!(cell.modifier.contains(Modifier::BOLD));
+            insta::assert_snapshot!(format!("logs_colours_search_{w}x{h}"), terminal.backend());
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
 
 use crate::app::state::State;
-use crate::metrics::units::{human_bits_per_sec, human_bytes};
+use crate::metrics::units::human_bytes;
 use crate::metrics::{SeriesStore, Unit, names};
 use unicode_width::UnicodeWidthStr;
 
@@ -104,7 +104,14 @@ fn rows(state: &State) -> Vec<Row> {
             label: "Mem",
             series: names::MEM_USED,
             value: format!("{} / {}", human_bytes(used), human_bytes(total)),
-            scale: Some(total),
+            // Against what is used, not total RAM: 540 MiB of 23.5 GiB
+            // would be a flat line.
+            scale: Some(used_scale(
+                store,
+                names::MEM_USED,
+                state.now,
+                state.metrics.window_secs,
+            )),
             style: theme.chart_2,
         });
     }
@@ -127,7 +134,7 @@ fn rows(state: &State) -> Vec<Row> {
     ] {
         if let Some(v) = latest(series) {
             let value = if series.starts_with("net") {
-                human_bits_per_sec(v)
+                Unit::BitsPerSec.format(v)
             } else {
                 Unit::BytesPerSec.format(v)
             };
@@ -240,17 +247,29 @@ pub fn sparkline(
         .collect()
 }
 
+/// The top of a memory scale: the window's highest use with a quarter of
+/// headroom, so what is used fills the chart instead of hugging its floor.
+fn used_scale(store: &SeriesStore, series: &str, now: i64, window: i64) -> f64 {
+    store
+        .get(series)
+        .and_then(|s| s.min_max(now, window))
+        .map_or(1024.0, |(_, hi)| (hi * 1.25).max(1024.0))
+}
+
 /// A chart: title, series to plot (name, label, style), unit and fixed top.
 struct ChartSpec {
     title: &'static str,
     lines: Vec<(&'static str, &'static str, Style)>,
     unit: Unit,
     top: Option<f64>,
+    /// Values named in the title but not plotted (name, label).
+    legend_only: Vec<(&'static str, &'static str)>,
 }
 
 fn chart_specs(state: &State) -> Vec<ChartSpec> {
     let t = &state.theme;
-    let mem_total = state.metrics.store.latest(names::MEM_TOTAL);
+    let store = &state.metrics.store;
+    let mem_scale = used_scale(store, names::MEM_USED, state.now, state.metrics.window_secs);
     let cpus = state.metrics.cpu_count.unwrap_or(1) as f64;
     vec![
         ChartSpec {
@@ -263,6 +282,7 @@ fn chart_specs(state: &State) -> Vec<ChartSpec> {
             ],
             unit: Unit::Percent,
             top: Some(100.0),
+            legend_only: Vec::new(),
         },
         ChartSpec {
             title: "Memory",
@@ -271,16 +291,18 @@ fn chart_specs(state: &State) -> Vec<ChartSpec> {
                 (names::SWAP_USED, "swap", t.chart_3),
             ],
             unit: Unit::Bytes,
-            top: mem_total,
+            top: Some(mem_scale),
+            legend_only: vec![(names::MEM_AVAILABLE, "avail"), (names::MEM_TOTAL, "of")],
         },
         ChartSpec {
             title: "Network",
             lines: vec![
-                (names::NET_RX, "rx", t.chart_4),
-                (names::NET_TX, "tx", t.chart_3),
+                (names::NET_RX, "↓", t.chart_4),
+                (names::NET_TX, "↑", t.chart_3),
             ],
-            unit: Unit::BytesPerSec,
+            unit: Unit::BitsPerSec,
             top: None,
+            legend_only: Vec::new(),
         },
         ChartSpec {
             title: "Disk I/O",
@@ -290,6 +312,7 @@ fn chart_specs(state: &State) -> Vec<ChartSpec> {
             ],
             unit: Unit::BytesPerSec,
             top: None,
+            legend_only: Vec::new(),
         },
         ChartSpec {
             title: "Load",
@@ -300,6 +323,7 @@ fn chart_specs(state: &State) -> Vec<ChartSpec> {
             ],
             unit: Unit::Load,
             top: Some(cpus),
+            legend_only: Vec::new(),
         },
     ]
 }
@@ -341,6 +365,7 @@ fn draw_charts(frame: &mut Frame, area: Rect, state: &State) {
                 lines: vec![(names::TCP_ESTABLISHED, "established", state.theme.chart_4)],
                 unit: Unit::Count,
                 top: None,
+                legend_only: Vec::new(),
             };
             draw_chart(frame, *cell, state, &spec);
         }
@@ -419,25 +444,45 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
     // Each series as runs of points without a gap: a line is drawn only
     // between neighbours, never across a time nothing arrived.
     let mut data: Vec<(Vec<Run>, Style)> = Vec::new();
-    let mut legend = Vec::new();
+    // Title fields in the order drawn, each with its priority (0 first).
+    let mut fields: Vec<(usize, Vec<Span<'static>>)> = Vec::new();
     let mut peak: f64 = 0.0;
     for (i, (series, label, style)) in spec.lines.iter().enumerate() {
         let Some(s) = store.get(series) else { continue };
         let runs = gapless_runs(s.window(now, window), now);
         peak = runs.iter().flatten().map(|p| p.1).fold(peak, f64::max);
         if let Some(latest) = s.latest() {
-            legend.push(Span::styled(format!(" {label} "), *style));
-            legend.push(Span::styled(spec.unit.format(latest.v), theme.text));
-            // Min and max of the main line only: the title must fit.
+            fields.push((
+                i,
+                vec![
+                    Span::styled(format!(" {label} "), *style),
+                    Span::styled(spec.unit.format(latest.v), theme.text),
+                ],
+            ));
+            // Min and max of the main line only, and dropped first.
             if i == 0 {
                 let (lo, hi) = s.min_max(now, window).unwrap_or((latest.v, latest.v));
-                legend.push(Span::styled(
-                    format!(" ({}–{})", spec.unit.format(lo), spec.unit.format(hi)),
-                    theme.muted,
+                fields.push((
+                    usize::MAX,
+                    vec![Span::styled(
+                        format!(" ({}–{})", spec.unit.format(lo), spec.unit.format(hi)),
+                        theme.muted,
+                    )],
                 ));
             }
         }
         data.push((runs, *style));
+    }
+    for (j, (series, label)) in spec.legend_only.iter().enumerate() {
+        if let Some(v) = store.latest(series) {
+            fields.push((
+                spec.lines.len() + j,
+                vec![Span::styled(
+                    format!(" {label} {}", spec.unit.format(v)),
+                    theme.muted,
+                )],
+            ));
+        }
     }
     let top = spec.top.unwrap_or(peak).max(peak).max(match spec.unit {
         Unit::Percent => 1.0,
@@ -455,17 +500,14 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
                 .data(points)
         })
         .collect();
-    let mut title = vec![Span::styled(
-        format!(" {} ", spec.title),
-        theme.title_focused,
-    )];
-    title.extend(legend);
+    let name = Span::styled(format!(" {} ", spec.title), theme.title_focused);
+    let title = fit_title(name, fields, usize::from(area.width));
     let chart = Chart::new(datasets)
         .block(
             Block::default()
                 .borders(Borders::TOP)
                 .border_style(theme.border)
-                .title(Line::from(title)),
+                .title(title),
         )
         .x_axis(
             Axis::default()
@@ -507,6 +549,21 @@ fn gapless_runs(points: impl Iterator<Item = crate::metrics::series::Point>, now
         previous = Some(p.t);
     }
     runs
+}
+
+/// The chart's name and as many whole fields as fit in `width` columns
+/// (see [`super::fit_fields`]): a value is dropped, never cut mid-value
+/// (`iowait 0.` then the next chart's title).
+fn fit_title(
+    name: Span<'static>,
+    fields: Vec<(usize, Vec<Span<'static>>)>,
+    width: usize,
+) -> Line<'static> {
+    let room = width.saturating_sub(name.content.width() + 1);
+    let mut spans = vec![name];
+    spans.extend(super::fit_fields(fields, room));
+    spans.push(Span::raw(" "));
+    Line::from(spans)
 }
 
 /// Per-core CPU as horizontal bars.
@@ -655,5 +712,42 @@ mod tests {
             sparkline(&SeriesStore::new(10), "nope", 0, 60, 3, None),
             "   "
         );
+    }
+}
+
+#[cfg(test)]
+mod title_tests {
+    use super::*;
+
+    fn fields() -> Vec<(usize, Vec<Span<'static>>)> {
+        vec![
+            (0, vec![Span::raw(" total "), Span::raw("12.5%")]),
+            (usize::MAX, vec![Span::raw(" (1.0%–80.0%)")]),
+            (1, vec![Span::raw(" user "), Span::raw("8.0%")]),
+            (2, vec![Span::raw(" iowait "), Span::raw("0.5%")]),
+        ]
+    }
+
+    #[test]
+    fn a_title_drops_whole_fields_never_part_of_one() {
+        let name = || Span::raw(" CPU ");
+        let wide = fit_title(name(), fields(), 200).to_string();
+        assert_eq!(
+            wide,
+            " CPU  total 12.5% (1.0%–80.0%) user 8.0% iowait 0.5% "
+        );
+        // The range goes first, then the last series.
+        let narrower = fit_title(name(), fields(), 42).to_string();
+        assert_eq!(narrower, " CPU  total 12.5% user 8.0% iowait 0.5% ");
+        let narrow = fit_title(name(), fields(), 30).to_string();
+        assert_eq!(narrow, " CPU  total 12.5% user 8.0% ");
+        for width in 0..60 {
+            let title = fit_title(name(), fields(), width).to_string();
+            assert!(
+                !title.contains("0.") || title.contains('%'),
+                "cut mid-value at {width}: {title:?}"
+            );
+            assert!(title.width() <= width.max(6), "{width}: {title:?}");
+        }
     }
 }

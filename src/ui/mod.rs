@@ -35,6 +35,40 @@ use crate::action::PaneId;
 use crate::app::layout;
 use crate::app::state::{Overlay, State};
 
+/// The key the active keymap gives `action` in `pane`, for hints in notes
+/// and titles (`?` when nothing is bound to it).
+pub fn key(state: &State, pane: PaneId, action: crate::action::Action) -> String {
+    state
+        .keymap
+        .key_label(pane, action)
+        .unwrap_or_else(|| "?".into())
+}
+
+/// As many whole fields as fit in `width` columns, taken by priority (0
+/// first) and kept in their order: a row that is too narrow drops a field
+/// rather than cutting one mid-value.
+pub fn fit_fields(fields: Vec<(usize, Vec<Span<'static>>)>, width: usize) -> Vec<Span<'static>> {
+    use unicode_width::UnicodeWidthStr;
+    let field_width = |spans: &[Span]| spans.iter().map(|s| s.content.width()).sum::<usize>();
+    let mut room = width;
+    let mut by_priority: Vec<usize> = (0..fields.len()).collect();
+    by_priority.sort_by_key(|i| fields[*i].0);
+    let mut keep = vec![false; fields.len()];
+    for i in by_priority {
+        let w = field_width(&fields[i].1);
+        if w <= room {
+            room -= w;
+            keep[i] = true;
+        }
+    }
+    fields
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, kept)| *kept)
+        .flat_map(|((_, spans), _)| spans)
+        .collect()
+}
+
 /// Draws the whole cockpit.
 pub fn draw(frame: &mut Frame, state: &State) {
     let screen = frame.area();

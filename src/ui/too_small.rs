@@ -18,7 +18,17 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             ),
             state.theme.text,
         ),
-        Line::styled("enlarge the window, or press q to quit", state.theme.muted),
+        Line::styled(
+            format!(
+                "enlarge the window, or press {} to quit",
+                super::key(
+                    state,
+                    crate::action::PaneId::Metrics,
+                    crate::action::Action::Quit
+                )
+            ),
+            state.theme.muted,
+        ),
     ];
     if let Overlay::ConfirmQuit { pending } = state.overlay {
         lines.push(Line::styled(

@@ -354,22 +354,67 @@ impl MemoryStats {
     }
 }
 
-/// CPU % between two samples: Δcontainer / Δsystem × online CPUs × 100.
+/// How the engine's own CLI turns two stats samples into CPU %, so the pane
+/// shows the figure `docker stats` or `podman stats` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CpuFormula {
+    /// `docker stats`: Δcontainer / Δsystem × online CPUs × 100. Docker's
+    /// `system_cpu_usage` is all CPU time of the host, idle included (from
+    /// /proc/stat), so Δsystem / online CPUs is the wall time.
+    #[default]
+    Docker,
+    /// `podman stats`: Δcontainer / Δwall time × 100. podman's
+    /// `system_cpu_usage` counts only the busy time of all cgroups, so
+    /// Docker's formula on it gives the container's share of what is busy,
+    /// 15–30× the real figure on a quiet host.
+    Podman,
+}
+
+impl CpuFormula {
+    /// From the engine's name as [`Version::engine_name`] gives it.
+    pub fn for_engine(engine: &str) -> CpuFormula {
+        if engine.to_ascii_lowercase().contains("podman") {
+            CpuFormula::Podman
+        } else {
+            CpuFormula::Docker
+        }
+    }
+}
+
+/// CPU % between two samples of one stats stream, as `formula` says.
 /// `None` when the samples do not allow it (first sample, counter reset,
-/// podman's zeroed `precpu_stats`).
-pub fn cpu_percent(previous: &CpuStats, current: &CpuStats) -> Option<f64> {
-    let container = current
+/// podman's zeroed `precpu_stats`, no time between them).
+pub fn cpu_percent(formula: CpuFormula, previous: &Stats, current: &Stats) -> Option<f64> {
+    let (before, now) = (&previous.cpu_stats, &current.cpu_stats);
+    let container = now
         .cpu_usage
         .total_usage
-        .checked_sub(previous.cpu_usage.total_usage)?;
-    let system = current
-        .system_cpu_usage
-        .checked_sub(previous.system_cpu_usage)?;
-    if system == 0 || previous.system_cpu_usage == 0 {
-        return None;
+        .checked_sub(before.cpu_usage.total_usage)?;
+    match formula {
+        CpuFormula::Docker => {
+            let system = now.system_cpu_usage.checked_sub(before.system_cpu_usage)?;
+            if system == 0 || before.system_cpu_usage == 0 {
+                return None;
+            }
+            let cpus = f64::from(now.online_cpus.max(1));
+            Some(container as f64 / system as f64 * cpus * 100.0)
+        }
+        CpuFormula::Podman => {
+            let wall = read_nanos(&current.read)?.checked_sub(read_nanos(&previous.read)?)?;
+            if wall <= 0 || before.cpu_usage.total_usage == 0 {
+                return None;
+            }
+            Some(container as f64 / wall as f64 * 100.0)
+        }
     }
-    let cpus = f64::from(current.online_cpus.max(1));
-    Some(container as f64 / system as f64 * cpus * 100.0)
+}
+
+/// The `read` time of a stats sample in nanoseconds (`0001-01-01…`, podman's
+/// "never", gives `None`).
+fn read_nanos(read: &str) -> Option<i64> {
+    let t = chrono::DateTime::parse_from_rfc3339(read.trim()).ok()?;
+    let nanos = t.timestamp_nanos_opt()?;
+    (nanos > 0).then_some(nanos)
 }
 
 /// One line of `GET /events`.
@@ -486,6 +531,9 @@ pub struct LogLine {
     pub stream: LogStream,
     /// Unix seconds from the `timestamps=1` prefix, when there is one.
     pub time: Option<i64>,
+    /// The same instant in nanoseconds (podman 4 writes whole seconds,
+    /// Docker nanoseconds).
+    pub time_nanos: Option<i64>,
     /// The raw line without its timestamp and line end (not yet inert).
     pub text: Vec<u8>,
 }
@@ -604,26 +652,29 @@ impl LogDemux {
 fn make_line(stream: LogStream, raw: &[u8]) -> LogLine {
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     match split_timestamp(raw) {
-        Some((time, rest)) => LogLine {
+        Some((nanos, rest)) => LogLine {
             stream,
-            time: Some(time),
+            time: Some(nanos.div_euclid(1_000_000_000)),
+            time_nanos: Some(nanos),
             text: rest.to_vec(),
         },
         None => LogLine {
             stream,
             time: None,
+            time_nanos: None,
             text: raw.to_vec(),
         },
     }
 }
 
-/// `2026-11-23T15:11:22Z rest` → (unix seconds, `rest`).
+/// `2026-11-23T15:11:22Z rest` → (unix nanoseconds, `rest`).
 fn split_timestamp(raw: &[u8]) -> Option<(i64, &[u8])> {
     let space = raw.iter().take(40).position(|b| *b == b' ')?;
     let time = std::str::from_utf8(&raw[..space])
         .ok()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())?;
-    Some((time.timestamp(), &raw[space + 1..]))
+    let nanos = time.timestamp_nanos_opt()?;
+    Some((nanos, &raw[space + 1..]))
 }
 
 /// One line of `docker ps --format '{{json .}}'` (the CLI fallback).
@@ -743,17 +794,63 @@ mod tests {
         let stats: Stats = serde_json::from_slice(&fixture("stats_once.json")).expect("stats");
         let raw: serde_json::Value =
             serde_json::from_slice(&fixture("stats_once.json")).expect("value");
-        let pre: CpuStats = serde_json::from_value(raw["precpu_stats"].clone()).expect("pre");
+        let pre = Stats {
+            cpu_stats: serde_json::from_value(raw["precpu_stats"].clone()).expect("pre"),
+            read: "0001-01-01T00:00:00Z".into(),
+            ..Stats::default()
+        };
         // podman's stream=false: precpu is zeroed, so no percentage.
-        assert_eq!(cpu_percent(&pre, &stats.cpu_stats), None);
+        for formula in [CpuFormula::Docker, CpuFormula::Podman] {
+            assert_eq!(cpu_percent(formula, &pre, &stats), None);
+        }
         assert_eq!(stats.memory_stats.limit, 134_217_728);
-        let mut later = stats.cpu_stats;
-        later.cpu_usage.total_usage += 50_000_000;
-        later.system_cpu_usage += 1_000_000_000;
-        let pct = cpu_percent(&stats.cpu_stats, &later).expect("pct");
+        let mut later = stats.clone();
+        later.cpu_stats.cpu_usage.total_usage += 50_000_000;
+        later.cpu_stats.system_cpu_usage += 1_000_000_000;
+        let pct = cpu_percent(CpuFormula::Docker, &stats, &later).expect("pct");
         assert!((pct - 10.0).abs() < 1e-9, "{pct}");
         // A counter that went backwards (container restarted) gives None.
-        assert_eq!(cpu_percent(&later, &stats.cpu_stats), None);
+        assert_eq!(cpu_percent(CpuFormula::Docker, &later, &stats), None);
+    }
+
+    /// Two samples as podman 4.3 streams them for an idle bed container:
+    /// `docker stats`' formula gives 6.3 %, `podman stats` 0.16 %.
+    #[test]
+    fn podman_cpu_percent_is_over_wall_time() {
+        let sample = |read: &str, total: u64, system: u64| Stats {
+            read: read.into(),
+            cpu_stats: CpuStats {
+                cpu_usage: CpuUsage { total_usage: total },
+                system_cpu_usage: system,
+                online_cpus: 2,
+            },
+            ..Stats::default()
+        };
+        let before = sample(
+            "2026-12-01T13:48:05.371023594Z",
+            534_173_347,
+            13_327_632_354_227,
+        );
+        let after = sample(
+            "2026-12-01T13:48:10.374257285Z",
+            542_143_088,
+            13_327_884_938_118,
+        );
+        let docker = cpu_percent(CpuFormula::Docker, &before, &after).expect("docker");
+        assert!((docker - 6.31).abs() < 0.01, "{docker}");
+        let podman = cpu_percent(CpuFormula::Podman, &before, &after).expect("podman");
+        assert!((podman - 0.1593).abs() < 0.0005, "{podman}");
+        // No time between the samples, or time going back: no figure.
+        assert_eq!(cpu_percent(CpuFormula::Podman, &after, &after), None);
+        assert_eq!(cpu_percent(CpuFormula::Podman, &after, &before), None);
+        assert_eq!(
+            CpuFormula::for_engine("Podman Engine 4.3.1"),
+            CpuFormula::Podman
+        );
+        assert_eq!(
+            CpuFormula::for_engine("Docker Engine - Community 29.1"),
+            CpuFormula::Docker
+        );
     }
 
     #[test]
@@ -903,7 +1000,8 @@ mod tests {
     fn docker_timestamps_with_nanoseconds_are_split_off() {
         let line = make_line(LogStream::Stdout, b"2026-11-23T15:11:22.123456789Z hello");
         assert_eq!(line.text, b"hello");
-        assert!(line.time.is_some());
+        assert_eq!(line.time, Some(1_795_446_682));
+        assert_eq!(line.time_nanos, Some(1_795_446_682_123_456_789));
         let plain = make_line(LogStream::Stdout, b"no timestamp here");
         assert_eq!(plain.time, None);
         assert_eq!(plain.text, b"no timestamp here");

@@ -7,7 +7,11 @@
 //!   stream plus one stats stream per running container, follows the logs
 //!   of the container the user opened, and falls back to `docker ps` when
 //!   the socket cannot be used.
+//! - [`follow`]: each container's log in the Logs pane, by name, re-attached
+//!   after every restart, re-creation and reconnect without losing or
+//!   doubling lines.
 
 pub mod api;
 pub mod client;
+pub mod follow;
 pub mod source;

@@ -4,12 +4,13 @@
 //! the container an event names, so the list follows every change without
 //! polling it; each running container has one stats stream (the engine
 //! pushes a sample every 1 s (Docker) or 5 s (podman)), and CPU % comes from
-//! two consecutive samples of that stream. When the event stream breaks it
+//! two consecutive samples of that stream, computed as the engine's own CLI
+//! does ([`api::CpuFormula`]). When the event stream breaks it
 //! re-lists and resumes with `since=` the last event time, dropping events
 //! it already saw. When the socket cannot be opened it polls `docker ps`
 //! through the CLI if there is one, and otherwise says what is missing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::api::{self, EngineEvent, Inspect, LineSplitter, LogDemux};
 use super::client::{DockerClient, DockerError};
+use super::follow::Follower;
 use crate::channel::Emit;
 use crate::containers::{
     Container, ContainerDetail, ContainerStats, DockerCommand, DockerEvent, DockerSettings,
@@ -63,8 +65,12 @@ struct Memory {
     /// Nanoseconds of the newest event handled; resumes `since=` there.
     last_event_nanos: i64,
     watched: Option<String>,
-    /// Containers whose log the Logs pane has followed already.
-    tailed: HashSet<String>,
+    /// The Logs pane's follower of each container name seen running; kept
+    /// across restarts, re-creation and reconnects so each re-attaches
+    /// where it left off.
+    followers: HashMap<String, Follower>,
+    /// How CPU % is computed for the engine connected last.
+    cpu_formula: api::CpuFormula,
 }
 
 pub async fn run<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
@@ -77,7 +83,8 @@ pub async fn run<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     let mut memory = Memory {
         last_event_nanos: 0,
         watched: None,
-        tailed: HashSet::new(),
+        followers: HashMap::new(),
+        cpu_formula: api::CpuFormula::default(),
     };
     let mut backoff = Duration::from_secs(1);
     send(&tx, DockerEvent::Status(EngineStatus::Connecting)).await;
@@ -87,6 +94,7 @@ pub async fn run<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
             Ok(engine) => {
                 backoff = Duration::from_secs(1);
                 let api_version = client.version().map(|v| v.to_string()).unwrap_or_default();
+                memory.cpu_formula = api::CpuFormula::for_engine(&engine);
                 if !send(
                     &tx,
                     DockerEvent::Status(EngineStatus::Live {
@@ -186,9 +194,12 @@ async fn session<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
         Ok(c) => c,
         Err(e) => return format!("listing containers: {e}"),
     };
-    let mut stats_tasks: HashMap<String, Streams> = HashMap::new();
+    let mut stats_tasks: HashMap<String, TaskGuard> = HashMap::new();
     for c in &containers {
-        sync_stats(client, tx, &mut stats_tasks, &mut memory.tailed, c);
+        sync_stats(client, tx, &mut stats_tasks, c, memory.cpu_formula);
+        if c.is_running() {
+            attach_logs(client, tx, &mut memory.followers, c);
+        }
     }
     if !send(tx, DockerEvent::Snapshot(containers)).await {
         return "closing".into();
@@ -242,7 +253,7 @@ async fn session<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
 async fn handle_event<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     client: &DockerClient,
     tx: &mpsc::Sender<E>,
-    stats_tasks: &mut HashMap<String, Streams>,
+    stats_tasks: &mut HashMap<String, TaskGuard>,
     memory: &mut Memory,
     detail_task: &mut Option<TaskGuard>,
     event: EngineEvent,
@@ -272,9 +283,12 @@ async fn handle_event<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     {
         Ok(inspect) => {
             let container = from_inspect(&inspect, None);
-            sync_stats(client, tx, stats_tasks, &mut memory.tailed, &container);
+            sync_stats(client, tx, stats_tasks, &container, memory.cpu_formula);
             // A restarted container's log follow ended with its old run.
             let started = matches!(event.action(), "start" | "restart");
+            if event.action() == "start" {
+                attach_logs(client, tx, &mut memory.followers, &container);
+            }
             if started && memory.watched.as_deref() == Some(id.as_str()) {
                 *detail_task = Some(TaskGuard(tokio::spawn(detail(
                     client.clone(),
@@ -295,96 +309,46 @@ async fn handle_event<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     }
 }
 
-/// The streams a running container has: its stats, and its log lines for
-/// the Logs pane. Dropping them stops both.
-struct Streams {
-    _stats: TaskGuard,
-    _logs: TaskGuard,
-}
-
-/// Starts or stops the streams so that exactly the running containers have
-/// them. A container tailed before (a restart, a reconnect) continues from
-/// now instead of repeating its last lines.
+/// Starts or stops the stats stream so that exactly the running
+/// containers have one (dropping it stops it).
 fn sync_stats<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     client: &DockerClient,
     tx: &mpsc::Sender<E>,
-    tasks: &mut HashMap<String, Streams>,
-    tailed: &mut HashSet<String>,
+    tasks: &mut HashMap<String, TaskGuard>,
     container: &Container,
+    formula: api::CpuFormula,
 ) {
     if container.is_running() {
         tasks.entry(container.id.clone()).or_insert_with(|| {
-            let first_time = tailed.insert(container.id.clone());
-            Streams {
-                _stats: TaskGuard(tokio::spawn(stats_stream(
-                    client.clone(),
-                    tx.clone(),
-                    container.id.clone(),
-                ))),
-                _logs: TaskGuard(tokio::spawn(pane_logs(
-                    client.clone(),
-                    tx.clone(),
-                    container.id.clone(),
-                    container.name.clone(),
-                    first_time,
-                ))),
-            }
+            TaskGuard(tokio::spawn(stats_stream(
+                client.clone(),
+                tx.clone(),
+                container.id.clone(),
+                formula,
+            )))
         });
     } else {
         tasks.remove(&container.id);
     }
 }
 
-/// Lines of each running container's log the Logs pane starts with.
-const PANE_LOG_TAIL: usize = 50;
-
-/// Follows one container's log into the Logs pane, as `container:NAME`.
-async fn pane_logs<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
-    client: DockerClient,
-    tx: mpsc::Sender<E>,
-    id: String,
-    name: String,
-    first_time: bool,
+/// Tells the follower of the container's name (made on first sight) that a
+/// run of it started.
+fn attach_logs<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
+    client: &DockerClient,
+    tx: &mpsc::Sender<E>,
+    followers: &mut HashMap<String, Follower>,
+    container: &Container,
 ) {
-    use crate::logs::{LogEvent, LogLine};
-    let source: std::sync::Arc<str> = std::sync::Arc::from(format!(
-        "container:{}",
-        if name.is_empty() { &id } else { &name }
-    ));
-    let tty = match client
-        .get_json::<Inspect>(&format!("/containers/{id}/json"))
-        .await
-    {
-        Ok(inspect) => inspect.config.tty,
-        Err(_) => return,
-    };
-    let start = if first_time {
-        format!("tail={PANE_LOG_TAIL}")
+    let name = if container.name.is_empty() {
+        &container.id
     } else {
-        format!("since={}", chrono::Utc::now().timestamp())
+        &container.name
     };
-    let path = format!("/containers/{id}/logs?follow=1&stdout=1&stderr=1&timestamps=1&{start}");
-    let Ok(mut stream) = client.get_stream(&path).await else {
-        return;
-    };
-    let mut demux = LogDemux::new(tty);
-    while let Some(Ok(chunk)) = stream.next_chunk().await {
-        let now_nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-        let lines: Vec<LogLine> = demux
-            .push(&chunk)
-            .into_iter()
-            .map(|l| {
-                let t = l
-                    .time
-                    .map(|secs| secs.saturating_mul(1_000_000_000))
-                    .unwrap_or(now_nanos);
-                LogLine::from_raw(t, source.clone(), None, &l.text)
-            })
-            .collect();
-        if !lines.is_empty() && tx.emit(LogEvent::Lines(lines)).await.is_err() {
-            return;
-        }
-    }
+    followers
+        .entry(name.clone())
+        .or_insert_with(|| Follower::spawn(name, tx.clone()))
+        .attach(&container.id, client);
 }
 
 async fn list(client: &DockerClient) -> Result<Vec<Container>, DockerError> {
@@ -452,6 +416,11 @@ fn from_inspect(i: &Inspect, summary: Option<&api::ContainerSummary>) -> Contain
         } else {
             None
         },
+        finished_at: if running {
+            None
+        } else {
+            api::parse_time(&i.state.finished_at)
+        },
         restart_count: Some(i.restart_count),
         ports,
         exit_code: (!running).then_some(i.state.exit_code),
@@ -489,6 +458,7 @@ async fn stats_stream<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     client: DockerClient,
     tx: mpsc::Sender<E>,
     id: String,
+    formula: api::CpuFormula,
 ) {
     loop {
         if let Ok(mut stream) = client
@@ -496,7 +466,7 @@ async fn stats_stream<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
             .await
         {
             let mut splitter = LineSplitter::default();
-            let mut previous: Option<api::CpuStats> = None;
+            let mut previous: Option<api::Stats> = None;
             while let Some(Ok(chunk)) = stream.next_chunk().await {
                 for line in splitter.push(&chunk) {
                     let Ok(sample) = serde_json::from_slice::<api::Stats>(&line) else {
@@ -504,13 +474,13 @@ async fn stats_stream<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
                     };
                     let cpu_percent = previous
                         .as_ref()
-                        .and_then(|p| api::cpu_percent(p, &sample.cpu_stats));
-                    previous = Some(sample.cpu_stats);
+                        .and_then(|p| api::cpu_percent(formula, p, &sample));
                     let stats = ContainerStats {
                         cpu_percent,
                         mem_used: sample.memory_stats.used(),
                         mem_limit: sample.memory_stats.limit,
                     };
+                    previous = Some(sample);
                     let event = DockerEvent::Stats {
                         id: id.clone(),
                         stats,
