@@ -847,34 +847,9 @@ mod tests {
         // approval popup at once; someone else's with the same command not.
         let host = s.host.clone();
         let view = |id: &str, agent: &str| crate::gate::ActionView {
-            id: id.into(),
-            host: host.clone(),
-            state: crate::gate::ActionState::Pending,
-            tier: crate::gate::Tier::Approve,
-            rule: "default".into(),
-            command: "docker restart 'web app'".into(),
-            cwd: None,
-            timeout_secs: 600,
-            title: String::new(),
-            reason: String::new(),
             agent: agent.into(),
-            risk: None,
             fingerprint: "fp".into(),
-            created_at: 0,
-            expires_at: None,
-            decided_at: None,
-            decided_by: None,
-            decision_reason: None,
-            started_at: None,
-            ended_at: None,
-            exit_code: None,
-            signal: None,
-            error: None,
-            stdout_total: 0,
-            stderr_total: 0,
-            confined: None,
-            repeats: 0,
-            tampered: None,
+            ..crate::gate::ActionView::blank(id, &host, "docker restart 'web app'")
         };
         let gate = |s: &mut State, v| {
             crate::app::update::apply_event(

@@ -358,34 +358,11 @@ mod tests {
 
     fn action_view(id: &str, host: &str, st: ActionState) -> ActionView {
         ActionView {
-            id: id.into(),
-            host: host.into(),
             state: st,
-            tier: crate::gate::Tier::Approve,
-            rule: "default".into(),
-            command: "systemctl restart nginx".into(),
-            cwd: None,
-            timeout_secs: 600,
             title: "restart nginx".into(),
-            reason: String::new(),
             agent: "claude".into(),
-            risk: None,
             fingerprint: "f".into(),
-            created_at: 0,
-            expires_at: None,
-            decided_at: None,
-            decided_by: None,
-            decision_reason: None,
-            started_at: None,
-            ended_at: None,
-            exit_code: None,
-            signal: None,
-            error: None,
-            stdout_total: 0,
-            stderr_total: 0,
-            confined: None,
-            repeats: 0,
-            tampered: None,
+            ..ActionView::blank(id, host, "systemctl restart nginx")
         }
     }
 

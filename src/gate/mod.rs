@@ -181,6 +181,42 @@ pub struct ActionView {
 }
 
 impl ActionView {
+    /// A pending `approve`-tier action of `host` running `command`, every
+    /// other field empty: the start of a test's action.
+    #[cfg(test)]
+    pub fn blank(id: &str, host: &str, command: &str) -> ActionView {
+        ActionView {
+            id: id.into(),
+            host: host.into(),
+            state: ActionState::Pending,
+            tier: Tier::Approve,
+            rule: "default".into(),
+            command: command.into(),
+            cwd: None,
+            timeout_secs: 600,
+            title: String::new(),
+            reason: String::new(),
+            agent: String::new(),
+            risk: None,
+            fingerprint: fingerprint(host, command, None, 600),
+            created_at: 0,
+            expires_at: None,
+            decided_at: None,
+            decided_by: None,
+            decision_reason: None,
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            signal: None,
+            error: None,
+            stdout_total: 0,
+            stderr_total: 0,
+            confined: None,
+            repeats: 0,
+            tampered: None,
+        }
+    }
+
     /// Seconds until a pending action expires (negative: overdue).
     pub fn secs_left(&self, now_ms: i64) -> Option<i64> {
         self.expires_at.map(|e| (e - now_ms).div_euclid(1000))

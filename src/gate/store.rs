@@ -726,34 +726,15 @@ pub(crate) mod tests {
 
     pub(crate) fn sample(id: &str, host: &str) -> ActionView {
         ActionView {
-            id: id.into(),
-            host: host.into(),
             state: ActionState::Proposed,
-            tier: Tier::Approve,
-            rule: "default".into(),
-            command: "echo hi".into(),
-            cwd: None,
             timeout_secs: 60,
             title: "say hi".into(),
             reason: "testing".into(),
             agent: "tester".into(),
-            risk: None,
             fingerprint: crate::gate::fingerprint(host, "echo hi", None, 60),
             created_at: 1,
             expires_at: Some(i64::MAX),
-            decided_at: None,
-            decided_by: None,
-            decision_reason: None,
-            started_at: None,
-            ended_at: None,
-            exit_code: None,
-            signal: None,
-            error: None,
-            stdout_total: 0,
-            stderr_total: 0,
-            confined: None,
-            repeats: 0,
-            tampered: None,
+            ..ActionView::blank(id, host, "echo hi")
         }
     }
 
