@@ -75,7 +75,7 @@ impl Outcome {
 }
 
 /// Palette commands that take no argument, in the order Tab offers them.
-const PALETTE_COMMANDS: [&str; 14] = [
+const PALETTE_COMMANDS: [&str; 15] = [
     "metrics",
     "alerts",
     "containers",
@@ -83,6 +83,7 @@ const PALETTE_COMMANDS: [&str; 14] = [
     "actions",
     "history",
     "cost",
+    "runbooks",
     "theme",
     "window",
     "save",
@@ -125,7 +126,17 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
                 Outcome::unchanged()
             }
         }
-        AppEvent::Gate(event) => crate::app::gate::apply_event(state, event),
+        AppEvent::Gate(event) => {
+            let changed = match &event {
+                crate::gate::GateEvent::Changed(view) => Some(view.as_ref().clone()),
+                _ => None,
+            };
+            let mut outcome = crate::app::gate::apply_event(state, event);
+            if let Some(view) = changed {
+                outcome.merge(crate::app::runbooks::gate_changed(state, &view));
+            }
+            outcome
+        }
         AppEvent::Cost(event) => Outcome {
             dirty: state.cost.apply(event),
             ..Outcome::default()
@@ -275,6 +286,9 @@ pub fn handle_key(state: &mut State, key: KeyEvent) -> Outcome {
     if state.gate.popup.is_some() {
         return crate::app::gate::popup_key(state, key);
     }
+    if state.runbooks.prompt.is_some() {
+        return crate::app::runbooks::prompt_key(state, key);
+    }
     let had_flash = state.flash.take().is_some();
     let mut outcome = match state.keymap.action_for(state.layout.focus, &key) {
         Some(action) => apply_action(state, action),
@@ -353,6 +367,11 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
         if let Some(outcome) = crate::app::gate::apply_action(state, focused, action) {
             return outcome;
         }
+    }
+    if focused == PaneId::Runbooks
+        && let Some(outcome) = crate::app::runbooks::apply_action(state, action)
+    {
+        return outcome;
     }
     if focused == PaneId::Containers
         && let Some(outcome) = containers::apply_action(state, action)
@@ -482,6 +501,7 @@ pub fn list_len(state: &State, pane: PaneId) -> usize {
         PaneId::Actions => crate::app::gate::pending_rows(state).len(),
         PaneId::History => crate::app::gate::history_rows(state).len(),
         PaneId::Containers => containers::list_len(state),
+        PaneId::Runbooks => crate::app::runbooks::visible(state).len(),
         // Filled by its source (logs); empty until then.
         _ => 0,
     }

@@ -413,6 +413,7 @@ impl GateTools {
             session: std::env::var("OPSCOCKPIT_SESSION")
                 .ok()
                 .filter(|s| !s.is_empty()),
+            runbook: None,
         };
         Ok(self.propose_and_wait(&args.host, proposal, &context).await)
     }
