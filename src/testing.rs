@@ -392,6 +392,7 @@ pub fn populated_state(theme: &str) -> State {
 /// Three runbooks as the Runbooks pane shows them: YAML and TOML front
 /// matter, a `console` block, placeholders, a table, one modified file.
 pub fn runbook_fixture() -> Vec<crate::runbooks::Runbook> {
+    use crate::runbooks::fixtures::{RUNBOOK_DISK, RUNBOOK_RESTART, RUNBOOK_ROLLBACK};
     use crate::runbooks::{CommitInfo, markdown};
     let commit = |short: &str, date: &str, author: &str| CommitInfo {
         hash: format!("{short}0000000000000000000000000000000"),
@@ -408,9 +409,3 @@ pub fn runbook_fixture() -> Vec<crate::runbooks::Runbook> {
     disk.last_commit = Some(commit("c0ffee2", "2026-10-02", "Linus Disk"));
     vec![deploy, restart, disk]
 }
-
-pub const RUNBOOK_RESTART: &str = "---\nhosts: [local, web]\ntags: [docker, restart]\nseverity: high\n---\n# Restart a wedged container\n\nWhen a container stops answering, *look first*, then restart it.\n\n```console\n$ docker ps --filter name=<container>\nCONTAINER ID   IMAGE     STATUS\n$ docker logs --tail 20 <container>\n```\n\nThen restart it and say so:\n\n```sh\ndocker restart <container> && echo restarted ${SERVICE}\n```\n\n| check | expect |\n|-------|--------|\n| `curl -fsS localhost` | 200 |\n| logs | no errors |\n\nSee [the wiki](https://wiki.example/restart) for more.\n";
-
-pub const RUNBOOK_ROLLBACK: &str = "+++\ntags = [\"deploy\", \"rollback\"]\n+++\n# Roll back a deploy\n\n1. Find the previous release:\n\n```bash\nls -1t /srv/releases | head -2\n```\n\n2. Switch the link and restart:\n\n```bash\nln -sfn /srv/releases/<release> /srv/current && systemctl restart app\n```\n";
-
-pub const RUNBOOK_DISK: &str = "# Disk full\n\nResearch notes: **no steps yet**, just `df -h` by hand.\n\n- check `/var/log`\n- check docker images\n";

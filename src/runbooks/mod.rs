@@ -9,6 +9,7 @@
 //! - [`draft`]: a runbook written from finished actions (History → runbook).
 
 pub mod draft;
+pub mod fixtures;
 pub mod git;
 pub mod markdown;
 
@@ -292,8 +293,8 @@ fn collect_markdown(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::fixtures::{RUNBOOK_DISK, RUNBOOK_RESTART, RUNBOOK_ROLLBACK};
     use super::*;
-    use crate::testing::{RUNBOOK_DISK, RUNBOOK_RESTART, RUNBOOK_ROLLBACK};
 
     fn git(dir: &Path, args: &[&str]) {
         let status = std::process::Command::new("git")
