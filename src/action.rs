@@ -142,6 +142,7 @@ actions! {
     Source => "log source",
     Export => "export",
     Propose => "propose step (via gate)",
+    Mark => "mark (draft)",
     ProposeAll => "propose remaining steps",
 }
 

@@ -195,7 +195,10 @@ fn load_runbooks(config: &Config, host: &str) -> opscockpit::app::runbooks::Runb
         return RunbooksPane::default();
     };
     match opscockpit::runbooks::load(&dir) {
-        Ok(all) => RunbooksPane::new(all, host, format!("repo {}", dir.display())),
+        Ok(all) => RunbooksPane {
+            repo_dir: Some(dir.clone()),
+            ..RunbooksPane::new(all, host, format!("repo {}", dir.display()))
+        },
         Err(e) => RunbooksPane::new(Vec::new(), host, e),
     }
 }

@@ -24,6 +24,10 @@ pub struct RunbooksPane {
     pub prompt: Option<Prompt>,
     /// `P`: the steps still to propose, waiting for the previous one.
     pub sequence: Option<Sequence>,
+    /// The repo's directory (drafts are written into its working tree).
+    pub repo_dir: Option<std::path::PathBuf>,
+    /// History rows marked (space) for `:runbook-draft`, by action id.
+    pub draft_marks: std::collections::BTreeSet<String>,
 }
 
 /// The open runbook and the selected step.
@@ -338,4 +342,126 @@ pub fn gate_changed(state: &mut State, action: &ActionView) -> Outcome {
         reader.scroll = None;
     }
     start_step(state, seq.index, next, true)
+}
+
+/// Space in History: marks the selected action for a draft, or unmarks it.
+pub fn toggle_mark(state: &mut State) -> Outcome {
+    let selected = state.list(PaneId::History).selected;
+    let Some(id) = crate::app::gate::history_rows(state)
+        .get(selected)
+        .map(|a| a.id.clone())
+    else {
+        return Outcome::default();
+    };
+    if !state.runbooks.draft_marks.remove(&id) {
+        state.runbooks.draft_marks.insert(id);
+    }
+    let text = format!(
+        "{} marked · :runbook-draft PATH writes them as a runbook",
+        state.runbooks.draft_marks.len()
+    );
+    flash(state, &text, false);
+    redraw()
+}
+
+/// A draft's path: relative, inside the repo, ending in `.md`.
+fn draft_path(arg: &str) -> Result<String, String> {
+    let path = std::path::Path::new(arg);
+    let inside = !arg.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        return Err(
+            "runbook-draft takes a path inside the runbook repo, e.g. incidents/web-slow.md".into(),
+        );
+    }
+    Ok(if arg.ends_with(".md") {
+        arg.to_string()
+    } else {
+        format!("{arg}.md")
+    })
+}
+
+/// `:runbook-draft PATH`: the marked History actions, oldest first, as a
+/// markdown runbook in the repo's working tree (not committed: the
+/// operator reviews and commits it). Secrets are masked.
+pub fn draft_command(state: &mut State, arg: &str) -> Outcome {
+    let Some(repo) = state.runbooks.repo_dir.clone() else {
+        flash(
+            state,
+            "no runbook repo: set `runbooks = \"PATH\"` for this host",
+            true,
+        );
+        return redraw();
+    };
+    let rel = match draft_path(arg.trim()) {
+        Ok(p) => p,
+        Err(e) => {
+            flash(state, &e, true);
+            return redraw();
+        }
+    };
+    let mut actions: Vec<&ActionView> = state
+        .runbooks
+        .draft_marks
+        .iter()
+        .filter_map(|id| state.gate.actions.get(id))
+        .collect();
+    if actions.is_empty() {
+        flash(state, "mark actions in History (space) first", true);
+        return redraw();
+    }
+    actions.sort_by_key(|a| (a.created_at, a.id.clone()));
+    let entries: Vec<crate::runbooks::draft::DraftEntry> =
+        actions.iter().map(|a| draft_entry(state, a)).collect();
+    let title = rel
+        .trim_end_matches(".md")
+        .rsplit('/')
+        .next()
+        .unwrap_or("draft")
+        .replace(['-', '_'], " ");
+    let contents = crate::runbooks::draft::render(&title, &state.host, &entries);
+    state.runbooks.draft_marks.clear();
+    Outcome {
+        dirty: true,
+        effects: vec![Effect::WriteFile {
+            path: repo.join(&rel),
+            success: format!(
+                "wrote {} steps to {rel} in the runbook repo: review and commit it",
+                entries.len()
+            ),
+            contents,
+        }],
+    }
+}
+
+fn masked(text: &str) -> String {
+    crate::secrets::mask::mask(text).0
+}
+
+/// One action as the draft tells it: no output, secrets masked.
+fn draft_entry(state: &State, a: &ActionView) -> crate::runbooks::draft::DraftEntry {
+    let outcome = match a.state {
+        ActionState::Succeeded | ActionState::Failed => None,
+        other => Some(other.name().to_string()),
+    };
+    crate::runbooks::draft::DraftEntry {
+        title: masked(&a.title),
+        reason: masked(&a.reason),
+        command: masked(&a.command),
+        exit_code: a.exit_code,
+        outcome,
+        ended: a
+            .ended_at
+            .map(|ms| crate::app::runbooks::time_text(state, ms)),
+        duration_ms: a.duration_ms(),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC (a runbook is read in other time zones too).
+pub fn time_text(_state: &State, ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
 }

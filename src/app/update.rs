@@ -75,7 +75,7 @@ impl Outcome {
 }
 
 /// Palette commands that take no argument, in the order Tab offers them.
-const PALETTE_COMMANDS: [&str; 15] = [
+const PALETTE_COMMANDS: [&str; 16] = [
     "metrics",
     "alerts",
     "containers",
@@ -87,6 +87,7 @@ const PALETTE_COMMANDS: [&str; 15] = [
     "theme",
     "window",
     "save",
+    "runbook-draft",
     "connlog",
     "notifylog",
     "help",
@@ -367,6 +368,9 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
         if let Some(outcome) = crate::app::gate::apply_action(state, focused, action) {
             return outcome;
         }
+    }
+    if focused == PaneId::History && action == Action::Mark {
+        return crate::app::runbooks::toggle_mark(state);
     }
     if focused == PaneId::Runbooks
         && let Some(outcome) = crate::app::runbooks::apply_action(state, action)
@@ -675,7 +679,10 @@ fn complete(state: &State, palette: &mut PaletteState) {
         .unwrap_or(0);
     palette.completion_index = Some(next);
     palette.input = palette.completions[next].clone();
-    let takes_argument = matches!(palette.input.as_str(), "theme" | "window" | "save");
+    let takes_argument = matches!(
+        palette.input.as_str(),
+        "theme" | "window" | "save" | "runbook-draft"
+    );
     if palette.completions.len() == 1 && takes_argument {
         palette.input.push(' ');
         palette.completions = completions(state, &palette.input);
@@ -718,6 +725,7 @@ pub fn run_command(state: &mut State, command: &str) -> Outcome {
             Outcome::redraw()
         }
         "save" => save_logs(state, arg),
+        "runbook-draft" => crate::app::runbooks::draft_command(state, arg),
         "window" => {
             match humantime::parse_duration(arg)
                 .ok()

@@ -197,3 +197,65 @@ fn capital_p_runs_the_rest_one_after_another_and_stops_at_a_failure() {
         "{flash:?}"
     );
 }
+
+#[test]
+fn space_marks_history_rows_and_runbook_draft_writes_them_masked() {
+    let mut state = crate::testing::populated_state("dark");
+    update::resize(&mut state, 200, 60);
+    state.runbooks.repo_dir = Some("/srv/runbooks".into());
+    // Two actions: one whose command holds a secret, one whose output does.
+    let ids: Vec<String> = state.gate.actions.keys().take(2).cloned().collect();
+    assert_eq!(ids.len(), 2, "the populated state has actions");
+    for (n, id) in ids.iter().enumerate() {
+        let a = state.gate.actions.get_mut(id).expect("action");
+        a.created_at = 1_000 + n as i64;
+        a.tampered = None;
+        a.state = ActionState::Succeeded;
+        a.exit_code = Some(0);
+        a.command = if n == 0 {
+            "curl -H 'X: 1' https://api/x?token=hunter2secret".into()
+        } else {
+            "docker restart web".into()
+        };
+    }
+    update::apply_action(&mut state, Action::FocusHistory);
+    let rows: Vec<String> = crate::app::gate::history_rows(&state)
+        .iter()
+        .map(|a| a.id.clone())
+        .collect();
+    for (i, id) in rows.iter().enumerate() {
+        if ids.contains(id) {
+            state.lists.entry(PaneId::History).or_default().selected = i;
+            key(&mut state, KeyCode::Char(' '));
+        }
+    }
+    assert_eq!(state.runbooks.draft_marks.len(), 2);
+    let screen = render(&state, 200, 60).backend().to_string();
+    assert!(screen.contains('●'), "marked rows show: {screen}");
+    let outcome = update::run_command(&mut state, "runbook-draft incidents/web-slow");
+    let (path, contents) = match outcome.effects.as_slice() {
+        [Effect::WriteFile { path, contents, .. }] => (path.clone(), contents.clone()),
+        other => panic!("expected one write, got {other:?}"),
+    };
+    assert_eq!(
+        path,
+        std::path::PathBuf::from("/srv/runbooks/incidents/web-slow.md")
+    );
+    assert!(!contents.contains("hunter2secret"), "{contents}");
+    let parsed = crate::runbooks::markdown::parse("incidents/web-slow.md", &contents);
+    let steps: Vec<&str> = parsed.steps.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(
+        steps,
+        vec![
+            "curl -H 'X: 1' https://api/x?token=***",
+            "docker restart web"
+        ],
+        "oldest first, same commands (masked)"
+    );
+    assert_eq!(parsed.title, "web slow");
+    assert!(state.runbooks.draft_marks.is_empty());
+    // Outside the repo is refused.
+    let outcome = update::run_command(&mut state, "runbook-draft ../../etc/cron.d/x");
+    assert!(outcome.effects.is_empty());
+    assert!(state.flash.as_ref().is_some_and(|f| f.is_error));
+}
