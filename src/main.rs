@@ -76,7 +76,12 @@ fn real_main() -> Result<()> {
     }
     if let Some(Command::Mcp { agent }) = &cli.command {
         let hosts: Vec<String> = config.hosts.keys().cloned().collect();
-        let tools = opscockpit::mcp::GateTools::new(config::data_dir(), hosts, agent.clone());
+        let repos = hosts
+            .iter()
+            .filter_map(|h| config.runbooks_dir(h).map(|d| (h.clone(), d)))
+            .collect();
+        let tools = opscockpit::mcp::GateTools::new(config::data_dir(), hosts, agent.clone())
+            .with_runbooks(repos, config.default_runbooks_dir());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

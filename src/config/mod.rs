@@ -391,14 +391,24 @@ impl Config {
             .get(host)
             .and_then(|h| h.runbooks.clone())
             .or_else(|| self.runbooks.path.clone())?;
-        match raw.strip_prefix("~/") {
-            Some(rest) => directories::BaseDirs::new().map(|b| b.home_dir().join(rest)),
-            None => Some(PathBuf::from(raw)),
-        }
+        expand_home(&raw)
+    }
+
+    /// `[runbooks] path`, for hosts that name no repo of their own.
+    pub fn default_runbooks_dir(&self) -> Option<PathBuf> {
+        expand_home(self.runbooks.path.as_deref()?)
     }
 
     pub fn host(&self, name: &str) -> HostConfig {
         self.hosts.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// `~/x` is `x` in the home directory.
+fn expand_home(raw: &str) -> Option<PathBuf> {
+    match raw.strip_prefix("~/") {
+        Some(rest) => directories::BaseDirs::new().map(|b| b.home_dir().join(rest)),
+        None => Some(PathBuf::from(raw)),
     }
 }
 
