@@ -13,10 +13,11 @@ pub enum PaneId {
     Actions,
     History,
     Cost,
+    Runbooks,
 }
 
 impl PaneId {
-    pub const ALL: [PaneId; 7] = [
+    pub const ALL: [PaneId; 8] = [
         PaneId::Metrics,
         PaneId::Alerts,
         PaneId::Containers,
@@ -24,6 +25,7 @@ impl PaneId {
         PaneId::Actions,
         PaneId::History,
         PaneId::Cost,
+        PaneId::Runbooks,
     ];
 
     /// The palette command and keymap context of this pane.
@@ -36,6 +38,7 @@ impl PaneId {
             PaneId::Actions => "actions",
             PaneId::History => "history",
             PaneId::Cost => "cost",
+            PaneId::Runbooks => "runbooks",
         }
     }
 
@@ -48,6 +51,7 @@ impl PaneId {
             PaneId::Actions => "Actions",
             PaneId::History => "History",
             PaneId::Cost => "Cost",
+            PaneId::Runbooks => "Runbooks",
         }
     }
 
@@ -107,6 +111,7 @@ actions! {
     FocusActions => "actions pane",
     FocusHistory => "history pane",
     FocusCost => "cost pane",
+    FocusRunbooks => "runbooks pane",
     Maximise => "maximise pane",
     MouseCapture => "mouse capture on/off (off: select text)",
     Suspend => "suspend (fg resumes)",
@@ -138,6 +143,9 @@ actions! {
     Source => "log source",
     ContainerLogs => "its logs",
     Export => "export",
+    Propose => "propose step (via gate)",
+    Mark => "mark (draft)",
+    ProposeAll => "propose remaining steps",
 }
 
 impl Action {
@@ -151,6 +159,7 @@ impl Action {
             Action::FocusActions => PaneId::Actions,
             Action::FocusHistory => PaneId::History,
             Action::FocusCost => PaneId::Cost,
+            Action::FocusRunbooks => PaneId::Runbooks,
             _ => return None,
         })
     }
@@ -163,8 +172,8 @@ mod tests {
     #[test]
     fn focus_order_wraps_both_ways() {
         assert_eq!(PaneId::Metrics.next(), PaneId::Alerts);
-        assert_eq!(PaneId::Cost.next(), PaneId::Metrics);
-        assert_eq!(PaneId::Metrics.prev(), PaneId::Cost);
+        assert_eq!(PaneId::Runbooks.next(), PaneId::Metrics);
+        assert_eq!(PaneId::Metrics.prev(), PaneId::Runbooks);
         assert_eq!(PaneId::Alerts.prev(), PaneId::Metrics);
         for pane in PaneId::ALL {
             assert_eq!(PaneId::from_name(pane.name()), Some(pane));

@@ -80,6 +80,11 @@ pub enum Command {
         /// is waited for to its end.
         #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration, requires = "wait")]
         wait_timeout: Option<std::time::Duration>,
+        /// The runbook step this command comes from, `PATH#step-N` (PATH
+        /// relative to the runbook repo): the cockpit checks the command
+        /// against the step's text and records it with the action.
+        #[arg(long, value_name = "PATH#step-N")]
+        runbook: Option<String>,
         /// The command: one argument is a shell command line; several are quoted and joined.
         #[arg(last = true, required = true, num_args = 1..)]
         command: Vec<String>,
@@ -102,6 +107,9 @@ pub enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Only actions proposed from this runbook (path in the repo).
+        #[arg(long, value_name = "PATH")]
+        runbook: Option<String>,
     },
     /// Check or export the tamper-evident action history.
     Audit {

@@ -87,7 +87,12 @@ fn real_main() -> Result<()> {
     }
     if let Some(Command::Mcp { agent }) = &cli.command {
         let hosts: Vec<String> = config.hosts.keys().cloned().collect();
-        let tools = opscockpit::mcp::GateTools::new(config::data_dir(), hosts, agent.clone());
+        let repos = hosts
+            .iter()
+            .filter_map(|h| config.runbooks_dir(h).map(|d| (h.clone(), d)))
+            .collect();
+        let tools = opscockpit::mcp::GateTools::new(config::data_dir(), hosts, agent.clone())
+            .with_runbooks(repos, config.default_runbooks_dir());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -134,11 +139,13 @@ fn real_main() -> Result<()> {
             .map_err(|e| eyre!("config error: {e}"))?,
     );
     let transport = transport_for(cli.host_name(), &cli, &config, &runtime)?;
+    let mut gate_config = config.gate.clone();
+    gate_config.runbooks_dir = config.runbooks_dir(cli.host_name());
     let gate = opscockpit::gate::start(
         cli.host_name(),
         &config::data_dir(),
         &paths.config_dir,
-        config.gate.clone(),
+        gate_config,
         transport.clone(),
     )
     .map_err(|e| eyre!("{e}"))?;
@@ -188,11 +195,28 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     state.containers.settings = opscockpit::containers::DockerSettings::for_socket(
         config.host(host).docker_socket.as_deref(),
     );
+    state.runbooks = load_runbooks(config, host);
     state.logs = opscockpit::app::logs::LogsPane::new(
         config.logs.buffer_lines,
         opscockpit::logs::LogsSetup::from_config(config, host),
     );
     Ok(state)
+}
+
+/// The host's runbooks, read once before the TUI (a repo that cannot be
+/// read is said in the pane, not fatal: the cockpit is for incidents).
+fn load_runbooks(config: &Config, host: &str) -> opscockpit::app::runbooks::RunbooksPane {
+    use opscockpit::app::runbooks::RunbooksPane;
+    let Some(dir) = config.runbooks_dir(host) else {
+        return RunbooksPane::default();
+    };
+    match opscockpit::runbooks::load(&dir) {
+        Ok(all) => RunbooksPane {
+            repo_dir: Some(dir.clone()),
+            ..RunbooksPane::new(all, host, format!("repo {}", dir.display()))
+        },
+        Err(e) => RunbooksPane::new(Vec::new(), host, e),
+    }
 }
 
 /// The gate's subcommands (see `opscockpit::gate::commands`).
@@ -230,6 +254,7 @@ mod gate {
                 wait,
                 wait_timeout,
                 command,
+                runbook,
             } => commands::propose(
                 &data_dir,
                 &ProposeArgs {
@@ -243,6 +268,7 @@ mod gate {
                     wait: *wait,
                     wait_timeout: *wait_timeout,
                     command: command.clone(),
+                    runbook: runbook.clone(),
                 },
             ),
             Command::Actions { host } => commands::actions(&data_dir, host.as_deref()),
@@ -251,6 +277,7 @@ mod gate {
                 since,
                 state,
                 json,
+                runbook,
             } => commands::history(
                 &data_dir,
                 &HistoryArgs {
@@ -258,6 +285,7 @@ mod gate {
                     since: *since,
                     state: state.clone(),
                     json: *json,
+                    runbook: runbook.clone(),
                 },
             ),
             Command::Audit {

@@ -341,6 +341,7 @@ pub fn populated_state(theme: &str) -> State {
             stdout_total: 0,
             stderr_total: 0,
             confined: None,
+            runbook: None,
             repeats: 0,
             tampered: None,
         }
@@ -387,4 +388,25 @@ pub fn populated_state(theme: &str) -> State {
         ])),
     );
     state
+}
+
+/// Three runbooks as the Runbooks pane shows them: YAML and TOML front
+/// matter, a `console` block, placeholders, a table, one modified file.
+pub fn runbook_fixture() -> Vec<crate::runbooks::Runbook> {
+    use crate::runbooks::fixtures::{RUNBOOK_DISK, RUNBOOK_RESTART, RUNBOOK_ROLLBACK};
+    use crate::runbooks::{CommitInfo, markdown};
+    let commit = |short: &str, date: &str, author: &str| CommitInfo {
+        hash: format!("{short}0000000000000000000000000000000"),
+        short: short.into(),
+        date: date.into(),
+        author: author.into(),
+    };
+    let mut restart = markdown::parse("incidents/restart-container.md", RUNBOOK_RESTART);
+    restart.last_commit = Some(commit("3f2a9c1", "2026-11-28", "Ada Ops"));
+    let mut deploy = markdown::parse("deploy/rollback.md", RUNBOOK_ROLLBACK);
+    deploy.last_commit = Some(commit("9b7e004", "2026-11-30", "Grace Deploy"));
+    deploy.modified = true;
+    let mut disk = markdown::parse("research/disk-full.md", RUNBOOK_DISK);
+    disk.last_commit = Some(commit("c0ffee2", "2026-10-02", "Linus Disk"));
+    vec![deploy, restart, disk]
 }

@@ -267,8 +267,12 @@ fn which(program: &str) -> Option<PathBuf> {
 
 /// Every line `opscockpit mcp` writes to stdout for `input`.
 fn raw_session(input: &[String]) -> Vec<serde_json::Value> {
+    raw_session_in(&tempfile::tempdir().expect("home"), input)
+}
+
+/// Like `raw_session`, with `home` as every XDG dir (a config may be there).
+fn raw_session_in(home: &tempfile::TempDir, input: &[String]) -> Vec<serde_json::Value> {
     use std::io::Write;
-    let home = tempfile::tempdir().expect("home");
     let mut child = Command::new(binary())
         .arg("mcp")
         .env("XDG_RUNTIME_DIR", home.path())
@@ -314,7 +318,7 @@ fn the_handshake_of_each_protocol_revision() {
             .as_array()
             .cloned()
             .unwrap_or_default();
-        assert_eq!(tools.len(), 7, "{replies:?}");
+        assert_eq!(tools.len(), 8, "{replies:?}");
     }
     // 2026-07-28 is stateless: no initialize, every request carries its meta.
     let meta = serde_json::json!({
@@ -364,4 +368,60 @@ fn the_snapshot_carries_what_the_screen_shows_and_filters_logs() {
         !all.to_string().contains('\u{1b}'),
         "nothing raw reaches the agent"
     );
+}
+
+/// The read-only `runbook` tool returns one runbook of the host's repo as
+/// markdown, with its steps; a path that is not a runbook of the host is an
+/// error that says where to look.
+#[test]
+fn the_runbook_tool_returns_the_markdown_and_its_steps() {
+    let home = tempfile::tempdir().expect("home");
+    let repo = home.path().join("runbooks");
+    std::fs::create_dir_all(repo.join("ops")).expect("mkdir");
+    std::fs::write(
+        repo.join("ops/restart.md"),
+        opscockpit::runbooks::fixtures::RUNBOOK_RESTART,
+    )
+    .expect("write");
+    std::fs::create_dir_all(home.path().join("opscockpit")).expect("config dir");
+    std::fs::write(
+        home.path().join("opscockpit/config.toml"),
+        format!("[runbooks]\npath = \"{}\"\n", repo.display()),
+    )
+    .expect("config");
+    let call = |id: u32, host: &str, path: &str| {
+        serde_json::json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
+            "name":"runbook","arguments":{"host": host, "path": path}}})
+        .to_string()
+    };
+    let replies = raw_session_in(
+        &home,
+        &[
+            serde_json::json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "1"}}})
+            .to_string(),
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.into(),
+            call(2, "web", "ops/restart.md"),
+            call(3, "mail", "ops/restart.md"),
+        ],
+    );
+    let found = &replies[1]["result"];
+    assert_eq!(found["isError"], false, "{replies:?}");
+    let steps = found["structuredContent"]["steps"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(steps.len(), 2, "{found}");
+    assert_eq!(
+        steps[1]["text"],
+        "docker restart <container> && echo restarted ${SERVICE}"
+    );
+    let markdown = found["content"][0]["text"].as_str().unwrap_or_default();
+    assert!(
+        markdown.starts_with("# Restart a wedged container"),
+        "{markdown}"
+    );
+    // `hosts: [local, web]`: not a runbook of mail.
+    assert_eq!(replies[2]["result"]["isError"], true, "{replies:?}");
 }

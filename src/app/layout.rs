@@ -46,7 +46,12 @@ pub struct Slot {
     pub members: &'static [PaneId],
 }
 
-const BOTTOM: &[PaneId] = &[PaneId::Logs, PaneId::History, PaneId::Cost];
+const BOTTOM: &[PaneId] = &[
+    PaneId::Logs,
+    PaneId::History,
+    PaneId::Cost,
+    PaneId::Runbooks,
+];
 const SIDE: &[PaneId] = &[PaneId::Containers, PaneId::Alerts, PaneId::Actions];
 
 pub fn slots(body: Rect, layout: &LayoutState) -> Vec<Slot> {
@@ -114,7 +119,7 @@ pub fn slots(body: Rect, layout: &LayoutState) -> Vec<Slot> {
 }
 
 fn member_ref(pane: PaneId) -> &'static PaneId {
-    const ALL: [PaneId; 7] = PaneId::ALL;
+    const ALL: [PaneId; 8] = PaneId::ALL;
     &ALL[pane.number() - 1]
 }
 

@@ -56,6 +56,8 @@ pub struct State {
     pub freshness: crate::app::freshness::Freshness,
     /// Why the link was lost, while it is (for the gap marker after it).
     pub link_lost_reason: Option<String>,
+    /// The Runbooks pane: the host's runbooks, the reader, a prompt.
+    pub runbooks: crate::app::runbooks::RunbooksPane,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +109,7 @@ pub struct LayoutState {
     pub height: u16,
     /// Panes by how recently they had focus, most recent first: a slot that
     /// several panes share shows the most recent of them.
-    pub recent: [PaneId; 7],
+    pub recent: [PaneId; 8],
 }
 
 impl LayoutState {
@@ -209,6 +211,7 @@ impl State {
             notify: crate::app::notify::NotifyState::default(),
             freshness: Default::default(),
             link_lost_reason: None,
+            runbooks: Default::default(),
         }
     }
 

@@ -75,7 +75,7 @@ impl Outcome {
 }
 
 /// Palette commands that take no argument, in the order Tab offers them.
-const PALETTE_COMMANDS: [&str; 15] = [
+const PALETTE_COMMANDS: [&str; 17] = [
     "metrics",
     "alerts",
     "containers",
@@ -83,10 +83,12 @@ const PALETTE_COMMANDS: [&str; 15] = [
     "actions",
     "history",
     "cost",
+    "runbooks",
     "theme",
     "window",
     "save",
     "unlevelled",
+    "runbook-draft",
     "connlog",
     "notifylog",
     "help",
@@ -126,7 +128,17 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
                 Outcome::unchanged()
             }
         }
-        AppEvent::Gate(event) => crate::app::gate::apply_event(state, event),
+        AppEvent::Gate(event) => {
+            let changed = match &event {
+                crate::gate::GateEvent::Changed(view) => Some(view.as_ref().clone()),
+                _ => None,
+            };
+            let mut outcome = crate::app::gate::apply_event(state, event);
+            if let Some(view) = changed {
+                outcome.merge(crate::app::runbooks::gate_changed(state, &view));
+            }
+            outcome
+        }
         AppEvent::Cost(event) => Outcome {
             dirty: state.cost.apply(event),
             ..Outcome::default()
@@ -276,6 +288,9 @@ pub fn handle_key(state: &mut State, key: KeyEvent) -> Outcome {
     if state.gate.popup.is_some() {
         return crate::app::gate::popup_key(state, key);
     }
+    if state.runbooks.prompt.is_some() {
+        return crate::app::runbooks::prompt_key(state, key);
+    }
     let had_flash = state.flash.take().is_some();
     let mut outcome = match state.keymap.action_for(state.layout.focus, &key) {
         Some(action) => apply_action(state, action),
@@ -354,6 +369,14 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
         if let Some(outcome) = crate::app::gate::apply_action(state, focused, action) {
             return outcome;
         }
+    }
+    if focused == PaneId::History && action == Action::Mark {
+        return crate::app::runbooks::toggle_mark(state);
+    }
+    if focused == PaneId::Runbooks
+        && let Some(outcome) = crate::app::runbooks::apply_action(state, action)
+    {
+        return outcome;
     }
     if focused == PaneId::Containers
         && let Some(outcome) = containers::apply_action(state, action)
@@ -495,6 +518,7 @@ pub fn list_len(state: &State, pane: PaneId) -> usize {
         PaneId::Actions => crate::app::gate::pending_rows(state).len(),
         PaneId::History => crate::app::gate::history_rows(state).len(),
         PaneId::Containers => containers::list_len(state),
+        PaneId::Runbooks => crate::app::runbooks::visible(state).len(),
         // Filled by its source (logs); empty until then.
         _ => 0,
     }
@@ -709,7 +733,10 @@ fn complete(state: &State, palette: &mut PaletteState) {
         .unwrap_or(0);
     palette.completion_index = Some(next);
     palette.input = palette.completions[next].clone();
-    let takes_argument = matches!(palette.input.as_str(), "theme" | "window" | "save");
+    let takes_argument = matches!(
+        palette.input.as_str(),
+        "theme" | "window" | "save" | "runbook-draft"
+    );
     if palette.completions.len() == 1 && takes_argument {
         palette.input.push(' ');
         palette.completions = completions(state, &palette.input);
@@ -762,6 +789,7 @@ pub fn run_command(state: &mut State, command: &str) -> Outcome {
             flash(state, text, false);
             Outcome::redraw()
         }
+        "runbook-draft" => crate::app::runbooks::draft_command(state, arg),
         "window" => {
             match humantime::parse_duration(arg)
                 .ok()

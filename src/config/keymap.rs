@@ -210,6 +210,8 @@ struct KeymapFile {
     history: BTreeMap<Action, Vec<String>>,
     #[serde(default)]
     cost: BTreeMap<Action, Vec<String>>,
+    #[serde(default)]
+    runbooks: BTreeMap<Action, Vec<String>>,
 }
 
 impl KeymapFile {
@@ -224,6 +226,7 @@ impl KeymapFile {
             (Context::Pane(PaneId::Actions), self.actions),
             (Context::Pane(PaneId::History), self.history),
             (Context::Pane(PaneId::Cost), self.cost),
+            (Context::Pane(PaneId::Runbooks), self.runbooks),
         ]
     }
 }

@@ -45,6 +45,16 @@ pub struct Config {
     /// Notification channels `[notify.NAME]` and `[[notify.rules]]`.
     #[serde(default)]
     pub notify: NotifyConfig,
+    /// `[runbooks] path = …`: the runbook repo for hosts that name none.
+    #[serde(default)]
+    pub runbooks: RunbooksConfig,
+}
+
+/// The runbook repo (a local git checkout of markdown files).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunbooksConfig {
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -110,6 +120,10 @@ pub struct GateConfig {
     pub client_idle: Duration,
     /// Broker connections served at once; more are refused with `busy`.
     pub max_clients: usize,
+    /// The host's runbook repo, against which runbook provenance is
+    /// checked (set from `runbooks`, not a `[gate]` key).
+    #[serde(skip)]
+    pub runbooks_dir: Option<PathBuf>,
 }
 
 impl Default for GateConfig {
@@ -121,6 +135,7 @@ impl Default for GateConfig {
             output_limit_bytes: 1 << 20,
             client_idle: Duration::from_secs(120),
             max_clients: 256,
+            runbooks_dir: None,
         }
     }
 }
@@ -165,6 +180,9 @@ pub struct HostConfig {
     /// Where the gate's broker listens on the host, relative to the SSH
     /// user's home (default `.opscockpit/gate.sock`); `""` turns it off.
     pub host_socket: Option<String>,
+    /// This host's runbook repo (a local git checkout); overrides
+    /// `[runbooks] path`.
+    pub runbooks: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -365,8 +383,32 @@ impl Config {
         Ok(())
     }
 
+    /// The runbook repo for `host`: its own `runbooks`, else `[runbooks]
+    /// path`; `~/` is the home directory.
+    pub fn runbooks_dir(&self, host: &str) -> Option<PathBuf> {
+        let raw = self
+            .hosts
+            .get(host)
+            .and_then(|h| h.runbooks.clone())
+            .or_else(|| self.runbooks.path.clone())?;
+        expand_home(&raw)
+    }
+
+    /// `[runbooks] path`, for hosts that name no repo of their own.
+    pub fn default_runbooks_dir(&self) -> Option<PathBuf> {
+        expand_home(self.runbooks.path.as_deref()?)
+    }
+
     pub fn host(&self, name: &str) -> HostConfig {
         self.hosts.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// `~/x` is `x` in the home directory.
+fn expand_home(raw: &str) -> Option<PathBuf> {
+    match raw.strip_prefix("~/") {
+        Some(rest) => directories::BaseDirs::new().map(|b| b.home_dir().join(rest)),
+        None => Some(PathBuf::from(raw)),
     }
 }
 
@@ -460,6 +502,26 @@ mod tests {
         ))
         .expect_err("api without lookup");
         assert_eq!(err.key.as_deref(), Some("hosts.a.betterstack.sources_api"));
+    }
+
+    #[test]
+    fn runbooks_per_host_over_top_level() {
+        let config = validate_str(
+            "[runbooks]\npath = \"/srv/runbooks\"\n[hosts.web]\nrunbooks = \"/srv/web-runbooks\"\n[hosts.db]\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            config.runbooks_dir("web"),
+            Some(PathBuf::from("/srv/web-runbooks"))
+        );
+        assert_eq!(
+            config.runbooks_dir("db"),
+            Some(PathBuf::from("/srv/runbooks"))
+        );
+        assert_eq!(Config::default().runbooks_dir("db"), None);
+        let err = validate_str("[runbooks]\npaht = \"x\"\n").expect_err("typo");
+        assert_eq!(err.key.as_deref(), Some("runbooks.paht"));
+        assert_eq!(err.line, Some(2));
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct ProposeArgs {
     /// With `wait`: cancel if nobody decided within this long.
     pub wait_timeout: Option<Duration>,
     pub command: Vec<String>,
+    /// `PATH#step-N`: the runbook step this command is (checked by the cockpit).
+    pub runbook: Option<String>,
 }
 
 pub fn propose(data_dir: &Path, args: &ProposeArgs) -> i32 {
@@ -62,7 +64,16 @@ pub fn propose(data_dir: &Path, args: &ProposeArgs) -> i32 {
             return EXIT_NO_COCKPIT;
         }
     };
+    let runbook = match args.runbook.as_deref().map(crate::runbooks::parse_claim) {
+        None => None,
+        Some(Ok(claim)) => Some(Box::new(claim)),
+        Some(Err(e)) => {
+            eprintln!("opscockpit propose: {}", inert(&e));
+            return 2;
+        }
+    };
     let proposal = Proposal {
+        runbook,
         command: super::command_from_args(&args.command),
         cwd: args.cwd.clone(),
         timeout_secs: args.timeout.map(|t| t.as_secs().max(1)),
@@ -334,6 +345,8 @@ pub struct HistoryArgs {
     pub since: Option<Duration>,
     pub state: Option<String>,
     pub json: bool,
+    /// Only actions proposed from this runbook (its repo-relative path).
+    pub runbook: Option<String>,
 }
 
 /// `opscockpit history`: every action, newest first.
@@ -363,13 +376,16 @@ pub fn history(data_dir: &Path, args: &HistoryArgs) -> i32 {
         state,
         limit: None,
     };
-    let rows = match store.history(&filter) {
+    let mut rows = match store.history(&filter) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("opscockpit: {e}");
             return 1;
         }
     };
+    if let Some(path) = &args.runbook {
+        rows.retain(|a| a.runbook.as_ref().is_some_and(|r| &r.path == path));
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         for a in rows {
@@ -411,7 +427,10 @@ pub fn history(data_dir: &Path, args: &HistoryArgs) -> i32 {
             inert(&a.agent),
             duration,
             exit,
-            inert(&a.command)
+            match &a.runbook {
+                Some(r) => format!("{}  [runbook: {}]", inert(&a.command), inert(&r.label())),
+                None => inert(&a.command),
+            }
         );
     }
     0

@@ -403,7 +403,13 @@ impl Gate {
     /// Submits a proposal: the policy gives its tier, it is recorded, and an
     /// `auto` action starts at once.
     pub fn propose(&self, proposal: Proposal) -> Result<ActionView, GateError> {
-        let p = validate(proposal)?;
+        let mut p = validate(proposal)?;
+        // Whether a command matches its runbook is the cockpit's finding,
+        // never the proposer's say-so: checked against the repo here.
+        if let Some(claim) = p.runbook.take() {
+            let dir = self.inner.config.runbooks_dir.as_deref();
+            p.runbook = Some(Box::new(crate::runbooks::check(dir, *claim, &p.command)));
+        }
         let confined = self.confined_profile(p.session.as_deref());
         let cfg = &self.inner.config;
         let timeout_secs = p
@@ -449,6 +455,7 @@ impl Gate {
             stdout_total: 0,
             stderr_total: 0,
             confined,
+            runbook: p.runbook.map(|r| *r),
             repeats: 0,
             tampered: None,
         };
@@ -491,6 +498,7 @@ impl Gate {
             "risk": view.risk.map(|r| r.name()),
             "fingerprint": view.fingerprint,
             "confined": view.confined,
+            "runbook": view.runbook,
         });
         if matches!(decision.tier, Tier::Approve | Tier::Confirm)
             && let Some(existing) = self.identical_pending(&view)?

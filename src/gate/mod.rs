@@ -130,6 +130,10 @@ pub struct Proposal {
     /// confined. Never stored or shown; only its profile name is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
+    /// The runbook step this command comes from (the Runbooks pane, or an
+    /// agent's `propose --runbook`): recorded with the action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<Box<crate::runbooks::RunbookRef>>,
 }
 
 /// One action as stored and shown (without its output).
@@ -169,6 +173,11 @@ pub struct ActionView {
     /// says the proposer was confined.
     #[serde(default)]
     pub confined: Option<String>,
+    /// The runbook step it was proposed from: `PATH@COMMIT#step-N`, the
+    /// step text's hash, whether the file was modified, and for an agent's
+    /// claim whether the command matches the step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<crate::runbooks::RunbookRef>,
     /// Identical proposals from the same agent merged into this one while
     /// it waited (retries): counted, not queued twice. Not stored.
     #[serde(default)]
@@ -212,6 +221,7 @@ impl ActionView {
             stdout_total: 0,
             stderr_total: 0,
             confined: None,
+            runbook: None,
             repeats: 0,
             tampered: None,
         }

@@ -80,9 +80,11 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
     // 2: the sandbox profile of a confined proposer (`opscockpit agent`).
     "ALTER TABLE actions ADD COLUMN confined TEXT;",
+    // 3: the runbook step an action came from (JSON of `RunbookRef`).
+    "ALTER TABLE actions ADD COLUMN runbook TEXT;",
 ];
 
-const COLUMNS: &str = "id, host, state, tier, rule, command, cwd, timeout_secs, title, reason, agent, risk, fingerprint, created_at, expires_at, decided_at, decided_by, decision_reason, started_at, ended_at, exit_code, signal, error, stdout_total, stderr_total, confined";
+const COLUMNS: &str = "id, host, state, tier, rule, command, cwd, timeout_secs, title, reason, agent, risk, fingerprint, created_at, expires_at, decided_at, decided_by, decision_reason, started_at, ended_at, exit_code, signal, error, stdout_total, stderr_total, confined, runbook";
 
 /// One lifecycle move and what is recorded with it.
 #[derive(Debug, Clone)]
@@ -237,7 +239,7 @@ impl Store {
         let mut current = view.clone();
         current.state = ActionState::Proposed;
         tx.execute(
-            &format!("INSERT INTO actions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"),
+            &format!("INSERT INTO actions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"),
             params![
                 current.id,
                 current.host,
@@ -265,6 +267,10 @@ impl Store {
                 current.stdout_total as i64,
                 current.stderr_total as i64,
                 current.confined,
+                current
+                    .runbook
+                    .as_ref()
+                    .and_then(|r| serde_json::to_string(r).ok()),
             ],
         )
         .map_err(db_err("recording proposal"))?;
@@ -714,6 +720,11 @@ fn view_from_row(r: &Row<'_>) -> rusqlite::Result<ActionView> {
         stdout_total: r.get::<_, i64>(23)?.max(0) as u64,
         stderr_total: r.get::<_, i64>(24)?.max(0) as u64,
         confined: r.get(25)?,
+        // Unreadable provenance is dropped here and shows as tampered (the
+        // chain's row has it).
+        runbook: r
+            .get::<_, Option<String>>(26)?
+            .and_then(|j| serde_json::from_str(&j).ok()),
         repeats: 0,
         tampered: None,
     })
@@ -751,6 +762,42 @@ pub(crate) mod tests {
                 )],
             )
             .expect("insert")
+    }
+
+    #[test]
+    fn runbook_provenance_is_stored_chained_and_read_back() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut store = Store::open(&dir.path().join("gate.sqlite3")).expect("open");
+        let mut view = sample("rb1", "web");
+        view.runbook = Some(crate::runbooks::RunbookRef {
+            path: "ops/restart.md".into(),
+            commit: "3f2a9c1".into(),
+            step: 2,
+            step_sha256: "ab".repeat(32),
+            modified: true,
+            matches: Some(false),
+            expected: Some("docker restart <c>".into()),
+        });
+        store
+            .insert(&view, "tester", serde_json::json!({}), &[])
+            .expect("insert");
+        let rows = store.history(&HistoryFilter::default()).expect("history");
+        assert_eq!(rows[0].runbook, view.runbook);
+        assert_eq!(rows[0].tampered, None, "the chain vouches for it");
+        // Editing the provenance outside the gate shows as tampering.
+        store
+            .conn
+            .execute("UPDATE actions SET runbook = NULL WHERE id = 'rb1'", [])
+            .expect("edit");
+        let rows = store.history(&HistoryFilter::default()).expect("history");
+        assert!(
+            rows[0]
+                .tampered
+                .as_deref()
+                .is_some_and(|t| t.contains("runbook")),
+            "{:?}",
+            rows[0].tampered
+        );
     }
 
     #[test]

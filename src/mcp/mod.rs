@@ -44,7 +44,17 @@ pub struct GateTools {
     /// `--agent NAME`; else the client's `clientInfo.name`.
     agent: Option<String>,
     progress_every: Duration,
+    /// Runbook repos: per configured host, and the `[runbooks] path` default.
+    runbook_repos: std::collections::BTreeMap<String, PathBuf>,
+    default_runbooks: Option<PathBuf>,
     tool_router: ToolRouter<GateTools>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct RunbookArgs {
+    pub host: String,
+    /// The runbook's path in the repo (as `host_status` lists it).
+    pub path: String,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -90,6 +100,10 @@ pub struct ProposeArgs {
     /// Kill the command after this many seconds.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// The runbook step this command is, `PATH#step-N`: the cockpit checks
+    /// the command against the step and records it with the action.
+    #[serde(default)]
+    pub runbook: Option<String>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -112,6 +126,40 @@ pub struct HistoryArgs {
     /// At most this many (default 50, at most 500).
     #[serde(default)]
     pub limit: Option<usize>,
+}
+
+/// A runbook as the agent sees it in lists.
+fn runbook_json(rb: &crate::runbooks::Runbook) -> Value {
+    json!({
+        "path": rb.path,
+        "title": rb.title,
+        "tags": rb.front.tags,
+        "severity": rb.front.severity,
+        "commit": rb.last_commit.as_ref().map(|c| c.short.clone()),
+        "modified": rb.modified,
+        "steps": rb.steps.iter().map(|s| json!({"number": s.number, "text": s.text})).collect::<Vec<_>>(),
+    })
+}
+
+fn runbooks_json(runbooks: &[crate::runbooks::Runbook]) -> Value {
+    Value::Array(runbooks.iter().map(runbook_json).collect())
+}
+
+fn runbooks_text(runbooks: &[crate::runbooks::Runbook]) -> String {
+    if runbooks.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("\nrunbooks for this host (read one with the `runbook` tool):\n");
+    for rb in runbooks {
+        text.push_str(&format!(
+            "  {} — {} ({} steps{})\n",
+            inert(&rb.path),
+            inert(&rb.title),
+            rb.steps.len(),
+            if rb.modified { ", modified" } else { "" }
+        ));
+    }
+    text
 }
 
 fn text_result(text: String, structured: Value, is_error: bool) -> CallToolResult {
@@ -236,8 +284,43 @@ impl GateTools {
             configured,
             agent,
             progress_every: PROGRESS_EVERY,
+            runbook_repos: Default::default(),
+            default_runbooks: None,
             tool_router: Self::tool_router(),
         }
+    }
+
+    /// Where each host's runbooks are (`runbooks` per host, else `default`).
+    pub fn with_runbooks(
+        mut self,
+        per_host: std::collections::BTreeMap<String, PathBuf>,
+        default: Option<PathBuf>,
+    ) -> Self {
+        self.runbook_repos = per_host;
+        self.default_runbooks = default;
+        self
+    }
+
+    /// The runbooks that apply to `host` (read in a blocking task: git).
+    async fn runbooks_for(&self, host: &str) -> Vec<crate::runbooks::Runbook> {
+        let Some(dir) = self
+            .runbook_repos
+            .get(host)
+            .cloned()
+            .or_else(|| self.default_runbooks.clone())
+        else {
+            return Vec::new();
+        };
+        let host = host.to_string();
+        tokio::task::spawn_blocking(move || {
+            crate::runbooks::load(&dir)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r.applies_to(&host))
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
     }
 
     /// For tests: progress more often than every 15 s.
@@ -369,7 +452,16 @@ impl GateTools {
                 Ok(Response {
                     snapshot: Some(snapshot),
                     ..
-                }) => text_result(status_text(&snapshot), snapshot, false),
+                }) => {
+                    let runbooks = self.runbooks_for(&args.host).await;
+                    let mut text = status_text(&snapshot);
+                    text.push_str(&runbooks_text(&runbooks));
+                    let mut structured = serde_json::to_value(&snapshot).unwrap_or(Value::Null);
+                    if let Value::Object(map) = &mut structured {
+                        map.insert("runbooks".into(), runbooks_json(&runbooks));
+                    }
+                    text_result(text, structured, false)
+                }
                 Ok(_) => tool_error("the cockpit sent no snapshot"),
                 Err(e) => tool_error(e),
             },
@@ -413,6 +505,11 @@ impl GateTools {
             session: std::env::var("OPSCOCKPIT_SESSION")
                 .ok()
                 .filter(|s| !s.is_empty()),
+            runbook: match args.runbook.as_deref().map(crate::runbooks::parse_claim) {
+                None => None,
+                Some(Ok(claim)) => Some(Box::new(claim)),
+                Some(Err(e)) => return Ok(tool_error(e)),
+            },
         };
         Ok(self.propose_and_wait(&args.host, proposal, &context).await)
     }
@@ -487,6 +584,29 @@ impl GateTools {
             Ok(r) => actions_result(r.actions.unwrap_or_default(), "pending"),
             Err(e) => tool_error(e),
         })
+    }
+
+    #[tool(
+        description = "One runbook of HOST's runbook repo as markdown (front matter included), with its steps, last commit and whether its working tree is modified. `host_status` lists the runbooks that apply to the host. Propose a step with propose_action's `runbook` = PATH#step-N.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn runbook(
+        &self,
+        Parameters(args): Parameters<RunbookArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let runbooks = self.runbooks_for(&args.host).await;
+        let Some(rb) = runbooks.iter().find(|r| r.path == args.path) else {
+            return Ok(tool_error(format!(
+                "no runbook `{}` for {} (host_status lists them)",
+                inert(&args.path),
+                inert(&args.host)
+            )));
+        };
+        let mut structured = runbook_json(rb);
+        if let Value::Object(map) = &mut structured {
+            map.insert("markdown".into(), rb.body.clone().into());
+        }
+        Ok(text_result(rb.body.clone(), structured, false))
     }
 
     #[tool(

@@ -165,6 +165,7 @@ pub fn detail_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
         label("  rule "),
         Span::styled(inert(&a.rule), t.text),
     ]));
+    lines.extend(runbook_lines(state, a));
     lines.push(Line::from(vec![
         label(" host "),
         Span::styled(inert(&a.host), t.text),
@@ -391,6 +392,57 @@ pub fn confinement_words(a: &ActionView) -> String {
         Some(profile) => format!("confined (profile {})", inert(profile)),
         None => "UNCONFINED: the proposer could have gone around the gate".into(),
     }
+}
+
+/// Where the action came from, when a runbook: the provenance line and, when
+/// the command differs from the step, the diff (for the detail and popup).
+pub fn runbook_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
+    let t = &state.theme;
+    let Some(rb) = &a.runbook else {
+        return Vec::new();
+    };
+    let mut lines = vec![runbook_line(state, rb)];
+    if let Some(expected) = rb.expected.as_deref().filter(|_| rb.matches == Some(false)) {
+        lines.push(Line::styled(
+            " runbook step (-) vs proposed command (+):",
+            t.muted,
+        ));
+        for l in crate::runbooks::markdown::line_diff(expected, &a.command) {
+            let style = match l.chars().next() {
+                Some('-') => t.critical,
+                Some('+') => t.warning,
+                _ => t.muted,
+            };
+            lines.push(Line::styled(format!("   {}", inert(&l)), style));
+        }
+    }
+    lines
+}
+
+/// ` runbook: PATH@COMMIT#step-N (modified) · step sha256 …`: which runbook
+/// text the action came from.
+pub fn runbook_line(state: &State, rb: &crate::runbooks::RunbookRef) -> Line<'static> {
+    let t = &state.theme;
+    let mut spans = vec![
+        Span::styled(" runbook: ", t.muted),
+        Span::styled(inert(&rb.label()), t.text),
+    ];
+    if rb.modified {
+        spans.push(Span::styled(" (file modified)", t.warning));
+    }
+    match rb.matches {
+        Some(true) => spans.push(Span::styled(" matches runbook", t.ok)),
+        Some(false) => spans.push(Span::styled(" differs from runbook", t.critical)),
+        None => {}
+    }
+    spans.push(Span::styled(
+        format!(
+            "  step sha256 {}",
+            inert(rb.step_sha256.get(..12).unwrap_or(&rb.step_sha256))
+        ),
+        t.muted,
+    ));
+    Line::from(spans)
 }
 
 #[cfg(test)]

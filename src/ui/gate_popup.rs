@@ -115,6 +115,11 @@ pub fn draw(frame: &mut Frame, body: Rect, state: &State) {
                 ));
             }
             lines.push(Line::raw(""));
+            let provenance = super::gate_common::runbook_lines(state, a);
+            if !provenance.is_empty() {
+                lines.extend(provenance);
+                lines.push(Line::raw(""));
+            }
             // The whole word list is in the detail view; here only the
             // warning, so the decision keys stay on a small screen.
             if let Some(why) = crate::gate::policy::shell::parse(&a.command).error {

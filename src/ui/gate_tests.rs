@@ -46,6 +46,7 @@ fn action(id: &str, tier: Tier, command: &str, created_secs_ago: i64) -> ActionV
         stdout_total: 0,
         stderr_total: 0,
         confined: None,
+        runbook: None,
         repeats: 0,
         tampered: None,
     }
@@ -806,4 +807,39 @@ fn masked_values_are_revealed_one_at_a_time_on_the_key() {
     // What an agent can ask the cockpit for carries none of it.
     let snapshot = format!("{:?}", state.gate);
     assert!(!snapshot.contains("hunter2"), "not even in Debug output");
+}
+
+#[test]
+fn runbook_provenance_and_a_differing_command_show_in_the_popup() {
+    for (w, h) in [(80, 24), (200, 60)] {
+        let mut state = base_state();
+        state.layout.maximised = true;
+        let id = "aaaa0001aaaaaaaaaaaaaaaa";
+        let a = state.gate.actions.get_mut(id).expect("action");
+        a.runbook = Some(crate::runbooks::RunbookRef {
+            path: "incidents/restart.md".into(),
+            commit: "3f2a9c1".into(),
+            step: 2,
+            step_sha256: "0123456789abcdef".repeat(4),
+            modified: false,
+            matches: Some(false),
+            expected: Some("docker ps\ndocker restart <container>".into()),
+        });
+        a.command = "docker ps\ndocker rm -f web".into();
+        key(&mut state, KeyCode::Enter);
+        key(&mut state, KeyCode::Char('a'));
+        let t = render(&mut state, w, h);
+        let text = screen_text(&t);
+        assert!(
+            text.contains("runbook: incidents/restart.md@3f2a9c1#step-2"),
+            "{text}"
+        );
+        assert!(text.contains("differs from runbook"), "{text}");
+        assert!(text.contains("- docker restart <container>"), "{text}");
+        assert!(text.contains("+ docker rm -f web"), "{text}");
+        insta::assert_snapshot!(
+            format!("approve_popup_runbook_differs_{w}x{h}"),
+            t.backend()
+        );
+    }
 }

@@ -9,11 +9,12 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 use crate::app::state::State;
 use crate::config::keymap::{Context, Keymap};
 
-const PALETTE_HELP: [(&str, &str); 9] = [
-    (":metrics … :cost", "jump to a pane"),
+const PALETTE_HELP: [(&str, &str); 10] = [
+    (":metrics … :runbooks", "jump to a pane"),
     (":theme NAME", "switch theme"),
     (":window 1m|5m|10m", "chart window"),
     (":save PATH", "write the Logs view to a file"),
+    (":runbook-draft PATH", "marked History actions → runbook"),
     (":connlog", "connection log"),
     (":notifylog", "notification deliveries"),
     (":help", "this help"),

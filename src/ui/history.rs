@@ -126,6 +126,14 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                 Span::styled(what, t.text),
             ]
         };
+        let mut spans = spans;
+        if state.runbooks.draft_marks.contains(&a.id)
+            && let Some(first) = spans.first_mut()
+        {
+            // The leading blank becomes the mark: columns stay aligned.
+            let text = first.content.to_string();
+            first.content = format!("●{}", text.get(1..).unwrap_or("")).into();
+        }
         let mut line = Line::from(spans);
         if focused && i == selected {
             line = line.style(t.selected);

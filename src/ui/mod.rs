@@ -21,6 +21,9 @@ pub mod notifylog;
 pub mod palette;
 pub mod placeholder;
 pub mod quit_popup;
+pub mod runbooks;
+#[cfg(test)]
+mod runbooks_tests;
 #[cfg(test)]
 pub(crate) mod snapshots;
 pub mod too_small;
@@ -94,6 +97,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
         Overlay::None | Overlay::Filter { .. } | Overlay::ConfirmQuit { .. } => {}
     }
     gate_popup::draw(frame, parts.body, state);
+    runbooks::draw_prompt(frame, parts.body, state);
     if let Overlay::ConfirmQuit { pending } = state.overlay {
         quit_popup::draw(frame, parts.body, state, pending);
     }
@@ -108,6 +112,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
         PaneId::Containers => containers::draw(frame, area, state),
         PaneId::Cost => cost::draw(frame, area, state),
         PaneId::Logs => logs::draw(frame, area, state),
+        PaneId::Runbooks => runbooks::draw(frame, area, state),
     }
 }
 

@@ -1,0 +1,467 @@
+//! The Runbooks pane: the host's runbooks (list, `/` filter), the reader,
+//! the placeholder prompt, and proposing steps through the gate as the
+//! operator (`p` one step, `P` the remaining steps one after another, each
+//! waiting for the previous to succeed).
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use crate::action::{Action, PaneId};
+use crate::app::state::{Flash, State};
+use crate::app::update::{Effect, Outcome};
+use crate::gate::{ActionState, ActionView, GateRequest, Proposal};
+use crate::runbooks::{Runbook, markdown};
+
+/// Longest value typed into a placeholder.
+const MAX_VALUE_CHARS: usize = 256;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunbooksPane {
+    /// The runbooks that apply to this host, sorted by path.
+    pub runbooks: Vec<Runbook>,
+    /// Where they were read from (shown in the title), or why not.
+    pub source_note: String,
+    pub reader: Option<Reader>,
+    pub prompt: Option<Prompt>,
+    /// `P`: the steps still to propose, waiting for the previous one.
+    pub sequence: Option<Sequence>,
+    /// The repo's directory (drafts are written into its working tree).
+    pub repo_dir: Option<std::path::PathBuf>,
+    /// History rows marked (space) for `:runbook-draft`, by action id.
+    pub draft_marks: std::collections::BTreeSet<String>,
+}
+
+/// The open runbook and the selected step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reader {
+    /// Index into `runbooks`.
+    pub index: usize,
+    /// 1-based; 0 when the runbook has no steps.
+    pub step: usize,
+    /// Lines scrolled by hand; `None`: keep the selected step in view.
+    pub scroll: Option<u16>,
+}
+
+/// Asking for a step's placeholders before it is proposed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prompt {
+    pub index: usize,
+    pub step: usize,
+    pub names: Vec<String>,
+    /// Values given so far (one per name before `current`).
+    pub values: Vec<String>,
+    pub input: String,
+    /// Whether the steps after this one follow (`P`).
+    pub then_rest: bool,
+}
+
+/// `P` in progress: the step whose outcome is awaited and the last step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sequence {
+    pub index: usize,
+    pub waiting_step: usize,
+    pub last_step: usize,
+    /// Placeholder values given so far, reused by later steps.
+    pub values: Vec<(String, String)>,
+}
+
+impl RunbooksPane {
+    /// The runbooks that apply to `host`, from what was read.
+    pub fn new(all: Vec<Runbook>, host: &str, source_note: String) -> Self {
+        Self {
+            runbooks: all.into_iter().filter(|r| r.applies_to(host)).collect(),
+            source_note,
+            ..Default::default()
+        }
+    }
+}
+
+/// Indices of the runbooks the filter shows.
+pub fn visible(state: &State) -> Vec<usize> {
+    let filter = state.list(PaneId::Runbooks).filter;
+    state
+        .runbooks
+        .runbooks
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.matches_filter(&filter))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn flash(state: &mut State, text: &str, is_error: bool) {
+    state.flash = Some(Flash {
+        text: text.to_string(),
+        is_error,
+    });
+}
+
+fn redraw() -> Outcome {
+    Outcome {
+        dirty: true,
+        effects: Vec::new(),
+    }
+}
+
+/// Keys of the pane; `None` leaves the key to the shared list handling.
+pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
+    if state.runbooks.reader.is_some() {
+        return reader_action(state, action);
+    }
+    match action {
+        Action::Open => {
+            let selected = state.list(PaneId::Runbooks).selected;
+            let index = *visible(state).get(selected)?;
+            let has_steps = !state.runbooks.runbooks[index].steps.is_empty();
+            state.runbooks.reader = Some(Reader {
+                index,
+                step: usize::from(has_steps),
+                scroll: Some(0),
+            });
+            Some(redraw())
+        }
+        Action::Propose | Action::ProposeAll => {
+            flash(state, "open a runbook (Enter) to propose its steps", false);
+            Some(redraw())
+        }
+        _ => None,
+    }
+}
+
+fn reader_action(state: &mut State, action: Action) -> Option<Outcome> {
+    let page = state.layout.height.saturating_sub(8).max(1);
+    let reader = state.runbooks.reader.as_mut()?;
+    let steps = state.runbooks.runbooks.get(reader.index)?.steps.len();
+    let scroll = reader.scroll.unwrap_or(0);
+    match action {
+        Action::Back => state.runbooks.reader = None,
+        Action::Up => reader.scroll = Some(scroll.saturating_sub(1)),
+        Action::Down => reader.scroll = Some(scroll.saturating_add(1)),
+        Action::PageUp => reader.scroll = Some(scroll.saturating_sub(page)),
+        Action::PageDown => reader.scroll = Some(scroll.saturating_add(page)),
+        Action::Top => reader.scroll = Some(0),
+        Action::SearchNext if steps > 0 => {
+            reader.step = (reader.step % steps) + 1;
+            reader.scroll = None;
+        }
+        Action::SearchPrev if steps > 0 => {
+            reader.step = if reader.step <= 1 {
+                steps
+            } else {
+                reader.step - 1
+            };
+            reader.scroll = None;
+        }
+        Action::Propose | Action::ProposeAll => {
+            let (index, step) = (reader.index, reader.step);
+            if step == 0 {
+                flash(
+                    state,
+                    "this runbook has no steps (sh, bash, shell or console blocks)",
+                    true,
+                );
+                return Some(redraw());
+            }
+            let then_rest = action == Action::ProposeAll;
+            state.runbooks.sequence = then_rest.then(|| Sequence {
+                index,
+                waiting_step: step,
+                last_step: steps,
+                values: Vec::new(),
+            });
+            return Some(start_step(state, index, step, then_rest));
+        }
+        _ => return None,
+    }
+    Some(redraw())
+}
+
+/// Asks for the step's placeholders, or proposes it when it has none (or
+/// `P` already has their values).
+fn start_step(state: &mut State, index: usize, step: usize, then_rest: bool) -> Outcome {
+    let Some(runbook) = state.runbooks.runbooks.get(index) else {
+        return redraw();
+    };
+    let Some(text) = runbook.steps.get(step - 1).map(|s| s.text.clone()) else {
+        return redraw();
+    };
+    let names = markdown::placeholders(&text);
+    let known: Vec<(String, String)> = state
+        .runbooks
+        .sequence
+        .as_ref()
+        .map(|s| s.values.clone())
+        .unwrap_or_default();
+    let values: Vec<String> = names
+        .iter()
+        .map_while(|n| known.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
+        .collect();
+    if values.len() == names.len() {
+        return propose(state, index, step, &names, &values);
+    }
+    state.runbooks.prompt = Some(Prompt {
+        index,
+        step,
+        names,
+        values,
+        input: String::new(),
+        then_rest,
+    });
+    redraw()
+}
+
+/// Keys while the placeholder prompt is open: text, Enter (next value or
+/// propose), Esc (cancel, and cancel `P`).
+pub fn prompt_key(state: &mut State, key: KeyEvent) -> Outcome {
+    let Some(prompt) = state.runbooks.prompt.as_mut() else {
+        return Outcome::default();
+    };
+    match key.code {
+        KeyCode::Esc => {
+            state.runbooks.prompt = None;
+            state.runbooks.sequence = None;
+            flash(state, "not proposed", false);
+        }
+        KeyCode::Backspace => {
+            prompt.input.pop();
+        }
+        KeyCode::Enter => {
+            if prompt.input.trim().is_empty() {
+                let name = prompt
+                    .names
+                    .get(prompt.values.len())
+                    .cloned()
+                    .unwrap_or_default();
+                flash(
+                    state,
+                    &format!("give a value for {name} (Esc cancels)"),
+                    true,
+                );
+                return redraw();
+            }
+            let value = std::mem::take(&mut prompt.input);
+            prompt.values.push(value);
+            if prompt.values.len() == prompt.names.len() {
+                let done = state.runbooks.prompt.take().unwrap_or_default();
+                if let Some(seq) = state.runbooks.sequence.as_mut() {
+                    seq.values
+                        .extend(done.names.iter().cloned().zip(done.values.iter().cloned()));
+                }
+                return propose(state, done.index, done.step, &done.names, &done.values);
+            }
+        }
+        KeyCode::Char(c) if !c.is_control() && prompt.input.chars().count() < MAX_VALUE_CHARS => {
+            prompt.input.push(c)
+        }
+        _ => return Outcome::default(),
+    }
+    redraw()
+}
+
+/// Proposes step `step` of runbook `index`, placeholders filled, as the
+/// operator, with its provenance.
+fn propose(
+    state: &mut State,
+    index: usize,
+    step: usize,
+    names: &[String],
+    values: &[String],
+) -> Outcome {
+    let Some(runbook) = state.runbooks.runbooks.get(index) else {
+        return redraw();
+    };
+    let (Some(text), Some(provenance)) = (
+        runbook.steps.get(step - 1).map(|s| s.text.clone()),
+        runbook.provenance(step),
+    ) else {
+        return redraw();
+    };
+    let command = markdown::fill(&text, names, values);
+    let request = GateRequest::Propose(Proposal {
+        command: command.clone(),
+        title: format!("{} — step {step}", runbook.title),
+        reason: format!("runbook {}", provenance.label()),
+        agent: "operator".into(),
+        runbook: Some(Box::new(provenance)),
+        ..Default::default()
+    });
+    let text = format!(
+        "proposed step {step} `{}`: review it in Actions (5)",
+        crate::text::inert(&command)
+    );
+    flash(state, &text, false);
+    Outcome {
+        dirty: true,
+        effects: vec![Effect::Gate(request)],
+    }
+}
+
+/// `P`: when the awaited step's action ends, the next step follows on
+/// success; anything else stops the sequence and says so.
+pub fn gate_changed(state: &mut State, action: &ActionView) -> Outcome {
+    let Some(seq) = state.runbooks.sequence.clone() else {
+        return Outcome::default();
+    };
+    let Some(runbook) = state.runbooks.runbooks.get(seq.index) else {
+        return Outcome::default();
+    };
+    let ours = action.agent == "operator"
+        && action
+            .runbook
+            .as_ref()
+            .is_some_and(|r| r.path == runbook.path && r.step == seq.waiting_step);
+    if !ours || !action.state.is_terminal() {
+        return Outcome::default();
+    }
+    if action.state != ActionState::Succeeded {
+        state.runbooks.sequence = None;
+        let text = format!(
+            "stopped at step {}: it {} — the steps after it were not proposed",
+            seq.waiting_step,
+            action.state.name()
+        );
+        flash(state, &text, true);
+        return redraw();
+    }
+    if seq.waiting_step >= seq.last_step {
+        state.runbooks.sequence = None;
+        flash(
+            state,
+            "every remaining step of the runbook succeeded",
+            false,
+        );
+        return redraw();
+    }
+    let next = seq.waiting_step + 1;
+    if let Some(s) = state.runbooks.sequence.as_mut() {
+        s.waiting_step = next;
+    }
+    if let Some(reader) = state.runbooks.reader.as_mut()
+        && reader.index == seq.index
+    {
+        reader.step = next;
+        reader.scroll = None;
+    }
+    start_step(state, seq.index, next, true)
+}
+
+/// Space in History: marks the selected action for a draft, or unmarks it.
+pub fn toggle_mark(state: &mut State) -> Outcome {
+    let selected = state.list(PaneId::History).selected;
+    let Some(id) = crate::app::gate::history_rows(state)
+        .get(selected)
+        .map(|a| a.id.clone())
+    else {
+        return Outcome::default();
+    };
+    if !state.runbooks.draft_marks.remove(&id) {
+        state.runbooks.draft_marks.insert(id);
+    }
+    let text = format!(
+        "{} marked · :runbook-draft PATH writes them as a runbook",
+        state.runbooks.draft_marks.len()
+    );
+    flash(state, &text, false);
+    redraw()
+}
+
+/// A draft's path: relative, inside the repo, ending in `.md`.
+fn draft_path(arg: &str) -> Result<String, String> {
+    let path = std::path::Path::new(arg);
+    let inside = !arg.is_empty()
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        return Err(
+            "runbook-draft takes a path inside the runbook repo, e.g. incidents/web-slow.md".into(),
+        );
+    }
+    Ok(if arg.ends_with(".md") {
+        arg.to_string()
+    } else {
+        format!("{arg}.md")
+    })
+}
+
+/// `:runbook-draft PATH`: the marked History actions, oldest first, as a
+/// markdown runbook in the repo's working tree (not committed: the
+/// operator reviews and commits it). Secrets are masked.
+pub fn draft_command(state: &mut State, arg: &str) -> Outcome {
+    let Some(repo) = state.runbooks.repo_dir.clone() else {
+        flash(
+            state,
+            "no runbook repo: set `runbooks = \"PATH\"` for this host",
+            true,
+        );
+        return redraw();
+    };
+    let rel = match draft_path(arg.trim()) {
+        Ok(p) => p,
+        Err(e) => {
+            flash(state, &e, true);
+            return redraw();
+        }
+    };
+    let mut actions: Vec<&ActionView> = state
+        .runbooks
+        .draft_marks
+        .iter()
+        .filter_map(|id| state.gate.actions.get(id))
+        .collect();
+    if actions.is_empty() {
+        flash(state, "mark actions in History (space) first", true);
+        return redraw();
+    }
+    actions.sort_by_key(|a| (a.created_at, a.id.clone()));
+    let entries: Vec<crate::runbooks::draft::DraftEntry> =
+        actions.iter().map(|a| draft_entry(state, a)).collect();
+    let title = rel
+        .trim_end_matches(".md")
+        .rsplit('/')
+        .next()
+        .unwrap_or("draft")
+        .replace(['-', '_'], " ");
+    let contents = crate::runbooks::draft::render(&title, &state.host, &entries);
+    state.runbooks.draft_marks.clear();
+    Outcome {
+        dirty: true,
+        effects: vec![Effect::WriteFile {
+            path: repo.join(&rel),
+            success: format!(
+                "wrote {} steps to {rel} in the runbook repo: review and commit it",
+                entries.len()
+            ),
+            contents,
+        }],
+    }
+}
+
+fn masked(text: &str) -> String {
+    crate::secrets::mask::mask(text).0
+}
+
+/// One action as the draft tells it: no output, secrets masked.
+fn draft_entry(state: &State, a: &ActionView) -> crate::runbooks::draft::DraftEntry {
+    let outcome = match a.state {
+        ActionState::Succeeded | ActionState::Failed => None,
+        other => Some(other.name().to_string()),
+    };
+    crate::runbooks::draft::DraftEntry {
+        title: masked(&a.title),
+        reason: masked(&a.reason),
+        command: masked(&a.command),
+        exit_code: a.exit_code,
+        outcome,
+        ended: a
+            .ended_at
+            .map(|ms| crate::app::runbooks::time_text(state, ms)),
+        duration_ms: a.duration_ms(),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC (a runbook is read in other time zones too).
+pub fn time_text(_state: &State, ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
