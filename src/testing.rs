@@ -340,6 +340,7 @@ pub fn populated_state(theme: &str) -> State {
             stdout_total: 0,
             stderr_total: 0,
             confined: None,
+            outcome: None,
             repeats: 0,
             tampered: None,
         }

@@ -384,6 +384,7 @@ mod tests {
             stdout_total: 0,
             stderr_total: 0,
             confined: None,
+            outcome: None,
             repeats: 0,
             tampered: None,
         }

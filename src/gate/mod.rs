@@ -169,6 +169,10 @@ pub struct ActionView {
     /// says the proposer was confined.
     #[serde(default)]
     pub confined: Option<String>,
+    /// What was measured before and after it ran, with the verdict (see
+    /// [`crate::outcome`]); `None`: not measured (yet). Stored, chained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Box<crate::outcome::Outcome>>,
     /// Identical proposals from the same agent merged into this one while
     /// it waited (retries): counted, not queued twice. Not stored.
     #[serde(default)]
@@ -255,6 +259,11 @@ pub enum GateRequest {
     /// The operator's own action from another pane (e.g. restart a
     /// container): gated and recorded like an agent's.
     Propose(Proposal),
+    /// Append the measured outcome of a finished action to its history.
+    RecordOutcome {
+        id: String,
+        outcome: Box<crate::outcome::Outcome>,
+    },
 }
 
 /// Errors of gate operations, with a message meant for the user.

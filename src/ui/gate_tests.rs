@@ -46,6 +46,7 @@ fn action(id: &str, tier: Tier, command: &str, created_secs_ago: i64) -> ActionV
         stdout_total: 0,
         stderr_total: 0,
         confined: None,
+        outcome: None,
         repeats: 0,
         tampered: None,
     }
