@@ -56,6 +56,8 @@ pub struct State {
     pub freshness: crate::app::freshness::Freshness,
     /// Why the link was lost, while it is (for the gap marker after it).
     pub link_lost_reason: Option<String>,
+    /// Actions whose before/after outcome is being measured.
+    pub outcomes: crate::app::outcome::OutcomeTracker,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,6 +211,7 @@ impl State {
             notify: crate::app::notify::NotifyState::default(),
             freshness: Default::default(),
             link_lost_reason: None,
+            outcomes: Default::default(),
         }
     }
 

@@ -110,6 +110,9 @@ pub struct GateConfig {
     pub client_idle: Duration,
     /// Broker connections served at once; more are refused with `busy`.
     pub max_clients: usize,
+    /// The before and after windows of an action's measured outcome.
+    #[serde(deserialize_with = "de_duration")]
+    pub outcome_window: Duration,
 }
 
 impl Default for GateConfig {
@@ -121,6 +124,7 @@ impl Default for GateConfig {
             output_limit_bytes: 1 << 20,
             client_idle: Duration::from_secs(120),
             max_clients: 256,
+            outcome_window: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -357,6 +361,14 @@ impl Config {
             }
         }
         self.notify.validate(&file)?;
+        // The per-second history holds ten minutes: a longer before-window
+        // could not be measured.
+        if !(10..=600).contains(&self.gate.outcome_window.as_secs()) {
+            return Err(
+                FileError::new(&file, "outcome_window must be between 10s and 10m")
+                    .at(None, Some("gate.outcome_window".into())),
+            );
+        }
         let window = self.ui.chart_window.as_secs();
         if ![60, 300, 600].contains(&window) {
             return Err(FileError::new(&file, "chart_window must be 1m, 5m or 10m")
@@ -383,6 +395,18 @@ mod tests {
             .validate(Path::new("config.example.toml"))
             .expect("example validates");
         assert!(config.hosts.contains_key("myhost"));
+    }
+
+    #[test]
+    fn an_outcome_window_beyond_the_history_is_refused_with_its_key() {
+        let config: Config =
+            toml_file::parse_str("c.toml", "[gate]\noutcome_window = \"20m\"\n").expect("parses");
+        let err = config.validate(Path::new("c.toml")).expect_err("too long");
+        assert_eq!(err.key.as_deref(), Some("gate.outcome_window"));
+        let config: Config =
+            toml_file::parse_str("c.toml", "[gate]\noutcome_window = \"20s\"\n").expect("parses");
+        config.validate(Path::new("c.toml")).expect("20 s is fine");
+        assert_eq!(config.gate.outcome_window, Duration::from_secs(20));
     }
 
     #[test]
