@@ -1314,3 +1314,53 @@ async fn eight_binaries_proposing_fifty_times_each_are_recorded_once() {
     let (code, out) = verify_output(&world, &[]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// An outcome recorded for a finished action is in `history --json` and
+/// in the chain, which `audit verify` still finds whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_outcome_is_in_history_json_and_the_chain_holds() {
+    use opscockpit::outcome::{Window, WindowData};
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let a = gate
+        .propose(Proposal {
+            command: "echo restarted".into(),
+            ..Proposal::default()
+        })
+        .expect("propose");
+    if a.state == ActionState::Pending {
+        gate.approve(&a.id, &a.fingerprint).expect("approve");
+    }
+    until_state(&gate, &a.id, ActionState::Succeeded).await;
+    let window = |from, to| WindowData {
+        window: Window { from, to },
+        ..WindowData::default()
+    };
+    let outcome = opscockpit::outcome::compare(&window(0, 20), &window(21, 41), "echo", 20, None);
+    gate.handle(opscockpit::gate::GateRequest::RecordOutcome {
+        id: a.id.clone(),
+        outcome: Box::new(outcome.clone()),
+    });
+    assert!(
+        gate.record_outcome(&a.id, &outcome).is_err(),
+        "a second record is refused"
+    );
+    cancel.cancel();
+    drop(gate);
+    let out = world
+        .cmd()
+        .args(["history", "--json", "--host", "web"])
+        .output()
+        .expect("history");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["id"] == a.id.as_str())
+        .expect("the action in history --json");
+    assert_eq!(row["outcome"]["verdict"]["kind"], "no_data", "{row}");
+    assert_eq!(row["outcome"]["window_secs"], 20, "{row}");
+    assert!(row.get("tampered").is_none(), "{row}");
+    let (code, report) = verify_output(&world, &[]);
+    assert_eq!(code, 0, "{report}");
+}
