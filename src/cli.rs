@@ -80,6 +80,11 @@ pub enum Command {
         /// is waited for to its end.
         #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration, requires = "wait")]
         wait_timeout: Option<std::time::Duration>,
+        /// With --wait: after the output, wait for the action's measured
+        /// outcome (the after-window, `gate.outcome_window`) and print its
+        /// verdict.
+        #[arg(long, requires = "wait")]
+        outcome: bool,
         /// The command: one argument is a shell command line; several are quoted and joined.
         #[arg(last = true, required = true, num_args = 1..)]
         command: Vec<String>,

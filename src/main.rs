@@ -206,6 +206,7 @@ mod gate {
                 timeout,
                 wait,
                 wait_timeout,
+                outcome,
                 command,
             } => commands::propose(
                 &data_dir,
@@ -219,6 +220,7 @@ mod gate {
                     timeout: *timeout,
                     wait: *wait,
                     wait_timeout: *wait_timeout,
+                    outcome: *outcome,
                     command: command.clone(),
                 },
             ),

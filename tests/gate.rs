@@ -1364,3 +1364,44 @@ async fn a_recorded_outcome_is_in_history_json_and_the_chain_holds() {
     let (code, report) = verify_output(&world, &[]);
     assert_eq!(code, 0, "{report}");
 }
+
+/// `propose --wait --outcome` prints the output, then waits for the
+/// recorded outcome and prints its verdict; the exit code stays the
+/// command's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn propose_wait_outcome_prints_the_verdict_after_the_output() {
+    use opscockpit::outcome::{Window, WindowData};
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let mut events = gate.subscribe();
+    let mut cmd = world.cmd();
+    cmd.args([
+        "propose",
+        "web",
+        "--wait",
+        "--outcome",
+        "--",
+        "echo restarted",
+    ]);
+    let child = tokio::spawn(run_child(cmd));
+    let (action, _) = next_pending(&mut events).await;
+    gate.approve(&action.id, &action.fingerprint)
+        .expect("approve");
+    until_state(&gate, &action.id, ActionState::Succeeded).await;
+    let window = |from, to| WindowData {
+        window: Window { from, to },
+        ..WindowData::default()
+    };
+    let outcome = opscockpit::outcome::compare(&window(0, 20), &window(21, 41), "echo", 20, None);
+    gate.record_outcome(&action.id, &outcome).expect("record");
+    let out = tokio::time::timeout(Duration::from_secs(20), child)
+        .await
+        .expect("the proposer ends once the outcome is recorded")
+        .expect("child");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "restarted\noutcome: ? no data: nothing was observed in both windows\n"
+    );
+    cancel.cancel();
+}

@@ -109,7 +109,7 @@ pub fn judge(outcome: &Outcome, command: &str) -> Verdict {
         ),
         VerdictKind::NoChange if f.notes.is_empty() => "no change measured".to_string(),
         VerdictKind::NoChange => format!("no change measured; {}", join(&f.notes)),
-        VerdictKind::NoData => "nothing measured: no data in both windows".to_string(),
+        VerdictKind::NoData => "nothing was observed in both windows".to_string(),
     };
     if let Some(why) = &outcome.partial {
         line = format!("partial ({why}): {line}");
