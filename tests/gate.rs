@@ -1049,7 +1049,7 @@ async fn edited_rows_forged_rows_and_a_cut_tail_are_reported() {
     tamper(
         &forged,
         &format!(
-            "INSERT INTO actions SELECT 'forged1', host, state, tier, rule, 'rm -rf /', cwd, timeout_secs, title, reason, agent, risk, fingerprint, created_at, expires_at, decided_at, decided_by, decision_reason, started_at, ended_at, exit_code, signal, error, stdout_total, stderr_total, confined FROM actions WHERE id = '{id}';"
+            "INSERT INTO actions SELECT 'forged1', host, state, tier, rule, 'rm -rf /', cwd, timeout_secs, title, reason, agent, risk, fingerprint, created_at, expires_at, decided_at, decided_by, decision_reason, started_at, ended_at, exit_code, signal, error, stdout_total, stderr_total, confined, outcome FROM actions WHERE id = '{id}';"
         ),
     );
     let (code, out) = verify_output(&forged, &[]);
