@@ -85,6 +85,11 @@ pub enum Command {
         /// against the step's text and records it with the action.
         #[arg(long, value_name = "PATH#step-N")]
         runbook: Option<String>,
+        /// With --wait: after the output, wait for the action's measured
+        /// outcome (the after-window, `gate.outcome_window`) and print its
+        /// verdict.
+        #[arg(long, requires = "wait")]
+        outcome: bool,
         /// The command: one argument is a shell command line; several are quoted and joined.
         #[arg(last = true, required = true, num_args = 1..)]
         command: Vec<String>,

@@ -143,6 +143,7 @@ pub async fn run(
     let mut guard =
         TerminalGuard::enter(state.mouse_captured).wrap_err("setting up the terminal")?;
     let result = event_loop(&mut state, &mut guard, &mut sources).await;
+    record_outcomes_at_shutdown(&mut state, sources.gate.as_ref());
     cancel_pending_at_shutdown(sources.gate.as_ref()).await;
     cancel.cancel();
     drop(guard);
@@ -263,6 +264,20 @@ async fn event_loop(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Outcomes still being measured are recorded with the after-window they
+/// had (marked partial), however the loop ended.
+fn record_outcomes_at_shutdown(state: &mut State, gate: Option<&crate::gate::Gate>) {
+    let effects = update::quitting(state, chrono::Utc::now().timestamp());
+    let Some(gate) = gate else {
+        return;
+    };
+    for effect in effects {
+        if let Effect::Gate(request) = effect {
+            gate.handle(request);
         }
     }
 }

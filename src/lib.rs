@@ -20,6 +20,7 @@ pub mod logs;
 pub mod mcp;
 pub mod metrics;
 pub mod notify;
+pub mod outcome;
 pub mod runbooks;
 pub mod secrets;
 pub mod sources;

@@ -190,6 +190,7 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     state.utc = config.ui.utc;
     state.mouse_captured = config.ui.mouse;
     state.gate.bell = config.ui.bell;
+    state.outcomes.window_secs = config.gate.outcome_window.as_secs();
     state.alerts.bell = config.ui.bell;
     state.metrics.window_secs = config.ui.chart_window.as_secs() as i64;
     state.containers.settings = opscockpit::containers::DockerSettings::for_socket(
@@ -253,6 +254,7 @@ mod gate {
                 timeout,
                 wait,
                 wait_timeout,
+                outcome,
                 command,
                 runbook,
             } => commands::propose(
@@ -267,6 +269,7 @@ mod gate {
                     timeout: *timeout,
                     wait: *wait,
                     wait_timeout: *wait_timeout,
+                    outcome: *outcome,
                     command: command.clone(),
                     runbook: runbook.clone(),
                 },

@@ -342,6 +342,7 @@ pub fn populated_state(theme: &str) -> State {
             stderr_total: 0,
             confined: None,
             runbook: None,
+            outcome: None,
             repeats: 0,
             tampered: None,
         }

@@ -1049,7 +1049,7 @@ async fn edited_rows_forged_rows_and_a_cut_tail_are_reported() {
     tamper(
         &forged,
         &format!(
-            "INSERT INTO actions SELECT 'forged1', host, state, tier, rule, 'rm -rf /', cwd, timeout_secs, title, reason, agent, risk, fingerprint, created_at, expires_at, decided_at, decided_by, decision_reason, started_at, ended_at, exit_code, signal, error, stdout_total, stderr_total, confined, runbook FROM actions WHERE id = '{id}';"
+            "INSERT INTO actions SELECT 'forged1', host, state, tier, rule, 'rm -rf /', cwd, timeout_secs, title, reason, agent, risk, fingerprint, created_at, expires_at, decided_at, decided_by, decision_reason, started_at, ended_at, exit_code, signal, error, stdout_total, stderr_total, confined, runbook, outcome FROM actions WHERE id = '{id}';"
         ),
     );
     let (code, out) = verify_output(&forged, &[]);
@@ -1409,5 +1409,96 @@ async fn docker_inspect_of_a_bed_container_reaches_nobody_unmasked() {
             "{secret} in history --json"
         );
     }
+    cancel.cancel();
+}
+
+/// An outcome recorded for a finished action is in `history --json` and
+/// in the chain, which `audit verify` still finds whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_outcome_is_in_history_json_and_the_chain_holds() {
+    use opscockpit::outcome::{Window, WindowData};
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let a = gate
+        .propose(Proposal {
+            command: "echo restarted".into(),
+            ..Proposal::default()
+        })
+        .expect("propose");
+    if a.state == ActionState::Pending {
+        gate.approve(&a.id, &a.fingerprint).expect("approve");
+    }
+    until_state(&gate, &a.id, ActionState::Succeeded).await;
+    let window = |from, to| WindowData {
+        window: Window { from, to },
+        ..WindowData::default()
+    };
+    let outcome = opscockpit::outcome::compare(&window(0, 20), &window(21, 41), "echo", 20, None);
+    gate.handle(opscockpit::gate::GateRequest::RecordOutcome {
+        id: a.id.clone(),
+        outcome: Box::new(outcome.clone()),
+    });
+    assert!(
+        gate.record_outcome(&a.id, &outcome).is_err(),
+        "a second record is refused"
+    );
+    cancel.cancel();
+    drop(gate);
+    let out = world
+        .cmd()
+        .args(["history", "--json", "--host", "web"])
+        .output()
+        .expect("history");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["id"] == a.id.as_str())
+        .expect("the action in history --json");
+    assert_eq!(row["outcome"]["verdict"]["kind"], "no_data", "{row}");
+    assert_eq!(row["outcome"]["window_secs"], 20, "{row}");
+    assert!(row.get("tampered").is_none(), "{row}");
+    let (code, report) = verify_output(&world, &[]);
+    assert_eq!(code, 0, "{report}");
+}
+
+/// `propose --wait --outcome` prints the output, then waits for the
+/// recorded outcome and prints its verdict; the exit code stays the
+/// command's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn propose_wait_outcome_prints_the_verdict_after_the_output() {
+    use opscockpit::outcome::{Window, WindowData};
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", GateConfig::default());
+    let mut events = gate.subscribe();
+    let mut cmd = world.cmd();
+    cmd.args([
+        "propose",
+        "web",
+        "--wait",
+        "--outcome",
+        "--",
+        "echo restarted",
+    ]);
+    let child = tokio::spawn(run_child(cmd));
+    let (action, _) = next_pending(&mut events).await;
+    gate.approve(&action.id, &action.fingerprint)
+        .expect("approve");
+    until_state(&gate, &action.id, ActionState::Succeeded).await;
+    let window = |from, to| WindowData {
+        window: Window { from, to },
+        ..WindowData::default()
+    };
+    let outcome = opscockpit::outcome::compare(&window(0, 20), &window(21, 41), "echo", 20, None);
+    gate.record_outcome(&action.id, &outcome).expect("record");
+    let out = tokio::time::timeout(Duration::from_secs(20), child)
+        .await
+        .expect("the proposer ends once the outcome is recorded")
+        .expect("child");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "restarted\noutcome: ? no data: nothing was observed in both windows\n"
+    );
     cancel.cancel();
 }

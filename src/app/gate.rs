@@ -196,6 +196,7 @@ pub fn apply_event(state: &mut State, event: GateEvent) -> Outcome {
         }
         GateEvent::Changed(a) => {
             let a = *a;
+            crate::app::outcome::action_changed(state, &a);
             let before = state.gate.actions.get(&a.id).map(|known| known.state);
             announce_end_without_operator(state, before, &a);
             outcome

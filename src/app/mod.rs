@@ -11,6 +11,7 @@ pub mod gate;
 pub mod layout;
 pub mod logs;
 pub mod notify;
+pub mod outcome;
 pub mod runbooks;
 pub mod snapshot;
 pub mod state;

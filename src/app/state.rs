@@ -58,6 +58,8 @@ pub struct State {
     pub link_lost_reason: Option<String>,
     /// The Runbooks pane: the host's runbooks, the reader, a prompt.
     pub runbooks: crate::app::runbooks::RunbooksPane,
+    /// Actions whose before/after outcome is being measured.
+    pub outcomes: crate::app::outcome::OutcomeTracker,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +214,7 @@ impl State {
             freshness: Default::default(),
             link_lost_reason: None,
             runbooks: Default::default(),
+            outcomes: Default::default(),
         }
     }
 

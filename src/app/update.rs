@@ -240,7 +240,14 @@ pub fn tick(state: &mut State, now: i64) -> Outcome {
     state.now = now;
     let mut outcome = Outcome::redraw();
     outcome.effects = crate::app::notify::tick(state);
+    outcome.effects.extend(crate::app::outcome::tick(state));
     outcome
+}
+
+/// The cockpit is quitting: what must still be recorded (outcomes whose
+/// after-window is cut short), for the loop to carry out before it ends.
+pub fn quitting(state: &mut State, now: i64) -> Vec<Effect> {
+    crate::app::outcome::quitting(state, now)
 }
 
 pub fn resize(state: &mut State, width: u16, height: u16) -> Outcome {

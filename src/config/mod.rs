@@ -124,6 +124,9 @@ pub struct GateConfig {
     /// checked (set from `runbooks`, not a `[gate]` key).
     #[serde(skip)]
     pub runbooks_dir: Option<PathBuf>,
+    /// The before and after windows of an action's measured outcome.
+    #[serde(deserialize_with = "de_duration")]
+    pub outcome_window: Duration,
 }
 
 impl Default for GateConfig {
@@ -136,6 +139,7 @@ impl Default for GateConfig {
             client_idle: Duration::from_secs(120),
             max_clients: 256,
             runbooks_dir: None,
+            outcome_window: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -375,6 +379,14 @@ impl Config {
             }
         }
         self.notify.validate(&file)?;
+        // The per-second history holds ten minutes: a longer before-window
+        // could not be measured.
+        if !(10..=600).contains(&self.gate.outcome_window.as_secs()) {
+            return Err(
+                FileError::new(&file, "outcome_window must be between 10s and 10m")
+                    .at(None, Some("gate.outcome_window".into())),
+            );
+        }
         let window = self.ui.chart_window.as_secs();
         if ![60, 300, 600].contains(&window) {
             return Err(FileError::new(&file, "chart_window must be 1m, 5m or 10m")
@@ -425,6 +437,18 @@ mod tests {
             .validate(Path::new("config.example.toml"))
             .expect("example validates");
         assert!(config.hosts.contains_key("myhost"));
+    }
+
+    #[test]
+    fn an_outcome_window_beyond_the_history_is_refused_with_its_key() {
+        let config: Config =
+            toml_file::parse_str("c.toml", "[gate]\noutcome_window = \"20m\"\n").expect("parses");
+        let err = config.validate(Path::new("c.toml")).expect_err("too long");
+        assert_eq!(err.key.as_deref(), Some("gate.outcome_window"));
+        let config: Config =
+            toml_file::parse_str("c.toml", "[gate]\noutcome_window = \"20s\"\n").expect("parses");
+        config.validate(Path::new("c.toml")).expect("20 s is fine");
+        assert_eq!(config.gate.outcome_window, Duration::from_secs(20));
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct ProposeArgs {
     pub wait: bool,
     /// With `wait`: cancel if nobody decided within this long.
     pub wait_timeout: Option<Duration>,
+    /// With `wait`: then wait for the measured outcome and print its verdict.
+    pub outcome: bool,
     pub command: Vec<String>,
     /// `PATH#step-N`: the runbook step this command is (checked by the cockpit).
     pub runbook: Option<String>,
@@ -141,7 +143,13 @@ pub fn propose(data_dir: &Path, args: &ProposeArgs) -> i32 {
             action: Some(a),
             output,
             ..
-        }) => report_end(&a, output.as_ref()),
+        }) => {
+            let code = report_end(&a, output.as_ref());
+            if args.outcome && a.started_at.is_some() {
+                wait_for_outcome(&mut client, &a.id);
+            }
+            code
+        }
         Ok(r) => refused(&r),
         Err(e) => {
             eprintln!(
@@ -151,6 +159,43 @@ pub fn propose(data_dir: &Path, args: &ProposeArgs) -> i32 {
             EXIT_UNCERTAIN
         }
     }
+}
+
+/// The longest an outcome can take: the longest window, and slack.
+const OUTCOME_WAIT: Duration = Duration::from_secs(11 * 60);
+
+/// Asks for action `id` each second until its outcome is recorded, then
+/// prints the verdict (stdout, after the output). The exit code stays the
+/// command's: the verdict is information, not a result.
+fn wait_for_outcome(client: &mut Client, id: &str) {
+    eprintln!("opscockpit: waiting for the outcome (the window after the action)");
+    let started = std::time::Instant::now();
+    while started.elapsed() < OUTCOME_WAIT {
+        match call(client, &Request::Status { id: id.to_string() }) {
+            Ok(Response {
+                action: Some(a), ..
+            }) => {
+                if let Some(o) = &a.outcome {
+                    println!(
+                        "outcome: {} {}: {}",
+                        o.verdict.kind.mark(),
+                        o.verdict.kind.name(),
+                        inert(&o.verdict.line)
+                    );
+                    return;
+                }
+            }
+            Ok(_) => break,
+            Err(e) => {
+                eprintln!(
+                    "opscockpit propose: lost the cockpit while waiting for the outcome ({e}); see `opscockpit history --json`"
+                );
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    println!("outcome: not recorded (no cockpit measured it in time)");
 }
 
 /// Waits up to `limit` for a decision. Still pending then: cancelled, and

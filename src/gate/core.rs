@@ -456,6 +456,7 @@ impl Gate {
             stderr_total: 0,
             confined,
             runbook: p.runbook.map(|r| *r),
+            outcome: None,
             repeats: 0,
             tampered: None,
         };
@@ -623,6 +624,18 @@ impl Gate {
             },
             None,
         )?;
+        self.changed(&view);
+        Ok(view)
+    }
+
+    /// Appends the measured outcome of a finished action (the cockpit
+    /// measures it: the gate only records it, once, in the chain).
+    pub fn record_outcome(
+        &self,
+        id: &str,
+        outcome: &crate::outcome::Outcome,
+    ) -> Result<ActionView, GateError> {
+        let view = self.store().record_outcome(id, outcome, "cockpit")?;
         self.changed(&view);
         Ok(view)
     }
@@ -857,6 +870,9 @@ impl Gate {
                     view.state.name()
                 )))
             }),
+            GateRequest::RecordOutcome { id, outcome } => {
+                self.record_outcome(&id, &outcome).map(|_| ())
+            }
             GateRequest::Export { ids: None, .. } => self.export().map(|p| {
                 self.publish(GateEvent::Notice(format!(
                     "whole history exported to {} (verify with audit verify --file)",

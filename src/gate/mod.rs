@@ -178,6 +178,10 @@ pub struct ActionView {
     /// claim whether the command matches the step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runbook: Option<crate::runbooks::RunbookRef>,
+    /// What was measured before and after it ran, with the verdict (see
+    /// [`crate::outcome`]); `None`: not measured (yet). Stored, chained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Box<crate::outcome::Outcome>>,
     /// Identical proposals from the same agent merged into this one while
     /// it waited (retries): counted, not queued twice. Not stored.
     #[serde(default)]
@@ -222,6 +226,7 @@ impl ActionView {
             stderr_total: 0,
             confined: None,
             runbook: None,
+            outcome: None,
             repeats: 0,
             tampered: None,
         }
@@ -308,6 +313,11 @@ pub enum GateRequest {
     /// The operator's own action from another pane (e.g. restart a
     /// container): gated and recorded like an agent's.
     Propose(Proposal),
+    /// Append the measured outcome of a finished action to its history.
+    RecordOutcome {
+        id: String,
+        outcome: Box<crate::outcome::Outcome>,
+    },
 }
 
 /// Errors of gate operations, with a message meant for the user.

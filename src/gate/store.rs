@@ -18,6 +18,9 @@ use super::audit::{AuditEvent, GENESIS};
 use super::replay;
 use super::{ActionState, ActionView, GateError, OutputRecord, Risk, Tier};
 
+/// The kind of the chain event that records an outcome (not a state).
+pub const OUTCOME_EVENT: &str = "outcome";
+
 /// How long a writer waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -82,9 +85,11 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE actions ADD COLUMN confined TEXT;",
     // 3: the runbook step an action came from (JSON of `RunbookRef`).
     "ALTER TABLE actions ADD COLUMN runbook TEXT;",
+    // 4: the measured before/after of a finished action (JSON; see `outcome`).
+    "ALTER TABLE actions ADD COLUMN outcome TEXT;",
 ];
 
-const COLUMNS: &str = "id, host, state, tier, rule, command, cwd, timeout_secs, title, reason, agent, risk, fingerprint, created_at, expires_at, decided_at, decided_by, decision_reason, started_at, ended_at, exit_code, signal, error, stdout_total, stderr_total, confined, runbook";
+const COLUMNS: &str = "id, host, state, tier, rule, command, cwd, timeout_secs, title, reason, agent, risk, fingerprint, created_at, expires_at, decided_at, decided_by, decision_reason, started_at, ended_at, exit_code, signal, error, stdout_total, stderr_total, confined, runbook, outcome";
 
 /// One lifecycle move and what is recorded with it.
 #[derive(Debug, Clone)]
@@ -239,7 +244,7 @@ impl Store {
         let mut current = view.clone();
         current.state = ActionState::Proposed;
         tx.execute(
-            &format!("INSERT INTO actions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"),
+            &format!("INSERT INTO actions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"),
             params![
                 current.id,
                 current.host,
@@ -271,6 +276,7 @@ impl Store {
                     .runbook
                     .as_ref()
                     .and_then(|r| serde_json::to_string(r).ok()),
+                outcome_json(&current),
             ],
         )
         .map_err(db_err("recording proposal"))?;
@@ -564,6 +570,52 @@ impl Store {
             .map_err(db_err("reading output"))
     }
 
+    /// Appends the measured outcome of finished action `id` as an
+    /// `outcome` event in the chain (its `set` carries the record, so the
+    /// row is checked against it like any other field). Once per action:
+    /// a second record is refused, never overwritten.
+    pub fn record_outcome(
+        &mut self,
+        id: &str,
+        outcome: &crate::outcome::Outcome,
+        actor: &str,
+    ) -> Result<ActionView, GateError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err("starting write"))?;
+        let mut view = get_in(&tx, id)?
+            .ok_or_else(|| GateError::new("not_found", format!("no action with id `{id}`")))?;
+        if view.ended_at.is_none() || !view.state.is_terminal() {
+            return Err(GateError::new(
+                "not_finished",
+                format!(
+                    "action {id} is {}: an outcome is measured once it has run",
+                    view.state
+                ),
+            ));
+        }
+        if view.outcome.is_some() {
+            return Err(GateError::new(
+                "outcome_recorded",
+                format!("action {id} already has its outcome"),
+            ));
+        }
+        let before = replay::row_fields(&view);
+        view.outcome = Some(Box::new(outcome.clone()));
+        let set = replay::changed_fields(&before, &replay::row_fields(&view));
+        append_event(
+            &tx,
+            &view,
+            OUTCOME_EVENT,
+            actor,
+            &serde_json::json!({ "verdict": outcome.verdict.kind, "set": set }),
+        )?;
+        write_view(&tx, &view)?;
+        tx.commit().map_err(db_err("committing outcome"))?;
+        Ok(view)
+    }
+
     /// Direct access for tests that tamper with the chain.
     #[doc(hidden)]
     pub fn connection(&self) -> &Connection {
@@ -650,7 +702,7 @@ fn append_event(
 
 fn write_view(conn: &Connection, v: &ActionView) -> Result<(), GateError> {
     conn.execute(
-        "UPDATE actions SET state = ?2, expires_at = ?3, decided_at = ?4, decided_by = ?5, decision_reason = ?6, started_at = ?7, ended_at = ?8, exit_code = ?9, signal = ?10, error = ?11, stdout_total = ?12, stderr_total = ?13 WHERE id = ?1",
+        "UPDATE actions SET state = ?2, expires_at = ?3, decided_at = ?4, decided_by = ?5, decision_reason = ?6, started_at = ?7, ended_at = ?8, exit_code = ?9, signal = ?10, error = ?11, stdout_total = ?12, stderr_total = ?13, outcome = ?14 WHERE id = ?1",
         params![
             v.id,
             v.state.name(),
@@ -665,10 +717,18 @@ fn write_view(conn: &Connection, v: &ActionView) -> Result<(), GateError> {
             v.error,
             v.stdout_total as i64,
             v.stderr_total as i64,
+            outcome_json(v),
         ],
     )
     .map_err(db_err("updating action"))?;
     Ok(())
+}
+
+/// The outcome column: the record as JSON, or NULL.
+fn outcome_json(v: &ActionView) -> Option<String> {
+    v.outcome
+        .as_ref()
+        .and_then(|o| serde_json::to_string(o).ok())
 }
 
 fn get_in(conn: &Connection, id: &str) -> Result<Option<ActionView>, GateError> {
@@ -725,6 +785,11 @@ fn view_from_row(r: &Row<'_>) -> rusqlite::Result<ActionView> {
         runbook: r
             .get::<_, Option<String>>(26)?
             .and_then(|j| serde_json::from_str(&j).ok()),
+        // An unreadable record reads as none: the chain still holds the
+        // real one, so the row is then shown as tampered.
+        outcome: r
+            .get::<_, Option<String>>(27)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
         repeats: 0,
         tampered: None,
     })
@@ -965,5 +1030,91 @@ pub(crate) mod tests {
                 .len(),
             100
         );
+    }
+
+    fn finished(store: &mut Store, id: &str) -> ActionView {
+        pending(store, id);
+        let run = |to| Move::new(to, "x", serde_json::json!({}));
+        store
+            .apply(
+                id,
+                &[
+                    run(ActionState::Approved),
+                    run(ActionState::Executing),
+                    run(ActionState::Succeeded),
+                ],
+                |_| Ok(()),
+                |v| {
+                    v.started_at = Some(1_000);
+                    v.ended_at = Some(2_000);
+                    v.exit_code = Some(0);
+                },
+                None,
+            )
+            .expect("ran")
+    }
+
+    fn measured() -> crate::outcome::Outcome {
+        let window = |from, to| crate::outcome::WindowData {
+            window: crate::outcome::Window { from, to },
+            ..Default::default()
+        };
+        crate::outcome::compare(
+            &window(0, 300),
+            &window(310, 610),
+            "docker restart web",
+            300,
+            None,
+        )
+    }
+
+    #[test]
+    fn an_outcome_is_chained_once_and_checked_like_the_row() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut store = Store::open(&dir.path().join("g.db")).expect("open");
+        pending(&mut store, "waiting");
+        let err = store
+            .record_outcome("waiting", &measured(), "cockpit")
+            .expect_err("not run yet");
+        assert_eq!(err.code, "not_finished");
+        finished(&mut store, "a1");
+        let view = store
+            .record_outcome("a1", &measured(), "cockpit")
+            .expect("recorded");
+        assert_eq!(view.outcome.as_deref(), Some(&measured()));
+        let err = store
+            .record_outcome("a1", &measured(), "cockpit")
+            .expect_err("once");
+        assert_eq!(err.code, "outcome_recorded");
+        let read = store.get("a1").expect("get").expect("row");
+        assert_eq!(read.outcome.as_deref(), Some(&measured()));
+        let kinds: Vec<String> = store
+            .events(Some("a1"))
+            .expect("events")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds.last().map(String::as_str), Some(OUTCOME_EVENT));
+        audit::verify(store.events(None).expect("all")).expect("chain holds");
+        assert_eq!(store.checked(read).expect("checked").tampered, None);
+        // A verdict edited in the table is caught against the chain.
+        store
+            .conn
+            .execute(
+                "UPDATE actions SET outcome = replace(outcome, '\"kind\":\"no_data\"', '\"kind\":\"better\"') WHERE id = 'a1'",
+                [],
+            )
+            .expect("edit");
+        let edited = store.get("a1").expect("get").expect("row");
+        assert_eq!(
+            edited.outcome.as_ref().map(|o| o.verdict.kind),
+            Some(crate::outcome::VerdictKind::Better)
+        );
+        let problem = store
+            .checked(edited)
+            .expect("checked")
+            .tampered
+            .expect("caught");
+        assert!(problem.contains("outcome"), "{problem}");
     }
 }

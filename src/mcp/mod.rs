@@ -205,6 +205,17 @@ fn action_text(a: &ActionView, output: Option<&OutputRecord>) -> String {
     if a.state == ActionState::Expired {
         text.push_str("\nexpired: nobody decided in time; nothing ran");
     }
+    match &a.outcome {
+        Some(o) => text.push_str(&format!(
+            "\noutcome: {}: {}",
+            o.verdict.kind.name(),
+            inert(&o.verdict.line)
+        )),
+        None if a.ended_at.is_some() => {
+            text.push_str("\noutcome: not measured yet (ask again after the window)")
+        }
+        None => {}
+    }
     if let Some(out) = output {
         let (stdout, stdout_cut) = bounded(&out.stdout, out.stdout_total);
         let (stderr, stderr_cut) = bounded(&out.stderr, out.stderr_total);
@@ -242,6 +253,21 @@ fn bounded(text: &str, total: u64) -> (String, u64) {
     )
 }
 
+/// Every string in `value` made inert (an outcome carries names and log
+/// message shapes from the host).
+fn inert_strings(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(inert(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(inert_strings).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (inert(&k), inert_strings(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 fn action_json(a: &ActionView, output: Option<&OutputRecord>) -> Value {
     let mut value = json!({
         "id": a.id,
@@ -262,6 +288,9 @@ fn action_json(a: &ActionView, output: Option<&OutputRecord>) -> Value {
         "ended_at_ms": a.ended_at,
         "repeats": a.repeats,
     });
+    if let Some(o) = &a.outcome {
+        value["outcome"] = inert_strings(serde_json::to_value(o).unwrap_or(Value::Null));
+    }
     if let Some(out) = output {
         let (stdout, stdout_cut) = bounded(&out.stdout, out.stdout_total);
         let (stderr, stderr_cut) = bounded(&out.stderr, out.stderr_total);
@@ -849,4 +878,33 @@ pub async fn serve_stdio(tools: GateTools) -> Result<(), String> {
         .await
         .map_err(|e| format!("MCP session ended with an error: {e}"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    #[test]
+    fn an_outcome_sent_to_the_agent_carries_no_terminal_control() {
+        use crate::outcome::{ShapeCount, Window, WindowData};
+        let window = |from, to| WindowData {
+            window: Window { from, to },
+            ..WindowData::default()
+        };
+        let mut o = crate::outcome::compare(&window(0, 20), &window(21, 41), "echo", 20, None);
+        o.new_shapes.push(ShapeCount {
+            shape: "boom \u{1b}]52;c;cm0gLXJmIH4=\u{7}".into(),
+            count: 3,
+        });
+        let value = inert_strings(serde_json::to_value(&o).expect("json"));
+        // The string itself, not its JSON text (which escapes controls anyway).
+        let shape = value["new_shapes"][0]["shape"].as_str().expect("shape");
+        assert!(shape.starts_with("boom"), "{shape}");
+        assert!(
+            !shape.contains('\u{1b}') && !shape.contains('\u{7}'),
+            "{shape:?}"
+        );
+        assert_eq!(value["verdict"]["kind"], "no_data");
+        assert_eq!(value["new_shapes"][0]["count"], 3);
+    }
 }

@@ -225,6 +225,7 @@ pub fn detail_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
     if let Some(err) = &a.error {
         lines.push(Line::styled(format!(" {}", inert(err)), t.critical));
     }
+    lines.extend(super::outcome::verdict_lines(state, a));
     let stored = state.gate.details.get(&a.id);
     if let Some((events, _)) = stored
         && !events.is_empty()
@@ -280,6 +281,7 @@ pub fn detail_lines(state: &State, a: &ActionView) -> Vec<Line<'static>> {
             }
         }
     }
+    lines.extend(super::outcome::table_lines(state, a, state.layout.width));
     lines.extend(policy_view_lines(state, &a.command));
     lines
 }

@@ -47,6 +47,7 @@ fn action(id: &str, tier: Tier, command: &str, created_secs_ago: i64) -> ActionV
         stderr_total: 0,
         confined: None,
         runbook: None,
+        outcome: None,
         repeats: 0,
         tampered: None,
     }
@@ -656,7 +657,7 @@ fn a_tampered_history_is_never_shown_as_recorded() {
         };
         assert!(row("⚠ Restart").contains("TAMPERED"), "{text}");
         assert!(!row("⚠ Restart").contains("succeeded"), "{text}");
-        assert!(row("— uptime").contains("unverified"), "{text}");
+        assert!(row("— upti").contains("unverified"), "{text}");
         insta::assert_snapshot!(format!("history_tampered_{w}x{h}"), t.backend());
     }
     // The detail says it first.
@@ -841,5 +842,128 @@ fn runbook_provenance_and_a_differing_command_show_in_the_popup() {
             format!("approve_popup_runbook_differs_{w}x{h}"),
             t.backend()
         );
+    }
+}
+
+/// A restart that helped: CPU and errors down, an alert cleared, the
+/// named container restarted and healthy; memory not observed after.
+fn helped_outcome() -> crate::outcome::Outcome {
+    use crate::outcome::{
+        ContainerSeen, HostMetric, LogCounts, SPARK_BUCKETS, Stat, Window, WindowData,
+    };
+    let stat = |mean: f64, slope: f64| Stat {
+        mean,
+        peak: mean + slope.abs() * 6.0,
+        samples: 300,
+        spark: (0..SPARK_BUCKETS)
+            .map(|i| Some(mean + slope * (i as f64 - 6.0)))
+            .collect(),
+    };
+    let window = |w: Window, cpu: Stat, errors: u64, unhealthy: bool| {
+        let mut data = WindowData {
+            window: w,
+            ..WindowData::default()
+        };
+        data.host.insert(HostMetric::Cpu, cpu);
+        data.host.insert(HostMetric::Load, stat(1.2, 0.0));
+        data.host.insert(HostMetric::Network, stat(120_000.0, 0.0));
+        data.host.insert(HostMetric::Disk, stat(40_000.0, 0.0));
+        data.alerts_active = Some(if unhealthy {
+            ["web_5xx".to_string()].into_iter().collect()
+        } else {
+            Default::default()
+        });
+        let web = ContainerSeen {
+            state: "running".into(),
+            health: Some(if unhealthy { "unhealthy" } else { "healthy" }.into()),
+            restart_count: Some(0),
+        };
+        data.containers = Some([("web".to_string(), web)].into_iter().collect());
+        data.logs = Some(
+            [(
+                "container:web".to_string(),
+                LogCounts {
+                    errors,
+                    warns: errors / 10,
+                    lines: errors + 50,
+                },
+            )]
+            .into_iter()
+            .collect(),
+        );
+        data.error_spark = (0..SPARK_BUCKETS)
+            .map(|_| Some(errors as f64 / SPARK_BUCKETS as f64))
+            .collect();
+        data
+    };
+    let mut before = window(
+        Window {
+            from: NOW - 4000 - 300,
+            to: NOW - 4000,
+        },
+        stat(92.0, 0.5),
+        700,
+        true,
+    );
+    before.host.insert(HostMetric::Memory, stat(2.0e9, 0.0));
+    let mut after = window(
+        Window {
+            from: NOW - 3999,
+            to: NOW - 3699,
+        },
+        stat(18.0, -0.5),
+        10,
+        false,
+    );
+    after.container_events = vec![("web".into(), "restart".into())];
+    after.shapes.insert("listening on <n>".into(), 2);
+    crate::outcome::compare(&before, &after, "docker restart web", 300, None)
+}
+
+#[test]
+fn history_shows_the_outcome_mark_and_the_detail_its_table() {
+    for (w, h) in [(80, 24), (200, 60)] {
+        let mut state = base_state();
+        let mut done = state.gate.actions["dddd0004dddddddddddddddd"].clone();
+        done.command = "docker restart web".into();
+        done.outcome = Some(Box::new(helped_outcome()));
+        update::apply_event(
+            &mut state,
+            crate::app::event::AppEvent::Gate(GateEvent::Changed(Box::new(done))),
+        );
+        state.layout.focus_on(PaneId::History);
+        state.layout.maximised = true;
+        let t = render(&mut state, w, h);
+        let list = screen_text(&t);
+        let row = list
+            .lines()
+            .find(|l| l.contains("succeeded"))
+            .unwrap_or_default();
+        assert!(row.contains("0 ✓ ") || row.contains("0  ✓  "), "{list}");
+        assert_eq!(list.contains("OUT"), w >= 110, "{list}");
+        state.gate.detail = Some(Detail {
+            pane: PaneId::History,
+            id: "dddd0004dddddddddddddddd".into(),
+            scroll: 0,
+            revealed: None,
+        });
+        let t = render(&mut state, w, h);
+        insta::assert_snapshot!(format!("history_outcome_{w}x{h}"), t.backend());
+        let top = screen_text(&t);
+        assert!(top.contains("✓ better: alerts cleared: web_5xx"), "{top}");
+        // The table follows the output: scrolled to at 80×24.
+        if h < 30 {
+            state.gate.detail.as_mut().expect("open").scroll = 14;
+            let t = render(&mut state, w, h);
+            insta::assert_snapshot!(format!("history_outcome_table_{w}x{h}"), t.backend());
+        }
+        let text = screen_text(&render(&mut state, w, h));
+        assert!(text.contains("web (named)"), "{text}");
+        assert!(
+            text.contains("running unhealthy → running healthy"),
+            "{text}"
+        );
+        assert!(text.contains("no data: memory"), "{text}");
+        assert!(text.contains("2× listening on <n>"), "{text}");
     }
 }

@@ -1,5 +1,6 @@
 //! The History pane: every recorded action (all hosts), newest first, with
-//! state, host, proposer, times, duration and exit code; `/` filters
+//! state, host, proposer, times, duration, exit code and the outcome's
+//! mark (see `ui::outcome`); `/` filters
 //! (`state:failed host:web agent:claude words…`); Enter opens the detail
 //! with the event timeline and output; `e` exports what the filter shows
 //! (the whole chain when there is no filter).
@@ -44,7 +45,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let with_confinement = area.width >= 140;
     let header = if wide {
         format!(
-            " {:<19} {:<10} {:<13} {:<7} {:<10} {:<12} {}{:>7} {:>5}  COMMAND",
+            " {:<19} {:<10} {:<13} {:<7} {:<10} {:<12} {}{:>7} {:>5}  OUT COMMAND",
             "PROPOSED",
             "HOST",
             "STATE",
@@ -57,7 +58,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         )
     } else {
         format!(
-            " {:<8} {:<13} {:<7} {:<8} {:<6} {:>4}  COMMAND",
+            " {:<8} {:<13} {:<7} {:<8} {:<6} {:>4}   COMMAND",
             "TIME", "STATE", "TIER", "DECIDED", "HOST", "EXIT"
         )
     };
@@ -109,6 +110,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                     format!("{:>5}  ", exit_text(a)),
                     state_style(state, a.state),
                 ),
+                super::outcome::mark(state, a, 4),
                 Span::styled(what, t.text),
             ]
         } else {
@@ -119,10 +121,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                 Span::styled(format!("{:<7} ", a.tier.name()), tier_style(state, a.tier)),
                 Span::styled(format!("{:<8} ", truncate(&decider(a), 8)), t.text),
                 Span::styled(format!("{:<6} ", truncate(&inert(&a.host), 6)), t.text),
-                Span::styled(
-                    format!("{:>4}  ", exit_text(a)),
-                    state_style(state, a.state),
-                ),
+                // Narrow: the mark takes the gap before the command.
+                Span::styled(format!("{:>4} ", exit_text(a)), state_style(state, a.state)),
+                super::outcome::mark(state, a, 2),
                 Span::styled(what, t.text),
             ]
         };

@@ -18,6 +18,7 @@ pub mod keybar;
 pub mod logs;
 pub mod metrics;
 pub mod notifylog;
+pub mod outcome;
 pub mod palette;
 pub mod placeholder;
 pub mod quit_popup;
