@@ -399,6 +399,11 @@ fn gate_flow_propose_approve_output_history() {
             .any(|l| l.contains("say hello") && l.contains("approve") && l.contains("operator")),
         "History shows the tier and who decided:\n{history}"
     );
+    // The detail is long (timeline, outcome, output): give it the screen.
+    tmux.send(&["z"]);
+    tmux.wait_for("History maximised", Duration::from_secs(5), |s| {
+        !s.contains("1 Metrics")
+    });
     tmux.send(&["Enter"]);
     tmux.wait_for(
         "the history detail names the proposer and shows the output",

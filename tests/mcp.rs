@@ -406,7 +406,15 @@ fn the_runbook_tool_returns_the_markdown_and_its_steps() {
             call(3, "mail", "ops/restart.md"),
         ],
     );
-    let found = &replies[1]["result"];
+    // Calls may be answered in any order: find each reply by its id.
+    let reply = |id: u64| {
+        replies
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let found = &reply(2)["result"];
     assert_eq!(found["isError"], false, "{replies:?}");
     let steps = found["structuredContent"]["steps"]
         .as_array()
@@ -423,5 +431,5 @@ fn the_runbook_tool_returns_the_markdown_and_its_steps() {
         "{markdown}"
     );
     // `hosts: [local, web]`: not a runbook of mail.
-    assert_eq!(replies[2]["result"]["isError"], true, "{replies:?}");
+    assert_eq!(reply(3)["result"]["isError"], true, "{replies:?}");
 }
