@@ -430,8 +430,16 @@ impl Store {
             .map_err(db_err("reading actions"))
     }
 
-    /// Actions newest first.
+    /// Actions newest first, each checked against the chain.
     pub fn history(&self, filter: &HistoryFilter) -> Result<Vec<ActionView>, GateError> {
+        self.rows(filter)?
+            .into_iter()
+            .map(|v| self.checked(v))
+            .collect()
+    }
+
+    /// Actions newest first, as the table holds them (unchecked).
+    fn rows(&self, filter: &HistoryFilter) -> Result<Vec<ActionView>, GateError> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
@@ -450,40 +458,41 @@ impl Store {
                 view_from_row,
             )
             .map_err(db_err("listing history"))?;
-        let views = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(db_err("reading history"))?;
-        views.into_iter().map(|v| self.checked(v)).collect()
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(db_err("reading history"))
     }
 
-    /// `view` with `tampered` set when its row or its output is not what
-    /// the chain records (see [`replay`]).
+    /// `view` with `tampered` set when its row is not what the chain
+    /// records (see [`replay`]). Outputs are checked by [`Store::tampering`]
+    /// (`audit verify`, the cockpit's check at start): a list of hundreds of
+    /// actions must not read every stored output to be drawn.
     pub fn checked(&self, mut view: ActionView) -> Result<ActionView, GateError> {
         let events = self.events(Some(&view.id))?;
-        let chained = replay::replay(&events);
-        let chained = chained.get(&view.id);
-        view.tampered = replay::row_problem(chained, &view);
-        if view.tampered.is_none()
-            && let Some(out) = self.output(&view.id)?
-        {
-            view.tampered = replay::output_problem(chained, &out);
-        }
+        view.tampered = replay::row_problem(replay::replay(&events).get(&view.id), &view);
         Ok(view)
     }
 
     /// Every action and output row that is not what the chain records, and
-    /// every chained action whose row is gone: `(action id, what)`.
+    /// every chained action whose row is gone: `(action id, what)`. The chain
+    /// is replayed once; outputs are read one at a time.
     pub fn tampering(&self) -> Result<Vec<(String, String)>, GateError> {
         let chained = replay::replay(&self.events(None)?);
         let mut found = Vec::new();
-        let views = self.history(&HistoryFilter::default())?;
+        let views = self.rows(&HistoryFilter::default())?;
+        let mut ids = std::collections::BTreeSet::new();
         for view in &views {
-            if let Some(problem) = view.tampered.as_ref().filter(|p| replay::is_tampering(p)) {
-                found.push((view.id.clone(), problem.clone()));
+            ids.insert(view.id.as_str());
+            let chain = chained.get(&view.id);
+            let problem = replay::row_problem(chain, view).or(match self.output(&view.id)? {
+                Some(out) => replay::output_problem(chain, &out),
+                None => None,
+            });
+            if let Some(problem) = problem.filter(|p| replay::is_tampering(p)) {
+                found.push((view.id.clone(), problem));
             }
         }
         for id in chained.keys() {
-            if !views.iter().any(|v| &v.id == id) {
+            if !ids.contains(id.as_str()) {
                 found.push((
                     id.clone(),
                     "actions row deleted: the chain records this action".into(),
