@@ -76,8 +76,14 @@ impl Follower {
 /// the follower keeps, for the second of the newest line shown, how many
 /// times each line (stream + text) was shown in it; a replay of that second
 /// consumes those counts, everything after it is new.
+///
+/// The counts belong to one container (by id): a container re-created under
+/// the same name has a log of its own, all of it new, and its first lines
+/// may repeat the old one's texts within the same second.
 #[derive(Debug, Default)]
 pub struct Overlap {
+    /// The container whose lines were shown, once attached.
+    id: Option<String>,
     /// The second of the newest line shown, if any.
     second: Option<i64>,
     /// Lines shown in `second`: hash → how many times.
@@ -92,9 +98,28 @@ impl Overlap {
         self.second
     }
 
-    /// A new stream starts at [`Overlap::since`]: its first lines repeat
-    /// what was shown of that second.
-    pub fn start_replay(&mut self) {
+    /// Where a stream of container `id` starts (`tail=`/`since=`):
+    /// re-attached to the same container, at [`Overlap::since`]; another
+    /// container under the name (re-created) from its beginning.
+    pub fn start_at(&self, id: &str) -> String {
+        match (&self.id, self.second) {
+            (None, _) => format!("tail={PANE_LOG_TAIL}"),
+            (Some(shown), Some(second)) if shown == id => format!("since={second}"),
+            // Attached before but never saw a line of this run, or a
+            // re-created container: all of its log is new.
+            _ => "since=0".to_string(),
+        }
+    }
+
+    /// The stream [`Overlap::start_at`] named is open: its first lines
+    /// repeat what was shown of that second, if it is the same container.
+    pub fn start_replay(&mut self, id: &str) {
+        if self.id.as_deref() != Some(id) {
+            *self = Self {
+                id: Some(id.to_string()),
+                ..Self::default()
+            };
+        }
         self.replay = self.shown.clone();
     }
 
@@ -159,7 +184,6 @@ async fn follow<E: From<LogEvent> + Send + 'static>(
     mut attaches: mpsc::UnboundedReceiver<Attach>,
 ) {
     let mut overlap = Overlap::default();
-    let mut attached_once = false;
     while let Some(mut attach) = attaches.recv().await {
         let mut retry = RETRY_MIN;
         loop {
@@ -167,15 +191,7 @@ async fn follow<E: From<LogEvent> + Send + 'static>(
             while let Ok(newer) = attaches.try_recv() {
                 attach = newer;
             }
-            let end = run_once(
-                &attach,
-                &source,
-                &mut overlap,
-                &mut attached_once,
-                &tx,
-                &mut attaches,
-            )
-            .await;
+            let end = run_once(&attach, &source, &mut overlap, &tx, &mut attaches).await;
             let (why, restarted, showed_lines) = match end {
                 RunEnd::Closed => return,
                 RunEnd::Switch(newer) => {
@@ -270,7 +286,6 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
     attach: &Attach,
     source: &Arc<str>,
     overlap: &mut Overlap,
-    attached_once: &mut bool,
     tx: &mpsc::Sender<E>,
     attaches: &mut mpsc::UnboundedReceiver<Attach>,
 ) -> RunEnd {
@@ -287,12 +302,7 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         Ok(inspect) => inspect.config.tty,
         Err(e) => return ended(format!("inspect: {e}")),
     };
-    let start = match (overlap.since(), *attached_once) {
-        (Some(second), _) => format!("since={second}"),
-        // Attached before but never saw a line: all of this run is new.
-        (None, true) => "since=0".to_string(),
-        (None, false) => format!("tail={PANE_LOG_TAIL}"),
-    };
+    let start = overlap.start_at(&attach.id);
     let path = format!(
         "/containers/{}/logs?follow=1&stdout=1&stderr=1&timestamps=1&{start}",
         attach.id
@@ -301,8 +311,7 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         Ok(s) => s,
         Err(e) => return ended(format!("logs: {e}")),
     };
-    *attached_once = true;
-    overlap.start_replay();
+    overlap.start_replay(&attach.id);
     if !status(tx, source, SourceHealth::Live, "following".to_string()).await {
         return RunEnd::Closed;
     }
@@ -373,6 +382,8 @@ mod tests {
     #[test]
     fn a_replayed_second_is_skipped_and_the_rest_shown() {
         let mut overlap = Overlap::default();
+        assert_eq!(overlap.start_at("a"), "tail=50");
+        overlap.start_replay("a");
         // First run: two lines in second 10, "a" twice in second 11.
         assert!(overlap.admit(Some(10), 1));
         assert!(overlap.admit(Some(10), 2));
@@ -380,7 +391,8 @@ mod tests {
         assert!(overlap.admit(Some(11), 3));
         assert_eq!(overlap.since(), Some(11));
         // Re-attached with since=11: the engine repeats second 11.
-        overlap.start_replay();
+        assert_eq!(overlap.start_at("a"), "since=11");
+        overlap.start_replay("a");
         assert!(!overlap.admit(Some(11), 3));
         assert!(!overlap.admit(Some(11), 3));
         // The same text a third time in that second is a new line.
@@ -393,13 +405,42 @@ mod tests {
     }
 
     #[test]
+    fn a_recreated_container_is_new_from_its_first_line() {
+        let mut overlap = Overlap::default();
+        overlap.start_replay("old");
+        // The old container wrote seq-1 and seq-2 in second 30 ...
+        assert!(overlap.admit(Some(30), 1));
+        assert!(overlap.admit(Some(30), 2));
+        // ... and was removed; the new one under the name writes the same
+        // texts in that same second: they are its own lines.
+        assert_eq!(overlap.start_at("new"), "since=0");
+        overlap.start_replay("new");
+        assert!(overlap.admit(Some(30), 1));
+        assert!(overlap.admit(Some(30), 2));
+        // Re-attached to the new one, its own lines are the replay.
+        assert_eq!(overlap.start_at("new"), "since=30");
+        overlap.start_replay("new");
+        assert!(!overlap.admit(Some(30), 1));
+        assert!(!overlap.admit(Some(30), 2));
+    }
+
+    #[test]
+    fn a_run_that_showed_nothing_is_read_from_its_start() {
+        let mut overlap = Overlap::default();
+        overlap.start_replay("a");
+        assert_eq!(overlap.start_at("a"), "since=0");
+    }
+
+    #[test]
     fn late_lines_of_an_older_second_are_shown() {
         let mut overlap = Overlap::default();
+        assert_eq!(overlap.start_at("a"), "tail=50");
+        overlap.start_replay("a");
         assert!(overlap.admit(Some(20), 1));
         // A stderr line stamped a second earlier arrives late.
         assert!(overlap.admit(Some(19), 2));
         assert_eq!(overlap.since(), Some(20));
-        overlap.start_replay();
+        overlap.start_replay("a");
         assert!(!overlap.admit(Some(20), 1));
         assert!(overlap.admit(Some(21), 5));
     }
@@ -407,8 +448,10 @@ mod tests {
     #[test]
     fn lines_without_a_time_are_always_shown() {
         let mut overlap = Overlap::default();
+        assert_eq!(overlap.start_at("a"), "tail=50");
+        overlap.start_replay("a");
         assert!(overlap.admit(None, 1));
-        overlap.start_replay();
+        overlap.start_replay("a");
         assert!(overlap.admit(None, 1));
         assert_eq!(overlap.since(), None);
     }
