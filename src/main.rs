@@ -514,10 +514,7 @@ fn init_logging(cli: &Cli) -> Result<Option<()>> {
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
                 .with_ansi(false)
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_env("OPSCOCKPIT_LOG")
-                        .unwrap_or_else(|_| "warn".into()),
-                )
+                .with_env_filter(opscockpit::secrets::log_filter::from_env("warn"))
                 .init();
         }
         return Ok(None);
@@ -530,10 +527,7 @@ fn init_logging(cli: &Cli) -> Result<Option<()>> {
     tracing_subscriber::fmt()
         .with_writer(std::sync::Mutex::new(file))
         .with_ansi(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OPSCOCKPIT_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(opscockpit::secrets::log_filter::from_env("info"))
         .init();
     tracing::info!(host = cli.host_name(), "opscockpit starting");
     Ok(Some(()))

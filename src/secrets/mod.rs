@@ -9,6 +9,7 @@
 //! - [`store`]: `opscockpit secret set|delete HOST`.
 
 pub mod keyring;
+pub mod log_filter;
 pub mod mask;
 pub mod prompt;
 pub mod store;
