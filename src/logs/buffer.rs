@@ -1,18 +1,29 @@
 //! The bounded, time-ordered store of log lines.
+//!
+//! When full, a line leaves from the source that holds the most lines (its
+//! oldest one), not simply the oldest line of all: a flooding source then
+//! churns through its own share while the quiet ones keep theirs, and a line
+//! of the flood that arrives a little late (up to the reader's `max_lag`, see
+//! [`super::pace`]) is filed among its own source's older lines, never
+//! evicted the moment it arrives.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::LogLine;
 
 pub const DEFAULT_CAPACITY: usize = 50_000;
 
 /// Lines of all sources in time order (equal times keep arrival order). When
-/// full, the oldest lines drop and [`LogBuffer::dropped`] counts them.
+/// full, the oldest line of the largest source drops and
+/// [`LogBuffer::dropped`] counts it.
 #[derive(Debug, Clone)]
 pub struct LogBuffer {
     lines: VecDeque<LogLine>,
     capacity: usize,
     dropped: u64,
+    /// Lines held per source, to find the largest when full.
+    per_source: HashMap<Arc<str>, usize>,
 }
 
 impl Default for LogBuffer {
@@ -29,6 +40,7 @@ impl LogBuffer {
             lines: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
             dropped: 0,
+            per_source: HashMap::new(),
         }
     }
 
@@ -59,25 +71,63 @@ impl LogBuffer {
 
     /// Adds one line at its place in time. Lines usually come in order, so
     /// this is an append; a late line is inserted before the newer ones.
-    /// Returns the index it landed at, or `None` when it was older than
-    /// everything in a full buffer (then it counts as dropped).
+    /// When full, the largest source's oldest line makes room. Returns the
+    /// index it landed at, or `None` when it would itself be that line (it
+    /// is older than everything its source has here; counted as dropped).
     pub fn push(&mut self, line: LogLine) -> Option<usize> {
-        let at = match self.lines.back() {
+        let mut at = match self.lines.back() {
             Some(last) if last.t > line.t => self.lines.partition_point(|l| l.t <= line.t),
             _ => self.lines.len(),
         };
         if self.lines.len() >= self.capacity {
-            if at == 0 {
+            let evict = self.eviction_index(&line.source);
+            if let Some(i) = evict
+                && i >= at
+                && *self.lines[i].source == *line.source
+            {
+                // The new line would be its source's oldest: it goes.
                 self.dropped += 1;
                 return None;
             }
-            self.lines.pop_front();
+            let i = evict.unwrap_or(0);
+            if let Some(gone) = self.lines.remove(i) {
+                self.forget(&gone.source);
+            }
             self.dropped += 1;
-            self.lines.insert(at - 1, line);
-            return Some(at - 1);
+            if i < at {
+                at -= 1;
+            }
         }
+        *self.per_source.entry(line.source.clone()).or_default() += 1;
         self.lines.insert(at, line);
         Some(at)
+    }
+
+    /// The oldest line of the source holding the most lines. Ties go to the
+    /// source of the new line, so a lone source behaves as a plain ring.
+    fn eviction_index(&self, incoming: &Arc<str>) -> Option<usize> {
+        let front = self.lines.front()?;
+        let count = |s: &Arc<str>| self.per_source.get(s).copied().unwrap_or(0);
+        let own = count(incoming) + 1;
+        let (largest, most) = self
+            .per_source
+            .iter()
+            .map(|(s, n)| (s, *n))
+            .max_by_key(|(_, n)| *n)?;
+        let largest = if own >= most { incoming } else { largest };
+        if *front.source == **largest {
+            return Some(0);
+        }
+        self.lines.iter().position(|l| *l.source == **largest)
+    }
+
+    fn forget(&mut self, source: &Arc<str>) {
+        if let Some(n) = self.per_source.get_mut(source) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_source.remove(source);
+            }
+        }
     }
 
     pub fn extend(&mut self, lines: impl IntoIterator<Item = LogLine>) {

@@ -21,7 +21,7 @@ use crate::app::logs::LogsPane;
 use crate::app::logs::format_time;
 use crate::app::state::State;
 use crate::config::Theme;
-use crate::logs::{Level, LogLine, SourceHealth};
+use crate::logs::{Flow, Level, LogLine, SourceHealth};
 
 /// Widest source column (and at most half the pane, so the text keeps its
 /// room); a longer name keeps its end, which tells containers apart
@@ -463,6 +463,36 @@ fn health_style(health: SourceHealth, theme: &Theme) -> Style {
     }
 }
 
+/// A source whose reader skips lines to stay current, or is behind now.
+fn is_storming(flow: &Flow) -> bool {
+    flow.skipped > 0 || flow.behind
+}
+
+/// `110k lines/s, 1.2M skipped, 3.1s behind ` (the parts that apply).
+fn flow_text(flow: &Flow) -> String {
+    let mut text = format!("{} lines/s", compact(flow.lines_per_s));
+    if flow.skipped > 0 {
+        text.push_str(&format!(", {} skipped", compact(flow.skipped)));
+    }
+    if flow.behind {
+        text.push_str(&format!(", {:.1}s behind", flow.lag_ms as f64 / 1000.0));
+    }
+    text.push(' ');
+    text
+}
+
+/// A count in at most four characters and a unit: `950`, `12k`, `1.2M`.
+fn compact(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=9_999 => format!("{:.1}k", n as f64 / 1e3),
+        10_000..=999_999 => format!("{}k", n / 1_000),
+        1_000_000..=9_999_999 => format!("{:.1}M", n as f64 / 1e6),
+        10_000_000..=999_999_999 => format!("{}M", n / 1_000_000),
+        _ => format!("{:.1}G", n as f64 / 1e9),
+    }
+}
+
 /// `FOLLOW │ all sources │ level all │ /db 3/17 │ 0 dropped │ ● journal`,
 /// fitted to `width`: fields are dropped whole by priority (a source's
 /// message first, follow state last), never cut mid-value.
@@ -540,20 +570,49 @@ fn status_line(
             ),
         ],
     ));
-    for (name, status) in &pane.sources {
-        let troubled = status.health != SourceHealth::Live;
-        fields.push((
-            if troubled { 4 } else { 5 },
-            vec![
-                sep(),
-                Span::styled(
-                    format!("{} ", health_mark(status.health)),
-                    health_style(status.health, theme),
-                ),
-                Span::styled(format!("{name} "), theme.text),
-            ],
-        ));
-        if troubled {
+    // Storming sources (skipping, or behind) first and kept longest, the
+    // fastest leading: the one on fire is what the row is read for.
+    let mut names: Vec<&String> = pane.sources.keys().chain(pane.flows.keys()).collect();
+    names.sort();
+    names.dedup();
+    let storming = |name: &str| pane.flows.get(name).is_some_and(is_storming);
+    names.sort_by_key(|name| {
+        let rate = pane.flows.get(*name).map_or(0, |f| f.lines_per_s);
+        (
+            !storming(name),
+            std::cmp::Reverse(if storming(name) { rate } else { 0 }),
+        )
+    });
+    for name in names {
+        let status = pane.sources.get(name);
+        let health = status.map_or(SourceHealth::Live, |s| s.health);
+        let troubled = health != SourceHealth::Live;
+        let flow = pane.flows.get(name);
+        let priority = match (storming(name), troubled) {
+            (true, _) => 1,
+            (false, true) => 4,
+            (false, false) => 5,
+        };
+        let mut field = vec![
+            sep(),
+            Span::styled(
+                format!("{} ", health_mark(health)),
+                health_style(health, theme),
+            ),
+            Span::styled(format!("{name} "), theme.text),
+        ];
+        if let Some(flow) = flow {
+            field.push(Span::styled(
+                flow_text(flow),
+                if is_storming(flow) {
+                    theme.warning
+                } else {
+                    theme.muted
+                },
+            ));
+        }
+        fields.push((priority, field));
+        if let Some(status) = status.filter(|_| troubled) {
             fields.push((
                 8,
                 vec![Span::styled(format!("{} ", status.message), theme.muted)],

@@ -12,19 +12,24 @@
 //! of that second it already showed ([`Overlap`]), so nothing is lost or
 //! doubled across the gap, whatever the engine's timestamp precision
 //! (podman 4 writes whole seconds, Docker nanoseconds).
+//!
+//! A flooding container is kept current by [`Pace`]: lines older than
+//! `max_lag` are skipped before they are made inert or sent (and counted),
+//! and a stream that stays behind anyway is re-opened at the present
+//! (`tail=`), its gap counted from the container's rate. The follower
+//! reports that [`crate::logs::Flow`] once a second.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::api::{Inspect, LogDemux};
+use super::api::{Inspect, LogDemux, Stamps};
 use super::client::DockerClient;
 use crate::channel::Emit;
 use crate::containers::LogStream;
-use crate::logs::{LogEvent, LogLine, SourceHealth};
+use crate::logs::{Flow, LogEvent, LogLine, Pace, SourceHealth};
 
 /// Lines of a container's log the Logs pane starts with.
 pub const PANE_LOG_TAIL: usize = 50;
@@ -32,6 +37,8 @@ pub const PANE_LOG_TAIL: usize = 50;
 /// ended; doubles up to [`RETRY_MAX`] while attaching brings nothing.
 const RETRY_MIN: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How often the follower reports its flow (rate, skipped, lag).
+const FLOW_EVERY: Duration = Duration::from_secs(1);
 
 /// Follow this container (by id) under the follower's name, through this
 /// client (the source's current engine session).
@@ -53,12 +60,18 @@ impl Drop for Follower {
 }
 
 impl Follower {
-    pub fn spawn<E: From<LogEvent> + Send + 'static>(name: &str, tx: mpsc::Sender<E>) -> Self {
+    /// `max_lag`: how far behind the present the follower may fall before
+    /// it skips lines (`[logs] max_lag`).
+    pub fn spawn<E: From<LogEvent> + Send + 'static>(
+        name: &str,
+        max_lag: Duration,
+        tx: mpsc::Sender<E>,
+    ) -> Self {
         let (attaches, rx) = mpsc::unbounded_channel();
         let source: Arc<str> = Arc::from(format!("container:{name}"));
         Self {
             attaches,
-            task: tokio::spawn(follow(source, tx, rx)),
+            task: tokio::spawn(follow(source, Pace::new(max_lag), tx, rx)),
         }
     }
 
@@ -132,11 +145,22 @@ impl Overlap {
     }
 }
 
+/// A hash of stream and text for [`Overlap`]: FNV-1a over 8-byte words, as
+/// it runs for every line of a storm (SipHash cost more than the rest of
+/// the line's way); only compared within this process.
 fn line_hash(stream: LogStream, text: &[u8]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (stream == LogStream::Stderr).hash(&mut hasher);
-    text.hash(&mut hasher);
-    hasher.finish()
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(stream == LogStream::Stderr);
+    let mut words = text.chunks_exact(8);
+    for word in words.by_ref() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        hash = (hash ^ u64::from_le_bytes(bytes)).wrapping_mul(PRIME);
+    }
+    for b in words.remainder() {
+        hash = (hash ^ u64::from(*b)).wrapping_mul(PRIME);
+    }
+    (hash ^ text.len() as u64).wrapping_mul(PRIME)
 }
 
 /// How one attached stretch ended.
@@ -145,6 +169,8 @@ enum RunEnd {
     Closed,
     /// A different container took the name (re-created): follow it now.
     Switch(Attach),
+    /// The stream fell behind for good: re-open it at the present.
+    Reopen,
     /// The stream ended; `restarted`: a start was announced while it ran.
     Ended {
         why: String,
@@ -153,13 +179,30 @@ enum RunEnd {
     },
 }
 
+/// What a follower keeps across the streams it attaches.
+struct Memory {
+    overlap: Overlap,
+    pace: Pace,
+    attached_once: bool,
+    /// The next stream starts at the present, not where the last one ended.
+    at_present: bool,
+    /// The flow last reported, so an unchanged one is not sent again.
+    reported: Option<Flow>,
+}
+
 async fn follow<E: From<LogEvent> + Send + 'static>(
     source: Arc<str>,
+    pace: Pace,
     tx: mpsc::Sender<E>,
     mut attaches: mpsc::UnboundedReceiver<Attach>,
 ) {
-    let mut overlap = Overlap::default();
-    let mut attached_once = false;
+    let mut memory = Memory {
+        overlap: Overlap::default(),
+        pace,
+        attached_once: false,
+        at_present: false,
+        reported: None,
+    };
     while let Some(mut attach) = attaches.recv().await {
         let mut retry = RETRY_MIN;
         loop {
@@ -167,19 +210,16 @@ async fn follow<E: From<LogEvent> + Send + 'static>(
             while let Ok(newer) = attaches.try_recv() {
                 attach = newer;
             }
-            let end = run_once(
-                &attach,
-                &source,
-                &mut overlap,
-                &mut attached_once,
-                &tx,
-                &mut attaches,
-            )
-            .await;
+            let end = run_once(&attach, &source, &mut memory, &tx, &mut attaches).await;
             let (why, restarted, showed_lines) = match end {
                 RunEnd::Closed => return,
                 RunEnd::Switch(newer) => {
                     attach = newer;
+                    continue;
+                }
+                RunEnd::Reopen => {
+                    memory.pace.mark_gap();
+                    memory.at_present = true;
                     continue;
                 }
                 RunEnd::Ended {
@@ -265,12 +305,12 @@ async fn run_state(attach: &Attach) -> RunState {
     }
 }
 
-/// Attaches once and forwards lines until the stream ends.
+/// Attaches once and forwards lines until the stream ends (or falls behind
+/// for good).
 async fn run_once<E: From<LogEvent> + Send + 'static>(
     attach: &Attach,
     source: &Arc<str>,
-    overlap: &mut Overlap,
-    attached_once: &mut bool,
+    memory: &mut Memory,
     tx: &mpsc::Sender<E>,
     attaches: &mut mpsc::UnboundedReceiver<Attach>,
 ) -> RunEnd {
@@ -287,11 +327,17 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         Ok(inspect) => inspect.config.tty,
         Err(e) => return ended(format!("inspect: {e}")),
     };
-    let start = match (overlap.since(), *attached_once) {
-        (Some(second), _) => format!("since={second}"),
+    let start = match (
+        memory.at_present,
+        memory.overlap.since(),
+        memory.attached_once,
+    ) {
+        // Behind for good: the newest lines, the gap is counted by `Pace`.
+        (true, _, _) => format!("tail={PANE_LOG_TAIL}"),
+        (false, Some(second), _) => format!("since={second}"),
         // Attached before but never saw a line: all of this run is new.
-        (None, true) => "since=0".to_string(),
-        (None, false) => format!("tail={PANE_LOG_TAIL}"),
+        (false, None, true) => "since=0".to_string(),
+        (false, None, false) => format!("tail={PANE_LOG_TAIL}"),
     };
     let path = format!(
         "/containers/{}/logs?follow=1&stdout=1&stderr=1&timestamps=1&{start}",
@@ -301,17 +347,30 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         Ok(s) => s,
         Err(e) => return ended(format!("logs: {e}")),
     };
-    *attached_once = true;
-    overlap.start_replay();
+    memory.attached_once = true;
+    memory.at_present = false;
+    memory.overlap.start_replay();
     if !status(tx, source, SourceHealth::Live, "following".to_string()).await {
         return RunEnd::Closed;
     }
     let mut demux = LogDemux::new(tty);
+    let mut stamps = Stamps::default();
     let mut restarted = false;
     let mut showed_lines = false;
+    let mut flow_timer = tokio::time::interval(FLOW_EVERY);
+    flow_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let chunk = tokio::select! {
             chunk = stream.next_chunk() => chunk,
+            _ = flow_timer.tick() => {
+                if !report_flow(tx, source, memory).await {
+                    return RunEnd::Closed;
+                }
+                if memory.pace.should_reopen(now_nanos()) {
+                    return RunEnd::Reopen;
+                }
+                continue;
+            }
             newer = attaches.recv() => match newer {
                 None => return RunEnd::Closed,
                 Some(newer) if newer.id != attach.id => return RunEnd::Switch(newer),
@@ -323,24 +382,27 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
                 }
             },
         };
-        let (raw, why) = match chunk {
-            Some(Ok(bytes)) => (demux.push(&bytes), None),
-            Some(Err(e)) => (demux.finish(), Some(e.to_string())),
-            None => (demux.finish(), Some("the run ended".to_string())),
+        let now = now_nanos();
+        let mut lines = Vec::new();
+        let mut take = |stream: LogStream, raw: &[u8]| {
+            if let Some(line) = admit(source, memory, &mut stamps, now, stream, raw) {
+                lines.push(line);
+            }
         };
-        let now_nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-        let lines: Vec<LogLine> = raw
-            .into_iter()
-            .filter(|l| overlap.admit(l.time, line_hash(l.stream, &l.text)))
-            .map(|l| {
-                LogLine::from_raw(
-                    l.time_nanos.unwrap_or(now_nanos),
-                    source.clone(),
-                    None,
-                    &l.text,
-                )
-            })
-            .collect();
+        let why = match chunk {
+            Some(Ok(bytes)) => {
+                demux.push_each(&bytes, &mut take);
+                None
+            }
+            Some(Err(e)) => {
+                demux.finish_each(&mut take);
+                Some(e.to_string())
+            }
+            None => {
+                demux.finish_each(&mut take);
+                Some("the run ended".to_string())
+            }
+        };
         if !lines.is_empty() {
             showed_lines = true;
             if tx.emit(LogEvent::Lines(lines)).await.is_err() {
@@ -354,7 +416,55 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
                 showed_lines,
             };
         }
+        if memory.pace.should_reopen(now) {
+            return RunEnd::Reopen;
+        }
     }
+}
+
+/// One raw line through the overlap (already shown?) and the pace (too
+/// late?): the line to show, made inert, or `None`.
+fn admit(
+    source: &Arc<str>,
+    memory: &mut Memory,
+    stamps: &mut Stamps,
+    now: i64,
+    stream: LogStream,
+    raw: &[u8],
+) -> Option<LogLine> {
+    let (nanos, text) = stamps.split(raw);
+    let second = nanos.map(|n| n.div_euclid(1_000_000_000));
+    if !memory.overlap.admit(second, line_hash(stream, text)) {
+        return None;
+    }
+    let t = nanos.unwrap_or(now);
+    match memory.pace.admit(t, now) {
+        crate::logs::pace::Verdict::Skip => None,
+        crate::logs::pace::Verdict::Keep => Some(LogLine::from_raw(t, source.clone(), None, text)),
+    }
+}
+
+/// Sends the flow when it changed; `false` when the loop is gone.
+async fn report_flow<E: From<LogEvent> + Send + 'static>(
+    tx: &mpsc::Sender<E>,
+    source: &Arc<str>,
+    memory: &mut Memory,
+) -> bool {
+    let flow = memory.pace.flow(now_nanos());
+    if memory.reported == Some(flow) {
+        return true;
+    }
+    memory.reported = Some(flow);
+    tx.emit(LogEvent::Flow {
+        source: source.to_string(),
+        flow,
+    })
+    .await
+    .is_ok()
+}
+
+fn now_nanos() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
 }
 
 async fn status<E: From<LogEvent> + Send + 'static>(
