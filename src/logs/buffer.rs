@@ -193,6 +193,62 @@ mod tests {
         assert_eq!(b.len(), 3);
     }
 
+    fn from(source: &str, t: i64, text: &str) -> LogLine {
+        LogLine {
+            t,
+            source: Arc::from(source),
+            level: None,
+            text: text.to_string(),
+        }
+    }
+
+    /// The storm: a flood arrives up to the reader's lag bound late,
+    /// behind a quiet source's current lines. Before, a full ring filed the
+    /// late lines among the oldest and evicted them at once.
+    #[test]
+    fn late_lines_of_a_flood_are_kept_and_the_quiet_source_keeps_its_share() {
+        let mut b = LogBuffer::new(100);
+        for t in 0..10 {
+            b.push(from("quiet", t * 1000 + 999, &format!("q{t}")));
+        }
+        // 1000 storm lines, each ~1.5 s behind the quiet source's newest.
+        for i in 0..1000 {
+            let landed = b.push(from("storm", i, &format!("s{i}")));
+            assert!(landed.is_some(), "storm line {i} evicted on arrival");
+        }
+        assert_eq!(b.len(), 100);
+        let storm: Vec<&str> = b
+            .iter()
+            .filter(|l| &*l.source == "storm")
+            .map(|l| l.text.as_str())
+            .collect();
+        // The newest storm lines are kept, in order.
+        assert_eq!(storm.len(), 90);
+        assert_eq!(storm.first(), Some(&"s910"));
+        assert_eq!(storm.last(), Some(&"s999"));
+        // Every quiet line is still there.
+        assert_eq!(b.iter().filter(|l| &*l.source == "quiet").count(), 10);
+        assert!(b.iter().zip(b.iter().skip(1)).all(|(a, c)| a.t <= c.t));
+        assert_eq!(b.dropped(), 910);
+    }
+
+    #[test]
+    fn a_line_older_than_all_of_its_own_source_in_a_full_ring_is_dropped() {
+        let mut b = LogBuffer::new(4);
+        b.push(from("a", 10, "a10"));
+        b.push(from("a", 20, "a20"));
+        b.push(from("a", 30, "a30"));
+        b.push(from("b", 15, "b15"));
+        // A line of "b" older than everything: the largest source, "a",
+        // makes room.
+        assert_eq!(b.push(from("b", 1, "b1")), Some(0));
+        assert_eq!(texts(&b), ["b1", "b15", "a20", "a30"]);
+        // "a" is the largest; its new line would be its oldest: dropped.
+        assert_eq!(b.push(from("a", 5, "a5")), None);
+        assert_eq!(texts(&b), ["b1", "b15", "a20", "a30"]);
+        assert_eq!(b.dropped(), 2);
+    }
+
     #[test]
     fn zero_capacity_is_one() {
         let mut b = LogBuffer::new(0);

@@ -470,7 +470,8 @@ fn is_storming(flow: &Flow) -> bool {
 
 /// `110k lines/s, 1.2M skipped, 3.1s behind ` (the parts that apply).
 fn flow_text(flow: &Flow) -> String {
-    let mut text = format!("{} lines/s", compact(flow.lines_per_s));
+    let unit = if flow.lines_per_s == 1 { "line" } else { "lines" };
+    let mut text = format!("{} {unit}/s", compact(flow.lines_per_s));
     if flow.skipped > 0 {
         text.push_str(&format!(", {} skipped", compact(flow.skipped)));
     }
@@ -742,6 +743,73 @@ mod tests {
                 render(&state, w, h).backend()
             );
         }
+    }
+
+    /// A storming container next to a quiet one: the status row leads with
+    /// the storm's rate, skipped count and lag; the quiet one keeps its rate.
+    #[test]
+    fn a_storming_source_leads_the_status_row() {
+        for (w, h) in SIZES {
+            let mut state = logs_state(w, h);
+            let storm = "container:tb-storm";
+            let mut lines: Vec<LogLine> = (0..80)
+                .map(|i| {
+                    line(
+                        20,
+                        storm,
+                        None,
+                        format!("storm line {}", 1_200_000 + i).as_bytes(),
+                    )
+                })
+                .collect();
+            lines.push(line(20, "container:web", None, b"GET / 200"));
+            let events = [
+                LogEvent::Status {
+                    source: storm.into(),
+                    health: SourceHealth::Live,
+                    message: "following".into(),
+                },
+                LogEvent::Lines(lines),
+                LogEvent::Flow {
+                    source: storm.into(),
+                    flow: Flow {
+                        lines_per_s: 110_412,
+                        skipped: 1_234_567,
+                        lag_ms: 2_400,
+                        behind: true,
+                    },
+                },
+                LogEvent::Flow {
+                    source: "container:web".into(),
+                    flow: Flow {
+                        lines_per_s: 1,
+                        skipped: 0,
+                        lag_ms: 20,
+                        behind: false,
+                    },
+                },
+            ];
+            for e in events {
+                update::apply_event(&mut state, crate::app::event::AppEvent::Log(e));
+            }
+            let terminal = render(&state, w, h);
+            let screen = format!("{:?}", terminal.backend());
+            assert!(
+                screen.contains("container:tb-storm 110k lines/s, 1.2M skipped"),
+                "{screen}"
+            );
+            assert!(screen.contains("storm line 1200079"));
+            insta::assert_snapshot!(format!("logs_storm_{w}x{h}"), terminal.backend());
+        }
+    }
+
+    #[test]
+    fn counts_are_compact() {
+        assert_eq!(compact(950), "950");
+        assert_eq!(compact(1_234), "1.2k");
+        assert_eq!(compact(110_412), "110k");
+        assert_eq!(compact(1_234_567), "1.2M");
+        assert_eq!(compact(52_000_000), "52M");
     }
 
     #[test]

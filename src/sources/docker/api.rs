@@ -1102,6 +1102,41 @@ mod tests {
     }
 
     #[test]
+    fn stamps_of_one_second_are_split_fast_and_the_same_as_slowly() {
+        let mut stamps = Stamps::default();
+        for raw in [
+            &b"2026-11-23T15:11:22Z first"[..],
+            b"2026-11-23T15:11:22Z second\r",
+            b"2026-11-23T15:11:22.5Z half",
+            b"2026-11-23T15:11:22.123456789Z nanos",
+            b"2026-11-23T15:11:23Z next second",
+            b"2026-11-23T16:11:23+01:00 offset",
+            b"2026-11-23T15:11:23.Z bad fraction",
+            b"2026-11-23T15:11:23Zglued",
+            b"no stamp",
+            b"",
+        ] {
+            let slow = make_line(LogStream::Stdout, raw);
+            let (nanos, text) = stamps.split(raw);
+            assert_eq!(nanos, slow.time_nanos, "{}", String::from_utf8_lossy(raw));
+            assert_eq!(text, &slow.text[..], "{}", String::from_utf8_lossy(raw));
+        }
+    }
+
+    #[test]
+    fn lent_lines_are_the_owned_lines() {
+        let data = fixture("logs_worker_multiplexed.bin");
+        let owned = LogDemux::new(false).push(&data);
+        let mut demux = LogDemux::new(false);
+        let mut lent = Vec::new();
+        for piece in data.chunks(7) {
+            demux.push_each(piece, &mut |stream, raw| lent.push(make_line(stream, raw)));
+        }
+        demux.finish_each(&mut |stream, raw| lent.push(make_line(stream, raw)));
+        assert_eq!(lent, owned);
+    }
+
+    #[test]
     fn docker_timestamps_with_nanoseconds_are_split_off() {
         let line = make_line(LogStream::Stdout, b"2026-11-23T15:11:22.123456789Z hello");
         assert_eq!(line.text, b"hello");

@@ -523,6 +523,59 @@ mod tests {
         assert_eq!(overlap.since(), None);
     }
 
+    fn memory() -> Memory {
+        Memory {
+            overlap: Overlap::default(),
+            pace: Pace::new(Duration::from_secs(2)),
+            attached_once: true,
+            at_present: false,
+            reported: None,
+        }
+    }
+
+    fn stamped(nanos: i64, text: &str) -> Vec<u8> {
+        let time = chrono::DateTime::from_timestamp_nanos(nanos);
+        format!(
+            "{} {text}",
+            time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        )
+        .into_bytes()
+    }
+
+    /// A storm read late: what is older than the bound is skipped before it
+    /// is made inert and counted; the current lines are kept in order.
+    #[test]
+    fn late_lines_are_skipped_and_counted_current_ones_kept() {
+        let source: Arc<str> = Arc::from("container:storm");
+        let mut memory = memory();
+        let mut stamps = Stamps::default();
+        let now = 1_800_000_010 * 1_000_000_000;
+        let mut kept = Vec::new();
+        for i in 0..1000_i64 {
+            // From 9 s behind up to the present, 10 ms apart.
+            let t = now - 9_000_000_000 + i * 9_000_000;
+            let raw = stamped(t, &format!("line {i}"));
+            if let Some(line) = admit(
+                &source,
+                &mut memory,
+                &mut stamps,
+                now,
+                LogStream::Stdout,
+                &raw,
+            ) {
+                kept.push(line);
+            }
+        }
+        // Lines at most 2 s old: i ≥ 778 (9 s − i × 9 ms ≤ 2 s).
+        assert_eq!(kept.len(), 222);
+        assert_eq!(kept[0].text, "line 778");
+        assert_eq!(memory.pace.skipped(), 778);
+        assert!(kept.windows(2).all(|w| w[0].t <= w[1].t));
+        let flow = memory.pace.flow(now);
+        assert_eq!(flow.skipped, 778);
+        assert!(!flow.behind);
+    }
+
     #[test]
     fn the_hash_tells_streams_and_texts_apart() {
         let out = line_hash(LogStream::Stdout, b"x");
