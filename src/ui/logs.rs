@@ -470,7 +470,11 @@ fn is_storming(flow: &Flow) -> bool {
 
 /// `110k lines/s, 1.2M skipped, 3.1s behind ` (the parts that apply).
 fn flow_text(flow: &Flow) -> String {
-    let unit = if flow.lines_per_s == 1 { "line" } else { "lines" };
+    let unit = if flow.lines_per_s == 1 {
+        "line"
+    } else {
+        "lines"
+    };
     let mut text = format!("{} {unit}/s", compact(flow.lines_per_s));
     if flow.skipped > 0 {
         text.push_str(&format!(", {} skipped", compact(flow.skipped)));

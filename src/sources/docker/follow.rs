@@ -190,19 +190,25 @@ struct Memory {
     reported: Option<Flow>,
 }
 
+impl Memory {
+    fn new(pace: Pace) -> Self {
+        Self {
+            overlap: Overlap::default(),
+            pace,
+            attached_once: false,
+            at_present: false,
+            reported: None,
+        }
+    }
+}
+
 async fn follow<E: From<LogEvent> + Send + 'static>(
     source: Arc<str>,
     pace: Pace,
     tx: mpsc::Sender<E>,
     mut attaches: mpsc::UnboundedReceiver<Attach>,
 ) {
-    let mut memory = Memory {
-        overlap: Overlap::default(),
-        pace,
-        attached_once: false,
-        at_present: false,
-        reported: None,
-    };
+    let mut memory = Memory::new(pace);
     while let Some(mut attach) = attaches.recv().await {
         let mut retry = RETRY_MIN;
         loop {
@@ -353,8 +359,7 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
     if !status(tx, source, SourceHealth::Live, "following".to_string()).await {
         return RunEnd::Closed;
     }
-    let mut demux = LogDemux::new(tty);
-    let mut stamps = Stamps::default();
+    let mut reader = StreamReader::new(tty);
     let mut restarted = false;
     let mut showed_lines = false;
     let mut flow_timer = tokio::time::interval(FLOW_EVERY);
@@ -383,25 +388,13 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
             },
         };
         let now = now_nanos();
-        let mut lines = Vec::new();
-        let mut take = |stream: LogStream, raw: &[u8]| {
-            if let Some(line) = admit(source, memory, &mut stamps, now, stream, raw) {
-                lines.push(line);
-            }
-        };
-        let why = match chunk {
-            Some(Ok(bytes)) => {
-                demux.push_each(&bytes, &mut take);
-                None
-            }
-            Some(Err(e)) => {
-                demux.finish_each(&mut take);
-                Some(e.to_string())
-            }
-            None => {
-                demux.finish_each(&mut take);
-                Some("the run ended".to_string())
-            }
+        let (lines, why) = match chunk {
+            Some(Ok(bytes)) => (reader.chunk(source, memory, now, &bytes), None),
+            Some(Err(e)) => (reader.finish(source, memory, now), Some(e.to_string())),
+            None => (
+                reader.finish(source, memory, now),
+                Some("the run ended".to_string()),
+            ),
         };
         if !lines.is_empty() {
             showed_lines = true;
@@ -419,6 +412,80 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         if memory.pace.should_reopen(now) {
             return RunEnd::Reopen;
         }
+    }
+}
+
+/// One stream's way from bytes to lines to show: frames, stamps, then per
+/// line the overlap (already shown?) and the pace (too late?), and only
+/// then made inert. One call per chunk: the chunk's lines go to the loop as
+/// one event.
+struct StreamReader {
+    demux: LogDemux,
+    stamps: Stamps,
+}
+
+impl StreamReader {
+    fn new(tty: bool) -> Self {
+        Self {
+            demux: LogDemux::new(tty),
+            stamps: Stamps::default(),
+        }
+    }
+
+    fn chunk(
+        &mut self,
+        source: &Arc<str>,
+        memory: &mut Memory,
+        now: i64,
+        bytes: &[u8],
+    ) -> Vec<LogLine> {
+        let mut lines = Vec::new();
+        let stamps = &mut self.stamps;
+        self.demux.push_each(bytes, &mut |stream, raw| {
+            if let Some(line) = admit(source, memory, stamps, now, stream, raw) {
+                lines.push(line);
+            }
+        });
+        lines
+    }
+
+    fn finish(&mut self, source: &Arc<str>, memory: &mut Memory, now: i64) -> Vec<LogLine> {
+        let mut lines = Vec::new();
+        let stamps = &mut self.stamps;
+        self.demux.finish_each(&mut |stream, raw| {
+            if let Some(line) = admit(source, memory, stamps, now, stream, raw) {
+                lines.push(line);
+            }
+        });
+        lines
+    }
+}
+
+/// The follower's ingest path without a stream, for the benchmark
+/// (`benches/logs.rs`): chunks of a log body in, lines to show out.
+pub struct Ingest {
+    source: Arc<str>,
+    memory: Memory,
+    reader: StreamReader,
+}
+
+impl Ingest {
+    pub fn new(name: &str, tty: bool, max_lag: Duration) -> Self {
+        Self {
+            source: Arc::from(format!("container:{name}")),
+            memory: Memory::new(Pace::new(max_lag)),
+            reader: StreamReader::new(tty),
+        }
+    }
+
+    /// The lines of `bytes` the pane gets, as read at `now` (UTC nanos).
+    pub fn chunk(&mut self, bytes: &[u8], now: i64) -> Vec<LogLine> {
+        self.reader
+            .chunk(&self.source, &mut self.memory, now, bytes)
+    }
+
+    pub fn flow(&self, now: i64) -> Flow {
+        self.memory.pace.flow(now)
     }
 }
 
@@ -524,13 +591,7 @@ mod tests {
     }
 
     fn memory() -> Memory {
-        Memory {
-            overlap: Overlap::default(),
-            pace: Pace::new(Duration::from_secs(2)),
-            attached_once: true,
-            at_present: false,
-            reported: None,
-        }
+        Memory::new(Pace::new(Duration::from_secs(2)))
     }
 
     fn stamped(nanos: i64, text: &str) -> Vec<u8> {
