@@ -36,6 +36,8 @@ pub struct Flow {
     /// Lines skipped since the cockpit started (some of them counted from
     /// the rate, when the stream was re-opened at the present).
     pub skipped: u64,
+    /// Lines kept (sent to the pane) since the cockpit started.
+    pub kept: u64,
     /// How far the newest line read lies behind the present, milliseconds.
     pub lag_ms: u64,
     /// Lagging more than the bound right now.
@@ -46,6 +48,7 @@ pub struct Flow {
 pub struct Pace {
     max_lag: i64,
     skipped: u64,
+    kept: u64,
     /// The source-time second being counted, and its lines so far.
     second: Option<i64>,
     in_second: u64,
@@ -66,6 +69,7 @@ impl Pace {
         Pace {
             max_lag: i64::try_from(max_lag.as_nanos()).unwrap_or(i64::MAX).max(1),
             skipped: 0,
+            kept: 0,
             second: None,
             in_second: 0,
             rate: 0,
@@ -93,6 +97,7 @@ impl Pace {
             return Verdict::Skip;
         }
         self.behind_since = None;
+        self.kept += 1;
         Verdict::Keep
     }
 
@@ -127,6 +132,7 @@ impl Pace {
         Flow {
             lines_per_s,
             skipped: self.skipped,
+            kept: self.kept,
             lag_ms: u64::try_from(self.lag / 1_000_000).unwrap_or(0),
             behind: self.behind_since.is_some(),
         }

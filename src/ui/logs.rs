@@ -463,9 +463,14 @@ fn health_style(health: SourceHealth, theme: &Theme) -> Style {
     }
 }
 
-/// A source whose reader skips lines to stay current, or is behind now.
+/// Lines per second from which a source counts as flooding: it leads the
+/// status row with its skipped count (also when that is still 0).
+const STORM_RATE: u64 = 1_000;
+
+/// A source that floods, whose reader skips lines to stay current, or that
+/// is behind now.
 fn is_storming(flow: &Flow) -> bool {
-    flow.skipped > 0 || flow.behind
+    flow.skipped > 0 || flow.behind || flow.lines_per_s >= STORM_RATE
 }
 
 /// `110k lines/s, 1.2M skipped, 3.1s behind ` (the parts that apply).
@@ -476,7 +481,7 @@ fn flow_text(flow: &Flow) -> String {
         "lines"
     };
     let mut text = format!("{} {unit}/s", compact(flow.lines_per_s));
-    if flow.skipped > 0 {
+    if is_storming(flow) {
         text.push_str(&format!(", {} skipped", compact(flow.skipped)));
     }
     if flow.behind {
@@ -779,6 +784,7 @@ mod tests {
                     flow: Flow {
                         lines_per_s: 110_412,
                         skipped: 1_234_567,
+                        kept: 5_000_000,
                         lag_ms: 2_400,
                         behind: true,
                     },
@@ -788,6 +794,7 @@ mod tests {
                     flow: Flow {
                         lines_per_s: 1,
                         skipped: 0,
+                        kept: 80,
                         lag_ms: 20,
                         behind: false,
                     },

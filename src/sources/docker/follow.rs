@@ -522,6 +522,16 @@ async fn report_flow<E: From<LogEvent> + Send + 'static>(
         return true;
     }
     memory.reported = Some(flow);
+    // For bench/log-storm (`OPSCOCKPIT_LOG=opscockpit::log_flow=debug`).
+    tracing::debug!(
+        target: "opscockpit::log_flow",
+        "{source} lines_per_s={} kept={} skipped={} lag_ms={} behind={}",
+        flow.lines_per_s,
+        flow.kept,
+        flow.skipped,
+        flow.lag_ms,
+        flow.behind
+    );
     tx.emit(LogEvent::Flow {
         source: source.to_string(),
         flow,
