@@ -1,4 +1,7 @@
 //! The Logs pane's buffer: ingest throughput (target ≥ 200 000 lines/s),
+//! the container follower's demux + ingest path on synthetic podman-style
+//! frames (`storm ingest`: frames → lines → pane state, current and
+//! skipping),
 //! memory per 100 000 buffered lines (target ≤ 40 MB, measured with a
 //! counting allocator and printed before the timings), and the cost of
 //! drawing a full pane while following and with wrap on.
@@ -15,6 +18,7 @@ use opscockpit::action::Action;
 use opscockpit::app::event::AppEvent;
 use opscockpit::app::update;
 use opscockpit::logs::{Level, LogBuffer, LogEvent, LogLine};
+use opscockpit::sources::docker::follow::Ingest;
 use opscockpit::testing::fixture_state;
 
 /// Counts live heap bytes so the memory figure is measured, not guessed.
@@ -243,7 +247,64 @@ fn latency_report() {
     );
 }
 
-criterion_group!(benches, ingest, draw);
+/// A storm's log body as podman sends it: one frame per line, whole-second
+/// UTC stamps, `lines` lines over `seconds` seconds ending at `end`.
+fn storm_frames(lines: usize, end_second: i64) -> Vec<u8> {
+    let mut body = Vec::with_capacity(lines * 72);
+    for i in 0..lines {
+        let second = end_second - 1 + (i * 2 / lines) as i64;
+        let time = chrono::DateTime::from_timestamp(second, 0).expect("time");
+        let payload = format!(
+            "{} storm line {i} padding padding padding\n",
+            time.format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        body.extend_from_slice(&[1, 0, 0, 0]);
+        body.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        body.extend_from_slice(payload.as_bytes());
+    }
+    body
+}
+
+/// The follower's whole per-line path on 10 000 framed lines cut into
+/// SSH-sized (32 KiB) chunks: demux, stamps, overlap, pace, inert text,
+/// then applied to the pane state. Once with every line current (kept), once
+/// with every line too late (skipped and counted only).
+fn storm_ingest(c: &mut Criterion) {
+    let end = 1_795_442_400;
+    let body = storm_frames(10_000, end);
+    let mut group = c.benchmark_group("storm ingest");
+    group.throughput(Throughput::Elements(10_000));
+    let max_lag = std::time::Duration::from_secs(2);
+    let mut state = fixture_state("dark");
+    group.bench_function("10k framed lines: demux + ingest + apply (kept)", |b| {
+        b.iter(|| {
+            // Each round a new follower so the overlap starts afresh; `now`
+            // is the end of the storm's second, so every line is current.
+            let mut ingest = Ingest::new("tb-storm", false, max_lag);
+            let now = (end + 1) * 1_000_000_000;
+            let mut kept = 0;
+            for chunk in body.chunks(32 * 1024) {
+                let lines = ingest.chunk(chunk, now);
+                kept += lines.len();
+                update::apply_event(&mut state, AppEvent::Log(LogEvent::Lines(lines)));
+            }
+            assert_eq!(kept, 10_000);
+        })
+    });
+    group.bench_function("10k framed lines: demux + skip (10 s behind)", |b| {
+        b.iter(|| {
+            let mut ingest = Ingest::new("tb-storm", false, max_lag);
+            let now = (end + 10) * 1_000_000_000;
+            for chunk in body.chunks(32 * 1024) {
+                assert!(ingest.chunk(chunk, now).is_empty());
+            }
+            assert_eq!(ingest.flow(now).skipped, 10_000);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest, storm_ingest, draw);
 
 fn main() {
     memory_report();

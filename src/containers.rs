@@ -19,15 +19,22 @@ pub struct DockerSettings {
     pub socket: String,
     /// The CLI used by the fallback when the socket cannot be used.
     pub cli: String,
+    /// How far behind the present a container's log may fall before its
+    /// follower skips lines (`[logs] max_lag`; see `logs::pace`).
+    pub log_max_lag: std::time::Duration,
 }
 
 pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+/// The default of `[logs] max_lag`: a flooding source is kept within 2 s of
+/// the present.
+pub const DEFAULT_LOG_MAX_LAG: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Default for DockerSettings {
     fn default() -> Self {
         Self {
             socket: DEFAULT_SOCKET.into(),
             cli: "docker".into(),
+            log_max_lag: DEFAULT_LOG_MAX_LAG,
         }
     }
 }

@@ -196,6 +196,7 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     state.containers.settings = opscockpit::containers::DockerSettings::for_socket(
         config.host(host).docker_socket.as_deref(),
     );
+    state.containers.settings.log_max_lag = config.logs.max_lag;
     state.runbooks = load_runbooks(config, host);
     state.logs = opscockpit::app::logs::LogsPane::new(
         config.logs.buffer_lines,

@@ -22,6 +22,11 @@ pub fn inert_bytes(raw: &[u8]) -> String {
     } else {
         (raw, 0)
     };
+    if cut == 0 && head.iter().all(|b| (b' '..=b'~').contains(b)) {
+        // Printable ASCII is already inert: one copy, no char-by-char walk
+        // (most log lines, and every line of a storm).
+        return String::from_utf8_lossy(head).into_owned();
+    }
     let mut out = inert(&String::from_utf8_lossy(head));
     if cut > 0 {
         out.push_str(&format!(" …[{cut} more bytes cut]"));

@@ -452,6 +452,7 @@ async fn socket_missing_without_cli_explains_how_to_fix() {
     let mut h = Harness::start(DockerSettings {
         socket: socket.display().to_string(),
         cli: "/nonexistent/docker-cli".into(),
+        ..DockerSettings::default()
     });
     assert!(
         h.wait_for(SETUP_TIMEOUT, |s| matches!(
@@ -487,6 +488,7 @@ async fn permission_denied_says_docker_group() {
     let mut h = Harness::start(DockerSettings {
         socket: socket.display().to_string(),
         cli: "/nonexistent/docker-cli".into(),
+        ..DockerSettings::default()
     });
     assert!(
         h.wait_for(SETUP_TIMEOUT, |s| matches!(
@@ -516,6 +518,7 @@ async fn socket_missing_falls_back_to_the_cli() {
     let mut h = Harness::start(DockerSettings {
         socket: dir.path().join("missing.sock").display().to_string(),
         cli: cli.display().to_string(),
+        ..DockerSettings::default()
     });
     assert!(
         h.wait_for(SETUP_TIMEOUT, |s| matches!(
@@ -572,6 +575,7 @@ async fn garbage_from_the_engine_is_reported_and_retried() {
     let mut h = Harness::start(DockerSettings {
         socket: socket.display().to_string(),
         cli: "/nonexistent/docker-cli".into(),
+        ..DockerSettings::default()
     });
     assert!(
         h.wait_for(SETUP_TIMEOUT, |s| matches!(

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{Local, TimeZone, Utc};
 
 use crate::action::Action;
-use crate::logs::{Level, LogBuffer, LogEvent, LogLine, LogsSetup, SourceHealth};
+use crate::logs::{Flow, Level, LogBuffer, LogEvent, LogLine, LogsSetup, SourceHealth};
 
 /// The level filter cycles through these (`None`: every line).
 const LEVELS: [Option<Level>; 5] = [
@@ -35,6 +35,8 @@ pub struct LogsPane {
     pub buffer: LogBuffer,
     /// Every source that reported, by name, with what it said last.
     pub sources: BTreeMap<String, SourceStatus>,
+    /// Each paced source's last flow report: rate, skipped, lag.
+    pub flows: BTreeMap<String, Flow>,
     /// Show only this source (`None`: all merged).
     pub view_source: Option<String>,
     /// Show this level and more severe ones (`None`: every line, also those
@@ -68,6 +70,7 @@ impl LogsPane {
         Self {
             buffer: LogBuffer::new(buffer_lines),
             sources: BTreeMap::new(),
+            flows: BTreeMap::new(),
             view_source: None,
             level: None,
             follow: true,
@@ -160,6 +163,13 @@ pub fn apply_event(pane: &mut LogsPane, event: LogEvent) -> bool {
                 return false;
             }
             pane.sources.insert(source, status);
+            true
+        }
+        LogEvent::Flow { source, flow } => {
+            if pane.flows.get(&source) == Some(&flow) {
+                return false;
+            }
+            pane.flows.insert(source, flow);
             true
         }
     }

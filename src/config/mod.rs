@@ -89,6 +89,10 @@ pub struct LogsConfig {
     pub buffer_lines: usize,
     /// Lines shown from each source when the pane opens.
     pub initial_lines: usize,
+    /// How far behind the present a flooding source may fall before its
+    /// lines are skipped (and counted in the status row).
+    #[serde(deserialize_with = "de_duration")]
+    pub max_lag: Duration,
 }
 
 impl Default for LogsConfig {
@@ -96,6 +100,7 @@ impl Default for LogsConfig {
         Self {
             buffer_lines: 50_000,
             initial_lines: 200,
+            max_lag: crate::containers::DEFAULT_LOG_MAX_LAG,
         }
     }
 }

@@ -1,18 +1,29 @@
 //! The bounded, time-ordered store of log lines.
+//!
+//! When full, a line leaves from the source that holds the most lines (its
+//! oldest one), not simply the oldest line of all: a flooding source then
+//! churns through its own share while the quiet ones keep theirs, and a line
+//! of the flood that arrives a little late (up to the reader's `max_lag`, see
+//! [`super::pace`]) is filed among its own source's older lines, never
+//! evicted the moment it arrives.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use super::LogLine;
 
 pub const DEFAULT_CAPACITY: usize = 50_000;
 
 /// Lines of all sources in time order (equal times keep arrival order). When
-/// full, the oldest lines drop and [`LogBuffer::dropped`] counts them.
+/// full, the oldest line of the largest source drops and
+/// [`LogBuffer::dropped`] counts it.
 #[derive(Debug, Clone)]
 pub struct LogBuffer {
     lines: VecDeque<LogLine>,
     capacity: usize,
     dropped: u64,
+    /// Lines held per source, to find the largest when full.
+    per_source: HashMap<Arc<str>, usize>,
 }
 
 impl Default for LogBuffer {
@@ -29,6 +40,7 @@ impl LogBuffer {
             lines: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
             dropped: 0,
+            per_source: HashMap::new(),
         }
     }
 
@@ -59,25 +71,63 @@ impl LogBuffer {
 
     /// Adds one line at its place in time. Lines usually come in order, so
     /// this is an append; a late line is inserted before the newer ones.
-    /// Returns the index it landed at, or `None` when it was older than
-    /// everything in a full buffer (then it counts as dropped).
+    /// When full, the largest source's oldest line makes room. Returns the
+    /// index it landed at, or `None` when it would itself be that line (it
+    /// is older than everything its source has here; counted as dropped).
     pub fn push(&mut self, line: LogLine) -> Option<usize> {
-        let at = match self.lines.back() {
+        let mut at = match self.lines.back() {
             Some(last) if last.t > line.t => self.lines.partition_point(|l| l.t <= line.t),
             _ => self.lines.len(),
         };
         if self.lines.len() >= self.capacity {
-            if at == 0 {
+            let evict = self.eviction_index(&line.source);
+            if let Some(i) = evict
+                && i >= at
+                && *self.lines[i].source == *line.source
+            {
+                // The new line would be its source's oldest: it goes.
                 self.dropped += 1;
                 return None;
             }
-            self.lines.pop_front();
+            let i = evict.unwrap_or(0);
+            if let Some(gone) = self.lines.remove(i) {
+                self.forget(&gone.source);
+            }
             self.dropped += 1;
-            self.lines.insert(at - 1, line);
-            return Some(at - 1);
+            if i < at {
+                at -= 1;
+            }
         }
+        *self.per_source.entry(line.source.clone()).or_default() += 1;
         self.lines.insert(at, line);
         Some(at)
+    }
+
+    /// The oldest line of the source holding the most lines. Ties go to the
+    /// source of the new line, so a lone source behaves as a plain ring.
+    fn eviction_index(&self, incoming: &Arc<str>) -> Option<usize> {
+        let front = self.lines.front()?;
+        let count = |s: &Arc<str>| self.per_source.get(s).copied().unwrap_or(0);
+        let own = count(incoming) + 1;
+        let (largest, most) = self
+            .per_source
+            .iter()
+            .map(|(s, n)| (s, *n))
+            .max_by_key(|(_, n)| *n)?;
+        let largest = if own >= most { incoming } else { largest };
+        if *front.source == **largest {
+            return Some(0);
+        }
+        self.lines.iter().position(|l| *l.source == **largest)
+    }
+
+    fn forget(&mut self, source: &Arc<str>) {
+        if let Some(n) = self.per_source.get_mut(source) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_source.remove(source);
+            }
+        }
     }
 
     pub fn extend(&mut self, lines: impl IntoIterator<Item = LogLine>) {
@@ -141,6 +191,62 @@ mod tests {
         assert_eq!(texts(&b), ["3", "late", "4"]);
         assert_eq!(b.dropped(), 4);
         assert_eq!(b.len(), 3);
+    }
+
+    fn from(source: &str, t: i64, text: &str) -> LogLine {
+        LogLine {
+            t,
+            source: Arc::from(source),
+            level: None,
+            text: text.to_string(),
+        }
+    }
+
+    /// The storm: a flood arrives up to the reader's lag bound late,
+    /// behind a quiet source's current lines. Before, a full ring filed the
+    /// late lines among the oldest and evicted them at once.
+    #[test]
+    fn late_lines_of_a_flood_are_kept_and_the_quiet_source_keeps_its_share() {
+        let mut b = LogBuffer::new(100);
+        for t in 0..10 {
+            b.push(from("quiet", t * 1000 + 999, &format!("q{t}")));
+        }
+        // 1000 storm lines, each ~1.5 s behind the quiet source's newest.
+        for i in 0..1000 {
+            let landed = b.push(from("storm", i, &format!("s{i}")));
+            assert!(landed.is_some(), "storm line {i} evicted on arrival");
+        }
+        assert_eq!(b.len(), 100);
+        let storm: Vec<&str> = b
+            .iter()
+            .filter(|l| &*l.source == "storm")
+            .map(|l| l.text.as_str())
+            .collect();
+        // The newest storm lines are kept, in order.
+        assert_eq!(storm.len(), 90);
+        assert_eq!(storm.first(), Some(&"s910"));
+        assert_eq!(storm.last(), Some(&"s999"));
+        // Every quiet line is still there.
+        assert_eq!(b.iter().filter(|l| &*l.source == "quiet").count(), 10);
+        assert!(b.iter().zip(b.iter().skip(1)).all(|(a, c)| a.t <= c.t));
+        assert_eq!(b.dropped(), 910);
+    }
+
+    #[test]
+    fn a_line_older_than_all_of_its_own_source_in_a_full_ring_is_dropped() {
+        let mut b = LogBuffer::new(4);
+        b.push(from("a", 10, "a10"));
+        b.push(from("a", 20, "a20"));
+        b.push(from("a", 30, "a30"));
+        b.push(from("b", 15, "b15"));
+        // A line of "b" older than everything: the largest source, "a",
+        // makes room.
+        assert_eq!(b.push(from("b", 1, "b1")), Some(0));
+        assert_eq!(texts(&b), ["b1", "b15", "a20", "a30"]);
+        // "a" is the largest; its new line would be its oldest: dropped.
+        assert_eq!(b.push(from("a", 5, "a5")), None);
+        assert_eq!(texts(&b), ["b1", "b15", "a20", "a30"]);
+        assert_eq!(b.dropped(), 2);
     }
 
     #[test]

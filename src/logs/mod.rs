@@ -9,6 +9,7 @@
 pub mod betterstack;
 pub mod buffer;
 pub mod journald;
+pub mod pace;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use crate::channel::Emit;
 use crate::transport::SharedTransport;
 
 pub use buffer::LogBuffer;
+pub use pace::{Flow, Pace};
 
 /// Severity of a line, most severe first (the level filter shows a level
 /// and everything more severe).
@@ -82,15 +84,20 @@ impl Level {
             Some((i, _)) => &text[..i],
             None => text,
         };
-        let plain = strip_csi(head);
-        let head = plain.as_str();
+        // Only lines with colour codes pay for a copy without them.
+        let plain = if head.contains('␛') {
+            std::borrow::Cow::Owned(strip_csi(head))
+        } else {
+            std::borrow::Cow::Borrowed(head)
+        };
+        let head = plain.as_ref();
         let mut best: Option<Level> = None;
         for word in head.split(|c: char| !c.is_ascii_alphanumeric()) {
             if word.len() < 3 || word.len() > 11 {
                 continue;
             }
             // Only words written as a level: all caps, or after `level=`.
-            let caps = word.chars().all(|c| c.is_ascii_uppercase());
+            let caps = word.bytes().all(|c| c.is_ascii_uppercase());
             if !caps {
                 continue;
             }
@@ -100,6 +107,14 @@ impl Level {
         }
         if best.is_some() {
             return best;
+        }
+        // Every pattern below holds `level` or `[`: most lines have neither
+        // and are not lowercased at all.
+        let bytes = head.as_bytes();
+        let maybe =
+            bytes.contains(&b'[') || bytes.windows(5).any(|w| w.eq_ignore_ascii_case(b"level"));
+        if !maybe {
+            return None;
         }
         let lower = head.to_ascii_lowercase();
         for (key, level) in [
@@ -198,6 +213,9 @@ pub enum LogEvent {
         health: SourceHealth,
         message: String,
     },
+    /// How fast a source writes, what its reader skipped to stay current,
+    /// and how far behind it is (see [`pace`]); about once a second.
+    Flow { source: String, flow: Flow },
 }
 
 /// Which log sources to start for a host, from its config.

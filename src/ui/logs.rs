@@ -21,7 +21,7 @@ use crate::app::logs::LogsPane;
 use crate::app::logs::format_time;
 use crate::app::state::State;
 use crate::config::Theme;
-use crate::logs::{Level, LogLine, SourceHealth};
+use crate::logs::{Flow, Level, LogLine, SourceHealth};
 
 /// Widest source column (and at most half the pane, so the text keeps its
 /// room); a longer name keeps its end, which tells containers apart
@@ -463,6 +463,46 @@ fn health_style(health: SourceHealth, theme: &Theme) -> Style {
     }
 }
 
+/// Lines per second from which a source counts as flooding: it leads the
+/// status row with its skipped count (also when that is still 0).
+const STORM_RATE: u64 = 1_000;
+
+/// A source that floods, whose reader skips lines to stay current, or that
+/// is behind now.
+fn is_storming(flow: &Flow) -> bool {
+    flow.skipped > 0 || flow.behind || flow.lines_per_s >= STORM_RATE
+}
+
+/// `110k lines/s, 1.2M skipped, 3.1s behind ` (the parts that apply).
+fn flow_text(flow: &Flow) -> String {
+    let unit = if flow.lines_per_s == 1 {
+        "line"
+    } else {
+        "lines"
+    };
+    let mut text = format!("{} {unit}/s", compact(flow.lines_per_s));
+    if is_storming(flow) {
+        text.push_str(&format!(", {} skipped", compact(flow.skipped)));
+    }
+    if flow.behind {
+        text.push_str(&format!(", {:.1}s behind", flow.lag_ms as f64 / 1000.0));
+    }
+    text.push(' ');
+    text
+}
+
+/// A count in at most four characters and a unit: `950`, `12k`, `1.2M`.
+fn compact(n: u64) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=9_999 => format!("{:.1}k", n as f64 / 1e3),
+        10_000..=999_999 => format!("{}k", n / 1_000),
+        1_000_000..=9_999_999 => format!("{:.1}M", n as f64 / 1e6),
+        10_000_000..=999_999_999 => format!("{}M", n / 1_000_000),
+        _ => format!("{:.1}G", n as f64 / 1e9),
+    }
+}
+
 /// `FOLLOW │ all sources │ level all │ /db 3/17 │ 0 dropped │ ● journal`,
 /// fitted to `width`: fields are dropped whole by priority (a source's
 /// message first, follow state last), never cut mid-value.
@@ -540,20 +580,49 @@ fn status_line(
             ),
         ],
     ));
-    for (name, status) in &pane.sources {
-        let troubled = status.health != SourceHealth::Live;
-        fields.push((
-            if troubled { 4 } else { 5 },
-            vec![
-                sep(),
-                Span::styled(
-                    format!("{} ", health_mark(status.health)),
-                    health_style(status.health, theme),
-                ),
-                Span::styled(format!("{name} "), theme.text),
-            ],
-        ));
-        if troubled {
+    // Storming sources (skipping, or behind) first and kept longest, the
+    // fastest leading: the one on fire is what the row is read for.
+    let mut names: Vec<&String> = pane.sources.keys().chain(pane.flows.keys()).collect();
+    names.sort();
+    names.dedup();
+    let storming = |name: &str| pane.flows.get(name).is_some_and(is_storming);
+    names.sort_by_key(|name| {
+        let rate = pane.flows.get(*name).map_or(0, |f| f.lines_per_s);
+        (
+            !storming(name),
+            std::cmp::Reverse(if storming(name) { rate } else { 0 }),
+        )
+    });
+    for name in names {
+        let status = pane.sources.get(name);
+        let health = status.map_or(SourceHealth::Live, |s| s.health);
+        let troubled = health != SourceHealth::Live;
+        let flow = pane.flows.get(name);
+        let priority = match (storming(name), troubled) {
+            (true, _) => 1,
+            (false, true) => 4,
+            (false, false) => 5,
+        };
+        let mut field = vec![
+            sep(),
+            Span::styled(
+                format!("{} ", health_mark(health)),
+                health_style(health, theme),
+            ),
+            Span::styled(format!("{name} "), theme.text),
+        ];
+        if let Some(flow) = flow {
+            field.push(Span::styled(
+                flow_text(flow),
+                if is_storming(flow) {
+                    theme.warning
+                } else {
+                    theme.muted
+                },
+            ));
+        }
+        fields.push((priority, field));
+        if let Some(status) = status.filter(|_| troubled) {
             fields.push((
                 8,
                 vec![Span::styled(format!("{} ", status.message), theme.muted)],
@@ -683,6 +752,75 @@ mod tests {
                 render(&state, w, h).backend()
             );
         }
+    }
+
+    /// A storming container next to a quiet one: the status row leads with
+    /// the storm's rate, skipped count and lag; the quiet one keeps its rate.
+    #[test]
+    fn a_storming_source_leads_the_status_row() {
+        for (w, h) in SIZES {
+            let mut state = logs_state(w, h);
+            let storm = "container:tb-storm";
+            let mut lines: Vec<LogLine> = (0..80)
+                .map(|i| {
+                    line(
+                        20,
+                        storm,
+                        None,
+                        format!("storm line {}", 1_200_000 + i).as_bytes(),
+                    )
+                })
+                .collect();
+            lines.push(line(20, "container:web", None, b"GET / 200"));
+            let events = [
+                LogEvent::Status {
+                    source: storm.into(),
+                    health: SourceHealth::Live,
+                    message: "following".into(),
+                },
+                LogEvent::Lines(lines),
+                LogEvent::Flow {
+                    source: storm.into(),
+                    flow: Flow {
+                        lines_per_s: 110_412,
+                        skipped: 1_234_567,
+                        kept: 5_000_000,
+                        lag_ms: 2_400,
+                        behind: true,
+                    },
+                },
+                LogEvent::Flow {
+                    source: "container:web".into(),
+                    flow: Flow {
+                        lines_per_s: 1,
+                        skipped: 0,
+                        kept: 80,
+                        lag_ms: 20,
+                        behind: false,
+                    },
+                },
+            ];
+            for e in events {
+                update::apply_event(&mut state, crate::app::event::AppEvent::Log(e));
+            }
+            let terminal = render(&state, w, h);
+            let screen = format!("{:?}", terminal.backend());
+            assert!(
+                screen.contains("container:tb-storm 110k lines/s, 1.2M skipped"),
+                "{screen}"
+            );
+            assert!(screen.contains("storm line 1200079"));
+            insta::assert_snapshot!(format!("logs_storm_{w}x{h}"), terminal.backend());
+        }
+    }
+
+    #[test]
+    fn counts_are_compact() {
+        assert_eq!(compact(950), "950");
+        assert_eq!(compact(1_234), "1.2k");
+        assert_eq!(compact(110_412), "110k");
+        assert_eq!(compact(1_234_567), "1.2M");
+        assert_eq!(compact(52_000_000), "52M");
     }
 
     #[test]

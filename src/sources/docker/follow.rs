@@ -12,19 +12,24 @@
 //! of that second it already showed ([`Overlap`]), so nothing is lost or
 //! doubled across the gap, whatever the engine's timestamp precision
 //! (podman 4 writes whole seconds, Docker nanoseconds).
+//!
+//! A flooding container is kept current by [`Pace`]: lines older than
+//! `max_lag` are skipped before they are made inert or sent (and counted),
+//! and a stream that stays behind anyway is re-opened at the present
+//! (`tail=`), its gap counted from the container's rate. The follower
+//! reports that [`crate::logs::Flow`] once a second.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::api::{Inspect, LogDemux};
+use super::api::{Inspect, LogDemux, Stamps};
 use super::client::DockerClient;
 use crate::channel::Emit;
 use crate::containers::LogStream;
-use crate::logs::{LogEvent, LogLine, SourceHealth};
+use crate::logs::{Flow, LogEvent, LogLine, Pace, SourceHealth};
 
 /// Lines of a container's log the Logs pane starts with.
 pub const PANE_LOG_TAIL: usize = 50;
@@ -32,6 +37,8 @@ pub const PANE_LOG_TAIL: usize = 50;
 /// ended; doubles up to [`RETRY_MAX`] while attaching brings nothing.
 const RETRY_MIN: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How often the follower reports its flow (rate, skipped, lag).
+const FLOW_EVERY: Duration = Duration::from_secs(1);
 
 /// Follow this container (by id) under the follower's name, through this
 /// client (the source's current engine session).
@@ -53,12 +60,18 @@ impl Drop for Follower {
 }
 
 impl Follower {
-    pub fn spawn<E: From<LogEvent> + Send + 'static>(name: &str, tx: mpsc::Sender<E>) -> Self {
+    /// `max_lag`: how far behind the present the follower may fall before
+    /// it skips lines (`[logs] max_lag`).
+    pub fn spawn<E: From<LogEvent> + Send + 'static>(
+        name: &str,
+        max_lag: Duration,
+        tx: mpsc::Sender<E>,
+    ) -> Self {
         let (attaches, rx) = mpsc::unbounded_channel();
         let source: Arc<str> = Arc::from(format!("container:{name}"));
         Self {
             attaches,
-            task: tokio::spawn(follow(source, tx, rx)),
+            task: tokio::spawn(follow(source, Pace::new(max_lag), tx, rx)),
         }
     }
 
@@ -157,11 +170,22 @@ impl Overlap {
     }
 }
 
+/// A hash of stream and text for [`Overlap`]: FNV-1a over 8-byte words, as
+/// it runs for every line of a storm (SipHash cost more than the rest of
+/// the line's way); only compared within this process.
 fn line_hash(stream: LogStream, text: &[u8]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (stream == LogStream::Stderr).hash(&mut hasher);
-    text.hash(&mut hasher);
-    hasher.finish()
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(stream == LogStream::Stderr);
+    let mut words = text.chunks_exact(8);
+    for word in words.by_ref() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        hash = (hash ^ u64::from_le_bytes(bytes)).wrapping_mul(PRIME);
+    }
+    for b in words.remainder() {
+        hash = (hash ^ u64::from(*b)).wrapping_mul(PRIME);
+    }
+    (hash ^ text.len() as u64).wrapping_mul(PRIME)
 }
 
 /// How one attached stretch ended.
@@ -170,6 +194,8 @@ enum RunEnd {
     Closed,
     /// A different container took the name (re-created): follow it now.
     Switch(Attach),
+    /// The stream fell behind for good: re-open it at the present.
+    Reopen,
     /// The stream ended; `restarted`: a start was announced while it ran.
     Ended {
         why: String,
@@ -178,12 +204,34 @@ enum RunEnd {
     },
 }
 
+/// What a follower keeps across the streams it attaches.
+struct Memory {
+    overlap: Overlap,
+    pace: Pace,
+    /// The next stream starts at the present, not where the last one ended.
+    at_present: bool,
+    /// The flow last reported, so an unchanged one is not sent again.
+    reported: Option<Flow>,
+}
+
+impl Memory {
+    fn new(pace: Pace) -> Self {
+        Self {
+            overlap: Overlap::default(),
+            pace,
+            at_present: false,
+            reported: None,
+        }
+    }
+}
+
 async fn follow<E: From<LogEvent> + Send + 'static>(
     source: Arc<str>,
+    pace: Pace,
     tx: mpsc::Sender<E>,
     mut attaches: mpsc::UnboundedReceiver<Attach>,
 ) {
-    let mut overlap = Overlap::default();
+    let mut memory = Memory::new(pace);
     while let Some(mut attach) = attaches.recv().await {
         let mut retry = RETRY_MIN;
         loop {
@@ -191,11 +239,16 @@ async fn follow<E: From<LogEvent> + Send + 'static>(
             while let Ok(newer) = attaches.try_recv() {
                 attach = newer;
             }
-            let end = run_once(&attach, &source, &mut overlap, &tx, &mut attaches).await;
+            let end = run_once(&attach, &source, &mut memory, &tx, &mut attaches).await;
             let (why, restarted, showed_lines) = match end {
                 RunEnd::Closed => return,
                 RunEnd::Switch(newer) => {
                     attach = newer;
+                    continue;
+                }
+                RunEnd::Reopen => {
+                    memory.pace.mark_gap();
+                    memory.at_present = true;
                     continue;
                 }
                 RunEnd::Ended {
@@ -281,11 +334,12 @@ async fn run_state(attach: &Attach) -> RunState {
     }
 }
 
-/// Attaches once and forwards lines until the stream ends.
+/// Attaches once and forwards lines until the stream ends (or falls behind
+/// for good).
 async fn run_once<E: From<LogEvent> + Send + 'static>(
     attach: &Attach,
     source: &Arc<str>,
-    overlap: &mut Overlap,
+    memory: &mut Memory,
     tx: &mpsc::Sender<E>,
     attaches: &mut mpsc::UnboundedReceiver<Attach>,
 ) -> RunEnd {
@@ -302,7 +356,12 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         Ok(inspect) => inspect.config.tty,
         Err(e) => return ended(format!("inspect: {e}")),
     };
-    let start = overlap.start_at(&attach.id);
+    let start = if memory.at_present {
+        // Behind for good: the newest lines, the gap is counted by `Pace`.
+        format!("tail={PANE_LOG_TAIL}")
+    } else {
+        memory.overlap.start_at(&attach.id)
+    };
     let path = format!(
         "/containers/{}/logs?follow=1&stdout=1&stderr=1&timestamps=1&{start}",
         attach.id
@@ -311,16 +370,28 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         Ok(s) => s,
         Err(e) => return ended(format!("logs: {e}")),
     };
-    overlap.start_replay(&attach.id);
+    memory.at_present = false;
+    memory.overlap.start_replay(&attach.id);
     if !status(tx, source, SourceHealth::Live, "following".to_string()).await {
         return RunEnd::Closed;
     }
-    let mut demux = LogDemux::new(tty);
+    let mut reader = StreamReader::new(tty);
     let mut restarted = false;
     let mut showed_lines = false;
+    let mut flow_timer = tokio::time::interval(FLOW_EVERY);
+    flow_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let chunk = tokio::select! {
             chunk = stream.next_chunk() => chunk,
+            _ = flow_timer.tick() => {
+                if !report_flow(tx, source, memory).await {
+                    return RunEnd::Closed;
+                }
+                if memory.pace.should_reopen(now_nanos()) {
+                    return RunEnd::Reopen;
+                }
+                continue;
+            }
             newer = attaches.recv() => match newer {
                 None => return RunEnd::Closed,
                 Some(newer) if newer.id != attach.id => return RunEnd::Switch(newer),
@@ -332,24 +403,15 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
                 }
             },
         };
-        let (raw, why) = match chunk {
-            Some(Ok(bytes)) => (demux.push(&bytes), None),
-            Some(Err(e)) => (demux.finish(), Some(e.to_string())),
-            None => (demux.finish(), Some("the run ended".to_string())),
+        let now = now_nanos();
+        let (lines, why) = match chunk {
+            Some(Ok(bytes)) => (reader.chunk(source, memory, now, &bytes), None),
+            Some(Err(e)) => (reader.finish(source, memory, now), Some(e.to_string())),
+            None => (
+                reader.finish(source, memory, now),
+                Some("the run ended".to_string()),
+            ),
         };
-        let now_nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-        let lines: Vec<LogLine> = raw
-            .into_iter()
-            .filter(|l| overlap.admit(l.time, line_hash(l.stream, &l.text)))
-            .map(|l| {
-                LogLine::from_raw(
-                    l.time_nanos.unwrap_or(now_nanos),
-                    source.clone(),
-                    None,
-                    &l.text,
-                )
-            })
-            .collect();
         if !lines.is_empty() {
             showed_lines = true;
             if tx.emit(LogEvent::Lines(lines)).await.is_err() {
@@ -363,7 +425,139 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
                 showed_lines,
             };
         }
+        if memory.pace.should_reopen(now) {
+            return RunEnd::Reopen;
+        }
     }
+}
+
+/// One stream's way from bytes to lines to show: frames, stamps, then per
+/// line the overlap (already shown?) and the pace (too late?), and only
+/// then made inert. One call per chunk: the chunk's lines go to the loop as
+/// one event.
+struct StreamReader {
+    demux: LogDemux,
+    stamps: Stamps,
+}
+
+impl StreamReader {
+    fn new(tty: bool) -> Self {
+        Self {
+            demux: LogDemux::new(tty),
+            stamps: Stamps::default(),
+        }
+    }
+
+    fn chunk(
+        &mut self,
+        source: &Arc<str>,
+        memory: &mut Memory,
+        now: i64,
+        bytes: &[u8],
+    ) -> Vec<LogLine> {
+        let mut lines = Vec::new();
+        let stamps = &mut self.stamps;
+        self.demux.push_each(bytes, &mut |stream, raw| {
+            if let Some(line) = admit(source, memory, stamps, now, stream, raw) {
+                lines.push(line);
+            }
+        });
+        lines
+    }
+
+    fn finish(&mut self, source: &Arc<str>, memory: &mut Memory, now: i64) -> Vec<LogLine> {
+        let mut lines = Vec::new();
+        let stamps = &mut self.stamps;
+        self.demux.finish_each(&mut |stream, raw| {
+            if let Some(line) = admit(source, memory, stamps, now, stream, raw) {
+                lines.push(line);
+            }
+        });
+        lines
+    }
+}
+
+/// The follower's ingest path without a stream, for the benchmark
+/// (`benches/logs.rs`): chunks of a log body in, lines to show out.
+pub struct Ingest {
+    source: Arc<str>,
+    memory: Memory,
+    reader: StreamReader,
+}
+
+impl Ingest {
+    pub fn new(name: &str, tty: bool, max_lag: Duration) -> Self {
+        Self {
+            source: Arc::from(format!("container:{name}")),
+            memory: Memory::new(Pace::new(max_lag)),
+            reader: StreamReader::new(tty),
+        }
+    }
+
+    /// The lines of `bytes` the pane gets, as read at `now` (UTC nanos).
+    pub fn chunk(&mut self, bytes: &[u8], now: i64) -> Vec<LogLine> {
+        self.reader
+            .chunk(&self.source, &mut self.memory, now, bytes)
+    }
+
+    pub fn flow(&self, now: i64) -> Flow {
+        self.memory.pace.flow(now)
+    }
+}
+
+/// One raw line through the overlap (already shown?) and the pace (too
+/// late?): the line to show, made inert, or `None`.
+fn admit(
+    source: &Arc<str>,
+    memory: &mut Memory,
+    stamps: &mut Stamps,
+    now: i64,
+    stream: LogStream,
+    raw: &[u8],
+) -> Option<LogLine> {
+    let (nanos, text) = stamps.split(raw);
+    let second = nanos.map(|n| n.div_euclid(1_000_000_000));
+    if !memory.overlap.admit(second, line_hash(stream, text)) {
+        return None;
+    }
+    let t = nanos.unwrap_or(now);
+    match memory.pace.admit(t, now) {
+        crate::logs::pace::Verdict::Skip => None,
+        crate::logs::pace::Verdict::Keep => Some(LogLine::from_raw(t, source.clone(), None, text)),
+    }
+}
+
+/// Sends the flow when it changed; `false` when the loop is gone.
+async fn report_flow<E: From<LogEvent> + Send + 'static>(
+    tx: &mpsc::Sender<E>,
+    source: &Arc<str>,
+    memory: &mut Memory,
+) -> bool {
+    let flow = memory.pace.flow(now_nanos());
+    if memory.reported == Some(flow) {
+        return true;
+    }
+    memory.reported = Some(flow);
+    // For bench/log-storm (`OPSCOCKPIT_LOG=opscockpit::log_flow=debug`).
+    tracing::debug!(
+        target: "opscockpit::log_flow",
+        "{source} lines_per_s={} kept={} skipped={} lag_ms={} behind={}",
+        flow.lines_per_s,
+        flow.kept,
+        flow.skipped,
+        flow.lag_ms,
+        flow.behind
+    );
+    tx.emit(LogEvent::Flow {
+        source: source.to_string(),
+        flow,
+    })
+    .await
+    .is_ok()
+}
+
+fn now_nanos() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
 }
 
 async fn status<E: From<LogEvent> + Send + 'static>(
@@ -454,6 +648,53 @@ mod tests {
         overlap.start_replay("a");
         assert!(overlap.admit(None, 1));
         assert_eq!(overlap.since(), None);
+    }
+
+    fn memory() -> Memory {
+        Memory::new(Pace::new(Duration::from_secs(2)))
+    }
+
+    fn stamped(nanos: i64, text: &str) -> Vec<u8> {
+        let time = chrono::DateTime::from_timestamp_nanos(nanos);
+        format!(
+            "{} {text}",
+            time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+        )
+        .into_bytes()
+    }
+
+    /// A storm read late: what is older than the bound is skipped before it
+    /// is made inert and counted; the current lines are kept in order.
+    #[test]
+    fn late_lines_are_skipped_and_counted_current_ones_kept() {
+        let source: Arc<str> = Arc::from("container:storm");
+        let mut memory = memory();
+        let mut stamps = Stamps::default();
+        let now = 1_800_000_010 * 1_000_000_000;
+        let mut kept = Vec::new();
+        for i in 0..1000_i64 {
+            // From 9 s behind up to the present, 10 ms apart.
+            let t = now - 9_000_000_000 + i * 9_000_000;
+            let raw = stamped(t, &format!("line {i}"));
+            if let Some(line) = admit(
+                &source,
+                &mut memory,
+                &mut stamps,
+                now,
+                LogStream::Stdout,
+                &raw,
+            ) {
+                kept.push(line);
+            }
+        }
+        // Lines at most 2 s old: i ≥ 778 (9 s − i × 9 ms ≤ 2 s).
+        assert_eq!(kept.len(), 222);
+        assert_eq!(kept[0].text, "line 778");
+        assert_eq!(memory.pace.skipped(), 778);
+        assert!(kept.windows(2).all(|w| w[0].t <= w[1].t));
+        let flow = memory.pace.flow(now);
+        assert_eq!(flow.skipped, 778);
+        assert!(!flow.behind);
     }
 
     #[test]

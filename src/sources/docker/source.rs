@@ -71,6 +71,8 @@ struct Memory {
     followers: HashMap<String, Follower>,
     /// How CPU % is computed for the engine connected last.
     cpu_formula: api::CpuFormula,
+    /// The followers' lag bound (`[logs] max_lag`).
+    log_max_lag: Duration,
 }
 
 pub async fn run<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
@@ -85,6 +87,7 @@ pub async fn run<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
         watched: None,
         followers: HashMap::new(),
         cpu_formula: api::CpuFormula::default(),
+        log_max_lag: settings.log_max_lag,
     };
     let mut backoff = Duration::from_secs(1);
     send(&tx, DockerEvent::Status(EngineStatus::Connecting)).await;
@@ -198,7 +201,7 @@ async fn session<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     for c in &containers {
         sync_stats(client, tx, &mut stats_tasks, c, memory.cpu_formula);
         if c.is_running() {
-            attach_logs(client, tx, &mut memory.followers, c);
+            attach_logs(client, tx, memory, c);
         }
     }
     if !send(tx, DockerEvent::Snapshot(containers)).await {
@@ -287,7 +290,7 @@ async fn handle_event<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
             // A restarted container's log follow ended with its old run.
             let started = matches!(event.action(), "start" | "restart");
             if event.action() == "start" {
-                attach_logs(client, tx, &mut memory.followers, &container);
+                attach_logs(client, tx, memory, &container);
             }
             if started && memory.watched.as_deref() == Some(id.as_str()) {
                 *detail_task = Some(TaskGuard(tokio::spawn(detail(
@@ -337,7 +340,7 @@ fn sync_stats<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
 fn attach_logs<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     client: &DockerClient,
     tx: &mpsc::Sender<E>,
-    followers: &mut HashMap<String, Follower>,
+    memory: &mut Memory,
     container: &Container,
 ) {
     let name = if container.name.is_empty() {
@@ -345,9 +348,11 @@ fn attach_logs<E: From<DockerEvent> + From<LogEvent> + Send + 'static>(
     } else {
         &container.name
     };
-    followers
+    let max_lag = memory.log_max_lag;
+    memory
+        .followers
         .entry(name.clone())
-        .or_insert_with(|| Follower::spawn(name, tx.clone()))
+        .or_insert_with(|| Follower::spawn(name, max_lag, tx.clone()))
         .attach(&container.id, client);
 }
 
