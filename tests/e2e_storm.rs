@@ -110,8 +110,7 @@ fn storm_is_current(screen: &str, name: &str) -> bool {
     let source = format!("container:{name}");
     let Some(newest) = screen
         .lines()
-        .filter(|l| l.contains(&source) && l.contains(" storm "))
-        .next_back()
+        .rfind(|l| l.contains(&source) && l.contains(" storm "))
     else {
         return false;
     };
