@@ -356,6 +356,7 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
     memory.attached_once = true;
     memory.at_present = false;
     memory.overlap.start_replay();
+    memory.pace.stream_started();
     if !status(tx, source, SourceHealth::Live, "following".to_string()).await {
         return RunEnd::Closed;
     }
@@ -622,9 +623,9 @@ mod tests {
         let mut stamps = Stamps::default();
         let now = 1_800_000_010 * 1_000_000_000;
         let mut kept = Vec::new();
-        for i in 0..1000_i64 {
-            // From 9 s behind up to the present, 10 ms apart.
-            let t = now - 9_000_000_000 + i * 9_000_000;
+        for i in 0..9000_i64 {
+            // From 9 s behind up to the present, 1000 lines a second.
+            let t = now - 9_000_000_000 + i * 1_000_000;
             let raw = stamped(t, &format!("line {i}"));
             if let Some(line) = admit(
                 &source,
@@ -637,13 +638,15 @@ mod tests {
                 kept.push(line);
             }
         }
-        // Lines at most 2 s old: i ≥ 778 (9 s − i × 9 ms ≤ 2 s).
-        assert_eq!(kept.len(), 222);
-        assert_eq!(kept[0].text, "line 778");
-        assert_eq!(memory.pace.skipped(), 778);
+        // The first 999 lines, before the count shows a flood, then those at
+        // most 2 s old: i ≥ 7000.
+        assert_eq!(kept.len(), 999 + 2000);
+        assert_eq!(kept[998].text, "line 998");
+        assert_eq!(kept[999].text, "line 7000");
+        assert_eq!(memory.pace.skipped(), 7000 - 999);
         assert!(kept.windows(2).all(|w| w[0].t <= w[1].t));
         let flow = memory.pace.flow(now);
-        assert_eq!(flow.skipped, 778);
+        assert_eq!(flow.skipped, 6001);
         assert!(!flow.behind);
     }
 
