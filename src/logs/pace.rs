@@ -103,7 +103,7 @@ impl Pace {
             && t > from
         {
             let gap = u64::try_from((t - from) / NANOS).unwrap_or(0);
-            self.skipped += self.rate.saturating_mul(gap);
+            self.skipped += self.lines_per_s().saturating_mul(gap);
         }
         self.count(t);
         self.last_t = Some(self.last_t.map_or(t, |last| last.max(t)));
