@@ -110,8 +110,7 @@ fn storm_is_current(screen: &str, name: &str) -> bool {
     let source = format!("container:{name}");
     let Some(newest) = screen
         .lines()
-        .filter(|l| l.contains(&source) && l.contains(" storm "))
-        .next_back()
+        .rfind(|l| l.contains(&source) && l.contains(" storm "))
     else {
         return false;
     };
@@ -225,16 +224,23 @@ fn a_log_storm_stays_current_says_what_was_skipped_and_keys_answer() {
     // The quiet container, alone in the view: every line it wrote since the
     // pane started is there, in order, none lost to the storms.
     let wanted = format!("container:{quiet}");
-    for _ in 0..12 {
+    for _ in 0..30 {
         let before = view_field(&tmux.capture());
+        eprintln!("in view: {before:?}");
         if before.as_deref() == Some(wanted.as_str()) {
             break;
         }
         tmux.send(&["o"]);
-        tmux.wait_for("the next source in view", Duration::from_secs(3), |s| {
-            view_field(s) != before
+        tmux.wait_for("the next source in view", Duration::from_secs(5), |s| {
+            let now = view_field(s);
+            now.is_some() && now != before
         });
     }
+    assert_eq!(
+        view_field(&tmux.capture()).as_deref(),
+        Some(wanted.as_str()),
+        "`o` brings the quiet source into view alone"
+    );
     let screen = tmux.wait_for("the quiet source alone", Duration::from_secs(5), |s| {
         quiet_counts(s).len() >= 5
     });

@@ -2,6 +2,11 @@
 //! keep the newest lines, count what was skipped, and measure how fast the
 //! source writes.
 //!
+//! Only a flooding source (at least [`FLOOD_RATE`] lines/s) is skipped: a quiet
+//! one's old lines are history (the tail a stream starts with) or late
+//! because the loop was busy with a flood, and skipping them would save
+//! nothing; when such a source is over the bound the flow says `behind`.
+//!
 //! A reader that cannot keep up with a flooding source would otherwise fall
 //! further behind every second, and its late lines would be filed among the
 //! oldest of the time-ordered ring and evicted at once — the one source on
@@ -20,6 +25,10 @@
 use std::time::Duration;
 
 const NANOS: i64 = 1_000_000_000;
+
+/// Lines per second from which a source floods: its lines over the bound
+/// are skipped, and the pane leads with it.
+pub const FLOOD_RATE: u64 = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -54,6 +63,12 @@ pub struct Pace {
     in_second: u64,
     /// Lines of the last whole second counted.
     rate: u64,
+    /// Lines of the second counted before this one, even when it was not
+    /// read from its start: at least the rate, known a second sooner.
+    previous: u64,
+    /// The second being counted was not read from its start (a stream
+    /// opened or re-opened in it): it does not make a rate.
+    partial_second: bool,
     /// Time of the newest line read, and how far it was behind then.
     last_t: Option<i64>,
     lag: i64,
@@ -73,6 +88,8 @@ impl Pace {
             second: None,
             in_second: 0,
             rate: 0,
+            previous: 0,
+            partial_second: true,
             last_t: None,
             lag: 0,
             behind_since: None,
@@ -86,17 +103,20 @@ impl Pace {
             && t > from
         {
             let gap = u64::try_from((t - from) / NANOS).unwrap_or(0);
-            self.skipped += self.rate.saturating_mul(gap);
+            self.skipped += self.lines_per_s().saturating_mul(gap);
         }
         self.count(t);
         self.last_t = Some(self.last_t.map_or(t, |last| last.max(t)));
         self.lag = (now - t).max(0);
         if self.lag > self.max_lag {
             self.behind_since.get_or_insert(now);
-            self.skipped += 1;
-            return Verdict::Skip;
+            if self.floods() {
+                self.skipped += 1;
+                return Verdict::Skip;
+            }
+        } else {
+            self.behind_since = None;
         }
-        self.behind_since = None;
         self.kept += 1;
         Verdict::Keep
     }
@@ -104,8 +124,26 @@ impl Pace {
     /// Skipping has not brought the reader back within the bound for as
     /// long as the bound: reading itself is too slow, re-open at the present.
     pub fn should_reopen(&self, now: i64) -> bool {
-        self.behind_since
-            .is_some_and(|since| now - since >= self.max_lag)
+        self.floods()
+            && self
+                .behind_since
+                .is_some_and(|since| now - since >= self.max_lag)
+    }
+
+    /// Lines per second as known now: the last whole second, or the one
+    /// being counted when it already holds more (a storm's first second).
+    fn lines_per_s(&self) -> u64 {
+        self.rate.max(self.previous).max(self.in_second)
+    }
+
+    fn floods(&self) -> bool {
+        self.lines_per_s() >= FLOOD_RATE
+    }
+
+    /// A new stream starts: its first second is read from wherever it
+    /// starts, so it does not make a rate.
+    pub fn stream_started(&mut self) {
+        self.partial_second = true;
     }
 
     /// The stream is re-opened at the present: the lines between the newest
@@ -113,6 +151,7 @@ impl Pace {
     pub fn mark_gap(&mut self) {
         self.gap_from = self.last_t;
         self.behind_since = None;
+        self.partial_second = true;
     }
 
     pub fn skipped(&self) -> u64 {
@@ -122,7 +161,7 @@ impl Pace {
     /// The flow as of `now`. A source that went quiet decays to its real
     /// rate: its last counted second is spread over the seconds since.
     pub fn flow(&self, now: i64) -> Flow {
-        let mut lines_per_s = self.rate;
+        let mut lines_per_s = self.lines_per_s();
         if let Some(second) = self.second {
             let quiet_for = now.div_euclid(NANOS) - second;
             if quiet_for >= 2 && self.behind_since.is_none() {
@@ -143,8 +182,13 @@ impl Pace {
         match self.second {
             Some(current) if second == current => self.in_second += 1,
             Some(current) if second > current => {
+                // Seconds without a line count as quiet ones.
                 let span = u64::try_from(second - current).unwrap_or(1).max(1);
-                self.rate = self.in_second / span;
+                self.previous = self.in_second / span;
+                if !self.partial_second {
+                    self.rate = self.previous;
+                }
+                self.partial_second = false;
                 self.second = Some(second);
                 self.in_second = 1;
             }
@@ -170,31 +214,56 @@ mod tests {
         Pace::new(Duration::from_secs(2))
     }
 
+    /// `n` lines stamped evenly within second `second` after T0.
+    fn flood(p: &mut Pace, second: i64, n: i64, now: i64) -> (u64, u64) {
+        let (mut kept, mut skipped) = (0, 0);
+        for i in 0..n {
+            match p.admit(T0 + second * S + i * (S / n), now) {
+                Verdict::Keep => kept += 1,
+                Verdict::Skip => skipped += 1,
+            }
+        }
+        (kept, skipped)
+    }
+
     #[test]
-    fn lines_within_the_bound_are_kept_older_ones_skipped_and_counted() {
+    fn a_flood_over_the_bound_is_skipped_and_counted_until_current_again() {
         let mut p = pace();
-        assert_eq!(p.admit(T0, T0 + S), Verdict::Keep);
-        assert_eq!(p.admit(T0, T0 + 2 * S), Verdict::Keep);
-        assert_eq!(p.admit(T0, T0 + 2 * S + 1), Verdict::Skip);
-        assert_eq!(p.admit(T0 + S, T0 + 4 * S), Verdict::Skip);
-        assert_eq!(p.skipped(), 2);
-        let flow = p.flow(T0 + 4 * S);
+        // 3000 lines of one second read 5 s late: once the count shows a
+        // flood (the 1000th line), the rest are skipped.
+        assert_eq!(flood(&mut p, 0, 3000, T0 + 5 * S), (999, 2001));
+        assert_eq!(p.skipped(), 2001);
+        let flow = p.flow(T0 + 5 * S);
         assert!(flow.behind);
-        assert_eq!(flow.lag_ms, 3000);
+        assert_eq!(flow.lag_ms, 4000);
         // Caught up: kept again, no longer behind, the count stays.
-        assert_eq!(p.admit(T0 + 3 * S, T0 + 4 * S), Verdict::Keep);
-        let flow = p.flow(T0 + 4 * S);
+        assert_eq!(flood(&mut p, 4, 2000, T0 + 5 * S), (2000, 0));
+        let flow = p.flow(T0 + 5 * S);
         assert!(!flow.behind);
-        assert_eq!(flow.skipped, 2);
-        assert_eq!(flow.lag_ms, 1000);
+        assert_eq!(flow.skipped, 2001);
+        assert_eq!(flow.kept, 2999);
+    }
+
+    #[test]
+    fn a_quiet_source_is_never_skipped_only_said_to_be_behind() {
+        let mut p = pace();
+        // The tail a stream starts with, a minute old, and a line the busy
+        // loop let wait 3 s.
+        assert_eq!(p.admit(T0, T0 + 60 * S), Verdict::Keep);
+        assert_eq!(p.admit(T0 + 57 * S, T0 + 60 * S), Verdict::Keep);
+        assert!(p.flow(T0 + 60 * S).behind);
+        assert!(!p.should_reopen(T0 + 70 * S));
+        assert_eq!(p.admit(T0 + 60 * S, T0 + 60 * S), Verdict::Keep);
+        assert!(!p.flow(T0 + 60 * S).behind);
+        assert_eq!(p.skipped(), 0);
     }
 
     #[test]
     fn a_reader_that_stays_behind_for_the_bound_is_told_to_reopen() {
         let mut p = pace();
-        assert_eq!(p.admit(T0, T0 + 5 * S), Verdict::Skip);
+        flood(&mut p, 0, 2000, T0 + 5 * S);
         assert!(!p.should_reopen(T0 + 6 * S));
-        assert_eq!(p.admit(T0 + S, T0 + 6 * S), Verdict::Skip);
+        flood(&mut p, 1, 2000, T0 + 7 * S);
         assert!(p.should_reopen(T0 + 7 * S));
         p.mark_gap();
         assert!(!p.should_reopen(T0 + 7 * S));
@@ -203,23 +272,21 @@ mod tests {
     #[test]
     fn the_rate_is_lines_per_second_of_the_source_even_while_behind() {
         let mut p = pace();
-        for i in 0..300 {
-            // 100 lines in each of three seconds, read 10 s late.
-            let t = T0 + (i / 100) * S + (i % 100) * 1000;
-            p.admit(t, T0 + 10 * S);
-        }
+        // The first second is read from the middle: not a rate.
+        flood(&mut p, 0, 500, T0 + 10 * S);
+        flood(&mut p, 1, 2000, T0 + 10 * S);
+        flood(&mut p, 2, 2000, T0 + 10 * S);
         p.admit(T0 + 3 * S, T0 + 10 * S);
         let flow = p.flow(T0 + 10 * S);
-        assert_eq!(flow.lines_per_s, 100);
-        assert_eq!(flow.skipped, 301);
+        assert_eq!(flow.lines_per_s, 2000);
+        assert_eq!(flow.skipped + flow.kept, 4501);
     }
 
     #[test]
     fn the_gap_of_a_reopened_stream_is_counted_from_the_rate() {
         let mut p = pace();
-        for i in 0..2000 {
-            p.admit(T0 + (i / 1000) * S + i, T0 + 5 * S);
-        }
+        flood(&mut p, 0, 1000, T0 + 5 * S);
+        flood(&mut p, 1, 1000, T0 + 5 * S);
         p.admit(T0 + 2 * S, T0 + 5 * S);
         assert_eq!(p.flow(T0 + 5 * S).lines_per_s, 1000);
         let before = p.skipped();
@@ -227,9 +294,10 @@ mod tests {
         // The re-opened stream starts 10 s after the newest line read.
         assert_eq!(p.admit(T0 + 12 * S, T0 + 12 * S), Verdict::Keep);
         assert_eq!(p.skipped(), before + 10 * 1000);
-        // Only once.
+        // Only once, and the re-opened stream's first second makes no rate.
         p.admit(T0 + 12 * S, T0 + 12 * S);
         assert_eq!(p.skipped(), before + 10 * 1000);
+        assert_eq!(p.flow(T0 + 12 * S).lines_per_s, 1000);
     }
 
     #[test]

@@ -463,14 +463,11 @@ fn health_style(health: SourceHealth, theme: &Theme) -> Style {
     }
 }
 
-/// Lines per second from which a source counts as flooding: it leads the
-/// status row with its skipped count (also when that is still 0).
-const STORM_RATE: u64 = 1_000;
-
-/// A source that floods, whose reader skips lines to stay current, or that
-/// is behind now.
+/// A source that floods (from [`crate::logs::pace::FLOOD_RATE`] lines/s: it
+/// leads the status row with its skipped count, also while that is 0),
+/// whose reader skips lines to stay current, or that is behind now.
 fn is_storming(flow: &Flow) -> bool {
-    flow.skipped > 0 || flow.behind || flow.lines_per_s >= STORM_RATE
+    flow.skipped > 0 || flow.behind || flow.lines_per_s >= crate::logs::pace::FLOOD_RATE
 }
 
 /// `110k lines/s, 1.2M skipped, 3.1s behind ` (the parts that apply).

@@ -103,6 +103,9 @@ pub struct Overlap {
     shown: HashMap<u64, usize>,
     /// While replaying after a re-attach: what is left to skip of `second`.
     replay: HashMap<u64, usize>,
+    /// Lines older than `second` are not new (a stream re-opened at the
+    /// present starts with a tail of what was shown), until a newer one.
+    only_newer: bool,
 }
 
 impl Overlap {
@@ -134,6 +137,12 @@ impl Overlap {
             };
         }
         self.replay = self.shown.clone();
+        self.only_newer = false;
+    }
+
+    /// The stream just started is a tail re-opened at the present.
+    pub fn only_newer(&mut self) {
+        self.only_newer = self.second.is_some();
     }
 
     /// Whether a line (its second, a hash of stream and text) is new;
@@ -144,6 +153,7 @@ impl Overlap {
             return true;
         };
         match self.second {
+            Some(newest) if second < newest && self.only_newer => return false,
             Some(newest) if second < newest => {
                 // Late on the other stream of the run being followed (a
                 // `since=` stream never repeats an older second): new, and
@@ -159,6 +169,7 @@ impl Overlap {
                 }
             }
             _ => {
+                self.only_newer = false;
                 self.second = Some(second);
                 self.shown.clear();
                 // Past the replayed second: the rest of the stream is new.
@@ -370,8 +381,14 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         Ok(s) => s,
         Err(e) => return ended(format!("logs: {e}")),
     };
-    memory.at_present = false;
+    let at_present = std::mem::take(&mut memory.at_present);
     memory.overlap.start_replay(&attach.id);
+    if at_present {
+        // The tail of a stream re-opened at the present reaches back into
+        // what was shown or counted as the gap: only newer lines are new.
+        memory.overlap.only_newer();
+    }
+    memory.pace.stream_started();
     if !status(tx, source, SourceHealth::Live, "following".to_string()).await {
         return RunEnd::Closed;
     }
@@ -619,6 +636,25 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_reopened_at_the_present_shows_only_newer_lines() {
+        let mut overlap = Overlap::default();
+        overlap.start_replay("a");
+        for second in 10..=12 {
+            assert!(overlap.admit(Some(second), 1));
+        }
+        overlap.start_replay("a");
+        overlap.only_newer();
+        // The tail reaches back: older seconds were shown or counted.
+        assert!(!overlap.admit(Some(11), 9));
+        // The newest second shown is replayed as usual ...
+        assert!(!overlap.admit(Some(12), 1));
+        assert!(overlap.admit(Some(12), 2));
+        // ... and once past it, a late line of the other stream is new.
+        assert!(overlap.admit(Some(13), 3));
+        assert!(overlap.admit(Some(12), 4));
+    }
+
+    #[test]
     fn a_run_that_showed_nothing_is_read_from_its_start() {
         let mut overlap = Overlap::default();
         overlap.start_replay("a");
@@ -672,9 +708,9 @@ mod tests {
         let mut stamps = Stamps::default();
         let now = 1_800_000_010 * 1_000_000_000;
         let mut kept = Vec::new();
-        for i in 0..1000_i64 {
-            // From 9 s behind up to the present, 10 ms apart.
-            let t = now - 9_000_000_000 + i * 9_000_000;
+        for i in 0..9000_i64 {
+            // From 9 s behind up to the present, 1000 lines a second.
+            let t = now - 9_000_000_000 + i * 1_000_000;
             let raw = stamped(t, &format!("line {i}"));
             if let Some(line) = admit(
                 &source,
@@ -687,13 +723,15 @@ mod tests {
                 kept.push(line);
             }
         }
-        // Lines at most 2 s old: i ≥ 778 (9 s − i × 9 ms ≤ 2 s).
-        assert_eq!(kept.len(), 222);
-        assert_eq!(kept[0].text, "line 778");
-        assert_eq!(memory.pace.skipped(), 778);
+        // The first 999 lines, before the count shows a flood, then those at
+        // most 2 s old: i ≥ 7000.
+        assert_eq!(kept.len(), 999 + 2000);
+        assert_eq!(kept[998].text, "line 998");
+        assert_eq!(kept[999].text, "line 7000");
+        assert_eq!(memory.pace.skipped(), 7000 - 999);
         assert!(kept.windows(2).all(|w| w[0].t <= w[1].t));
         let flow = memory.pace.flow(now);
-        assert_eq!(flow.skipped, 778);
+        assert_eq!(flow.skipped, 6001);
         assert!(!flow.behind);
     }
 
