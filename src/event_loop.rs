@@ -161,7 +161,6 @@ async fn event_loop(
     // did at once, what sources did with the clock's frame once a second.
     let mut redraw = RedrawPolicy::new();
     let mut frame_cache = crate::ui::cache::FrameCache::default();
-    let mut startup = StartupMemory::new(std::time::Instant::now());
     loop {
         if redraw.should_draw(std::time::Instant::now()) {
             guard
@@ -169,7 +168,6 @@ async fn event_loop(
                 .draw(|frame| crate::ui::draw_cached(frame, state, &mut frame_cache))?;
             redraw.drawn(std::time::Instant::now());
             panic_if_testing_restore();
-            startup.after_frame(std::time::Instant::now());
         }
         let due = redraw
             .due(std::time::Instant::now())
@@ -269,45 +267,6 @@ async fn event_loop(
                     }
                 }
             }
-        }
-    }
-}
-
-/// Gives start-up memory back twice: after the first frame (connecting,
-/// config and terminal set-up are over) and once the start-up bursts are
-/// (the metrics back-fill, the first cost report at 4 s), so that what
-/// stays resident is what an idle second uses (see `crate::memory`).
-struct StartupMemory {
-    first_frame_done: bool,
-    bursts_over_at: Option<std::time::Instant>,
-}
-
-/// The metrics back-fill and the first month-to-date cost report are done
-/// by then on the bed (the cost report starts at 4 s).
-const STARTUP_BURSTS: Duration = Duration::from_secs(15);
-
-impl StartupMemory {
-    fn new(started: std::time::Instant) -> Self {
-        Self {
-            first_frame_done: false,
-            bursts_over_at: Some(started + STARTUP_BURSTS),
-        }
-    }
-
-    fn after_frame(&mut self, now: std::time::Instant) {
-        let give_back = if !self.first_frame_done {
-            self.first_frame_done = true;
-            true
-        } else if self.bursts_over_at.is_some_and(|at| now >= at) {
-            self.bursts_over_at = None;
-            true
-        } else {
-            false
-        };
-        if give_back {
-            sources::netdata::source::release_freed_memory();
-            let bytes = crate::memory::drop_startup_pages();
-            tracing::debug!(bytes, "start-up pages of the binary given back");
         }
     }
 }

@@ -18,7 +18,6 @@ pub mod gate;
 pub mod hook;
 pub mod logs;
 pub mod mcp;
-pub mod memory;
 pub mod metrics;
 pub mod notify;
 pub mod outcome;
