@@ -18,6 +18,7 @@ use crate::app::state::{self, State};
 use crate::app::update::{self, Effect, Outcome};
 use crate::config::HostConfig;
 use crate::containers::DockerCommand;
+use crate::redraw::{self, Change, RedrawPolicy};
 use crate::sources;
 use crate::transport::SharedTransport;
 use crate::tui::TerminalGuard;
@@ -25,10 +26,6 @@ use crate::tui::TerminalGuard;
 /// How many source events may wait for the loop; sources block (and so
 /// slow down) rather than grow memory when the loop falls behind.
 const EVENT_QUEUE: usize = 1024;
-
-/// Shortest time between two frames drawn for source data (keys, mouse and
-/// resizes are drawn at once).
-const SOURCE_FRAME: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Starts the data sources for `transport` and returns the channel they
 /// report on. They stop when `cancel` fires.
@@ -160,62 +157,68 @@ async fn event_loop(
     let mut terminal_events = EventStream::new();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
-    let mut dirty = true;
-    // What the user did is drawn at once; what sources did waits until
-    // SOURCE_FRAME has passed since the last draw, so a burst of stats and
-    // log lines costs a few frames a second, not one frame per event.
-    let mut urgent = true;
-    let mut last_draw = tokio::time::Instant::now();
+    // When to draw is the policy's call (src/redraw.rs): what the operator
+    // did at once, what sources did with the clock's frame once a second.
+    let mut redraw = RedrawPolicy::new();
+    let mut frame_cache = crate::ui::cache::FrameCache::default();
     loop {
-        if dirty && (urgent || last_draw.elapsed() >= SOURCE_FRAME) {
-            guard.terminal.draw(|frame| crate::ui::draw(frame, state))?;
-            dirty = false;
-            urgent = false;
-            last_draw = tokio::time::Instant::now();
+        if redraw.should_draw(std::time::Instant::now()) {
+            guard
+                .terminal
+                .draw(|frame| crate::ui::draw_cached(frame, state, &mut frame_cache))?;
+            redraw.drawn(std::time::Instant::now());
             panic_if_testing_restore();
         }
-        let deferred_draw = last_draw + SOURCE_FRAME;
-        let outcome = tokio::select! {
+        let due = redraw
+            .due(std::time::Instant::now())
+            .map(tokio::time::Instant::from_std);
+        let (outcome, change) = tokio::select! {
             event = terminal_events.next() => match event {
-                Some(Ok(event)) => {
-                    urgent = true;
-                    terminal_event(state, event)
-                }
+                Some(Ok(event)) => (terminal_event(state, event), Change::Urgent),
                 Some(Err(e)) => return Err(e).wrap_err("reading terminal input"),
                 None => return Ok(()),
             },
-            _ = tokio::time::sleep_until(deferred_draw), if dirty => Outcome::default(),
+            _ = sleep_until_due(due), if due.is_some() => (Outcome::default(), Change::Source),
             Some(request) = sources.snapshots.recv() => {
                 // Read-only: answering changes nothing on screen.
                 let _ = request.reply.send(crate::app::snapshot::build(state, &request.query));
-                Outcome::default()
+                (Outcome::default(), Change::Source)
             }
             Some(event) = sources.events.recv() => {
-                let mut outcome = update::apply_event(state, event);
-                // Take everything already queued before drawing once.
-                while let Ok(event) = sources.events.try_recv() {
-                    outcome.merge(update::apply_event(state, event));
+                // Take everything already queued before deciding to draw.
+                let mut outcome = Outcome::default();
+                let mut next = Some(event);
+                while let Some(event) = next {
+                    let change = redraw::classify(state, &event);
+                    let applied = update::apply_event(state, event);
+                    if applied.dirty {
+                        redraw.changed(change);
+                    }
+                    outcome.effects.extend(applied.effects);
+                    next = sources.events.try_recv().ok();
                 }
-                outcome
+                (outcome, Change::Source)
             }
-            _ = tokio::time::sleep(until_next_second()) => update::tick(state, chrono::Utc::now().timestamp()),
+            _ = tokio::time::sleep(until_next_second()) => {
+                (update::tick(state, chrono::Utc::now().timestamp()), Change::Clock)
+            }
             _ = sigterm.recv() => return Ok(()),
             _ = sighup.recv() => return Ok(()),
         };
-        dirty |= outcome.dirty;
+        if outcome.dirty {
+            redraw.changed(change);
+        }
         for effect in outcome.effects {
             match effect {
                 Effect::Quit => return Ok(()),
                 Effect::Suspend => {
                     guard.suspend()?;
-                    dirty = true;
-                    urgent = true;
+                    redraw.changed(Change::Urgent);
                 }
                 Effect::SetMouseCapture(on) => guard.set_mouse_capture(on)?,
                 Effect::FullRedraw => {
                     guard.terminal.clear()?;
-                    dirty = true;
-                    urgent = true;
+                    redraw.changed(Change::Urgent);
                 }
                 Effect::Bell => guard.ring_bell(),
                 Effect::Gate(request) => match &sources.gate {
@@ -227,7 +230,7 @@ async fn event_loop(
                                 "the action gate is not running in this cockpit".into(),
                             )),
                         );
-                        dirty = true;
+                        redraw.changed(Change::Urgent);
                     }
                 },
                 Effect::Docker(command) => {
@@ -252,14 +255,14 @@ async fn event_loop(
                             is_error: true,
                         },
                     });
-                    dirty = true;
+                    redraw.changed(Change::Urgent);
                 }
                 Effect::Notify { summary, body } => notify_desktop(&summary, &body),
                 Effect::Notification(event) => {
                     if let Some(notifier) = sources.notifier.as_mut() {
                         for status in notifier.submit(&event) {
                             update::apply_event(state, AppEvent::Notify(status));
-                            dirty = true;
+                            redraw.changed(Change::Source);
                         }
                     }
                 }
@@ -337,6 +340,14 @@ fn terminal_event(state: &mut State, event: Event) -> Outcome {
         Event::Mouse(mouse) => update::handle_mouse(state, mouse),
         Event::Resize(w, h) => update::resize(state, w, h),
         _ => Outcome::default(),
+    }
+}
+
+/// Waits for a deferred frame (`None`: never; the branch is off then).
+async fn sleep_until_due(due: Option<tokio::time::Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
     }
 }
 

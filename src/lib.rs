@@ -21,6 +21,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod notify;
 pub mod outcome;
+pub mod redraw;
 pub mod runbooks;
 pub mod secrets;
 pub mod sources;

@@ -93,6 +93,9 @@ impl Series {
 pub struct SeriesStore {
     series: BTreeMap<String, Series>,
     capacity: usize,
+    /// Bumped by every change: what was drawn from an equal generation is
+    /// still true (the charts' cache key).
+    generation: u64,
 }
 
 impl Default for SeriesStore {
@@ -106,10 +109,12 @@ impl SeriesStore {
         Self {
             series: BTreeMap::new(),
             capacity,
+            generation: 0,
         }
     }
 
     pub fn push(&mut self, name: &str, unit: Unit, t: i64, v: f64) {
+        self.generation += 1;
         match self.series.get_mut(name) {
             Some(series) => series.push(t, v),
             None => {
@@ -139,7 +144,13 @@ impl SeriesStore {
     /// Drops every series (used when the live source changes and old points
     /// would mix two sources' views of the host).
     pub fn clear(&mut self) {
+        self.generation += 1;
         self.series.clear();
+    }
+
+    /// Changes so far (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn len(&self) -> usize {

@@ -18,7 +18,9 @@ use unicode_width::UnicodeWidthStr;
 const CHART_MIN_HEIGHT: u16 = 18;
 const CHART_MIN_WIDTH: u16 = 90;
 
-pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
+/// Draws the pane; the charts come from `cache` when nothing they are
+/// drawn from changed since it kept them.
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, cache: &mut super::cache::FrameCache) {
     if area.height == 0 {
         return;
     }
@@ -35,7 +37,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     if body.height >= CHART_MIN_HEIGHT && body.width >= CHART_MIN_WIDTH {
-        draw_charts(frame, body, state);
+        let key = super::cache::ChartsKey::of(state, body);
+        cache.charts(frame, key, |frame| draw_charts(frame, body, state));
     } else {
         draw_rows(frame, body, state);
     }

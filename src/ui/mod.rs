@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod alerts;
+pub mod cache;
 pub mod connlog;
 pub mod containers;
 pub mod cost;
@@ -75,6 +76,12 @@ pub fn fit_fields(fields: Vec<(usize, Vec<Span<'static>>)>, width: usize) -> Vec
 
 /// Draws the whole cockpit.
 pub fn draw(frame: &mut Frame, state: &State) {
+    draw_cached(frame, state, &mut cache::FrameCache::default());
+}
+
+/// Draws the whole cockpit, reusing what `cache` kept of earlier frames
+/// where its inputs did not change: the same frame as [`draw`], cheaper.
+pub fn draw_cached(frame: &mut Frame, state: &State, cache: &mut cache::FrameCache) {
     let screen = frame.area();
     if layout::is_too_small(screen) {
         too_small::draw(frame, screen, state);
@@ -87,7 +94,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
         let block = pane_block(state, pane, slot.members);
         let inner = block.inner(slot.area);
         frame.render_widget(block, slot.area);
-        draw_pane(frame, inner, state, pane);
+        draw_pane(frame, inner, state, pane, cache);
     }
     keybar::draw(frame, parts.keybar, state);
     match &state.overlay {
@@ -104,9 +111,15 @@ pub fn draw(frame: &mut Frame, state: &State) {
     }
 }
 
-fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
+fn draw_pane(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    pane: PaneId,
+    cache: &mut cache::FrameCache,
+) {
     match pane {
-        PaneId::Metrics => metrics::draw(frame, area, state),
+        PaneId::Metrics => metrics::draw(frame, area, state, cache),
         PaneId::Alerts => alerts::draw(frame, area, state),
         PaneId::Actions => actions::draw(frame, area, state),
         PaneId::History => history::draw(frame, area, state),
