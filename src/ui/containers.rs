@@ -78,7 +78,11 @@ fn status_spans(state: &State) -> Vec<Span<'static>> {
     let total = c.containers.len();
     let running = c.containers.values().filter(|x| x.is_running()).count();
     spans.push(Span::styled(
-        format!("  {running}/{total} running  sort {}", c.sort.label()),
+        format!(
+            "  {running}/{total} running  sort {} {}",
+            c.sort.label(),
+            c.sort.order_words(c.sort_reversed)
+        ),
         theme.muted,
     ));
     spans
@@ -702,6 +706,44 @@ mod tests {
         assert!(screen.contains("RST▲"), "{screen}");
         assert!(!screen.contains("NAME▼"), "{screen}");
         insta::assert_snapshot!(terminal.backend());
+    }
+
+    /// `s` moves the sort to the next column and `r` turns it around: the
+    /// header marks the column and direction, the status row says it in
+    /// words, and help says why reversing is not `S` (stop).
+    #[test]
+    fn sort_keys_mark_the_column_and_say_the_direction() {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let press = |s: &mut State, c: char| {
+            crate::app::update::handle_key(s, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+        };
+        let mut s = state();
+        s.layout.maximised = true;
+        let screen = format!("{:?}", render(&s, 200, 60).backend());
+        assert!(
+            screen.contains("NAME▼") && screen.contains("sort name a→z"),
+            "{screen}"
+        );
+        press(&mut s, 's');
+        press(&mut s, 's');
+        let screen = format!("{:?}", render(&s, 200, 60).backend());
+        assert!(
+            screen.contains("CPU%▼") && screen.contains("sort cpu highest first"),
+            "{screen}"
+        );
+        press(&mut s, 'r');
+        assert!(s.containers.sort_reversed);
+        let screen = format!("{:?}", render(&s, 200, 60).backend());
+        assert!(
+            screen.contains("CPU%▲") && screen.contains("sort cpu lowest first"),
+            "{screen}"
+        );
+        crate::app::update::apply_action(&mut s, crate::action::Action::Help);
+        let screen = format!("{:?}", render(&s, 200, 60).backend());
+        assert!(
+            screen.contains("(R S T K act on the container: not S)"),
+            "{screen}"
+        );
     }
 
     /// A detail opens at its top (image, command, state), not scrolled to

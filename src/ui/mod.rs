@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod connlog;
 pub mod containers;
 pub mod cost;
+pub mod detail;
 pub mod gate_common;
 pub mod gate_popup;
 #[cfg(test)]
@@ -89,6 +90,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
         frame.render_widget(block, slot.area);
         draw_pane(frame, inner, state, pane);
     }
+    detail::draw(frame, parts.body, state);
     keybar::draw(frame, parts.keybar, state);
     match &state.overlay {
         Overlay::Help { scroll } => help::draw(frame, parts.body, state, *scroll),
