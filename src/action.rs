@@ -154,7 +154,6 @@ actions! {
 }
 
 impl Action {
-    /// The pane a focus action goes to.
     /// Why a binding is what it is, for the help popup only (the key bar
     /// has no room for it).
     pub fn help_note(self) -> Option<&'static str> {
@@ -165,6 +164,7 @@ impl Action {
         }
     }
 
+    /// The pane a focus action goes to.
     pub fn focus_target(self) -> Option<PaneId> {
         Some(match self {
             Action::FocusMetrics => PaneId::Metrics,
