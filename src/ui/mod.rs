@@ -85,7 +85,7 @@ pub fn draw(frame: &mut Frame, state: &State) {
     header::draw(frame, parts.header, state);
     for slot in layout::slots(parts.body, &state.layout) {
         let pane = layout::shown_member(&slot, &state.layout);
-        let block = pane_block(state, pane, slot.members);
+        let block = pane_block(state, pane, slot.members, slot.area.width);
         let inner = block.inner(slot.area);
         frame.render_widget(block, slot.area);
         draw_pane(frame, inner, state, pane);
@@ -120,8 +120,10 @@ fn draw_pane(frame: &mut Frame, area: Rect, state: &State, pane: PaneId) {
 }
 
 /// The border and title of a pane: its number and name, the other panes that
-/// share its slot as tabs, and a focus highlight.
-pub fn pane_block<'a>(state: &State, pane: PaneId, members: &[PaneId]) -> Block<'a> {
+/// share its slot as tabs, and a focus highlight. When the tabs do not fit
+/// the slot's `width`, the other members show their number only (`7`), so
+/// no name is cut (`8 Actio`) and every number stays visible.
+pub fn pane_block<'a>(state: &State, pane: PaneId, members: &[PaneId], width: u16) -> Block<'a> {
     let theme = &state.theme;
     let focused = state.layout.focus == pane;
     let (border, title_style) = if focused {
@@ -129,12 +131,24 @@ pub fn pane_block<'a>(state: &State, pane: PaneId, members: &[PaneId]) -> Block<
     } else {
         (theme.border, theme.title)
     };
+    // Every label, the `│` between them and the two corners.
+    let full_width: usize = members
+        .iter()
+        .map(|m| format!(" {} {} ", m.number(), m.title()).chars().count())
+        .sum::<usize>()
+        + members.len().saturating_sub(1)
+        + 2;
+    let short = full_width > usize::from(width);
     let mut spans = Vec::new();
     for (i, member) in members.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled("│", border));
         }
-        let label = format!(" {} {} ", member.number(), member.title());
+        let label = if short && *member != pane {
+            format!(" {} ", member.number())
+        } else {
+            format!(" {} {} ", member.number(), member.title())
+        };
         let style = if *member == pane {
             title_style
         } else {
