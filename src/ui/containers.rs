@@ -8,6 +8,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
+use unicode_width::UnicodeWidthStr;
 
 use crate::action::PaneId;
 use crate::app::containers::{DetailState, attention};
@@ -48,7 +49,7 @@ fn draw_unavailable(frame: &mut Frame, area: Rect, state: &State, problem: &str,
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
-fn status_spans(state: &State) -> Vec<Span<'static>> {
+fn status_spans(state: &State, width: usize) -> Vec<Span<'static>> {
     let theme = &state.theme;
     let c = &state.containers;
     let mut spans = match &c.engine {
@@ -77,14 +78,31 @@ fn status_spans(state: &State) -> Vec<Span<'static>> {
     };
     let total = c.containers.len();
     let running = c.containers.values().filter(|x| x.is_running()).count();
-    spans.push(Span::styled(
-        format!(
-            "  {running}/{total} running  sort {} {}",
-            c.sort.label(),
-            c.sort.order_words(c.sort_reversed)
+    // The engine's state comes first and whole (it may be the one thing
+    // wrong); the counts and the sort order fill what room is left, each
+    // whole or not at all (never `0/0 ru`).
+    let used: usize = spans.iter().map(|s| s.content.width()).sum();
+    let fields = vec![
+        (
+            0,
+            vec![Span::styled(
+                format!("  {running}/{total} running"),
+                theme.muted,
+            )],
         ),
-        theme.muted,
-    ));
+        (
+            1,
+            vec![Span::styled(
+                format!(
+                    "  sort {} {}",
+                    c.sort.label(),
+                    c.sort.order_words(c.sort_reversed)
+                ),
+                theme.muted,
+            )],
+        ),
+    ];
+    spans.extend(super::fit_fields(fields, width.saturating_sub(used)));
     spans
 }
 
@@ -165,7 +183,10 @@ fn columns_for(width: u16) -> (Vec<Column>, bool) {
 fn draw_list(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
     let [status, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    frame.render_widget(Paragraph::new(Line::from(status_spans(state))), status);
+    frame.render_widget(
+        Paragraph::new(Line::from(status_spans(state, usize::from(status.width)))),
+        status,
+    );
     let list = state.list(PaneId::Containers);
     let rows = state.containers.visible(&list.filter);
     if rows.is_empty() {
@@ -706,6 +727,31 @@ mod tests {
         assert!(screen.contains("RST▲"), "{screen}");
         assert!(!screen.contains("NAME▼"), "{screen}");
         insta::assert_snapshot!(terminal.backend());
+    }
+
+    /// At 80×24 the status row keeps the engine's state whole and drops the
+    /// count or the sort order that does not fit, never cutting one.
+    #[test]
+    fn status_row_drops_whole_fields_at_80_columns() {
+        let status_row = |s: &State| {
+            let screen = format!("{:?}", render(s, 80, 24).backend());
+            screen
+                .lines()
+                .find(|l| l.contains("Podman Engine 4.3.1 API 1.41"))
+                .unwrap_or_default()
+                .to_string()
+        };
+        // In the side slot: no room after the engine, so neither field.
+        let mut s = state();
+        let side = status_row(&s);
+        assert!(!side.contains('/') && !side.contains("sort"), "{side}");
+        // Maximised: both, whole.
+        s.layout.maximised = true;
+        let full = status_row(&s);
+        assert!(
+            full.contains("running") && full.contains("sort name a→z"),
+            "{full}"
+        );
     }
 
     /// `s` moves the sort to the next column and `r` turns it around: the
