@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-/// The panes of the cockpit, in focus order.
+/// The panes of the cockpit (their numbers and focus order: [`PaneId::ALL`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PaneId {
     Metrics,
@@ -17,15 +17,20 @@ pub enum PaneId {
 }
 
 impl PaneId {
+    /// The reading order of every layout: columns left to right, each top
+    /// to bottom, and the panes sharing a slot in their tab order. It gives
+    /// the numbers in the titles, the number keys and the Tab order, and it
+    /// is the same at every size (`app::layout` tests that it is), so the
+    /// keys an operator learnt on a laptop still hold on a wide screen.
     pub const ALL: [PaneId; 8] = [
         PaneId::Metrics,
-        PaneId::Alerts,
-        PaneId::Containers,
         PaneId::Logs,
-        PaneId::Actions,
         PaneId::History,
         PaneId::Cost,
         PaneId::Runbooks,
+        PaneId::Containers,
+        PaneId::Alerts,
+        PaneId::Actions,
     ];
 
     /// The palette command and keymap context of this pane.
@@ -104,14 +109,15 @@ actions! {
     Palette => "command palette",
     FocusNext => "next pane",
     FocusPrev => "previous pane",
+    // In pane number order (`PaneId::ALL`), which help lists them in.
     FocusMetrics => "metrics pane",
-    FocusAlerts => "alerts pane",
-    FocusContainers => "containers pane",
     FocusLogs => "logs pane",
-    FocusActions => "actions pane",
     FocusHistory => "history pane",
     FocusCost => "cost pane",
     FocusRunbooks => "runbooks pane",
+    FocusContainers => "containers pane",
+    FocusAlerts => "alerts pane",
+    FocusActions => "actions pane",
     Maximise => "maximise pane",
     MouseCapture => "mouse capture on/off (off: select text)",
     Suspend => "suspend (fg resumes)",
@@ -149,6 +155,16 @@ actions! {
 }
 
 impl Action {
+    /// Why a binding is what it is, for the help popup only (the key bar
+    /// has no room for it).
+    pub fn help_note(self) -> Option<&'static str> {
+        match self {
+            // Containers' capitals R S T K propose restart/stop/start/kill.
+            Action::SortReverse => Some("R S T K act on the container: not S"),
+            _ => None,
+        }
+    }
+
     /// The pane a focus action goes to.
     pub fn focus_target(self) -> Option<PaneId> {
         Some(match self {
@@ -171,13 +187,15 @@ mod tests {
 
     #[test]
     fn focus_order_wraps_both_ways() {
-        assert_eq!(PaneId::Metrics.next(), PaneId::Alerts);
-        assert_eq!(PaneId::Runbooks.next(), PaneId::Metrics);
-        assert_eq!(PaneId::Metrics.prev(), PaneId::Runbooks);
-        assert_eq!(PaneId::Alerts.prev(), PaneId::Metrics);
+        assert_eq!(PaneId::Metrics.next(), PaneId::Logs);
+        assert_eq!(PaneId::Runbooks.next(), PaneId::Containers);
+        assert_eq!(PaneId::Actions.next(), PaneId::Metrics);
+        assert_eq!(PaneId::Metrics.prev(), PaneId::Actions);
+        assert_eq!(PaneId::Logs.prev(), PaneId::Metrics);
         for pane in PaneId::ALL {
             assert_eq!(PaneId::from_name(pane.name()), Some(pane));
             assert_eq!(pane.next().prev(), pane);
+            assert_eq!(PaneId::ALL[pane.number() - 1], pane);
         }
     }
 }

@@ -819,7 +819,42 @@ fn podman_cpu_readings(bed: &Bed, names: &[&str], seconds: u64) -> Vec<(String, 
         .args(names)
         .output()
         .expect("running podman stats");
-    let text = String::from_utf8_lossy(&out.stdout);
+    cpu_readings(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Docker's own `docker stats --no-stream`, again and again for `seconds`
+/// against a real Docker Engine: each call waits for two engine samples and
+/// prints the figure between them. (The streaming form redraws every 500 ms
+/// from 1 s samples, so it repeats each figure and starts at 0.00 %.)
+fn docker_cpu_readings(
+    cli: &str,
+    socket: &str,
+    names: &[&str],
+    seconds: u64,
+) -> Vec<(String, f64)> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut readings = Vec::new();
+    while Instant::now() < deadline {
+        let out = std::process::Command::new(cli)
+            .arg("-H")
+            .arg(format!("unix://{socket}"))
+            .args(["stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}}"])
+            .args(names)
+            .output()
+            .expect("running docker stats");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if let Some((name, pct)) = line.trim().split_once(' ')
+                && let Ok(pct) = pct.trim_end_matches('%').parse::<f64>()
+            {
+                readings.push((name.to_string(), pct));
+            }
+        }
+    }
+    readings
+}
+
+/// `NAME 12.34%` lines: each name's readings after its first.
+fn cpu_readings(text: &str) -> Vec<(String, f64)> {
     let mut seen = std::collections::BTreeSet::new();
     let mut readings = Vec::new();
     for line in text.lines() {
@@ -857,15 +892,61 @@ fn shown_cpu(state: &State, name: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn container_cpu_matches_podman_stats() {
     let Some(bed) = bed() else { return };
+    cpu_matches_the_engine_cli(&bed, |names, seconds| {
+        let bed = Bed {
+            socket: bed.socket.clone(),
+            image: bed.image.clone(),
+        };
+        let names: Vec<String> = names.to_vec();
+        std::thread::spawn(move || {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            podman_cpu_readings(&bed, &names, seconds)
+        })
+    })
+    .await;
+}
+
+/// The same against a real Docker Engine and `docker stats` (the opt-in bed
+/// piece `scripts/testbed-docker up`; skipped without it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_cpu_matches_docker_stats_on_a_real_docker_engine() {
+    let (Some(socket), Some(bed)) = (std::env::var_os("OPSCOCKPIT_BED_REAL_DOCKER_SOCKET"), bed())
+    else {
+        eprintln!("no real Docker Engine: skipping (scripts/testbed-docker up, source its env)");
+        return;
+    };
+    let docker = Bed {
+        socket: socket.to_string_lossy().into_owned(),
+        image: bed.image,
+    };
+    let cli = std::env::var("OPSCOCKPIT_BED_REAL_DOCKER_CLI").unwrap_or_else(|_| "docker".into());
+    cpu_matches_the_engine_cli(&docker, |names, seconds| {
+        let (cli, socket) = (cli.clone(), docker.socket.clone());
+        let names: Vec<String> = names.to_vec();
+        std::thread::spawn(move || {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            docker_cpu_readings(&cli, &socket, &names, seconds)
+        })
+    })
+    .await;
+}
+
+/// Starts a busy and an idle container on `bed`'s engine, then compares
+/// the pane's CPU % with the engine CLI's readings (`cli_readings(names,
+/// seconds)` runs the CLI on a thread) over the same 16 s.
+async fn cpu_matches_the_engine_cli(
+    bed: &Bed,
+    cli_readings: impl Fn(&[String], u64) -> std::thread::JoinHandle<Vec<(String, f64)>>,
+) {
     let busy = unique("busy");
     let idle = unique("idle");
-    let _cleanup = (Cleanup(&bed, busy.clone()), Cleanup(&bed, idle.clone()));
+    let _cleanup = (Cleanup(bed, busy.clone()), Cleanup(bed, idle.clone()));
     for (name, cpus, script) in [
         (&busy, "0.3", "while :; do :; done"),
         (&idle, "1", "while :; do sleep 1; done"),
     ] {
         engine(
-            &bed,
+            bed,
             &[
                 "run",
                 "-d",
@@ -892,12 +973,7 @@ async fn container_cpu_matches_podman_stats() {
         assert!(ok, "no CPU % for {name}");
     }
     // Over the same 16 s: the CLI's readings and the pane's figures.
-    let cli = {
-        let (busy, idle) = (busy.clone(), idle.clone());
-        let socket = bed.socket.clone();
-        let image = bed.image.clone();
-        std::thread::spawn(move || podman_cpu_readings(&Bed { socket, image }, &[&busy, &idle], 16))
-    };
+    let cli = cli_readings(&[busy.clone(), idle.clone()], 16);
     let mut shown: Vec<(String, f64)> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(16);
     while Instant::now() < deadline {
@@ -914,7 +990,7 @@ async fn container_cpu_matches_podman_stats() {
             }
         }
     }
-    let cli = cli.join().expect("podman stats thread");
+    let cli = cli.join().expect("engine CLI thread");
     for (name, around) in [(&busy, 30.0), (&idle, 0.0)] {
         let of = |list: &[(String, f64)]| -> Vec<f64> {
             list.iter()
@@ -925,15 +1001,15 @@ async fn container_cpu_matches_podman_stats() {
         let (pane, engine) = (of(&shown), of(&cli));
         assert!(
             !pane.is_empty() && !engine.is_empty(),
-            "{name}: pane {pane:?}, podman stats {engine:?}"
+            "{name}: pane {pane:?}, the engine CLI {engine:?}"
         );
         let (pane_mean, cli_mean) = (mean(&pane), mean(&engine));
         eprintln!(
-            "{name}: pane {pane:?} (mean {pane_mean:.2}), podman stats {engine:?} (mean {cli_mean:.2})"
+            "{name}: pane {pane:?} (mean {pane_mean:.2}), the engine CLI {engine:?} (mean {cli_mean:.2})"
         );
         assert!(
             (pane_mean - cli_mean).abs() <= 0.5,
-            "{name}: the pane shows {pane_mean:.2} %, podman stats {cli_mean:.2} %"
+            "{name}: the pane shows {pane_mean:.2} %, the engine CLI {cli_mean:.2} %"
         );
         assert!(
             (pane_mean - around).abs() < 5.0,

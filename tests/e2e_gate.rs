@@ -83,9 +83,9 @@ fn keys_behind_the_too_small_screen_act_on_nothing() {
     tmux.wait_for("pending 1", Duration::from_secs(10), |s| {
         s.contains("pending 1")
     });
-    tmux.send(&["5"]);
+    tmux.send(&["8"]);
     tmux.wait_for("Actions focused", Duration::from_secs(5), |s| {
-        s.contains("┏ 5 Actions")
+        s.contains("┏ 8 Actions")
     });
     resize(&tmux, 70, 20);
     tmux.wait_for("too small", Duration::from_secs(5), |s| {
@@ -99,7 +99,7 @@ fn keys_behind_the_too_small_screen_act_on_nothing() {
     });
     resize(&tmux, 120, 40);
     tmux.wait_for("the full layout", Duration::from_secs(5), |s| {
-        s.contains("┏ 5 Actions")
+        s.contains("┏ 8 Actions")
     });
     tmux.send(&["a"]);
     tmux.wait_for("the approve popup", Duration::from_secs(5), |s| {
@@ -159,7 +159,7 @@ fn retries_merge_and_decisions_move_on_to_the_next_proposal() {
         propose(&tmux, "first", "echo first-ran");
     }
     propose(&tmux, "second", "echo second-ran");
-    tmux.send(&["5"]);
+    tmux.send(&["8"]);
     let screen = tmux.wait_for("both proposals", Duration::from_secs(10), |s| {
         s.contains("pending 2") && s.contains("second")
     });
@@ -184,7 +184,7 @@ fn retries_merge_and_decisions_move_on_to_the_next_proposal() {
     tmux.wait_for("nothing pending", Duration::from_secs(10), |s| {
         s.contains("pending 0")
     });
-    tmux.send(&["6"]);
+    tmux.send(&["3"]);
     let history = tmux.wait_for("History", Duration::from_secs(10), |s| {
         s.contains("rejected") && s.contains("succeeded")
     });
@@ -225,7 +225,7 @@ fn an_expiry_is_announced_not_silent() {
         s.contains("1 expired") && s.contains("nobody decided")
     });
     assert!(screen.contains("pending 0"), "{screen}");
-    tmux.send(&["5"]);
+    tmux.send(&["8"]);
     tmux.wait_for("seen", Duration::from_secs(5), |s| !s.contains("1 expired"));
     tmux.send(&["q"]);
     tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
@@ -245,7 +245,7 @@ fn the_confirm_popup_accepts_the_alias_it_shows() {
         "remove victim",
         &format!("rm -r {}", victim.display()),
     );
-    tmux.send(&["5"]);
+    tmux.send(&["8"]);
     tmux.wait_for("the proposal", Duration::from_secs(10), |s| {
         s.contains("CONFIRM") && s.contains("remove victim")
     });
@@ -296,9 +296,9 @@ fn a_tall_command_must_be_scrolled_through_before_y() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("longer than 200"));
-    tmux.send(&["5"]);
+    tmux.send(&["8"]);
     tmux.wait_for("Actions", Duration::from_secs(10), |s| {
-        s.contains("┏ 5 Actions")
+        s.contains("┏ 8 Actions")
     });
     tmux.send(&["a"]);
     tmux.wait_for("the popup", Duration::from_secs(5), |s| {

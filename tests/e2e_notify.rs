@@ -241,9 +241,9 @@ fn a_hanging_receiver_never_holds_up_the_screen_and_is_retried() {
     // While the receiver holds the request open, every key is drawn.
     let mut worst = Duration::ZERO;
     for (key, title) in [
-        ("5", "┏ 5 Actions"),
+        ("8", "┏ 8 Actions"),
         ("1", "┏ 1 Metrics"),
-        ("5", "┏ 5 Actions"),
+        ("8", "┏ 8 Actions"),
         ("1", "┏ 1 Metrics"),
     ] {
         let started = Instant::now();

@@ -70,9 +70,9 @@ fn a_runbook_step_runs_through_the_gate_and_history_names_its_commit() {
     tmux.wait_for("the first frame", Duration::from_secs(20), |s| {
         s.contains("1 Metrics")
     });
-    tmux.send(&["8"]);
+    tmux.send(&["5"]);
     tmux.wait_for("the runbook list", Duration::from_secs(5), |s| {
-        s.contains("8 Runbooks") && s.contains("Touch a marker") && s.contains(&short)
+        s.contains("5 Runbooks") && s.contains("Touch a marker") && s.contains(&short)
     });
     tmux.send(&["Enter"]);
     tmux.wait_for("the reader", Duration::from_secs(5), |s| {
@@ -91,9 +91,9 @@ fn a_runbook_step_runs_through_the_gate_and_history_names_its_commit() {
     tmux.wait_for("the proposal", Duration::from_secs(10), |s| {
         s.contains("pending 1")
     });
-    tmux.send(&["5"]);
+    tmux.send(&["8"]);
     tmux.wait_for("Actions focused", Duration::from_secs(5), |s| {
-        s.contains("┏ 5 Actions")
+        s.contains("┏ 8 Actions")
     });
     tmux.send(&["a"]);
     let popup = tmux.wait_for("the approve popup", Duration::from_secs(5), |s| {
@@ -113,7 +113,7 @@ fn a_runbook_step_runs_through_the_gate_and_history_names_its_commit() {
     until("the step to run", Duration::from_secs(20), || {
         marker.exists()
     });
-    tmux.send(&["6"]);
+    tmux.send(&["3"]);
     tmux.wait_for("History", Duration::from_secs(5), |s| {
         s.contains("succeeded")
     });
@@ -166,7 +166,7 @@ fn a_runbook_step_runs_through_the_gate_and_history_names_its_commit() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    tmux.send(&["5"]);
+    tmux.send(&["8"]);
     tmux.wait_for("the agent's proposal", Duration::from_secs(10), |s| {
         s.contains("pending 1")
     });

@@ -183,7 +183,7 @@ fn small_terminal_says_so_and_palette_switches_theme_and_pane() {
     tmux.send(&["Enter"]);
     // History is focused: its title is the one with the thick border.
     tmux.wait_for("history focused", Duration::from_secs(5), |s| {
-        s.contains("┏ 4 Logs │ 6 History") || s.contains("6 History ━")
+        s.contains("┏ 2 Logs │ 3 History") || s.contains("3 History ━")
     });
     tmux.send(&["q"]);
     tmux.wait_for("exit", Duration::from_secs(10), |s| exited_with(s, "0"));
@@ -306,7 +306,7 @@ fn testbed_over_ssh_shows_live_remote_metrics_and_containers() {
         Duration::from_secs(30),
         |s| s.contains("src netdata"),
     );
-    tmux.send(&["3"]);
+    tmux.send(&["6"]);
     let containers = tmux.wait_for("the bed's containers", Duration::from_secs(30), |s| {
         s.contains("bed-web")
     });
@@ -353,9 +353,9 @@ fn gate_flow_propose_approve_output_history() {
         s.contains("pending 1")
     });
 
-    tmux.send(&["5"]);
+    tmux.send(&["8"]);
     tmux.wait_for("Actions focused", Duration::from_secs(5), |s| {
-        s.contains("┏ 5 Actions")
+        s.contains("┏ 8 Actions")
     });
     tmux.send(&["z"]); // maximised: the whole detail fits
     tmux.wait_for("Actions maximised", Duration::from_secs(5), |s| {
@@ -388,7 +388,7 @@ fn gate_flow_propose_approve_output_history() {
     tmux.wait_for("layout back", Duration::from_secs(5), |s| {
         s.contains("1 Metrics")
     });
-    tmux.send(&["6"]);
+    tmux.send(&["3"]);
     let history = tmux.wait_for("the action in History", Duration::from_secs(10), |s| {
         s.contains("say hello") && s.contains("succeeded")
     });
@@ -454,9 +454,9 @@ fn hostile_proposal_is_rendered_inert_in_a_real_terminal() {
         "propose: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    tmux.send(&["5"]);
+    tmux.send(&["8"]);
     tmux.wait_for("Actions focused", Duration::from_secs(5), |s| {
-        s.contains("┏ 5 Actions")
+        s.contains("┏ 8 Actions")
     });
     tmux.send(&["z"]);
     tmux.wait_for("Actions maximised", Duration::from_secs(5), |s| {
@@ -479,7 +479,7 @@ fn hostile_proposal_is_rendered_inert_in_a_real_terminal() {
     // The terminal itself was not touched: title unchanged, screen intact.
     assert_ne!(tmux.display("#{pane_title}"), "pwned");
     assert!(
-        detail.contains("5 Actions"),
+        detail.contains("8 Actions"),
         "the frame is still drawn:\n{detail}"
     );
     tmux.send(&["Escape"]);
@@ -570,9 +570,9 @@ fn an_agent_on_the_host_proposes_through_the_forwarded_socket() {
     tmux.wait_for("the proposal", Duration::from_secs(10), |s| {
         s.contains("pending 1")
     });
-    tmux.send(&["5"]);
+    tmux.send(&["8"]);
     tmux.wait_for("Actions", Duration::from_secs(5), |s| {
-        s.contains("┏ 5 Actions")
+        s.contains("┏ 8 Actions")
     });
     tmux.send(&["a"]);
     tmux.wait_for("the popup", Duration::from_secs(5), |s| {

@@ -116,9 +116,9 @@ fn ssh_to_a_managed_host_becomes_a_gated_action_that_runs_once() {
         s.contains("pending 1")
     });
     assert!(!marker.exists(), "nothing runs before the approval");
-    tmux.send(&["5"]);
+    tmux.send(&["8"]);
     tmux.wait_for("Actions", Duration::from_secs(5), |s| {
-        s.contains("┏ 5 Actions")
+        s.contains("┏ 8 Actions")
     });
     tmux.send(&["a"]);
     tmux.wait_for("the approve popup", Duration::from_secs(5), |s| {

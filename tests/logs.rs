@@ -974,9 +974,9 @@ fn cockpit_tails_the_standin_inert_without_leaking_the_password() {
     ]);
     tmux.send(&["Enter"]);
     tmux.wait_for("the cockpit", Duration::from_secs(20), |s| {
-        s.contains("4 Logs")
+        s.contains("2 Logs")
     });
-    tmux.send(&["4"]);
+    tmux.send(&["2"]);
     tmux.send(&["z"]);
     let screen = tmux.wait_for("the stand-in's lines", Duration::from_secs(30), |s| {
         s.contains("db timeout")
@@ -1026,9 +1026,9 @@ fn cockpit_tails_the_standin_inert_without_leaking_the_password() {
     ]);
     tmux.send(&["Enter"]);
     tmux.wait_for("the cockpit", Duration::from_secs(20), |s| {
-        s.contains("4 Logs")
+        s.contains("2 Logs")
     });
-    tmux.send(&["4"]);
+    tmux.send(&["2"]);
     tmux.send(&["z"]);
     let screen = tmux.wait_for("the 401 explanation", Duration::from_secs(30), |s| {
         s.contains("refused the credentials (401)")
@@ -1111,9 +1111,9 @@ fn cockpit_looks_the_table_up_and_reads_the_keyring() {
     ]);
     tmux.send(&["Enter"]);
     tmux.wait_for("the cockpit", Duration::from_secs(20), |s| {
-        s.contains("4 Logs")
+        s.contains("2 Logs")
     });
-    tmux.send(&["4"]);
+    tmux.send(&["2"]);
     tmux.send(&["z"]);
     let screen = tmux.wait_for("the stand-in's line", Duration::from_secs(30), |s| {
         s.contains("looked up and unlocked")

@@ -139,8 +139,8 @@ fn the_python_sdk_proposes_waits_through_approval_and_cancels() {
     next_step(&rx, "WAITING", short);
     tmux.wait_for("the proposal", short, |s| s.contains("pending 1"));
     std::thread::sleep(Duration::from_secs(61));
-    tmux.send(&["5"]);
-    tmux.wait_for("Actions", short, |s| s.contains("┏ 5 Actions"));
+    tmux.send(&["8"]);
+    tmux.wait_for("Actions", short, |s| s.contains("┏ 8 Actions"));
     tmux.send(&["a"]);
     tmux.wait_for("the approve popup", short, |s| s.contains("y runs it"));
     tmux.send(&["y"]);
@@ -319,6 +319,12 @@ fn the_handshake_of_each_protocol_revision() {
             .cloned()
             .unwrap_or_default();
         assert_eq!(tools.len(), 8, "{replies:?}");
+        let host_status = tools.iter().find(|t| t["name"] == "host_status");
+        assert!(
+            host_status
+                .is_some_and(|t| t["inputSchema"]["properties"]["hide_unlevelled"].is_object()),
+            "host_status offers hide_unlevelled: {host_status:?}"
+        );
     }
     // 2026-07-28 is stateless: no initialize, every request carries its meta.
     let meta = serde_json::json!({
@@ -363,6 +369,8 @@ fn the_snapshot_carries_what_the_screen_shows_and_filters_logs() {
     );
     let lines = errors["logs"].as_array().cloned().unwrap_or_default();
     assert!(!lines.is_empty() && lines.len() <= 3, "{errors}");
+    // Lines without a level pass the filter, as in the Logs pane; the
+    // populated host has none, so every line here is an error.
     assert!(lines.iter().all(|l| l["level"] == "error"), "{lines:?}");
     assert!(
         !all.to_string().contains('\u{1b}'),

@@ -21,6 +21,9 @@ pub struct AlertsState {
     pub bell: bool,
     /// The alert opened with Enter (its key), shown whole until Esc/Enter.
     pub open: Option<String>,
+    /// First row of the open alert's detail that is shown (`ui::detail`
+    /// stops it at the last row).
+    pub detail_scroll: u16,
     /// Keys that were critical in the last update.
     critical_keys: BTreeSet<String>,
     /// Whether a first list arrived: alerts already raised when the cockpit
@@ -42,6 +45,7 @@ impl AlertsState {
 /// Enter on the Alerts pane: opens the selected alert, or closes the open
 /// one (Esc closes too). Returns whether anything changed.
 pub fn toggle_open(state: &mut State, action: crate::action::Action) -> bool {
+    state.alerts.detail_scroll = 0;
     if state.alerts.open.take().is_some() {
         return true;
     }

@@ -52,6 +52,20 @@ impl SortColumn {
         }
     }
 
+    /// Which rows come first, in words, for the pane's status row: the
+    /// header's ▼/▲ alone does not say whether "down" is a→z or highest.
+    pub fn order_words(self, reversed: bool) -> &'static str {
+        let (usual, turned) = match self {
+            SortColumn::Name => ("a→z", "z→a"),
+            SortColumn::State => ("needing attention first", "healthy first"),
+            SortColumn::Cpu | SortColumn::Memory | SortColumn::Restarts => {
+                ("highest first", "lowest first")
+            }
+            SortColumn::Uptime => ("longest up first", "newest first"),
+        };
+        if reversed { turned } else { usual }
+    }
+
     fn next(self) -> SortColumn {
         let i = Self::ALL.iter().position(|c| *c == self).unwrap_or(0);
         Self::ALL[(i + 1) % Self::ALL.len()]

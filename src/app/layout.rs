@@ -54,6 +54,8 @@ const BOTTOM: &[PaneId] = &[
 ];
 const SIDE: &[PaneId] = &[PaneId::Containers, PaneId::Alerts, PaneId::Actions];
 
+/// The slots of the body, in reading order (columns left to right, each top
+/// to bottom): the order of [`PaneId::ALL`], which numbers the panes.
 pub fn slots(body: Rect, layout: &LayoutState) -> Vec<Slot> {
     if layout.maximised {
         return vec![Slot {
@@ -79,6 +81,10 @@ pub fn slots(body: Rect, layout: &LayoutState) -> Vec<Slot> {
                 members: &[PaneId::Metrics],
             },
             Slot {
+                area: bottom,
+                members: BOTTOM,
+            },
+            Slot {
                 area: containers,
                 members: &[PaneId::Containers],
             },
@@ -89,10 +95,6 @@ pub fn slots(body: Rect, layout: &LayoutState) -> Vec<Slot> {
             Slot {
                 area: actions,
                 members: &[PaneId::Actions],
-            },
-            Slot {
-                area: bottom,
-                members: BOTTOM,
             },
         ]
     } else {
@@ -186,6 +188,52 @@ mod tests {
         l.maximised = true;
         let areas = pane_areas(Rect::new(0, 0, 80, 24), &l);
         assert_eq!(areas, vec![(PaneId::Logs, Rect::new(0, 1, 80, 22))]);
+    }
+
+    /// Every size the app lays out differently: the narrow layout from the
+    /// minimum up to the wide threshold, the wide one from it on.
+    const LAYOUT_SIZES: [(u16, u16); 6] = [
+        (80, 24),
+        (100, 30),
+        (WIDE - 1, 40),
+        (WIDE, 30),
+        (200, 60),
+        (320, 90),
+    ];
+
+    /// The panes as a reader meets them: slots by their left edge, then by
+    /// their top edge (columns left to right, each top to bottom), and the
+    /// members of a shared slot in their tab order.
+    fn reading_order(screen: Rect) -> Vec<PaneId> {
+        let mut slots = slots(frame(screen).body, &layout(PaneId::Metrics));
+        slots.sort_by_key(|slot| (slot.area.x, slot.area.y));
+        slots
+            .iter()
+            .flat_map(|slot| slot.members.iter().copied())
+            .collect()
+    }
+
+    #[test]
+    fn pane_numbers_follow_the_reading_order_of_every_layout() {
+        for (w, h) in LAYOUT_SIZES {
+            let order = reading_order(Rect::new(0, 0, w, h));
+            assert_eq!(order, PaneId::ALL, "reading order at {w}x{h}");
+            for (i, pane) in order.iter().enumerate() {
+                assert_eq!(pane.number(), i + 1, "{pane:?} at {w}x{h}");
+            }
+        }
+    }
+
+    #[test]
+    fn tab_visits_the_panes_in_reading_order_and_comes_back() {
+        let mut pane = PaneId::Metrics;
+        let mut visited = vec![pane];
+        for _ in 1..PaneId::ALL.len() {
+            pane = pane.next();
+            visited.push(pane);
+        }
+        assert_eq!(visited, PaneId::ALL);
+        assert_eq!(pane.next(), PaneId::Metrics);
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub struct LogsPane {
     /// The line opened with Enter (the bottom row's), shown whole with its
     /// fields until Esc or Enter closes it.
     pub open: Option<LogLine>,
+    /// First row of the open line's detail that is shown (`ui::detail`
+    /// stops it at the last row).
+    pub detail_scroll: u16,
     /// Hide lines without a level (`:unlevelled`); by default they pass
     /// every level filter, since most apps never say a level.
     pub hide_unlevelled: bool,
@@ -79,6 +82,7 @@ impl LogsPane {
             wrap: false,
             hide_unlevelled: false,
             open: None,
+            detail_scroll: 0,
             setup,
         }
     }
@@ -198,6 +202,7 @@ pub fn apply_action(
     }
     match action {
         Action::Open => {
+            pane.detail_scroll = 0;
             let bottom = pane.view_rev(pane.offset).next().cloned();
             pane.open = bottom;
             return Some(pane.open.is_some());

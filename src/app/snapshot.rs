@@ -110,6 +110,17 @@ fn containers(state: &State) -> Value {
     json!(list)
 }
 
+/// The Logs pane's rule (`LogsPane::in_view`): a line without a level
+/// passes every level filter unless the asker hides unlevelled lines, since
+/// plain program output is often the very line that explains an error.
+fn level_passes(line: Option<Level>, max: Option<Level>, hide_unlevelled: bool) -> bool {
+    match (line, max) {
+        (None, _) => !hide_unlevelled,
+        (Some(_), None) => true,
+        (Some(level), Some(max)) => level <= max,
+    }
+}
+
 fn logs(state: &State, query: &SnapshotQuery) -> Value {
     let level = query.level.as_deref().and_then(Level::from_name);
     let search = query.search.as_deref().map(str::to_lowercase);
@@ -118,7 +129,7 @@ fn logs(state: &State, query: &SnapshotQuery) -> Value {
             .source
             .as_deref()
             .is_none_or(|s| line.source.starts_with(s))
-            && level.is_none_or(|max| line.level.is_some_and(|l| l <= max))
+            && level_passes(line.level, level, query.hide_unlevelled)
             && search
                 .as_deref()
                 .is_none_or(|needle| line.text.to_lowercase().contains(needle))
@@ -141,4 +152,78 @@ fn logs(state: &State, query: &SnapshotQuery) -> Value {
         .collect();
     newest.reverse();
     json!(newest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::event::AppEvent;
+    use crate::logs::{LogEvent, LogLine};
+
+    fn state_with(lines: &[(Option<Level>, &str)]) -> State {
+        let themes = crate::config::ThemeSet::load(None, false).expect("themes");
+        let theme = themes.get("dark").expect("dark");
+        let keymap = crate::config::Keymap::load("default", None).expect("keymap");
+        let mut state = State::new("local", "local", themes, theme, keymap);
+        let lines = lines
+            .iter()
+            .enumerate()
+            .map(|(i, (level, text))| {
+                LogLine::from_raw(
+                    (i as i64 + 1) * 1_000_000_000,
+                    std::sync::Arc::from("container:web"),
+                    *level,
+                    text.as_bytes(),
+                )
+            })
+            .collect();
+        crate::app::update::apply_event(&mut state, AppEvent::Log(LogEvent::Lines(lines)));
+        state
+    }
+
+    fn texts(snapshot: &Value) -> Vec<String> {
+        snapshot["logs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["text"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn unlevelled_lines_pass_the_level_filter_unless_hidden() {
+        let state = state_with(&[
+            (Some(Level::Info), "served /health"),
+            (None, "panic: runtime error: index out of range"),
+            (Some(Level::Error), "request failed"),
+            (Some(Level::Warn), "slow upstream"),
+        ]);
+        let errors = SnapshotQuery {
+            level: Some("error".into()),
+            ..SnapshotQuery::default()
+        };
+        assert_eq!(
+            texts(&build(&state, &errors)),
+            ["panic: runtime error: index out of range", "request failed"]
+        );
+        let errors_only = SnapshotQuery {
+            hide_unlevelled: true,
+            ..errors
+        };
+        assert_eq!(texts(&build(&state, &errors_only)), ["request failed"]);
+        let no_level_filter = SnapshotQuery {
+            hide_unlevelled: true,
+            ..SnapshotQuery::default()
+        };
+        assert_eq!(texts(&build(&state, &no_level_filter)).len(), 3);
+    }
+
+    #[test]
+    fn a_query_without_hide_unlevelled_is_sent_as_before() {
+        let wire = serde_json::to_string(&SnapshotQuery::default()).expect("json");
+        assert!(!wire.contains("hide_unlevelled"), "{wire}");
+        let parsed: SnapshotQuery =
+            serde_json::from_str(r#"{"level":"warn","hide_unlevelled":true}"#).expect("parse");
+        assert!(parsed.hide_unlevelled);
+    }
 }

@@ -390,6 +390,11 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
     {
         return outcome;
     }
+    if is_detail_scroll(action)
+        && let Some(scroll) = open_detail_scroll(state, focused)
+    {
+        return scroll_detail(scroll, action);
+    }
     match action {
         Action::Quit => request_quit(state),
         Action::Help => {
@@ -495,6 +500,41 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
             Outcome::redraw()
         }
         _ => Outcome::unchanged(),
+    }
+}
+
+/// The scroll of the detail open in `pane` (Alerts, Logs), if one is.
+fn open_detail_scroll(state: &mut State, pane: PaneId) -> Option<&mut u16> {
+    match pane {
+        PaneId::Logs if state.logs.open.is_some() => Some(&mut state.logs.detail_scroll),
+        PaneId::Alerts if state.alerts.open.is_some() => Some(&mut state.alerts.detail_scroll),
+        _ => None,
+    }
+}
+
+fn is_detail_scroll(action: Action) -> bool {
+    matches!(
+        action,
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top
+    )
+}
+
+/// The moving keys scroll an open detail instead of the list under it (the
+/// drawing stops the view at the last row, like the help popup's).
+fn scroll_detail(scroll: &mut u16, action: Action) -> Outcome {
+    const PAGE: u16 = 10;
+    let before = *scroll;
+    *scroll = match action {
+        Action::Up => scroll.saturating_sub(1),
+        Action::Down => scroll.saturating_add(1),
+        Action::PageUp => scroll.saturating_sub(PAGE),
+        Action::PageDown => scroll.saturating_add(PAGE),
+        _ => 0,
+    };
+    if *scroll == before {
+        Outcome::unchanged()
+    } else {
+        Outcome::redraw()
     }
 }
 

@@ -399,6 +399,25 @@ mod tests {
         KeyEvent::new(code, modifiers)
     }
 
+    /// The number key of a pane is the number its title shows, in every
+    /// shipped keymap: the titles count in reading order (`PaneId::ALL`).
+    #[test]
+    fn number_keys_match_the_pane_numbers() {
+        for (name, _) in EMBEDDED {
+            let keymap = Keymap::load(name, None).expect(name);
+            for pane in PaneId::ALL {
+                let digit = char::from_digit(pane.number() as u32, 10).expect("1..8");
+                let action = keymap
+                    .action_for(
+                        PaneId::Metrics,
+                        &key(KeyCode::Char(digit), KeyModifiers::NONE),
+                    )
+                    .and_then(Action::focus_target);
+                assert_eq!(action, Some(pane), "{name}: key {digit}");
+            }
+        }
+    }
+
     #[test]
     fn shipped_keymaps_load() {
         for (name, _) in EMBEDDED {

@@ -27,9 +27,14 @@ pub struct SnapshotQuery {
     /// Only this source (`journal`, `container:web`, …), by prefix.
     #[serde(default)]
     pub source: Option<String>,
-    /// This level and more severe (`error`, `warn`, `info`, `debug`).
+    /// This level and more severe (`error`, `warn`, `info`, `debug`). Lines
+    /// without a level pass, as in the Logs pane, unless `hide_unlevelled`.
     #[serde(default)]
     pub level: Option<String>,
+    /// Leave out lines without a level (the Logs pane's `:unlevelled`). Not
+    /// sent when false, so an older cockpit still understands the query.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hide_unlevelled: bool,
     /// Only lines containing this text (case-insensitive).
     #[serde(default)]
     pub search: Option<String>,

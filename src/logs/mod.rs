@@ -8,6 +8,7 @@
 
 pub mod betterstack;
 pub mod buffer;
+pub mod fields;
 pub mod journald;
 pub mod pace;
 

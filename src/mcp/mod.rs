@@ -72,9 +72,14 @@ pub struct StatusArgs {
     /// Only log lines of this source (`journal`, `container:web`, …).
     #[serde(default)]
     pub source: Option<String>,
-    /// Only this level and more severe: error, warn, info, debug.
+    /// Only this level and more severe: error, warn, info, debug. Lines
+    /// without a level (plain output of many programs) still pass, as in
+    /// the cockpit's Logs pane, unless `hide_unlevelled` is true.
     #[serde(default)]
     pub level: Option<String>,
+    /// Leave out log lines that carry no level.
+    #[serde(default)]
+    pub hide_unlevelled: Option<bool>,
     /// Only log lines containing this text.
     #[serde(default)]
     pub search: Option<String>,
@@ -474,6 +479,7 @@ impl GateTools {
             lines: args.lines,
             source: args.source,
             level: args.level,
+            hide_unlevelled: args.hide_unlevelled.unwrap_or(false),
             search: args.search,
         };
         Ok(

@@ -74,10 +74,6 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         lines.push(widths.row(state, alert, i == selected));
     }
     frame.render_widget(Paragraph::new(lines), table);
-    if let Some(key) = &a.open {
-        draw_open(frame, body, state, key);
-        return;
-    }
     if let Some(area) = detail {
         let alert = shown[selected];
         let text = format!(
@@ -93,58 +89,62 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     }
 }
 
-/// The alert opened with Enter, over the list: every field, the info text
-/// whole and wrapped.
-fn draw_open(frame: &mut Frame, area: Rect, state: &State, key: &str) {
-    use ratatui::widgets::{Block, Borders, Clear};
+/// The rows of the alert opened with Enter (drawn by `ui::detail` over the
+/// body): every field on its own row, long values and the info text whole
+/// and wrapped, so nothing is cut at 80 columns.
+pub fn open_rows(state: &State, key: &str, width: usize) -> Vec<Line<'static>> {
+    use super::detail::{field_rows, wrap};
     let theme = &state.theme;
-    let label = |name: &str| Span::styled(format!(" {name:<8}"), theme.muted);
-    let lines = match state.alerts.alerts.iter().find(|a| a.key == key) {
-        None => vec![Line::styled(" this alert is no longer raised", theme.muted)],
-        Some(alert) => {
-            let level_style = match alert.level {
-                AlertLevel::Critical => theme.critical,
-                AlertLevel::Warning => theme.warning,
-            };
-            let age = human_duration(state.now.saturating_sub(alert.since).max(0) as u64);
-            let since = format!(
-                "{} ({age} ago)",
-                crate::ui::metrics::time_of_day(state, alert.since)
-            );
-            let mut lines = vec![
-                Line::from(vec![
-                    label("alert"),
-                    Span::styled(inert(&alert.name), theme.title_focused),
-                    Span::styled(if alert.silenced { " (silenced)" } else { "" }, theme.muted),
-                ]),
-                Line::from(vec![
-                    label("level"),
-                    Span::styled(level_label(alert.level), level_style),
-                    Span::styled(format!("  since {since}"), theme.text),
-                ]),
-                Line::from(vec![
-                    label("value"),
-                    Span::styled(inert(&alert.value), theme.text),
-                    Span::styled(format!("  chart {}", inert(&alert.chart)), theme.text),
-                ]),
-                Line::default(),
-            ];
-            lines.push(Line::styled(format!(" {}", inert(&alert.info)), theme.text));
-            lines
-        }
+    let Some(alert) = state.alerts.alerts.iter().find(|a| a.key == key) else {
+        return vec![Line::styled(" this alert is no longer raised", theme.muted)];
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.popup_border)
-        .title(Span::styled(" alert ", theme.title_focused))
-        .style(theme.popup);
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        area,
+    let level_style = match alert.level {
+        AlertLevel::Critical => theme.critical,
+        AlertLevel::Warning => theme.warning,
+    };
+    let age = human_duration(state.now.saturating_sub(alert.since).max(0) as u64);
+    let since = format!(
+        "{} ({age} ago)",
+        crate::ui::metrics::time_of_day(state, alert.since)
     );
+    let mut name = vec![(inert(&alert.name), theme.title_focused)];
+    if alert.silenced {
+        name.push((" (silenced)".to_string(), theme.muted));
+    }
+    let value = if alert.value.is_empty() {
+        ("none reported".to_string(), theme.muted)
+    } else {
+        (inert(&alert.value), theme.text)
+    };
+    let fields = [
+        ("alert", name),
+        (
+            "level",
+            vec![(level_label(alert.level).to_string(), level_style)],
+        ),
+        ("since", vec![(since, theme.text)]),
+        ("value", vec![value]),
+        ("chart", vec![(inert(&alert.chart), theme.text)]),
+    ];
+    let mut rows = Vec::new();
+    for (label, value) in fields {
+        rows.extend(field_rows(
+            &format!(" {label}"),
+            8,
+            theme.muted,
+            &value,
+            width,
+        ));
+    }
+    rows.push(Line::default());
+    rows.push(Line::styled(" info", theme.muted));
+    let info = if alert.info.is_empty() {
+        (" the agent gave no explanation".to_string(), theme.muted)
+    } else {
+        (format!(" {}", inert(&alert.info)), theme.text)
+    };
+    rows.extend(wrap(&[info], width));
+    rows
 }
 
 fn status_line(state: &State, shown: usize) -> Line<'static> {
@@ -526,8 +526,77 @@ mod open_tests {
             assert!(screen.contains(" alert "), "{screen}");
             assert!(screen.contains("ago)"), "{screen}");
             assert!(screen.contains("Esc  close"), "{screen}");
+            // The whole detail fits at 80×24 too: name, chart, info.
+            assert!(screen.contains("cgroup_worker.mem_usage"), "{screen}");
+            assert!(screen.contains("cgroup memory utilization"), "{screen}");
             insta::assert_snapshot!(format!("alert_open_{w}x{h}"), terminal.backend());
             update::handle_key(&mut state, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+            assert_eq!(state.alerts.open, None);
+        }
+    }
+
+    fn press(state: &mut crate::app::state::State, code: KeyCode) {
+        update::handle_key(state, KeyEvent::new(code, KeyModifiers::NONE));
+    }
+
+    fn screen_of(
+        state: &crate::app::state::State,
+        w: u16,
+        h: u16,
+    ) -> (Terminal<TestBackend>, String) {
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("backend");
+        terminal.draw(|f| crate::ui::draw(f, state)).expect("draw");
+        let screen = format!("{:?}", terminal.backend());
+        (terminal, screen)
+    }
+
+    /// An alert whose explanation is longer than the screen: the detail
+    /// says which rows it shows, the moving keys scroll it (the key bar says
+    /// so) and stop at its last row; Home goes back to the top.
+    #[test]
+    fn a_long_alert_scrolls_and_stops_at_its_end() {
+        use crate::metrics::{Alert, AlertLevel, AlertsEvent};
+        for (w, h) in [(80u16, 24u16), (200, 60)] {
+            let mut state = crate::testing::populated_state("dark");
+            update::resize(&mut state, w, h);
+            let since = state.now - 90;
+            let info = format!(
+                "{} END-OF-INFO",
+                "the agent explains at length why this matters; ".repeat(300)
+            );
+            update::apply_event(
+                &mut state,
+                crate::app::event::AppEvent::Alerts(AlertsEvent::Update(vec![Alert {
+                    key: "net.eth0.inbound_packets_dropped_ratio".into(),
+                    name: "inbound_packets_dropped_ratio".into(),
+                    chart: "net_packets.eth0_with_a_long_chart_name_that_wraps_at_80".into(),
+                    level: AlertLevel::Warning,
+                    value: "2.4%".into(),
+                    info,
+                    since,
+                    silenced: false,
+                }])),
+            );
+            update::apply_action(&mut state, Action::FocusAlerts);
+            press(&mut state, KeyCode::Enter);
+            let (terminal, top) = screen_of(&state, w, h);
+            assert!(top.contains("inbound_packets_dropped_ratio"), "{top}");
+            assert!(top.contains("rows 1–"), "{top}");
+            assert!(
+                top.contains("scroll") && top.contains("page"),
+                "key bar: {top}"
+            );
+            assert!(!top.contains("END-OF-INFO"), "{top}");
+            insta::assert_snapshot!(format!("alert_open_long_{w}x{h}"), terminal.backend());
+            for _ in 0..100 {
+                press(&mut state, KeyCode::PageDown);
+            }
+            let (_, end) = screen_of(&state, w, h);
+            assert!(end.contains("END-OF-INFO"), "{end}");
+            assert!(!end.contains(" ↓ "), "at the end: {end}");
+            press(&mut state, KeyCode::Home);
+            assert_eq!(state.alerts.detail_scroll, 0);
+            press(&mut state, KeyCode::Esc);
             assert_eq!(state.alerts.open, None);
         }
     }

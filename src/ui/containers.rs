@@ -8,6 +8,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
+use unicode_width::UnicodeWidthStr;
 
 use crate::action::PaneId;
 use crate::app::containers::{DetailState, attention};
@@ -48,7 +49,7 @@ fn draw_unavailable(frame: &mut Frame, area: Rect, state: &State, problem: &str,
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
-fn status_spans(state: &State) -> Vec<Span<'static>> {
+fn status_spans(state: &State, width: usize) -> Vec<Span<'static>> {
     let theme = &state.theme;
     let c = &state.containers;
     let mut spans = match &c.engine {
@@ -77,10 +78,31 @@ fn status_spans(state: &State) -> Vec<Span<'static>> {
     };
     let total = c.containers.len();
     let running = c.containers.values().filter(|x| x.is_running()).count();
-    spans.push(Span::styled(
-        format!("  {running}/{total} running  sort {}", c.sort.label()),
-        theme.muted,
-    ));
+    // The engine's state comes first and whole (it may be the one thing
+    // wrong); the counts and the sort order fill what room is left, each
+    // whole or not at all (never `0/0 ru`).
+    let used: usize = spans.iter().map(|s| s.content.width()).sum();
+    let fields = vec![
+        (
+            0,
+            vec![Span::styled(
+                format!("  {running}/{total} running"),
+                theme.muted,
+            )],
+        ),
+        (
+            1,
+            vec![Span::styled(
+                format!(
+                    "  sort {} {}",
+                    c.sort.label(),
+                    c.sort.order_words(c.sort_reversed)
+                ),
+                theme.muted,
+            )],
+        ),
+    ];
+    spans.extend(super::fit_fields(fields, width.saturating_sub(used)));
     spans
 }
 
@@ -161,7 +183,10 @@ fn columns_for(width: u16) -> (Vec<Column>, bool) {
 fn draw_list(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
     let [status, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    frame.render_widget(Paragraph::new(Line::from(status_spans(state))), status);
+    frame.render_widget(
+        Paragraph::new(Line::from(status_spans(state, usize::from(status.width)))),
+        status,
+    );
     let list = state.list(PaneId::Containers);
     let rows = state.containers.visible(&list.filter);
     if rows.is_empty() {
@@ -702,6 +727,69 @@ mod tests {
         assert!(screen.contains("RST▲"), "{screen}");
         assert!(!screen.contains("NAME▼"), "{screen}");
         insta::assert_snapshot!(terminal.backend());
+    }
+
+    /// At 80×24 the status row keeps the engine's state whole and drops the
+    /// count or the sort order that does not fit, never cutting one.
+    #[test]
+    fn status_row_drops_whole_fields_at_80_columns() {
+        let status_row = |s: &State| {
+            let screen = format!("{:?}", render(s, 80, 24).backend());
+            screen
+                .lines()
+                .find(|l| l.contains("Podman Engine 4.3.1 API 1.41"))
+                .unwrap_or_default()
+                .to_string()
+        };
+        // In the side slot: no room after the engine, so neither field.
+        let mut s = state();
+        let side = status_row(&s);
+        assert!(!side.contains('/') && !side.contains("sort"), "{side}");
+        // Maximised: both, whole.
+        s.layout.maximised = true;
+        let full = status_row(&s);
+        assert!(
+            full.contains("running") && full.contains("sort name a→z"),
+            "{full}"
+        );
+    }
+
+    /// `s` moves the sort to the next column and `r` turns it around: the
+    /// header marks the column and direction, the status row says it in
+    /// words, and help says why reversing is not `S` (stop).
+    #[test]
+    fn sort_keys_mark_the_column_and_say_the_direction() {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let press = |s: &mut State, c: char| {
+            crate::app::update::handle_key(s, KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+        };
+        let mut s = state();
+        s.layout.maximised = true;
+        let screen = format!("{:?}", render(&s, 200, 60).backend());
+        assert!(
+            screen.contains("NAME▼") && screen.contains("sort name a→z"),
+            "{screen}"
+        );
+        press(&mut s, 's');
+        press(&mut s, 's');
+        let screen = format!("{:?}", render(&s, 200, 60).backend());
+        assert!(
+            screen.contains("CPU%▼") && screen.contains("sort cpu highest first"),
+            "{screen}"
+        );
+        press(&mut s, 'r');
+        assert!(s.containers.sort_reversed);
+        let screen = format!("{:?}", render(&s, 200, 60).backend());
+        assert!(
+            screen.contains("CPU%▲") && screen.contains("sort cpu lowest first"),
+            "{screen}"
+        );
+        crate::app::update::apply_action(&mut s, crate::action::Action::Help);
+        let screen = format!("{:?}", render(&s, 200, 60).backend());
+        assert!(
+            screen.contains("(R S T K act on the container: not S)"),
+            "{screen}"
+        );
     }
 
     /// A detail opens at its top (image, command, state), not scrolled to

@@ -66,6 +66,12 @@ pub fn help_lines(state: &State) -> Vec<Line<'static>> {
                 Span::styled(format!("  {:<16}", labels.join(" ")), theme.keybar_key),
                 Span::styled(format!(" {}", action.description()), theme.text),
             ]));
+            if let Some(note) = action.help_note() {
+                lines.push(Line::from(Span::styled(
+                    format!("  {:<16}  ({note})", ""),
+                    theme.muted,
+                )));
+            }
         }
     }
     lines.push(Line::from(Span::styled(

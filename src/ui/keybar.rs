@@ -156,23 +156,21 @@ fn pane_hints(state: &State) -> Vec<Hint> {
         _ => false,
     };
     if open_detail {
+        let label = |action| state.keymap.key_label(pane, action).unwrap_or_default();
         return vec![
+            (label(Action::Back), "close", 0),
             (
-                state
-                    .keymap
-                    .key_label(pane, Action::Back)
-                    .unwrap_or_default(),
-                "close",
-                0,
-            ),
-            (
-                state
-                    .keymap
-                    .key_label(pane, Action::Open)
-                    .unwrap_or_default(),
-                "close",
+                format!("{}/{}", label(Action::Up), label(Action::Down)),
+                "scroll",
                 1,
             ),
+            (
+                format!("{}/{}", label(Action::PageUp), label(Action::PageDown)),
+                "page",
+                2,
+            ),
+            (label(Action::Top), "top", 3),
+            (label(Action::Open), "close", 4),
         ];
     }
     if detail {

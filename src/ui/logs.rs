@@ -14,7 +14,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use unicode_width::UnicodeWidthChar;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::action::PaneId;
 use crate::app::logs::LogsPane;
@@ -63,9 +63,6 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         .as_ref()
         .map(|re| (term, crate::app::logs::match_count(pane, re)));
     let follow_key = super::key(state, PaneId::Logs, crate::action::Action::Bottom);
-    if let Some(line) = &pane.open {
-        draw_open_line(frame, body, state, line);
-    }
     frame.render_widget(
         Paragraph::new(status_line(
             pane,
@@ -164,60 +161,78 @@ fn segments(
     out
 }
 
-/// The line opened with Enter, over the pane's lines: its fields, then
-/// the whole text wrapped (in its own colours, escapes inert).
-fn draw_open_line(frame: &mut Frame, area: Rect, state: &State, line: &LogLine) {
-    use ratatui::widgets::{Block, Borders, Clear, Wrap};
+/// The rows of the line opened with Enter (drawn by `ui::detail` over the
+/// body): its time, source, level and length, the whole text wrapped in its
+/// own colours (escapes inert), then its structured fields (JSON or logfmt)
+/// as a table.
+pub fn open_rows(state: &State, line: &LogLine, width: usize) -> Vec<Line<'static>> {
+    use super::detail::{field_rows, wrap};
     let theme = &state.theme;
     let secs = line.t.div_euclid(1_000_000_000);
     let date = super::format_time(state, secs * 1000, "%Y-%m-%d");
-    let label = |name: &str| Span::styled(format!(" {name:<7}"), theme.muted);
-    let mut lines = vec![
-        Line::from(vec![
-            label("time"),
-            Span::styled(
-                format!("{date} {}", format_time(line.t, state.utc)),
+    let zone = if state.utc { " UTC" } else { "" };
+    let header = [
+        (
+            "time",
+            vec![(
+                format!("{date} {}{zone}", format_time(line.t, state.utc)),
                 theme.text,
-            ),
-            Span::styled(if state.utc { " UTC" } else { "" }, theme.muted),
-        ]),
-        Line::from(vec![
-            label("source"),
-            Span::styled(line.source.to_string(), theme.text),
-        ]),
-        Line::from(vec![
-            label("level"),
-            Span::styled(
+            )],
+        ),
+        ("source", vec![(line.source.to_string(), theme.text)]),
+        (
+            "level",
+            vec![(
                 line.level.map_or("none", Level::label).to_string(),
                 level_style(line.level, theme),
-            ),
-        ]),
-        Line::from(vec![
-            label("length"),
-            Span::styled(
+            )],
+        ),
+        (
+            "length",
+            vec![(
                 format!("{} characters", line.text.chars().count()),
                 theme.text,
-            ),
-        ]),
-        Line::default(),
+            )],
+        ),
     ];
-    let text: Vec<Span<'static>> = sgr_runs(&line.text, theme.text)
-        .into_iter()
-        .map(|(t, s)| Span::styled(t, s))
-        .collect();
-    lines.push(Line::from(text));
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.popup_border)
-        .title(Span::styled(" log line ", theme.title_focused))
-        .style(theme.popup);
-    frame.render_widget(Clear, area);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        area,
-    );
+    let mut rows = Vec::new();
+    for (label, value) in header {
+        rows.extend(field_rows(
+            &format!(" {label}"),
+            8,
+            theme.muted,
+            &value,
+            width,
+        ));
+    }
+    rows.push(Line::default());
+    rows.extend(wrap(&sgr_runs(&line.text, theme.text), width));
+    let fields = crate::logs::fields::structured_fields(&line.text);
+    if !fields.is_empty() {
+        rows.push(Line::default());
+        rows.push(Line::styled(
+            format!(" fields ({})", fields.len()),
+            theme.title_focused,
+        ));
+        // The key column fits the keys, up to a third of the width: a
+        // longer key gets a row of its own above its value.
+        let key_width = fields
+            .iter()
+            .map(|(k, _)| k.width() + 1)
+            .max()
+            .unwrap_or(0)
+            .min(width / 3);
+        for (key, value) in fields {
+            rows.extend(field_rows(
+                &format!(" {key}"),
+                key_width,
+                theme.muted,
+                &[(value, theme.text)],
+                width,
+            ));
+        }
+    }
+    rows
 }
 
 /// A source name in `width` columns: whole, or `…` and its end.
@@ -375,7 +390,7 @@ fn level_style(level: Option<Level>, theme: &Theme) -> Style {
 
 /// Cuts styled text into rows of `width` columns (by character, so row
 /// counts are exact), keeping at most the last `max_rows` rows.
-fn wrap_segments(
+pub(super) fn wrap_segments(
     segments: &[(String, Style)],
     width: usize,
     max_rows: usize,
@@ -1032,6 +1047,71 @@ mod tests {
             insta::assert_snapshot!(format!("logs_open_line_{w}x{h}"), terminal.backend());
             update::handle_key(&mut state, KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
             assert!(state.logs.open.is_none());
+        }
+    }
+
+    fn open_bottom_line(state: &mut State, raw: &[u8]) {
+        use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        update::apply_event(
+            state,
+            crate::app::event::AppEvent::Log(LogEvent::Lines(vec![line(
+                9,
+                "container:tb-api",
+                None,
+                raw,
+            )])),
+        );
+        update::handle_key(state, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        assert!(state.logs.open.is_some());
+    }
+
+    /// A JSON line's detail lists its fields (nested keys dotted) under the
+    /// wrapped line, and a value with decoded escapes stays inert.
+    #[test]
+    fn enter_on_a_json_line_shows_its_fields() {
+        for (w, h) in SIZES {
+            let mut state = logs_state(w, h);
+            open_bottom_line(
+                &mut state,
+                br#"{"level":"error","msg":"charge failed","http":{"method":"POST","status":502},"order_id":4711,"note":"\u001b]0;pwned\u0007 owned"}"#,
+            );
+            let terminal = render(&state, w, h);
+            let screen = format!("{:?}", terminal.backend());
+            assert!(screen.contains("fields (6)"), "{screen}");
+            assert!(screen.contains("http.status 502"), "{screen}");
+            assert!(screen.contains("order_id    4711"), "{screen}");
+            assert!(screen.contains("␛]0;pwned␇ owned"), "{screen}");
+            assert!(!screen.contains('\x1b') && !screen.contains('\x07'));
+            insta::assert_snapshot!(format!("logs_open_json_{w}x{h}"), terminal.backend());
+        }
+    }
+
+    /// A logfmt line's detail lists its pairs (quoted values unquoted); at
+    /// 80×24 the many fields scroll and the bottom border says which rows.
+    #[test]
+    fn enter_on_a_logfmt_line_shows_its_pairs_and_scrolls() {
+        let extra: String = (1..=30).map(|i| format!(" k{i:02}=v{i}")).collect();
+        let raw = format!(
+            r#"ts=2026-11-23T13:58:09Z level=warn msg="upstream \"pay\" slow" dur=3.2s{extra} last=END-OF-FIELDS"#
+        );
+        for (w, h) in SIZES {
+            let mut state = logs_state(w, h);
+            open_bottom_line(&mut state, raw.as_bytes());
+            let terminal = render(&state, w, h);
+            let screen = format!("{:?}", terminal.backend());
+            assert!(screen.contains("fields (35)"), "{screen}");
+            assert!(screen.contains(r#"msg   upstream "pay" slow"#), "{screen}");
+            assert!(screen.contains("scroll"), "key bar: {screen}");
+            insta::assert_snapshot!(format!("logs_open_logfmt_{w}x{h}"), terminal.backend());
+            if h == 24 {
+                assert!(screen.contains("rows 1–20 of"), "{screen}");
+                assert!(!screen.contains("last  END-OF-FIELDS"), "{screen}");
+                for _ in 0..10 {
+                    update::apply_action(&mut state, Action::PageDown);
+                }
+                let end = format!("{:?}", render(&state, w, h).backend());
+                assert!(end.contains("last  END-OF-FIELDS"), "{end}");
+            }
         }
     }
 

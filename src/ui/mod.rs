@@ -7,6 +7,7 @@ pub mod cache;
 pub mod connlog;
 pub mod containers;
 pub mod cost;
+pub mod detail;
 pub mod gate_common;
 pub mod gate_popup;
 #[cfg(test)]
@@ -91,11 +92,12 @@ pub fn draw_cached(frame: &mut Frame, state: &State, cache: &mut cache::FrameCac
     header::draw(frame, parts.header, state);
     for slot in layout::slots(parts.body, &state.layout) {
         let pane = layout::shown_member(&slot, &state.layout);
-        let block = pane_block(state, pane, slot.members);
+        let block = pane_block(state, pane, slot.members, slot.area.width);
         let inner = block.inner(slot.area);
         frame.render_widget(block, slot.area);
         draw_pane(frame, inner, state, pane, cache);
     }
+    detail::draw(frame, parts.body, state);
     keybar::draw(frame, parts.keybar, state);
     match &state.overlay {
         Overlay::Help { scroll } => help::draw(frame, parts.body, state, *scroll),
@@ -131,8 +133,10 @@ fn draw_pane(
 }
 
 /// The border and title of a pane: its number and name, the other panes that
-/// share its slot as tabs, and a focus highlight.
-pub fn pane_block<'a>(state: &State, pane: PaneId, members: &[PaneId]) -> Block<'a> {
+/// share its slot as tabs, and a focus highlight. When the tabs do not fit
+/// the slot's `width`, the other members show their number only (`7`), so
+/// no name is cut (`8 Actio`) and every number stays visible.
+pub fn pane_block<'a>(state: &State, pane: PaneId, members: &[PaneId], width: u16) -> Block<'a> {
     let theme = &state.theme;
     let focused = state.layout.focus == pane;
     let (border, title_style) = if focused {
@@ -140,12 +144,24 @@ pub fn pane_block<'a>(state: &State, pane: PaneId, members: &[PaneId]) -> Block<
     } else {
         (theme.border, theme.title)
     };
+    // Every label, the `│` between them and the two corners.
+    let full_width: usize = members
+        .iter()
+        .map(|m| format!(" {} {} ", m.number(), m.title()).chars().count())
+        .sum::<usize>()
+        + members.len().saturating_sub(1)
+        + 2;
+    let short = full_width > usize::from(width);
     let mut spans = Vec::new();
     for (i, member) in members.iter().enumerate() {
         if i > 0 {
             spans.push(Span::styled("│", border));
         }
-        let label = format!(" {} {} ", member.number(), member.title());
+        let label = if short && *member != pane {
+            format!(" {} ", member.number())
+        } else {
+            format!(" {} {} ", member.number(), member.title())
+        };
         let style = if *member == pane {
             title_style
         } else {

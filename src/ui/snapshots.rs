@@ -55,6 +55,28 @@ fn populated_frame() {
     }
 }
 
+/// The pane titles of each layout (the rows that carry them): numbered in
+/// reading order, columns left to right, each top to bottom, from the
+/// narrowest narrow layout to a wide one.
+#[test]
+fn numbered_titles_in_reading_order_per_layout() {
+    for (w, h) in [(80, 24), (119, 40), (120, 30), (200, 60)] {
+        let state = sized(fixture_state("dark"), w, h);
+        let terminal = render(&state, w, h);
+        let buffer = terminal.backend().buffer();
+        let rows: Vec<String> = (0..h)
+            .map(|y| (0..w).map(|x| buffer[(x, y)].symbol()).collect::<String>())
+            .filter(|row| {
+                crate::action::PaneId::ALL
+                    .iter()
+                    .any(|p| row.contains(&format!("{} {}", p.number(), p.title())))
+            })
+            .map(|row| row.trim_end().to_string())
+            .collect();
+        insta::assert_snapshot!(format!("titles_{w}x{h}"), rows.join("\n"));
+    }
+}
+
 #[test]
 fn metrics_pane_maximised() {
     for (w, h) in SIZES {
