@@ -254,6 +254,15 @@ async fn event_loop(
                     });
                     dirty = true;
                 }
+                Effect::WriteDraft {
+                    path,
+                    contents,
+                    steps,
+                } => {
+                    let written = crate::runbooks::draft::write_new(&path, &contents);
+                    crate::app::runbooks::draft_written(state, &path, steps, written);
+                    dirty = true;
+                }
                 Effect::Notify { summary, body } => notify_desktop(&summary, &body),
                 Effect::Notification(event) => {
                     if let Some(notifier) = sources.notifier.as_mut() {

@@ -28,6 +28,11 @@ pub struct RunbooksPane {
     pub repo_dir: Option<std::path::PathBuf>,
     /// History rows marked (space) for `:runbook-draft`, by action id.
     pub draft_marks: std::collections::BTreeSet<String>,
+    /// The id of the last step proposed from the pane: its approval popup
+    /// opens when the gate reports it pending, and `P` follows only it.
+    pub proposed_id: Option<String>,
+    /// Proposals made from the pane so far (part of each new action id).
+    pub proposals_made: u64,
 }
 
 /// The open runbook and the selected step.
@@ -59,6 +64,11 @@ pub struct Prompt {
 pub struct Sequence {
     pub index: usize,
     pub waiting_step: usize,
+    /// The action id proposed for `waiting_step` (`None` while its
+    /// placeholders are asked for): only that action's end advances the
+    /// sequence, never another action for the same step (an agent's, or
+    /// one proposed by hand meanwhile).
+    pub waiting_id: Option<String>,
     pub last_step: usize,
     /// Placeholder values given so far, reused by later steps.
     pub values: Vec<(String, String)>,
@@ -165,6 +175,7 @@ fn reader_action(state: &mut State, action: Action) -> Option<Outcome> {
             state.runbooks.sequence = then_rest.then(|| Sequence {
                 index,
                 waiting_step: step,
+                waiting_id: None,
                 last_step: steps,
                 values: Vec::new(),
             });
@@ -269,23 +280,30 @@ fn propose(
     let Some(runbook) = state.runbooks.runbooks.get(index) else {
         return redraw();
     };
+    let title = format!("{} — step {step}", runbook.title);
     let (Some(text), Some(provenance)) = (
         runbook.steps.get(step - 1).map(|s| s.text.clone()),
         runbook.provenance(step),
     ) else {
         return redraw();
     };
-    let command = markdown::fill(&text, names, values);
+    let command = markdown::fill_quoted(&text, names, values);
+    let id = action_id(state, &provenance.label(), &command);
     let request = GateRequest::Propose(Proposal {
         command: command.clone(),
-        title: format!("{} — step {step}", runbook.title),
+        title,
         reason: format!("runbook {}", provenance.label()),
         agent: "operator".into(),
         runbook: Some(Box::new(provenance)),
+        id: Some(id.clone()),
         ..Default::default()
     });
+    state.runbooks.proposed_id = Some(id.clone());
+    if let Some(seq) = state.runbooks.sequence.as_mut() {
+        seq.waiting_id = Some(id);
+    }
     let text = format!(
-        "proposed step {step} `{}`: review it in Actions (5)",
+        "proposed step {step} `{}` (y in its popup runs it)",
         crate::text::inert(&command)
     );
     flash(state, &text, false);
@@ -295,20 +313,35 @@ fn propose(
     }
 }
 
+/// The id the pane gives the action it proposes, so that it can tell its
+/// own proposal from any other for the same step. Made from what the pane
+/// knows (no I/O in an update): the host, the clock second, a per-run
+/// counter, the provenance and the command, hashed — the gate refuses an
+/// id it already has, so a clash fails loudly instead of merging actions.
+fn action_id(state: &mut State, label: &str, command: &str) -> String {
+    use sha2::{Digest, Sha256};
+    state.runbooks.proposals_made += 1;
+    let seed = format!(
+        "{}\0{}\0{}\0{label}\0{command}",
+        state.host, state.now, state.runbooks.proposals_made
+    );
+    hex::encode(&Sha256::digest(seed.as_bytes())[..12])
+}
+
+/// Whether `id` is the action the pane proposed last (its approval popup
+/// opens at once, as for the Containers pane's own proposals).
+pub fn is_own_proposal(state: &State, id: &str) -> bool {
+    state.runbooks.proposed_id.as_deref() == Some(id)
+}
+
 /// `P`: when the awaited step's action ends, the next step follows on
-/// success; anything else stops the sequence and says so.
+/// success; anything else stops the sequence and says so. Only the action
+/// the pane proposed for that step counts, by its id.
 pub fn gate_changed(state: &mut State, action: &ActionView) -> Outcome {
     let Some(seq) = state.runbooks.sequence.clone() else {
         return Outcome::default();
     };
-    let Some(runbook) = state.runbooks.runbooks.get(seq.index) else {
-        return Outcome::default();
-    };
-    let ours = action.agent == "operator"
-        && action
-            .runbook
-            .as_ref()
-            .is_some_and(|r| r.path == runbook.path && r.step == seq.waiting_step);
+    let ours = seq.waiting_id.as_deref() == Some(action.id.as_str());
     if !ours || !action.state.is_terminal() {
         return Outcome::default();
     }
@@ -425,15 +458,48 @@ pub fn draft_command(state: &mut State, arg: &str) -> Outcome {
     state.runbooks.draft_marks.clear();
     Outcome {
         dirty: true,
-        effects: vec![Effect::WriteFile {
+        effects: vec![Effect::WriteDraft {
             path: repo.join(&rel),
-            success: format!(
-                "wrote {} steps to {rel} in the runbook repo: review and commit it",
-                entries.len()
-            ),
+            steps: entries.len(),
             contents,
         }],
     }
+}
+
+/// What the operator is told after a draft was written (or not): the path
+/// relative to the repo, and when it is not the one asked for, why.
+pub fn draft_written(
+    state: &mut State,
+    asked: &std::path::Path,
+    steps: usize,
+    written: std::io::Result<std::path::PathBuf>,
+) {
+    let repo = state.runbooks.repo_dir.clone().unwrap_or_default();
+    let shown = |p: &std::path::Path| {
+        crate::text::inert(&p.strip_prefix(&repo).unwrap_or(p).display().to_string())
+    };
+    let (text, is_error) = match written {
+        Ok(path) if path == asked => (
+            format!(
+                "wrote {steps} steps to {} in the runbook repo: review and commit it",
+                shown(&path)
+            ),
+            false,
+        ),
+        Ok(path) => (
+            format!(
+                "{} exists and was left alone: wrote {steps} steps to {} instead — review and commit it",
+                shown(asked),
+                shown(&path)
+            ),
+            false,
+        ),
+        Err(e) => (
+            format!("cannot write the draft {}: {e}", shown(asked)),
+            true,
+        ),
+    };
+    flash(state, &text, is_error);
 }
 
 fn masked(text: &str) -> String {

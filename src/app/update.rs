@@ -35,6 +35,14 @@ pub enum Effect {
         contents: String,
         success: String,
     },
+    /// Write a runbook draft at `path` in the repo's working tree, never
+    /// over an existing file (a numbered name beside it instead), then
+    /// flash where it went (`app::runbooks::draft_written`).
+    WriteDraft {
+        path: std::path::PathBuf,
+        contents: String,
+        steps: usize,
+    },
     /// A desktop notification (best effort: skipped where none is possible).
     Notify {
         summary: String,

@@ -425,7 +425,11 @@ impl Gate {
             _ => cfg.approve_ttl,
         };
         let mut view = ActionView {
-            id: new_id(),
+            id: p
+                .id
+                .take()
+                .filter(|id| is_action_id(id))
+                .unwrap_or_else(new_id),
             host: self.inner.host.clone(),
             state: ActionState::Proposed,
             tier: decision.tier,
@@ -1020,6 +1024,11 @@ fn validate(mut p: Proposal) -> Result<Proposal, GateError> {
 }
 
 /// 96 random bits as hex (from the kernel); time and pid if that fails.
+/// An id as [`new_id`] makes them: 24 lowercase hex digits.
+fn is_action_id(id: &str) -> bool {
+    id.len() == 24 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn new_id() -> String {
     use std::io::Read;
     let mut bytes = [0u8; 12];
@@ -1038,4 +1047,59 @@ fn new_id() -> String {
         std::process::id()
     );
     hex::encode(&Sha256::digest(seed.as_bytes())[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(dir: &Path) -> Gate {
+        let policy = super::super::policy::Policy::load(dir).expect("policy");
+        Gate::open(
+            "web",
+            dir,
+            policy,
+            GateConfig::default(),
+            std::sync::Arc::new(crate::transport::local::LocalTransport),
+        )
+        .expect("gate")
+    }
+
+    fn proposal(id: Option<&str>) -> Proposal {
+        Proposal {
+            command: "uptime".into(),
+            agent: "operator".into(),
+            id: id.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    /// The cockpit's panes may name the id of what they propose (to follow
+    /// it); a socket client cannot, and a bad or taken id is never used.
+    #[tokio::test]
+    async fn only_the_cockpit_names_an_action_id_and_never_one_taken() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let gate = gate(dir.path());
+        let named = "0123456789abcdef01234567";
+        let view = gate.propose(proposal(Some(named))).expect("proposed");
+        assert_eq!(view.id, named);
+        assert!(
+            gate.propose(proposal(Some(named))).is_err(),
+            "a taken id is refused, not merged"
+        );
+        let bad = gate
+            .propose(proposal(Some("../../x")))
+            .expect("proposed with an id of its own");
+        assert!(is_action_id(&bad.id) && bad.id != "../../x");
+        let from_socket = serde_json::from_str::<Proposal>(
+            r#"{"command":"uptime","id":"0123456789abcdef01234568"}"#,
+        );
+        assert!(from_socket.is_err(), "a client cannot name an id");
+        assert!(
+            !serde_json::to_string(&proposal(Some(named)))
+                .expect("json")
+                .contains(named),
+            "the id is never sent"
+        );
+    }
 }
