@@ -81,6 +81,17 @@ pub fn spawn_sources(
             cancel.clone(),
         ));
     }
+    let (runbooks_tx, runbooks_rx) = mpsc::unbounded_channel();
+    if let Some(repo) = state.runbooks.source.clone() {
+        tokio::spawn(crate::runbooks::watch::run(
+            repo,
+            transport.clone(),
+            runbooks_rx,
+            tx.clone(),
+            crate::runbooks::watch::CHECK_EVERY,
+            cancel.clone(),
+        ));
+    }
     tokio::spawn(sources::netdata::supervisor::run(
         transport.clone(),
         sources::netdata::Settings::from_host(host),
@@ -97,6 +108,7 @@ pub fn spawn_sources(
     Sources {
         events: rx,
         docker: docker_tx,
+        runbooks: runbooks_tx,
         snapshots,
         gate,
         notifier,
@@ -108,6 +120,8 @@ pub struct Sources {
     pub events: mpsc::Receiver<AppEvent>,
     /// Requests for the container source (detail and logs).
     pub docker: mpsc::UnboundedSender<DockerCommand>,
+    /// Asks the runbook watcher to read the repo again now.
+    pub runbooks: mpsc::UnboundedSender<()>,
     /// The action gate serving this cockpit's broker socket, if any.
     pub gate: Option<crate::gate::Gate>,
     /// The broker's `snapshot` questions, answered from the state.
@@ -253,6 +267,10 @@ async fn event_loop(
                         },
                     });
                     dirty = true;
+                }
+                Effect::ReloadRunbooks => {
+                    // No watcher (no repo): nobody listens, nothing to do.
+                    let _ = sources.runbooks.send(());
                 }
                 Effect::WriteDraft {
                     path,

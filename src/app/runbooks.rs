@@ -26,6 +26,8 @@ pub struct RunbooksPane {
     pub sequence: Option<Sequence>,
     /// The repo's directory (drafts are written into its working tree).
     pub repo_dir: Option<std::path::PathBuf>,
+    /// Where the runbooks are read from (the watcher keeps them current).
+    pub source: Option<crate::runbooks::watch::RepoSource>,
     /// History rows marked (space) for `:runbook-draft`, by action id.
     pub draft_marks: std::collections::BTreeSet<String>,
     /// The id of the last step proposed from the pane: its approval popup
@@ -82,6 +84,146 @@ impl RunbooksPane {
             source_note,
             ..Default::default()
         }
+    }
+}
+
+const READING_AGAIN: &str = "reading the runbook repo again…";
+
+/// `:runbooks-reload`: read the repo again now.
+pub fn reload_command(state: &mut State) -> Outcome {
+    if state.runbooks.source.is_none() {
+        flash(
+            state,
+            "no runbook repo: set `runbooks = \"PATH\"` or `runbooks_remote = \"PATH\"` for this host",
+            true,
+        );
+        return redraw();
+    }
+    flash(state, READING_AGAIN, false);
+    Outcome {
+        dirty: true,
+        effects: vec![Effect::ReloadRunbooks],
+    }
+}
+
+/// The repo read again: the list is replaced, and what the operator was
+/// on stays where it was, found by path (the list selection, the open
+/// runbook and its step, the prompt and `P`). A runbook that is gone
+/// closes what showed it, and says so.
+pub fn reloaded(state: &mut State, event: crate::runbooks::watch::RunbooksEvent) -> Outcome {
+    use crate::runbooks::watch::RunbooksEvent;
+    let all = match event {
+        RunbooksEvent::Failed(why) => {
+            if state.runbooks.runbooks.is_empty() {
+                state.runbooks.source_note = why;
+            } else {
+                state.runbooks.source_note = format!("{} (showing the last read)", why);
+            }
+            return redraw();
+        }
+        RunbooksEvent::Loaded(all) => all,
+    };
+    let path_of =
+        |state: &State, index: usize| state.runbooks.runbooks.get(index).map(|r| r.path.clone());
+    let selected = visible(state)
+        .get(state.list(PaneId::Runbooks).selected)
+        .and_then(|i| path_of(state, *i));
+    let reader = state
+        .runbooks
+        .reader
+        .as_ref()
+        .and_then(|r| path_of(state, r.index));
+    let prompt = state
+        .runbooks
+        .prompt
+        .as_ref()
+        .and_then(|p| path_of(state, p.index));
+    let sequence = state
+        .runbooks
+        .sequence
+        .as_ref()
+        .and_then(|s| path_of(state, s.index));
+    let host = state.host.clone();
+    let before = state.runbooks.runbooks.clone();
+    if let Some(crate::runbooks::watch::RepoSource::Local(dir)) = &state.runbooks.source {
+        state.runbooks.repo_dir = Some(dir.clone());
+    }
+    state.runbooks.runbooks = all.into_iter().filter(|r| r.applies_to(&host)).collect();
+    if let Some(source) = &state.runbooks.source {
+        state.runbooks.source_note = source.describe();
+    }
+    let index_of = |state: &State, path: &Option<String>| {
+        let path = path.as_ref()?;
+        state.runbooks.runbooks.iter().position(|r| &r.path == path)
+    };
+    if let Some(path) = &selected
+        && let Some(row) = visible(state)
+            .iter()
+            .position(|i| &state.runbooks.runbooks[*i].path == path)
+    {
+        state.lists.entry(PaneId::Runbooks).or_default().selected = row;
+    }
+    let mut gone = Vec::new();
+    match (reader.is_some(), index_of(state, &reader)) {
+        (true, Some(i)) => {
+            let steps = state.runbooks.runbooks[i].steps.len();
+            if let Some(r) = state.runbooks.reader.as_mut() {
+                r.index = i;
+                r.step = r.step.min(steps);
+            }
+        }
+        (true, None) => {
+            state.runbooks.reader = None;
+            gone.extend(reader.clone());
+        }
+        _ => {}
+    }
+    match (prompt.is_some(), index_of(state, &prompt)) {
+        (true, Some(i)) => {
+            if let Some(p) = state.runbooks.prompt.as_mut() {
+                p.index = i;
+            }
+        }
+        (true, None) => state.runbooks.prompt = None,
+        _ => {}
+    }
+    match (sequence.is_some(), index_of(state, &sequence)) {
+        (true, Some(i)) => {
+            let steps = state.runbooks.runbooks[i].steps.len();
+            if let Some(s) = state.runbooks.sequence.as_mut() {
+                s.index = i;
+                s.last_step = s.last_step.min(steps);
+            }
+        }
+        (true, None) => {
+            state.runbooks.sequence = None;
+            gone.extend(sequence.clone());
+        }
+        _ => {}
+    }
+    gone.dedup();
+    let asked = state
+        .flash
+        .as_ref()
+        .is_some_and(|f| f.text == READING_AGAIN);
+    if asked {
+        let text = format!(
+            "runbook repo read again: {} runbooks",
+            state.runbooks.runbooks.len()
+        );
+        flash(state, &text, false);
+    }
+    if let Some(path) = gone.first() {
+        let text = format!(
+            "{} is no longer in the runbook repo: closed (and P stopped)",
+            crate::text::inert(path)
+        );
+        flash(state, &text, true);
+    }
+    let changed = before != state.runbooks.runbooks;
+    Outcome {
+        dirty: changed || asked || !gone.is_empty(),
+        effects: Vec::new(),
     }
 }
 
@@ -421,11 +563,13 @@ fn draft_path(arg: &str) -> Result<String, String> {
 /// operator reviews and commits it). Secrets are masked.
 pub fn draft_command(state: &mut State, arg: &str) -> Outcome {
     let Some(repo) = state.runbooks.repo_dir.clone() else {
-        flash(
-            state,
-            "no runbook repo: set `runbooks = \"PATH\"` for this host",
-            true,
-        );
+        let text = match state.runbooks.source {
+            Some(crate::runbooks::watch::RepoSource::Remote(_)) => {
+                "the runbook repo is on the host: drafts are written into a local repo only (`runbooks = \"PATH\"`)"
+            }
+            _ => "no runbook repo: set `runbooks = \"PATH\"` for this host",
+        };
+        flash(state, text, true);
         return redraw();
     };
     let rel = match draft_path(arg.trim()) {

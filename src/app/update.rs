@@ -43,6 +43,8 @@ pub enum Effect {
         contents: String,
         steps: usize,
     },
+    /// Read the runbook repo again now (`:runbooks-reload`).
+    ReloadRunbooks,
     /// A desktop notification (best effort: skipped where none is possible).
     Notify {
         summary: String,
@@ -83,7 +85,7 @@ impl Outcome {
 }
 
 /// Palette commands that take no argument, in the order Tab offers them.
-const PALETTE_COMMANDS: [&str; 17] = [
+const PALETTE_COMMANDS: [&str; 18] = [
     "metrics",
     "alerts",
     "containers",
@@ -97,6 +99,7 @@ const PALETTE_COMMANDS: [&str; 17] = [
     "save",
     "unlevelled",
     "runbook-draft",
+    "runbooks-reload",
     "connlog",
     "notifylog",
     "help",
@@ -173,6 +176,7 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             effects: Vec::new(),
         },
         AppEvent::Notify(status) => crate::app::notify::apply_status(state, status),
+        AppEvent::Runbooks(event) => crate::app::runbooks::reloaded(state, event),
     }
 }
 
@@ -805,6 +809,7 @@ pub fn run_command(state: &mut State, command: &str) -> Outcome {
             Outcome::redraw()
         }
         "runbook-draft" => crate::app::runbooks::draft_command(state, arg),
+        "runbooks-reload" => crate::app::runbooks::reload_command(state),
         "window" => {
             match humantime::parse_duration(arg)
                 .ok()

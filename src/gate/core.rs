@@ -400,6 +400,24 @@ impl Gate {
             .cloned()
     }
 
+    /// The cockpit's own check of a claimed runbook step, against the repo
+    /// on the host (over the transport) or on this machine.
+    fn check_runbook(
+        &self,
+        claim: crate::runbooks::RunbookRef,
+        command: &str,
+    ) -> crate::runbooks::RunbookRef {
+        let cfg = &self.inner.config;
+        if let Some(repo) = &cfg.runbooks_remote {
+            let remote = crate::runbooks::remote::RemoteRepo {
+                transport: self.inner.transport.clone(),
+                repo: repo.clone(),
+            };
+            return crate::runbooks::check_in(Some(&remote), claim, command);
+        }
+        crate::runbooks::check(cfg.runbooks_dir.as_deref(), claim, command)
+    }
+
     /// Submits a proposal: the policy gives its tier, it is recorded, and an
     /// `auto` action starts at once.
     pub fn propose(&self, proposal: Proposal) -> Result<ActionView, GateError> {
@@ -407,8 +425,7 @@ impl Gate {
         // Whether a command matches its runbook is the cockpit's finding,
         // never the proposer's say-so: checked against the repo here.
         if let Some(claim) = p.runbook.take() {
-            let dir = self.inner.config.runbooks_dir.as_deref();
-            p.runbook = Some(Box::new(crate::runbooks::check(dir, *claim, &p.command)));
+            p.runbook = Some(Box::new(self.check_runbook(*claim, &p.command)));
         }
         let confined = self.confined_profile(p.session.as_deref());
         let cfg = &self.inner.config;

@@ -357,3 +357,59 @@ fn space_marks_history_rows_and_runbook_draft_writes_them_masked() {
     assert!(outcome.effects.is_empty());
     assert!(state.flash.as_ref().is_some_and(|f| f.is_error));
 }
+
+#[test]
+fn a_reload_keeps_the_open_runbook_and_step_by_path() {
+    use crate::runbooks::watch::{RepoSource, RunbooksEvent};
+    let mut state = state_with_runbooks(200, 60);
+    // The pane was filled for host `local`; a reload filters by the host.
+    state.host = "local".into();
+    state.runbooks.source = Some(RepoSource::Local("/srv/runbooks".into()));
+    open_restart(&mut state);
+    update::apply_action(&mut state, Action::SearchNext);
+    assert_eq!(state.runbooks.reader.as_ref().map(|r| r.step), Some(2));
+    // A new runbook sorts before it: indices move, the reader does not.
+    let mut more = runbook_fixture();
+    more.insert(
+        0,
+        crate::runbooks::markdown::parse("aaa/first.md", "# First\n\n```sh\nuptime\n```\n"),
+    );
+    let outcome = update::apply_event(&mut state, reload_event(RunbooksEvent::Loaded(more)));
+    assert!(outcome.dirty, "the list changed");
+    let reader = state.runbooks.reader.clone().expect("still open");
+    assert_eq!(
+        state.runbooks.runbooks[reader.index].path,
+        "incidents/restart-container.md"
+    );
+    assert_eq!(reader.step, 2);
+    // The same again: nothing to redraw.
+    let same = state.runbooks.runbooks.clone();
+    let outcome = update::apply_event(&mut state, reload_event(RunbooksEvent::Loaded(same)));
+    assert!(!outcome.dirty);
+    // The runbook is gone: the reader closes and says why.
+    let without: Vec<_> = runbook_fixture()
+        .into_iter()
+        .filter(|r| r.path != "incidents/restart-container.md")
+        .collect();
+    update::apply_event(&mut state, reload_event(RunbooksEvent::Loaded(without)));
+    assert!(state.runbooks.reader.is_none());
+    let flash = state.flash.clone().expect("said");
+    assert!(
+        flash.text.contains("no longer in the runbook repo"),
+        "{flash:?}"
+    );
+    // A failed read keeps what is shown.
+    update::apply_event(
+        &mut state,
+        reload_event(RunbooksEvent::Failed("link down".into())),
+    );
+    assert_eq!(state.runbooks.runbooks.len(), 2);
+    assert!(state.runbooks.source_note.contains("showing the last read"));
+    // :runbooks-reload asks the watcher.
+    let outcome = update::run_command(&mut state, "runbooks-reload");
+    assert_eq!(outcome.effects, vec![Effect::ReloadRunbooks]);
+}
+
+fn reload_event(e: crate::runbooks::watch::RunbooksEvent) -> crate::app::event::AppEvent {
+    crate::app::event::AppEvent::Runbooks(e)
+}
