@@ -137,9 +137,11 @@ fn a_restart_that_stops_an_error_storm_is_measured_better() {
         s.contains("y runs it")
     });
     tmux.send(&["y"]);
-    tmux.wait_for("the quiet lines after the restart", Duration::from_secs(30), |s| {
-        s.contains("INFO ready after restart 2")
-    });
+    tmux.wait_for(
+        "the quiet lines after the restart",
+        Duration::from_secs(30),
+        |s| s.contains("INFO ready after restart 2"),
+    );
 
     tmux.send(&["6"]);
     tmux.send(&["z"]);

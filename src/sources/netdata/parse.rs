@@ -309,6 +309,8 @@ pub struct RawAlarm {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlarmsResponse {
     pub now: Option<i64>,
+    /// The alarm log's newest entry: the log is read only when it moved.
+    pub latest_log_id: Option<u64>,
     pub alarms: Vec<RawAlarm>,
 }
 
@@ -316,6 +318,8 @@ pub struct AlarmsResponse {
 struct RawAlarms {
     #[serde(default)]
     now: Option<i64>,
+    #[serde(default)]
+    latest_alarm_log_unique_id: Option<u64>,
     alarms: BTreeMap<String, RawAlarmEntry>,
 }
 
@@ -346,6 +350,7 @@ pub fn alarms(body: &[u8]) -> Result<AlarmsResponse, ParseError> {
     let raw: RawAlarms = decode("/api/v1/alarms", body)?;
     Ok(AlarmsResponse {
         now: raw.now,
+        latest_log_id: raw.latest_alarm_log_unique_id,
         alarms: raw
             .alarms
             .into_iter()
@@ -771,6 +776,10 @@ mod tests {
     fn alarms_from_1_37_with_active_alerts() {
         let a = alarms(&fixture("alarms-active-1.37.json")).expect("alarms");
         assert_eq!(a.alarms.len(), 2);
+        assert!(
+            a.latest_log_id.is_some(),
+            "1.37 says where its alarm log is"
+        );
         let crit = a
             .alarms
             .iter()

@@ -271,6 +271,7 @@ impl<E: From<MetricsEvent> + Send + 'static> Session<'_, E> {
     async fn alerts_step(&mut self) -> Result<bool, SessionEnd> {
         match self.client.alarms().await {
             Ok(answer) => {
+                let latest = answer.latest_log_id;
                 let alerts = answer.alarms.into_iter().filter_map(to_alert).collect();
                 if !self
                     .send(MetricsEvent::Alerts(AlertsEvent::Update(alerts)))
@@ -278,7 +279,18 @@ impl<E: From<MetricsEvent> + Send + 'static> Session<'_, E> {
                 {
                     return Ok(false);
                 }
-                self.alarm_log_step().await
+                match (latest, self.alarm_log_after) {
+                    // The first answer: the log so far is history (it can
+                    // be megabytes); changes are read from here on.
+                    (Some(latest), None) => {
+                        self.alarm_log_after = Some(latest);
+                        Ok(true)
+                    }
+                    (Some(latest), Some(after)) if latest > after => {
+                        self.alarm_log_step(after).await
+                    }
+                    _ => Ok(true),
+                }
             }
             Err(e) if e.is_unreachable() => Err(SessionEnd::Lost(e.to_string())),
             // Metrics may still be fine: the Alerts pane says what is wrong,
@@ -294,12 +306,11 @@ impl<E: From<MetricsEvent> + Send + 'static> Session<'_, E> {
 }
 
 impl<E: From<MetricsEvent> + Send + 'static> Session<'_, E> {
-    /// The alarm log since the last read: transitions between two polls of
-    /// the active list (an alert raised and cleared in between) are kept.
-    /// An agent without the log (or a bad answer) costs nothing: the active
-    /// list is still sent.
-    async fn alarm_log_step(&mut self) -> Result<bool, SessionEnd> {
-        let after = self.alarm_log_after.unwrap_or(0);
+    /// The alarm log after `after` (asked only when the alarms answer says
+    /// it has newer entries): transitions between two polls of the active
+    /// list (an alert raised and cleared in between) are kept. A bad answer
+    /// costs nothing: the active list was sent, the next poll asks again.
+    async fn alarm_log_step(&mut self, after: u64) -> Result<bool, SessionEnd> {
         let entries = match self.client.alarm_log(after).await {
             Ok(entries) => entries,
             Err(e) if e.is_unreachable() => return Err(SessionEnd::Lost(e.to_string())),
