@@ -121,7 +121,7 @@ pub struct Sources {
     /// Requests for the container source (detail and logs).
     pub docker: mpsc::UnboundedSender<DockerCommand>,
     /// Asks the runbook watcher to read the repo again now.
-    pub runbooks: mpsc::UnboundedSender<()>,
+    pub runbooks: mpsc::UnboundedSender<crate::runbooks::watch::RunbooksRequest>,
     /// The action gate serving this cockpit's broker socket, if any.
     pub gate: Option<crate::gate::Gate>,
     /// The broker's `snapshot` questions, answered from the state.
@@ -268,9 +268,9 @@ async fn event_loop(
                     });
                     dirty = true;
                 }
-                Effect::ReloadRunbooks => {
+                Effect::Runbooks(request) => {
                     // No watcher (no repo): nobody listens, nothing to do.
-                    let _ = sources.runbooks.send(());
+                    let _ = sources.runbooks.send(request);
                 }
                 Effect::WriteDraft {
                     path,

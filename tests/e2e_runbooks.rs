@@ -393,8 +393,31 @@ fn a_runbook_repo_on_the_host_over_ssh() {
     assert_eq!(rb["matches"], true);
     assert_eq!(rb["modified"], false);
 
-    // A new step committed on the host: the open reader follows it.
+    // History → runbook into the host's checkout: the name is taken, so
+    // the draft goes beside it, and nothing is overwritten.
     tmux.send(&["Escape"]);
+    tmux.send(&["Space"]);
+    tmux.wait_for("the row marked", Duration::from_secs(5), |s| {
+        s.contains("1 marked")
+    });
+    tmux.send(&[":"]);
+    tmux.send(&["-l", "runbook-draft ops/touch"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for(
+        "the draft written on the host",
+        Duration::from_secs(20),
+        |s| s.contains("exists and was left alone") && s.contains("ops/touch-2.md"),
+    );
+    let draft =
+        std::fs::read_to_string(repo.join("ops/touch-2.md")).expect("the draft on the host");
+    assert!(draft.contains("marker-'web two'"), "{draft}");
+    assert!(
+        std::fs::read_to_string(repo.join("ops/touch.md"))
+            .expect("r")
+            .contains("# Touch a marker on the host"),
+        "the runbook itself is untouched"
+    );
+    // A new step committed on the host: the open reader follows it.
     tmux.send(&["8"]);
     tmux.wait_for("back in the reader", Duration::from_secs(5), |s| {
         s.contains("step 2/2")

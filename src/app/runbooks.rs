@@ -102,7 +102,9 @@ pub fn reload_command(state: &mut State) -> Outcome {
     flash(state, READING_AGAIN, false);
     Outcome {
         dirty: true,
-        effects: vec![Effect::ReloadRunbooks],
+        effects: vec![Effect::Runbooks(
+            crate::runbooks::watch::RunbooksRequest::Reload,
+        )],
     }
 }
 
@@ -113,6 +115,17 @@ pub fn reload_command(state: &mut State) -> Outcome {
 pub fn reloaded(state: &mut State, event: crate::runbooks::watch::RunbooksEvent) -> Outcome {
     use crate::runbooks::watch::RunbooksEvent;
     let all = match event {
+        RunbooksEvent::DraftWritten {
+            asked,
+            steps,
+            written,
+        } => {
+            let written = written
+                .map(std::path::PathBuf::from)
+                .map_err(std::io::Error::other);
+            draft_written(state, std::path::Path::new(&asked), steps, written);
+            return redraw();
+        }
         RunbooksEvent::Failed(why) => {
             if state.runbooks.runbooks.is_empty() {
                 state.runbooks.source_note = why;
@@ -562,15 +575,22 @@ fn draft_path(arg: &str) -> Result<String, String> {
 /// markdown runbook in the repo's working tree (not committed: the
 /// operator reviews and commits it). Secrets are masked.
 pub fn draft_command(state: &mut State, arg: &str) -> Outcome {
-    let Some(repo) = state.runbooks.repo_dir.clone() else {
-        let text = match state.runbooks.source {
-            Some(crate::runbooks::watch::RepoSource::Remote(_)) => {
-                "the runbook repo is on the host: drafts are written into a local repo only (`runbooks = \"PATH\"`)"
-            }
-            _ => "no runbook repo: set `runbooks = \"PATH\"` for this host",
-        };
-        flash(state, text, true);
-        return redraw();
+    let remote = matches!(
+        state.runbooks.source,
+        Some(crate::runbooks::watch::RepoSource::Remote(_))
+    );
+    let repo = match state.runbooks.repo_dir.clone() {
+        Some(dir) => dir,
+        // On the host: the watcher writes it there, relative to the repo.
+        None if remote => std::path::PathBuf::new(),
+        None => {
+            flash(
+                state,
+                "no runbook repo: set `runbooks = \"PATH\"` for this host",
+                true,
+            );
+            return redraw();
+        }
     };
     let rel = match draft_path(arg.trim()) {
         Ok(p) => p,
@@ -600,6 +620,18 @@ pub fn draft_command(state: &mut State, arg: &str) -> Outcome {
         .replace(['-', '_'], " ");
     let contents = crate::runbooks::draft::render(&title, &state.host, &entries);
     state.runbooks.draft_marks.clear();
+    if remote {
+        return Outcome {
+            dirty: true,
+            effects: vec![Effect::Runbooks(
+                crate::runbooks::watch::RunbooksRequest::WriteDraft {
+                    rel,
+                    contents,
+                    steps: entries.len(),
+                },
+            )],
+        };
+    }
     Outcome {
         dirty: true,
         effects: vec![Effect::WriteDraft {

@@ -43,8 +43,9 @@ pub enum Effect {
         contents: String,
         steps: usize,
     },
-    /// Read the runbook repo again now (`:runbooks-reload`).
-    ReloadRunbooks,
+    /// Ask the runbook watcher: read the repo again now (`:runbooks-reload`),
+    /// or write a draft into the repo on the host.
+    Runbooks(crate::runbooks::watch::RunbooksRequest),
     /// A desktop notification (best effort: skipped where none is possible).
     Notify {
         summary: String,

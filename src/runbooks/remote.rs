@@ -176,6 +176,62 @@ pub fn local_fingerprint(dir: &std::path::Path) -> Option<String> {
         .then(|| super::step_hash(&String::from_utf8_lossy(&out.stdout)))
 }
 
+/// Writes stdin to `$2` in the repo, or beside it (`NAME-2.md` …) when it
+/// exists; `set -C` makes the last check and the creation one step. Prints
+/// the path written.
+const WRITE_NEW_SCRIPT: &str = r#"cd -- "$1" || exit 3
+set -C
+t=$2; n=1
+while [ -e "$t" ]; do
+  n=$((n+1))
+  [ "$n" -le 99 ] || { echo "$2 and 98 numbered names beside it exist" >&2; exit 5; }
+  t="${2%.md}-$n.md"
+done
+cat > "$t" || exit 6
+printf '%s' "$t""#;
+
+/// A draft written into the repo on the host (like `draft::write_new`):
+/// the path written, relative to the repo.
+pub async fn write_new(
+    transport: &dyn Transport,
+    repo: &str,
+    rel: &str,
+    contents: &str,
+) -> Result<String, String> {
+    let command = command(WRITE_NEW_SCRIPT, repo, &[rel]);
+    let write = async {
+        let mut handle = transport
+            .exec(
+                &command,
+                ExecOptions {
+                    stdin: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| format!("writing the draft on the host: {e}"))?;
+        handle
+            .write_stdin(bytes::Bytes::from(contents.to_string()))
+            .await
+            .map_err(|e| format!("writing the draft on the host: {e}"))?;
+        handle.close_stdin();
+        let (out, err, status) = handle.collect(64 * 1024).await;
+        if status.success() {
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        } else {
+            let why = String::from_utf8_lossy(&err).trim().to_string();
+            Err(if why.is_empty() {
+                status.to_string()
+            } else {
+                why
+            })
+        }
+    };
+    tokio::time::timeout(READ_TIMEOUT, write)
+        .await
+        .unwrap_or_else(|_| Err("writing the draft on the host timed out".into()))
+}
+
 const SHOW_SCRIPT: &str = r#"cd -- "$1" || exit 3
 git show "$2:$(git rev-parse --show-prefix)$3""#;
 const LAST_COMMIT_SCRIPT: &str = r#"cd -- "$1" || exit 3
@@ -328,6 +384,37 @@ mod tests {
             Some("docker restart <container> && echo restarted ${SERVICE}")
         );
         assert!(checked.2);
+    }
+
+    /// A draft written through a transport lands beside a taken name.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn drafts_written_through_a_transport_never_overwrite() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(dir.path().join("incidents")).expect("mkdir");
+        std::fs::write(dir.path().join("incidents/web.md"), "# mine\n").expect("w");
+        let transport = crate::transport::local::LocalTransport;
+        let repo = dir.path().display().to_string();
+        let written = write_new(&transport, &repo, "incidents/web.md", "# draft; $(id)\n")
+            .await
+            .expect("written");
+        assert_eq!(written, "incidents/web-2.md");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("incidents/web-2.md")).expect("r"),
+            "# draft; $(id)\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("incidents/web.md")).expect("r"),
+            "# mine\n"
+        );
+        let fresh = write_new(&transport, &repo, "new.md", "x")
+            .await
+            .expect("written");
+        assert_eq!(fresh, "new.md");
+        assert!(
+            write_new(&transport, &repo, "no/dir/x.md", "x")
+                .await
+                .is_err()
+        );
     }
 
     #[test]

@@ -46,6 +46,20 @@ impl RepoSource {
     }
 }
 
+/// What the watcher is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunbooksRequest {
+    /// Read the repo again now (`:runbooks-reload`).
+    Reload,
+    /// Write a draft into the working tree of the repo on the host, never
+    /// over a file (`remote::write_new`).
+    WriteDraft {
+        rel: String,
+        contents: String,
+        steps: usize,
+    },
+}
+
 /// What the watcher reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunbooksEvent {
@@ -53,6 +67,12 @@ pub enum RunbooksEvent {
     Loaded(Vec<Runbook>),
     /// It could not be read; the text says why.
     Failed(String),
+    /// A draft asked for at `asked` was written (at the path given), or not.
+    DraftWritten {
+        asked: String,
+        steps: usize,
+        written: Result<String, String>,
+    },
 }
 
 /// Reads `source` in full.
@@ -87,30 +107,46 @@ async fn fingerprint(source: &RepoSource, transport: &SharedTransport) -> Option
 /// Waits for the next check: `Some(true)` when a reload was asked for,
 /// `Some(false)` at the next tick, `None` when cancelled. A closed reload
 /// channel is not listened to again (it would answer at once, forever).
-async fn next_check(
+async fn next_check<E: From<RunbooksEvent> + Send + 'static>(
+    source: &RepoSource,
+    transport: &SharedTransport,
     checks: &mut tokio::time::Interval,
-    reload: &mut mpsc::UnboundedReceiver<()>,
-    reload_open: &mut bool,
+    requests: &mut mpsc::UnboundedReceiver<RunbooksRequest>,
+    requests_open: &mut bool,
+    events: &mpsc::Sender<E>,
     cancel: &CancellationToken,
 ) -> Option<bool> {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return None,
             _ = checks.tick() => return Some(false),
-            asked = reload.recv(), if *reload_open => match asked {
-                Some(()) => return Some(true),
-                None => *reload_open = false,
+            asked = requests.recv(), if *requests_open => match asked {
+                Some(RunbooksRequest::Reload) => return Some(true),
+                Some(RunbooksRequest::WriteDraft { rel, contents, steps }) => {
+                    let written = match source {
+                        RepoSource::Remote(repo) => {
+                            remote::write_new(transport.as_ref(), repo, &rel, &contents).await
+                        }
+                        RepoSource::Local(_) => Err("drafts for a local repo are written by the loop".into()),
+                    };
+                    let event = RunbooksEvent::DraftWritten { asked: rel, steps, written };
+                    if events.emit(event).await.is_err() {
+                        return None;
+                    }
+                }
+                None => *requests_open = false,
             },
         }
     }
 }
 
 /// Runs until `cancel`: a read at start, then on every change and on
-/// every request on `reload`.
+/// every reload asked for on `requests` (which also carries drafts for a
+/// repo on the host).
 pub async fn run<E: From<RunbooksEvent> + Send + 'static>(
     source: RepoSource,
     transport: SharedTransport,
-    mut reload: mpsc::UnboundedReceiver<()>,
+    mut requests: mpsc::UnboundedReceiver<RunbooksRequest>,
     events: mpsc::Sender<E>,
     every: Duration,
     cancel: CancellationToken,
@@ -118,7 +154,7 @@ pub async fn run<E: From<RunbooksEvent> + Send + 'static>(
     let mut checks = tokio::time::interval(every);
     checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     checks.tick().await;
-    let mut reload_open = true;
+    let mut requests_open = true;
     let mut known: Option<String> = None;
     let mut forced = true;
     loop {
@@ -138,7 +174,16 @@ pub async fn run<E: From<RunbooksEvent> + Send + 'static>(
                 return;
             }
         }
-        match next_check(&mut checks, &mut reload, &mut reload_open, &cancel).await {
+        let next = next_check(
+            &source,
+            &transport,
+            &mut checks,
+            &mut requests,
+            &mut requests_open,
+            &events,
+            &cancel,
+        );
+        match next.await {
             Some(asked) => forced = asked,
             None => return,
         }
@@ -165,7 +210,7 @@ mod tests {
             .expect("open");
         match event.0 {
             RunbooksEvent::Loaded(r) => r.iter().map(|r| r.title.clone()).collect(),
-            RunbooksEvent::Failed(e) => panic!("failed: {e}"),
+            other => panic!("not a read: {other:?}"),
         }
     }
 
@@ -199,7 +244,7 @@ mod tests {
         std::fs::write(&path, text.replacen("# Roll back", "# Roll back now", 1)).expect("w");
         let changed = next(&mut rx).await;
         assert!(changed.iter().any(|t| t.contains("now")), "{changed:?}");
-        reload_tx.send(()).expect("ask");
+        reload_tx.send(RunbooksRequest::Reload).expect("ask");
         next(&mut rx).await;
         cancel.cancel();
     }

@@ -352,6 +352,46 @@ fn space_marks_history_rows_and_runbook_draft_writes_them_masked() {
                 .contains("wrote 2 steps to incidents/web-slow.md"),
         "{flash:?}"
     );
+    // A repo on the host: the watcher writes the draft there.
+    state.runbooks.repo_dir = None;
+    state.runbooks.source = Some(crate::runbooks::watch::RepoSource::Remote("~/rb".into()));
+    for (i, id) in rows.iter().enumerate() {
+        if ids.contains(id) {
+            state.lists.entry(PaneId::History).or_default().selected = i;
+            key(&mut state, KeyCode::Char(' '));
+        }
+    }
+    let outcome = update::run_command(&mut state, "runbook-draft incidents/web-slow");
+    match outcome.effects.as_slice() {
+        [
+            Effect::Runbooks(crate::runbooks::watch::RunbooksRequest::WriteDraft {
+                rel,
+                contents,
+                steps,
+            }),
+        ] => {
+            assert_eq!((rel.as_str(), *steps), ("incidents/web-slow.md", 2));
+            assert!(!contents.contains("hunter2secret"));
+        }
+        other => panic!("expected a draft for the host, got {other:?}"),
+    }
+    update::apply_event(
+        &mut state,
+        crate::app::event::AppEvent::Runbooks(
+            crate::runbooks::watch::RunbooksEvent::DraftWritten {
+                asked: "incidents/web-slow.md".into(),
+                steps: 2,
+                written: Ok("incidents/web-slow-2.md".into()),
+            },
+        ),
+    );
+    let flash = state.flash.clone().expect("said");
+    assert!(
+        flash
+            .text
+            .contains("wrote 2 steps to incidents/web-slow-2.md instead"),
+        "{flash:?}"
+    );
     // Outside the repo is refused.
     let outcome = update::run_command(&mut state, "runbook-draft ../../etc/cron.d/x");
     assert!(outcome.effects.is_empty());
@@ -407,7 +447,12 @@ fn a_reload_keeps_the_open_runbook_and_step_by_path() {
     assert!(state.runbooks.source_note.contains("showing the last read"));
     // :runbooks-reload asks the watcher.
     let outcome = update::run_command(&mut state, "runbooks-reload");
-    assert_eq!(outcome.effects, vec![Effect::ReloadRunbooks]);
+    assert_eq!(
+        outcome.effects,
+        vec![Effect::Runbooks(
+            crate::runbooks::watch::RunbooksRequest::Reload
+        )]
+    );
 }
 
 fn reload_event(e: crate::runbooks::watch::RunbooksEvent) -> crate::app::event::AppEvent {
