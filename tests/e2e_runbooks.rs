@@ -444,6 +444,35 @@ fn a_runbook_repo_on_the_host_over_ssh() {
         Duration::from_secs(5),
         |s| s.contains(&newer),
     );
+    // An agent's claim is checked against the host's checkout too (from
+    // the broker's side of the gate).
+    let out = tmux.client(
+        &binary(),
+        &[
+            "propose",
+            "testbed",
+            "--agent",
+            "e2e",
+            "--runbook",
+            "ops/touch.md#step-2",
+            "--",
+            "rm -rf /tmp/nothing-here",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.send(&["5"]);
+    tmux.wait_for("the agent's proposal", Duration::from_secs(20), |s| {
+        s.contains("pending 1")
+    });
+    tmux.send(&["a"]);
+    tmux.wait_for("differs, with the diff", Duration::from_secs(10), |s| {
+        s.contains("differs from runbook") && s.contains("+ rm -rf /tmp/nothing-here")
+    });
+    tmux.send(&["Escape"]);
     tmux.send(&["q"]);
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -253,7 +253,16 @@ pub struct RemoteRepo {
 impl RemoteRepo {
     fn blocking<T: Send>(&self, read: impl Future<Output = T> + Send) -> Option<T> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
-        std::thread::scope(|s| s.spawn(|| runtime.block_on(read)).join().ok())
+        let multi_thread = runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
+        let wait = || std::thread::scope(|s| s.spawn(|| runtime.block_on(read)).join().ok());
+        if multi_thread {
+            // A worker waiting here hands its work to another thread first:
+            // two checks at once must not leave the SSH session's task
+            // without a thread to run on.
+            tokio::task::block_in_place(wait)
+        } else {
+            wait()
+        }
     }
 
     fn read(&self, script: &str, args: &[&str]) -> Option<String> {
