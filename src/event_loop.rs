@@ -78,6 +78,17 @@ pub fn spawn_sources(
             cancel.clone(),
         ));
     }
+    let (runbooks_tx, runbooks_rx) = mpsc::unbounded_channel();
+    if let Some(repo) = state.runbooks.source.clone() {
+        tokio::spawn(crate::runbooks::watch::run(
+            repo,
+            transport.clone(),
+            runbooks_rx,
+            tx.clone(),
+            crate::runbooks::watch::CHECK_EVERY,
+            cancel.clone(),
+        ));
+    }
     tokio::spawn(sources::netdata::supervisor::run(
         transport.clone(),
         sources::netdata::Settings::from_host(host),
@@ -94,6 +105,7 @@ pub fn spawn_sources(
     Sources {
         events: rx,
         docker: docker_tx,
+        runbooks: runbooks_tx,
         snapshots,
         gate,
         notifier,
@@ -105,6 +117,8 @@ pub struct Sources {
     pub events: mpsc::Receiver<AppEvent>,
     /// Requests for the container source (detail and logs).
     pub docker: mpsc::UnboundedSender<DockerCommand>,
+    /// Asks the runbook watcher to read the repo again now.
+    pub runbooks: mpsc::UnboundedSender<crate::runbooks::watch::RunbooksRequest>,
     /// The action gate serving this cockpit's broker socket, if any.
     pub gate: Option<crate::gate::Gate>,
     /// The broker's `snapshot` questions, answered from the state.
@@ -255,6 +269,19 @@ async fn event_loop(
                             is_error: true,
                         },
                     });
+                    redraw.changed(Change::Urgent);
+                }
+                Effect::Runbooks(request) => {
+                    // No watcher (no repo): nobody listens, nothing to do.
+                    let _ = sources.runbooks.send(request);
+                }
+                Effect::WriteDraft {
+                    path,
+                    contents,
+                    steps,
+                } => {
+                    let written = crate::runbooks::draft::write_new(&path, &contents);
+                    crate::app::runbooks::draft_written(state, &path, steps, written);
                     redraw.changed(Change::Urgent);
                 }
                 Effect::Notify { summary, body } => notify_desktop(&summary, &body),

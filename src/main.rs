@@ -141,6 +141,7 @@ fn real_main() -> Result<()> {
     let transport = transport_for(cli.host_name(), &cli, &config, &runtime)?;
     let mut gate_config = config.gate.clone();
     gate_config.runbooks_dir = config.runbooks_dir(cli.host_name());
+    gate_config.runbooks_remote = config.runbooks_remote(cli.host_name());
     let gate = opscockpit::gate::start(
         cli.host_name(),
         &config::data_dir(),
@@ -205,19 +206,33 @@ fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     Ok(state)
 }
 
-/// The host's runbooks, read once before the TUI (a repo that cannot be
-/// read is said in the pane, not fatal: the cockpit is for incidents).
+/// The host's runbooks: a local repo is read before the TUI (a repo that
+/// cannot be read is said in the pane, not fatal: the cockpit is for
+/// incidents); one on the host is read by the watcher over the connection
+/// once the loop runs. The watcher keeps both current.
 fn load_runbooks(config: &Config, host: &str) -> opscockpit::app::runbooks::RunbooksPane {
     use opscockpit::app::runbooks::RunbooksPane;
-    let Some(dir) = config.runbooks_dir(host) else {
+    use opscockpit::runbooks::watch::RepoSource;
+    let Some(source) = RepoSource::for_host(config, host) else {
         return RunbooksPane::default();
     };
-    match opscockpit::runbooks::load(&dir) {
-        Ok(all) => RunbooksPane {
-            repo_dir: Some(dir.clone()),
-            ..RunbooksPane::new(all, host, format!("repo {}", dir.display()))
+    let pane = match &source {
+        RepoSource::Remote(path) => RunbooksPane::new(
+            Vec::new(),
+            host,
+            format!("reading the runbook repo on the host ({path})…"),
+        ),
+        RepoSource::Local(dir) => match opscockpit::runbooks::load(dir) {
+            Ok(all) => RunbooksPane {
+                repo_dir: Some(dir.clone()),
+                ..RunbooksPane::new(all, host, source.describe())
+            },
+            Err(e) => RunbooksPane::new(Vec::new(), host, e),
         },
-        Err(e) => RunbooksPane::new(Vec::new(), host, e),
+    };
+    RunbooksPane {
+        source: Some(source),
+        ..pane
     }
 }
 

@@ -184,9 +184,9 @@ fn a_log_storm_stays_current_says_what_was_skipped_and_keys_answer() {
         ),
     );
     tmux.wait_for("the first frame over SSH", Duration::from_secs(30), |s| {
-        s.contains("4 Logs")
+        s.contains("2 Logs")
     });
-    tmux.send(&["4"]);
+    tmux.send(&["2"]);
     tmux.send(&["z"]);
     // The storm ran before the cockpit connected: from the first lines of
     // the engine on, its newest lines are on screen within 3 s.

@@ -2,12 +2,15 @@
 //! the list, the bell for new critical alerts). The alert types themselves
 //! are the metrics model's (`metrics::alerts`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 use crate::action::PaneId;
 use crate::app::state::State;
 use crate::app::update::{Effect, Outcome};
-use crate::metrics::{Alert, AlertLevel, AlertsEvent};
+use crate::metrics::{Alert, AlertLevel, AlertTransition, AlertsEvent};
+
+/// Alarm-log transitions kept (outcome windows look back minutes, not days).
+const MAX_TRANSITIONS: usize = 1000;
 
 #[derive(Debug, Clone, Default)]
 pub struct AlertsState {
@@ -24,6 +27,9 @@ pub struct AlertsState {
     /// First row of the open alert's detail that is shown (`ui::detail`
     /// stops it at the last row).
     pub detail_scroll: u16,
+    /// Status changes from the alarm log, oldest first (bounded): what
+    /// outcomes count as raised and cleared inside a window.
+    pub transitions: VecDeque<AlertTransition>,
     /// Keys that were critical in the last update.
     critical_keys: BTreeSet<String>,
     /// Whether a first list arrived: alerts already raised when the cockpit
@@ -86,6 +92,14 @@ pub fn level_label(level: AlertLevel) -> &'static str {
 
 pub fn apply_event(state: &mut State, event: AlertsEvent) -> Outcome {
     match event {
+        AlertsEvent::Transitions(transitions) => {
+            let kept = &mut state.alerts.transitions;
+            kept.extend(transitions);
+            let excess = kept.len().saturating_sub(MAX_TRANSITIONS);
+            kept.drain(..excess);
+            // Nothing drawn shows them.
+            Outcome::default()
+        }
         AlertsEvent::Unavailable(reason) => {
             let a = &mut state.alerts;
             if !a.available && a.note == reason {

@@ -39,6 +39,14 @@ pub enum AppEvent {
     Log(LogEvent),
     /// What became of a notification (delivered, retrying, dropped, …).
     Notify(NotifyStatus),
+    /// The runbook repo read again (at start, on a change, on request).
+    Runbooks(crate::runbooks::watch::RunbooksEvent),
+}
+
+impl From<crate::runbooks::watch::RunbooksEvent> for AppEvent {
+    fn from(event: crate::runbooks::watch::RunbooksEvent) -> Self {
+        AppEvent::Runbooks(event)
+    }
 }
 
 impl From<MetricsEvent> for AppEvent {

@@ -245,16 +245,18 @@ pub fn apply_event(state: &mut State, event: GateEvent) -> Outcome {
                         .push(Effect::Gate(GateRequest::LoadDetail { id: a.id.clone() }));
                 }
             }
-            // The operator's own proposal (R/S/T/K in Containers): the
-            // operator is the proposer, so its approval popup opens at once.
+            // The operator's own proposal (R/S/T/K in Containers, p/P in
+            // Runbooks): the operator is the proposer, so its approval
+            // popup opens at once.
             let own_proposal = new_pending
                 && a.agent == OPERATOR
                 && state.gate.popup.is_none()
-                && state
+                && (state
                     .containers
                     .proposal
                     .as_ref()
-                    .is_some_and(|p| p.command == a.command);
+                    .is_some_and(|p| p.command == a.command)
+                    || crate::app::runbooks::is_own_proposal(state, &a.id));
             if own_proposal {
                 state.containers.proposal = None;
                 state.gate.popup = Some(GatePopup::Approve {

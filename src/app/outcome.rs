@@ -60,6 +60,7 @@ fn sources(state: &State) -> Sources<'_> {
             .alerts
             .available
             .then_some(state.alerts.alerts.as_slice()),
+        alert_transitions: &state.alerts.transitions,
         containers: engine_live.then_some(&state.containers.containers),
         timeline: &state.containers.timeline,
         logs: &state.logs.buffer,

@@ -26,8 +26,15 @@ pub struct RunbooksPane {
     pub sequence: Option<Sequence>,
     /// The repo's directory (drafts are written into its working tree).
     pub repo_dir: Option<std::path::PathBuf>,
+    /// Where the runbooks are read from (the watcher keeps them current).
+    pub source: Option<crate::runbooks::watch::RepoSource>,
     /// History rows marked (space) for `:runbook-draft`, by action id.
     pub draft_marks: std::collections::BTreeSet<String>,
+    /// The id of the last step proposed from the pane: its approval popup
+    /// opens when the gate reports it pending, and `P` follows only it.
+    pub proposed_id: Option<String>,
+    /// Proposals made from the pane so far (part of each new action id).
+    pub proposals_made: u64,
 }
 
 /// The open runbook and the selected step.
@@ -59,6 +66,11 @@ pub struct Prompt {
 pub struct Sequence {
     pub index: usize,
     pub waiting_step: usize,
+    /// The action id proposed for `waiting_step` (`None` while its
+    /// placeholders are asked for): only that action's end advances the
+    /// sequence, never another action for the same step (an agent's, or
+    /// one proposed by hand meanwhile).
+    pub waiting_id: Option<String>,
     pub last_step: usize,
     /// Placeholder values given so far, reused by later steps.
     pub values: Vec<(String, String)>,
@@ -72,6 +84,159 @@ impl RunbooksPane {
             source_note,
             ..Default::default()
         }
+    }
+}
+
+const READING_AGAIN: &str = "reading the runbook repo again…";
+
+/// `:runbooks-reload`: read the repo again now.
+pub fn reload_command(state: &mut State) -> Outcome {
+    if state.runbooks.source.is_none() {
+        flash(
+            state,
+            "no runbook repo: set `runbooks = \"PATH\"` or `runbooks_remote = \"PATH\"` for this host",
+            true,
+        );
+        return redraw();
+    }
+    flash(state, READING_AGAIN, false);
+    Outcome {
+        dirty: true,
+        effects: vec![Effect::Runbooks(
+            crate::runbooks::watch::RunbooksRequest::Reload,
+        )],
+    }
+}
+
+/// The repo read again: the list is replaced, and what the operator was
+/// on stays where it was, found by path (the list selection, the open
+/// runbook and its step, the prompt and `P`). A runbook that is gone
+/// closes what showed it, and says so.
+pub fn reloaded(state: &mut State, event: crate::runbooks::watch::RunbooksEvent) -> Outcome {
+    use crate::runbooks::watch::RunbooksEvent;
+    let all = match event {
+        RunbooksEvent::DraftWritten {
+            asked,
+            steps,
+            written,
+        } => {
+            let written = written
+                .map(std::path::PathBuf::from)
+                .map_err(std::io::Error::other);
+            draft_written(state, std::path::Path::new(&asked), steps, written);
+            return redraw();
+        }
+        RunbooksEvent::Failed(why) => {
+            if state.runbooks.runbooks.is_empty() {
+                state.runbooks.source_note = why;
+            } else {
+                state.runbooks.source_note = format!("{} (showing the last read)", why);
+            }
+            return redraw();
+        }
+        RunbooksEvent::Loaded(all) => all,
+    };
+    let path_of =
+        |state: &State, index: usize| state.runbooks.runbooks.get(index).map(|r| r.path.clone());
+    let selected = visible(state)
+        .get(state.list(PaneId::Runbooks).selected)
+        .and_then(|i| path_of(state, *i));
+    let reader = state
+        .runbooks
+        .reader
+        .as_ref()
+        .and_then(|r| path_of(state, r.index));
+    let prompt = state
+        .runbooks
+        .prompt
+        .as_ref()
+        .and_then(|p| path_of(state, p.index));
+    let sequence = state
+        .runbooks
+        .sequence
+        .as_ref()
+        .and_then(|s| path_of(state, s.index));
+    let host = state.host.clone();
+    let before = state.runbooks.runbooks.clone();
+    if let Some(crate::runbooks::watch::RepoSource::Local(dir)) = &state.runbooks.source {
+        state.runbooks.repo_dir = Some(dir.clone());
+    }
+    state.runbooks.runbooks = all.into_iter().filter(|r| r.applies_to(&host)).collect();
+    if let Some(source) = &state.runbooks.source {
+        state.runbooks.source_note = source.describe();
+    }
+    let index_of = |state: &State, path: &Option<String>| {
+        let path = path.as_ref()?;
+        state.runbooks.runbooks.iter().position(|r| &r.path == path)
+    };
+    if let Some(path) = &selected
+        && let Some(row) = visible(state)
+            .iter()
+            .position(|i| &state.runbooks.runbooks[*i].path == path)
+    {
+        state.lists.entry(PaneId::Runbooks).or_default().selected = row;
+    }
+    let mut gone = Vec::new();
+    match (reader.is_some(), index_of(state, &reader)) {
+        (true, Some(i)) => {
+            let steps = state.runbooks.runbooks[i].steps.len();
+            if let Some(r) = state.runbooks.reader.as_mut() {
+                r.index = i;
+                r.step = r.step.min(steps);
+            }
+        }
+        (true, None) => {
+            state.runbooks.reader = None;
+            gone.extend(reader.clone());
+        }
+        _ => {}
+    }
+    match (prompt.is_some(), index_of(state, &prompt)) {
+        (true, Some(i)) => {
+            if let Some(p) = state.runbooks.prompt.as_mut() {
+                p.index = i;
+            }
+        }
+        (true, None) => state.runbooks.prompt = None,
+        _ => {}
+    }
+    match (sequence.is_some(), index_of(state, &sequence)) {
+        (true, Some(i)) => {
+            let steps = state.runbooks.runbooks[i].steps.len();
+            if let Some(s) = state.runbooks.sequence.as_mut() {
+                s.index = i;
+                s.last_step = s.last_step.min(steps);
+            }
+        }
+        (true, None) => {
+            state.runbooks.sequence = None;
+            gone.extend(sequence.clone());
+        }
+        _ => {}
+    }
+    gone.dedup();
+    let asked = state
+        .flash
+        .as_ref()
+        .is_some_and(|f| f.text == READING_AGAIN);
+    if asked {
+        let text = format!(
+            "runbook repo read again: {} runbooks",
+            state.runbooks.runbooks.len()
+        );
+        flash(state, &text, false);
+    }
+    if let Some(path) = gone.first() {
+        let text = format!(
+            "{} is no longer in the runbook repo: closed (and P stopped)",
+            crate::text::inert(path)
+        );
+        flash(state, &text, true);
+    }
+    let changed = before != state.runbooks.runbooks;
+    Outcome {
+        dirty: changed || asked || !gone.is_empty(),
+        effects: Vec::new(),
     }
 }
 
@@ -165,6 +330,7 @@ fn reader_action(state: &mut State, action: Action) -> Option<Outcome> {
             state.runbooks.sequence = then_rest.then(|| Sequence {
                 index,
                 waiting_step: step,
+                waiting_id: None,
                 last_step: steps,
                 values: Vec::new(),
             });
@@ -269,23 +435,30 @@ fn propose(
     let Some(runbook) = state.runbooks.runbooks.get(index) else {
         return redraw();
     };
+    let title = format!("{} — step {step}", runbook.title);
     let (Some(text), Some(provenance)) = (
         runbook.steps.get(step - 1).map(|s| s.text.clone()),
         runbook.provenance(step),
     ) else {
         return redraw();
     };
-    let command = markdown::fill(&text, names, values);
+    let command = markdown::fill_quoted(&text, names, values);
+    let id = action_id(state, &provenance.label(), &command);
     let request = GateRequest::Propose(Proposal {
         command: command.clone(),
-        title: format!("{} — step {step}", runbook.title),
+        title,
         reason: format!("runbook {}", provenance.label()),
         agent: "operator".into(),
         runbook: Some(Box::new(provenance)),
+        id: Some(id.clone()),
         ..Default::default()
     });
+    state.runbooks.proposed_id = Some(id.clone());
+    if let Some(seq) = state.runbooks.sequence.as_mut() {
+        seq.waiting_id = Some(id);
+    }
     let text = format!(
-        "proposed step {step} `{}`: review it in Actions (5)",
+        "proposed step {step} `{}` (y in its popup runs it)",
         crate::text::inert(&command)
     );
     flash(state, &text, false);
@@ -295,20 +468,35 @@ fn propose(
     }
 }
 
+/// The id the pane gives the action it proposes, so that it can tell its
+/// own proposal from any other for the same step. Made from what the pane
+/// knows (no I/O in an update): the host, the clock second, a per-run
+/// counter, the provenance and the command, hashed — the gate refuses an
+/// id it already has, so a clash fails loudly instead of merging actions.
+fn action_id(state: &mut State, label: &str, command: &str) -> String {
+    use sha2::{Digest, Sha256};
+    state.runbooks.proposals_made += 1;
+    let seed = format!(
+        "{}\0{}\0{}\0{label}\0{command}",
+        state.host, state.now, state.runbooks.proposals_made
+    );
+    hex::encode(&Sha256::digest(seed.as_bytes())[..12])
+}
+
+/// Whether `id` is the action the pane proposed last (its approval popup
+/// opens at once, as for the Containers pane's own proposals).
+pub fn is_own_proposal(state: &State, id: &str) -> bool {
+    state.runbooks.proposed_id.as_deref() == Some(id)
+}
+
 /// `P`: when the awaited step's action ends, the next step follows on
-/// success; anything else stops the sequence and says so.
+/// success; anything else stops the sequence and says so. Only the action
+/// the pane proposed for that step counts, by its id.
 pub fn gate_changed(state: &mut State, action: &ActionView) -> Outcome {
     let Some(seq) = state.runbooks.sequence.clone() else {
         return Outcome::default();
     };
-    let Some(runbook) = state.runbooks.runbooks.get(seq.index) else {
-        return Outcome::default();
-    };
-    let ours = action.agent == "operator"
-        && action
-            .runbook
-            .as_ref()
-            .is_some_and(|r| r.path == runbook.path && r.step == seq.waiting_step);
+    let ours = seq.waiting_id.as_deref() == Some(action.id.as_str());
     if !ours || !action.state.is_terminal() {
         return Outcome::default();
     }
@@ -387,13 +575,22 @@ fn draft_path(arg: &str) -> Result<String, String> {
 /// markdown runbook in the repo's working tree (not committed: the
 /// operator reviews and commits it). Secrets are masked.
 pub fn draft_command(state: &mut State, arg: &str) -> Outcome {
-    let Some(repo) = state.runbooks.repo_dir.clone() else {
-        flash(
-            state,
-            "no runbook repo: set `runbooks = \"PATH\"` for this host",
-            true,
-        );
-        return redraw();
+    let remote = matches!(
+        state.runbooks.source,
+        Some(crate::runbooks::watch::RepoSource::Remote(_))
+    );
+    let repo = match state.runbooks.repo_dir.clone() {
+        Some(dir) => dir,
+        // On the host: the watcher writes it there, relative to the repo.
+        None if remote => std::path::PathBuf::new(),
+        None => {
+            flash(
+                state,
+                "no runbook repo: set `runbooks = \"PATH\"` for this host",
+                true,
+            );
+            return redraw();
+        }
     };
     let rel = match draft_path(arg.trim()) {
         Ok(p) => p,
@@ -423,17 +620,62 @@ pub fn draft_command(state: &mut State, arg: &str) -> Outcome {
         .replace(['-', '_'], " ");
     let contents = crate::runbooks::draft::render(&title, &state.host, &entries);
     state.runbooks.draft_marks.clear();
+    if remote {
+        return Outcome {
+            dirty: true,
+            effects: vec![Effect::Runbooks(
+                crate::runbooks::watch::RunbooksRequest::WriteDraft {
+                    rel,
+                    contents,
+                    steps: entries.len(),
+                },
+            )],
+        };
+    }
     Outcome {
         dirty: true,
-        effects: vec![Effect::WriteFile {
+        effects: vec![Effect::WriteDraft {
             path: repo.join(&rel),
-            success: format!(
-                "wrote {} steps to {rel} in the runbook repo: review and commit it",
-                entries.len()
-            ),
+            steps: entries.len(),
             contents,
         }],
     }
+}
+
+/// What the operator is told after a draft was written (or not): the path
+/// relative to the repo, and when it is not the one asked for, why.
+pub fn draft_written(
+    state: &mut State,
+    asked: &std::path::Path,
+    steps: usize,
+    written: std::io::Result<std::path::PathBuf>,
+) {
+    let repo = state.runbooks.repo_dir.clone().unwrap_or_default();
+    let shown = |p: &std::path::Path| {
+        crate::text::inert(&p.strip_prefix(&repo).unwrap_or(p).display().to_string())
+    };
+    let (text, is_error) = match written {
+        Ok(path) if path == asked => (
+            format!(
+                "wrote {steps} steps to {} in the runbook repo: review and commit it",
+                shown(&path)
+            ),
+            false,
+        ),
+        Ok(path) => (
+            format!(
+                "{} exists and was left alone: wrote {steps} steps to {} instead — review and commit it",
+                shown(asked),
+                shown(&path)
+            ),
+            false,
+        ),
+        Err(e) => (
+            format!("cannot write the draft {}: {e}", shown(asked)),
+            true,
+        ),
+    };
+    flash(state, &text, is_error);
 }
 
 fn masked(text: &str) -> String {

@@ -35,6 +35,17 @@ pub enum Effect {
         contents: String,
         success: String,
     },
+    /// Write a runbook draft at `path` in the repo's working tree, never
+    /// over an existing file (a numbered name beside it instead), then
+    /// flash where it went (`app::runbooks::draft_written`).
+    WriteDraft {
+        path: std::path::PathBuf,
+        contents: String,
+        steps: usize,
+    },
+    /// Ask the runbook watcher: read the repo again now (`:runbooks-reload`),
+    /// or write a draft into the repo on the host.
+    Runbooks(crate::runbooks::watch::RunbooksRequest),
     /// A desktop notification (best effort: skipped where none is possible).
     Notify {
         summary: String,
@@ -75,7 +86,7 @@ impl Outcome {
 }
 
 /// Palette commands that take no argument, in the order Tab offers them.
-const PALETTE_COMMANDS: [&str; 17] = [
+const PALETTE_COMMANDS: [&str; 18] = [
     "metrics",
     "alerts",
     "containers",
@@ -89,6 +100,7 @@ const PALETTE_COMMANDS: [&str; 17] = [
     "save",
     "unlevelled",
     "runbook-draft",
+    "runbooks-reload",
     "connlog",
     "notifylog",
     "help",
@@ -165,6 +177,7 @@ pub fn apply_event(state: &mut State, event: AppEvent) -> Outcome {
             effects: Vec::new(),
         },
         AppEvent::Notify(status) => crate::app::notify::apply_status(state, status),
+        AppEvent::Runbooks(event) => crate::app::runbooks::reloaded(state, event),
     }
 }
 
@@ -837,6 +850,7 @@ pub fn run_command(state: &mut State, command: &str) -> Outcome {
             Outcome::redraw()
         }
         "runbook-draft" => crate::app::runbooks::draft_command(state, arg),
+        "runbooks-reload" => crate::app::runbooks::reload_command(state),
         "window" => {
             match humantime::parse_duration(arg)
                 .ok()

@@ -129,6 +129,9 @@ pub struct GateConfig {
     /// checked (set from `runbooks`, not a `[gate]` key).
     #[serde(skip)]
     pub runbooks_dir: Option<PathBuf>,
+    /// The same on the host (`runbooks_remote`), read over the transport.
+    #[serde(skip)]
+    pub runbooks_remote: Option<String>,
     /// The before and after windows of an action's measured outcome.
     #[serde(deserialize_with = "de_duration")]
     pub outcome_window: Duration,
@@ -144,6 +147,7 @@ impl Default for GateConfig {
             client_idle: Duration::from_secs(120),
             max_clients: 256,
             runbooks_dir: None,
+            runbooks_remote: None,
             outcome_window: Duration::from_secs(5 * 60),
         }
     }
@@ -192,6 +196,10 @@ pub struct HostConfig {
     /// This host's runbook repo (a local git checkout); overrides
     /// `[runbooks] path`.
     pub runbooks: Option<String>,
+    /// A runbook repo that is a git checkout on the host itself, read over
+    /// the cockpit's connection (`git -C`); `~/` is the remote user's
+    /// home. Overrides `runbooks` and `[runbooks] path` for this host.
+    pub runbooks_remote: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -403,12 +411,23 @@ impl Config {
     /// The runbook repo for `host`: its own `runbooks`, else `[runbooks]
     /// path`; `~/` is the home directory.
     pub fn runbooks_dir(&self, host: &str) -> Option<PathBuf> {
+        if self.runbooks_remote(host).is_some() {
+            return None;
+        }
         let raw = self
             .hosts
             .get(host)
             .and_then(|h| h.runbooks.clone())
             .or_else(|| self.runbooks.path.clone())?;
         expand_home(&raw)
+    }
+
+    /// The host's `runbooks_remote`: a checkout on the host.
+    pub fn runbooks_remote(&self, host: &str) -> Option<String> {
+        self.hosts
+            .get(host)
+            .and_then(|h| h.runbooks_remote.clone())
+            .filter(|p| !p.trim().is_empty())
     }
 
     /// `[runbooks] path`, for hosts that name no repo of their own.
@@ -548,6 +567,20 @@ mod tests {
             Some(PathBuf::from("/srv/runbooks"))
         );
         assert_eq!(Config::default().runbooks_dir("db"), None);
+        let remote = validate_str(
+            "[runbooks]\npath = \"/srv/runbooks\"\n[hosts.web]\nrunbooks_remote = \"~/ops/runbooks\"\n",
+        )
+        .expect("valid");
+        assert_eq!(remote.runbooks_dir("web"), None, "the host's own repo wins");
+        assert_eq!(
+            remote.runbooks_remote("web").as_deref(),
+            Some("~/ops/runbooks")
+        );
+        assert_eq!(remote.runbooks_remote("db"), None);
+        assert_eq!(
+            remote.runbooks_dir("db"),
+            Some(PathBuf::from("/srv/runbooks"))
+        );
         let err = validate_str("[runbooks]\npaht = \"x\"\n").expect_err("typo");
         assert_eq!(err.key.as_deref(), Some("runbooks.paht"));
         assert_eq!(err.line, Some(2));

@@ -91,6 +91,7 @@ pub fn propose(data_dir: &Path, args: &ProposeArgs) -> i32 {
         session: std::env::var("OPSCOCKPIT_SESSION")
             .ok()
             .filter(|s| !s.is_empty()),
+        id: None,
     };
     let request = Request::Propose {
         proposal,

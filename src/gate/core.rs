@@ -400,6 +400,24 @@ impl Gate {
             .cloned()
     }
 
+    /// The cockpit's own check of a claimed runbook step, against the repo
+    /// on the host (over the transport) or on this machine.
+    fn check_runbook(
+        &self,
+        claim: crate::runbooks::RunbookRef,
+        command: &str,
+    ) -> crate::runbooks::RunbookRef {
+        let cfg = &self.inner.config;
+        if let Some(repo) = &cfg.runbooks_remote {
+            let remote = crate::runbooks::remote::RemoteRepo {
+                transport: self.inner.transport.clone(),
+                repo: repo.clone(),
+            };
+            return crate::runbooks::check_in(Some(&remote), claim, command);
+        }
+        crate::runbooks::check(cfg.runbooks_dir.as_deref(), claim, command)
+    }
+
     /// Submits a proposal: the policy gives its tier, it is recorded, and an
     /// `auto` action starts at once.
     pub fn propose(&self, proposal: Proposal) -> Result<ActionView, GateError> {
@@ -407,8 +425,7 @@ impl Gate {
         // Whether a command matches its runbook is the cockpit's finding,
         // never the proposer's say-so: checked against the repo here.
         if let Some(claim) = p.runbook.take() {
-            let dir = self.inner.config.runbooks_dir.as_deref();
-            p.runbook = Some(Box::new(crate::runbooks::check(dir, *claim, &p.command)));
+            p.runbook = Some(Box::new(self.check_runbook(*claim, &p.command)));
         }
         let confined = self.confined_profile(p.session.as_deref());
         let cfg = &self.inner.config;
@@ -425,7 +442,11 @@ impl Gate {
             _ => cfg.approve_ttl,
         };
         let mut view = ActionView {
-            id: new_id(),
+            id: p
+                .id
+                .take()
+                .filter(|id| is_action_id(id))
+                .unwrap_or_else(new_id),
             host: self.inner.host.clone(),
             state: ActionState::Proposed,
             tier: decision.tier,
@@ -1020,6 +1041,11 @@ fn validate(mut p: Proposal) -> Result<Proposal, GateError> {
 }
 
 /// 96 random bits as hex (from the kernel); time and pid if that fails.
+/// An id as [`new_id`] makes them: 24 lowercase hex digits.
+fn is_action_id(id: &str) -> bool {
+    id.len() == 24 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn new_id() -> String {
     use std::io::Read;
     let mut bytes = [0u8; 12];
@@ -1038,4 +1064,59 @@ fn new_id() -> String {
         std::process::id()
     );
     hex::encode(&Sha256::digest(seed.as_bytes())[..12])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(dir: &Path) -> Gate {
+        let policy = super::super::policy::Policy::load(dir).expect("policy");
+        Gate::open(
+            "web",
+            dir,
+            policy,
+            GateConfig::default(),
+            std::sync::Arc::new(crate::transport::local::LocalTransport),
+        )
+        .expect("gate")
+    }
+
+    fn proposal(id: Option<&str>) -> Proposal {
+        Proposal {
+            command: "uptime".into(),
+            agent: "operator".into(),
+            id: id.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    /// The cockpit's panes may name the id of what they propose (to follow
+    /// it); a socket client cannot, and a bad or taken id is never used.
+    #[tokio::test]
+    async fn only_the_cockpit_names_an_action_id_and_never_one_taken() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let gate = gate(dir.path());
+        let named = "0123456789abcdef01234567";
+        let view = gate.propose(proposal(Some(named))).expect("proposed");
+        assert_eq!(view.id, named);
+        assert!(
+            gate.propose(proposal(Some(named))).is_err(),
+            "a taken id is refused, not merged"
+        );
+        let bad = gate
+            .propose(proposal(Some("../../x")))
+            .expect("proposed with an id of its own");
+        assert!(is_action_id(&bad.id) && bad.id != "../../x");
+        let from_socket = serde_json::from_str::<Proposal>(
+            r#"{"command":"uptime","id":"0123456789abcdef01234568"}"#,
+        );
+        assert!(from_socket.is_err(), "a client cannot name an id");
+        assert!(
+            !serde_json::to_string(&proposal(Some(named)))
+                .expect("json")
+                .contains(named),
+            "the id is never sent"
+        );
+    }
 }

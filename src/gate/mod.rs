@@ -134,6 +134,11 @@ pub struct Proposal {
     /// agent's `propose --runbook`): recorded with the action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runbook: Option<Box<crate::runbooks::RunbookRef>>,
+    /// The action's id, chosen by the cockpit's own panes (the Runbooks
+    /// pane follows the action it proposed by it). Never read from or
+    /// written to the socket: a client cannot name an id.
+    #[serde(skip)]
+    pub id: Option<String>,
 }
 
 /// One action as stored and shown (without its output).

@@ -540,6 +540,7 @@ impl GateTools {
             session: std::env::var("OPSCOCKPIT_SESSION")
                 .ok()
                 .filter(|s| !s.is_empty()),
+            id: None,
             runbook: match args.runbook.as_deref().map(crate::runbooks::parse_claim) {
                 None => None,
                 Some(Ok(claim)) => Some(Box::new(claim)),

@@ -24,10 +24,25 @@ pub struct Alert {
     pub silenced: bool,
 }
 
+/// One change of an alert's status, from Netdata's alarm log: what the
+/// active list misses when an alert is raised and cleared between two
+/// polls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertTransition {
+    /// When the status changed (unix seconds).
+    pub time: i64,
+    pub name: String,
+    pub chart: String,
+    /// `Some`: raised to that level; `None`: cleared (CLEAR or REMOVED).
+    pub raised: Option<AlertLevel>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertsEvent {
     /// The full list of raised alerts, replacing the previous one.
     Update(Vec<Alert>),
+    /// Status changes logged since the last report, oldest first.
+    Transitions(Vec<AlertTransition>),
     /// No alert source right now (Netdata not live); the reason is shown.
     Unavailable(String),
 }

@@ -90,9 +90,26 @@ fn alerts_change(before: &WindowData, after: &WindowData) -> Option<AlertsChange
         before.alerts_active.as_ref()?,
         after.alerts_active.as_ref()?,
     );
+    // Raised: not active before, and active now or raised at any point
+    // after the action started (the alarm log) — an alert raised and
+    // cleared again between two polls is a new alert too. Cleared: active
+    // before and not now, or cleared after the action without having been
+    // raised anew.
+    let raised: BTreeSet<String> = is
+        .iter()
+        .chain(after.alerts_raised.iter())
+        .filter(|name| !was.contains(*name))
+        .cloned()
+        .collect();
+    let cleared: BTreeSet<String> = was
+        .difference(is)
+        .chain(after.alerts_cleared.iter())
+        .filter(|name| !raised.contains(*name))
+        .cloned()
+        .collect();
     Some(AlertsChange {
-        raised: is.difference(was).cloned().collect(),
-        cleared: was.difference(is).cloned().collect(),
+        raised: raised.into_iter().collect(),
+        cleared: cleared.into_iter().collect(),
         still_active: is.len(),
     })
 }

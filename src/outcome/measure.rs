@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::containers::{Container, TimelineEntry};
 use crate::logs::{Level, LogBuffer};
-use crate::metrics::{Alert, SeriesStore, names};
+use crate::metrics::{Alert, AlertTransition, SeriesStore, names};
 
 use super::{ContainerSeen, HostMetric, LogCounts, SPARK_BUCKETS, Stat, Window, WindowData};
 
@@ -15,6 +15,8 @@ use super::{ContainerSeen, HostMetric, LogCounts, SPARK_BUCKETS, Stat, Window, W
 pub struct Sources<'a> {
     pub series: &'a SeriesStore,
     pub alerts: Option<&'a [Alert]>,
+    /// The alarm log's status changes, oldest first.
+    pub alert_transitions: &'a VecDeque<AlertTransition>,
     pub containers: Option<&'a BTreeMap<String, Container>>,
     pub timeline: &'a VecDeque<TimelineEntry>,
     pub logs: &'a LogBuffer,
@@ -40,7 +42,13 @@ pub fn measure(sources: &Sources<'_>, window: Window, events_span: Window) -> Wi
         .filter_map(|m| host_stat(sources.series, m, window).map(|s| (m, s)))
         .collect();
     let (logs, error_spark, shapes) = log_summary(sources.logs, window);
+    let (alerts_raised, alerts_cleared) = match sources.alerts {
+        Some(_) => alert_changes(sources.alert_transitions, events_span),
+        None => Default::default(),
+    };
     WindowData {
+        alerts_raised,
+        alerts_cleared,
         window,
         host,
         alerts_active: sources.alerts.map(|alerts| {
@@ -73,6 +81,22 @@ pub fn measure(sources: &Sources<'_>, window: Window, events_span: Window) -> Wi
         error_spark,
         shapes,
     }
+}
+
+/// Names of the alerts raised, and of those cleared, in `span`.
+fn alert_changes(
+    transitions: &VecDeque<AlertTransition>,
+    span: Window,
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut raised = BTreeSet::new();
+    let mut cleared = BTreeSet::new();
+    for t in transitions.iter().filter(|t| span.contains(t.time)) {
+        match t.raised {
+            Some(_) => raised.insert(t.name.clone()),
+            None => cleared.insert(t.name.clone()),
+        };
+    }
+    (raised, cleared)
 }
 
 /// Mean, peak and sparkline of a host figure, or `None` without points.
@@ -193,6 +217,7 @@ mod tests {
         let sources = Sources {
             series: &series,
             alerts: None,
+            alert_transitions: &VecDeque::new(),
             containers: None,
             timeline: &VecDeque::new(),
             logs: &logs,

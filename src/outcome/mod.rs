@@ -124,6 +124,11 @@ pub struct WindowData {
     pub host: BTreeMap<HostMetric, Stat>,
     /// Alert names active at the window's end; `None`: no alert source.
     pub alerts_active: Option<BTreeSet<String>>,
+    /// Alert names raised / cleared in the window's event span, from the
+    /// alarm log: an alert raised and cleared between two polls of the
+    /// active list is in both, though never in `alerts_active`.
+    pub alerts_raised: BTreeSet<String>,
+    pub alerts_cleared: BTreeSet<String>,
     /// Containers by name at the window's end; `None`: no container engine.
     pub containers: Option<BTreeMap<String, ContainerSeen>>,
     /// Container events in the window: (name, action), oldest first.

@@ -69,6 +69,7 @@ fn window(
         logs: Some(logs),
         error_spark: vec![Some(0.0); SPARK_BUCKETS],
         shapes,
+        ..Default::default()
     }
 }
 
@@ -107,6 +108,95 @@ fn a_restart_that_fixed_things_is_better() {
     assert_eq!(outcome.error_rate, Some((140.0, 2.0)));
     assert_eq!(outcome.new_shapes[0].shape, "ready in <n> ms");
     assert!(v.no_data.is_empty(), "{:?}", v.no_data);
+}
+
+#[test]
+fn an_alert_raised_and_cleared_between_two_polls_is_counted() {
+    use crate::metrics::{AlertLevel, AlertTransition};
+    use crate::outcome::measure::{Sources, measure};
+    use std::collections::VecDeque;
+    // The active list was empty at both ends of the after-window; the
+    // alarm log saw `disk_io` raised at 400 and cleared at 405, and
+    // `web_5xx` (active before) cleared at 320.
+    let log = |time, name: &str, raised| AlertTransition {
+        time,
+        name: name.into(),
+        chart: "c".into(),
+        raised,
+    };
+    let transitions: VecDeque<AlertTransition> = [
+        log(200, "old_flap", Some(AlertLevel::Warning)),
+        log(320, "web_5xx", None),
+        log(400, "disk_io", Some(AlertLevel::Critical)),
+        log(405, "disk_io", None),
+    ]
+    .into_iter()
+    .collect();
+    let series = crate::metrics::SeriesStore::new(600);
+    let logs = crate::logs::LogBuffer::new(10);
+    let sources = Sources {
+        series: &series,
+        alerts: Some(&[]),
+        alert_transitions: &transitions,
+        containers: None,
+        timeline: &VecDeque::new(),
+        logs: &logs,
+    };
+    let measured = measure(
+        &sources,
+        AFTER,
+        Window {
+            from: 305,
+            to: AFTER.to,
+        },
+    );
+    assert_eq!(
+        measured.alerts_active,
+        Some(BTreeSet::new()),
+        "none active at the end"
+    );
+    assert!(measured.alerts_raised.contains("disk_io"), "{measured:?}");
+    assert!(
+        !measured.alerts_raised.contains("old_flap"),
+        "before the span"
+    );
+    let before = window(
+        BEFORE,
+        40.0,
+        1e9,
+        &["web_5xx"],
+        container("running", None),
+        0,
+    );
+    let after = WindowData {
+        host: before.host.clone(),
+        containers: before.containers.clone(),
+        logs: before.logs.clone(),
+        ..measured
+    };
+    let outcome = compare(&before, &after, "systemctl restart web", 300, None);
+    let alerts = outcome.alerts.as_ref().expect("observed");
+    assert_eq!(alerts.raised, vec!["disk_io"], "the flap is a new alert");
+    assert_eq!(alerts.cleared, vec!["web_5xx"]);
+    assert_eq!(alerts.still_active, 0);
+    assert_eq!(
+        outcome.verdict.kind,
+        VerdictKind::Mixed,
+        "{:?}",
+        outcome.verdict
+    );
+    assert!(
+        outcome.verdict.line.contains("1 new alert: disk_io"),
+        "{}",
+        outcome.verdict.line
+    );
+    // Without an alert source the log is not read as alerts either.
+    let blind = Sources {
+        alerts: None,
+        ..sources
+    };
+    let measured = measure(&blind, AFTER, AFTER);
+    assert!(measured.alerts_active.is_none() && measured.alerts_raised.is_empty());
 }
 
 #[test]

@@ -72,10 +72,75 @@ fn outcome_note(e: &DraftEntry) -> String {
     format!("Outcome: {}.", parts.join(", "))
 }
 
+/// Drafts tried beside a taken name (`web-2.md` … `web-99.md`) before
+/// giving up.
+const MAX_SUFFIX: usize = 99;
+
+/// Writes a new draft at `path`, never over an existing file (the operator
+/// may have edited it, or it is a committed runbook): when `path` is taken,
+/// the first free `NAME-2.md`, `NAME-3.md`, … beside it. Returns the path
+/// written. Creating with `create_new` makes the check and the write one
+/// step, so a file appearing in between is not overwritten either.
+pub fn write_new(path: &std::path::Path, contents: &str) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write;
+    for candidate in
+        std::iter::once(path.to_path_buf()).chain((2..=MAX_SUFFIX).map(|n| numbered(path, n)))
+    {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(mut file) => {
+                file.write_all(contents.as_bytes())?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!(
+            "{} and {MAX_SUFFIX} numbered names beside it exist",
+            path.display()
+        ),
+    ))
+}
+
+/// `dir/name.md` → `dir/name-N.md`.
+fn numbered(path: &std::path::Path, n: usize) -> std::path::PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{stem}-{n}.md"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::runbooks::markdown;
+
+    #[test]
+    fn a_draft_never_overwrites_a_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("web-slow.md");
+        std::fs::write(&path, "# reviewed by hand\n").expect("w");
+        let first = write_new(&path, "# draft one\n").expect("written");
+        assert_eq!(first, dir.path().join("web-slow-2.md"));
+        let second = write_new(&path, "# draft two\n").expect("written");
+        assert_eq!(second, dir.path().join("web-slow-3.md"));
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("r"),
+            "# reviewed by hand\n",
+            "the existing file is untouched"
+        );
+        assert_eq!(std::fs::read_to_string(&first).expect("r"), "# draft one\n");
+        let fresh = dir.path().join("new.md");
+        assert_eq!(write_new(&fresh, "x").expect("written"), fresh);
+        assert!(write_new(&dir.path().join("no/such/dir.md"), "x").is_err());
+    }
 
     #[test]
     fn draft_parses_back_with_the_same_steps() {

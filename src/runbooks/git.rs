@@ -53,10 +53,15 @@ pub fn modified_files(dir: &Path) -> BTreeSet<String> {
     files
 }
 
+/// A commit as provenance names it: hex digits only (a name starting with
+/// `-` would be read as an option, a `:` would change the object named).
+pub fn is_commit_name(commit: &str) -> bool {
+    !commit.is_empty() && commit.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 /// The text of `path` at `commit` (for checking a claimed step).
 pub fn show(dir: &Path, commit: &str, path: &str) -> Option<String> {
-    // A commit starting with `-` would be read as an option.
-    if commit.starts_with('-') || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !is_commit_name(commit) {
         return None;
     }
     let prefix = git(dir, &["rev-parse", "--show-prefix"])?;

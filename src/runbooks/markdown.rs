@@ -198,8 +198,32 @@ pub fn placeholders(text: &str) -> Vec<String> {
     names
 }
 
+/// `value` as one shell word: left bare when it holds only characters no
+/// shell treats specially (`web-1`, `/srv/app`, `v1.2`), else in single
+/// quotes with each `'` written `'\''`. A value such as `x; rm -rf /` stays
+/// one argument instead of becoming a second command.
+pub fn shell_quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+,".contains(c));
+    if plain {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
+/// The step with every placeholder replaced by its value quoted for the
+/// shell ([`shell_quote`]): what is proposed and shown in the popup.
+pub fn fill_quoted(text: &str, names: &[String], values: &[String]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| shell_quote(v)).collect();
+    fill(text, names, &quoted)
+}
+
 /// The text with every placeholder replaced by its value (`values` in the
-/// order of [`placeholders`]); a placeholder without a value stays.
+/// order of [`placeholders`]), as given; a placeholder without a value
+/// stays.
 pub fn fill(text: &str, names: &[String], values: &[String]) -> String {
     PLACEHOLDER
         .replace_all(text, |caps: &regex::Captures<'_>| {
@@ -351,6 +375,38 @@ mod tests {
         assert_eq!(
             filled,
             "docker restart web-1; systemctl status ${SERVICE} web-1"
+        );
+    }
+
+    #[test]
+    fn filled_values_stay_one_shell_word() {
+        let text = "docker restart <container> && echo ${SERVICE}";
+        let names = placeholders(text);
+        let filled = fill_quoted(text, &names, &["x; rm -rf /".into(), "it's".into()]);
+        assert_eq!(filled, "docker restart 'x; rm -rf /' && echo 'it'\\''s'");
+        // What sh makes of it: the value is one argument, nothing else runs.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(fill_quoted(
+                "printf '[%s]' <v>",
+                &["v".into()],
+                &["a b; echo INJECTED $(id) `id` \"q\"".into()],
+            ))
+            .output()
+            .expect("sh runs");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "[a b; echo INJECTED $(id) `id` \"q\"]"
+        );
+        assert_eq!(
+            fill_quoted(text, &names, &["web-1".into(), "api".into()]),
+            "docker restart web-1 && echo api",
+            "plain values are left bare"
+        );
+        assert_eq!(shell_quote(""), "''");
+        assert!(
+            matches_step(text, &filled),
+            "a quoted value still matches its step"
         );
     }
 

@@ -12,6 +12,8 @@ pub mod draft;
 pub mod fixtures;
 pub mod git;
 pub mod markdown;
+pub mod remote;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 
@@ -165,18 +167,57 @@ fn safe_relative(path: &str) -> bool {
             .all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
+/// What the check of a claimed step reads of a repo: a local checkout
+/// ([`LocalRepo`]) or one on the host ([`remote::RemoteRepo`]).
+pub trait RepoRead: Send + Sync {
+    /// The commit that last changed `path`.
+    fn last_commit(&self, path: &str) -> Option<CommitInfo>;
+    /// Whether `path` differs from HEAD (or is untracked).
+    fn is_modified(&self, path: &str) -> bool;
+    /// `path` as it is in the working tree.
+    fn worktree_text(&self, path: &str) -> Option<String>;
+    /// `path` at `commit`.
+    fn text_at(&self, commit: &str, path: &str) -> Option<String>;
+}
+
+/// A git checkout on this machine.
+pub struct LocalRepo(pub PathBuf);
+
+impl RepoRead for LocalRepo {
+    fn last_commit(&self, path: &str) -> Option<CommitInfo> {
+        git::last_commit(&self.0, path)
+    }
+    fn is_modified(&self, path: &str) -> bool {
+        git::modified_files(&self.0).contains(path)
+    }
+    fn worktree_text(&self, path: &str) -> Option<String> {
+        read_bounded(&self.0.join(path))
+    }
+    fn text_at(&self, commit: &str, path: &str) -> Option<String> {
+        git::show(&self.0, commit, path)
+    }
+}
+
 /// The cockpit's own finding about a claimed step: the step's text at the
 /// claimed commit (or in the working tree when the file was modified or no
 /// commit was named), its hash, and whether `command` is that text with
 /// its placeholders filled in. Nothing the proposer said about the match
 /// is kept.
 pub fn check(dir: Option<&Path>, claim: RunbookRef, command: &str) -> RunbookRef {
+    match dir {
+        Some(dir) => check_in(Some(&LocalRepo(dir.to_path_buf())), claim, command),
+        None => check_in(None, claim, command),
+    }
+}
+
+/// [`check`] against any repo, local or on the host.
+pub fn check_in(repo: Option<&dyn RepoRead>, claim: RunbookRef, command: &str) -> RunbookRef {
     let mut out = RunbookRef {
         matches: None,
         expected: None,
         ..claim
     };
-    let Some(dir) = dir else {
+    let Some(repo) = repo else {
         return out;
     };
     if !safe_relative(&out.path) {
@@ -186,15 +227,16 @@ pub fn check(dir: Option<&Path>, claim: RunbookRef, command: &str) -> RunbookRef
     }
     let committed = !out.commit.is_empty() && out.commit != "worktree";
     if !committed {
-        out.commit = git::last_commit(dir, &out.path)
+        out.commit = repo
+            .last_commit(&out.path)
             .map(|c| c.short)
             .unwrap_or_else(|| "worktree".into());
-        out.modified = git::modified_files(dir).contains(&out.path);
+        out.modified = repo.is_modified(&out.path);
     }
     let text = if out.modified || out.commit == "worktree" {
-        read_bounded(&dir.join(&out.path))
+        repo.worktree_text(&out.path)
     } else {
-        git::show(dir, &out.commit, &out.path)
+        repo.text_at(&out.commit, &out.path)
     };
     let step_text = text.and_then(|t| {
         let rb = markdown::parse(&out.path, &t);

@@ -222,7 +222,7 @@ pub fn draw_prompt(frame: &mut Frame, body: Rect, state: &State) {
         .get(prompt.step.saturating_sub(1))
         .map(|s| s.text.clone())
         .unwrap_or_default();
-    let filled = markdown::fill(&step_text, &prompt.names, &prompt.values);
+    let filled = markdown::fill_quoted(&step_text, &prompt.names, &prompt.values);
     let name = prompt
         .names
         .get(prompt.values.len())

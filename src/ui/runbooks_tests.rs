@@ -153,7 +153,7 @@ fn ended(proposal: &Proposal, end: ActionState) -> GateEvent {
         .next()
         .cloned()
         .expect("an action to copy");
-    view.id = format!("rb{}", proposal.runbook.as_ref().map_or(0, |r| r.step));
+    view.id = proposal.id.clone().expect("the pane names its proposal");
     view.command = proposal.command.clone();
     view.agent = "operator".into();
     view.runbook = proposal.runbook.as_deref().cloned();
@@ -199,6 +199,79 @@ fn capital_p_runs_the_rest_one_after_another_and_stops_at_a_failure() {
 }
 
 #[test]
+fn capital_p_follows_its_own_action_not_another_for_the_same_step() {
+    let mut state = state_with_runbooks(200, 60);
+    update::apply_action(&mut state, Action::Open);
+    let first = proposals(&key(&mut state, KeyCode::Char('P')));
+    assert_eq!(first.len(), 1);
+    // Another action claiming the same step (an agent's `--runbook`, or
+    // the operator's own `p` from another cockpit) ends first.
+    for (agent, id) in [
+        ("claude", "0123456789abcdef01234567"),
+        ("operator", "fedcba9876543210fedcba98"),
+    ] {
+        let mut foreign = first[0].clone();
+        foreign.id = Some(id.into());
+        foreign.agent = agent.into();
+        for end in [ActionState::Succeeded, ActionState::Failed] {
+            let outcome = update::apply_event(&mut state, ended(&foreign, end).into());
+            assert!(
+                proposals(&outcome).is_empty(),
+                "{agent} {end:?} proposed nothing"
+            );
+            assert!(
+                state.runbooks.prompt.is_none(),
+                "{agent} {end:?} asked nothing"
+            );
+            let seq = state.runbooks.sequence.as_ref().expect("still waiting");
+            assert_eq!(seq.waiting_step, 1, "{agent} {end:?} did not advance it");
+        }
+    }
+    // Its own action's end does.
+    update::apply_event(&mut state, ended(&first[0], ActionState::Succeeded).into());
+    assert_eq!(state.runbooks.prompt.as_ref().map(|p| p.step), Some(2));
+}
+
+#[test]
+fn the_panes_own_proposal_opens_its_approval_popup_with_the_quoted_command() {
+    let mut state = state_with_runbooks(200, 60);
+    open_restart(&mut state);
+    update::apply_action(&mut state, Action::SearchNext);
+    key(&mut state, KeyCode::Char('p'));
+    typed(&mut state, "x; rm -rf /");
+    key(&mut state, KeyCode::Enter);
+    typed(&mut state, "api");
+    let prompt_screen = render(&state, 200, 60).backend().to_string();
+    assert!(
+        prompt_screen.contains("docker restart 'x; rm -rf /' && echo restarted"),
+        "the prompt shows the value quoted: {prompt_screen}"
+    );
+    let proposed = proposals(&key(&mut state, KeyCode::Enter));
+    let p = proposed.first().expect("proposed");
+    assert_eq!(
+        p.command,
+        "docker restart 'x; rm -rf /' && echo restarted api"
+    );
+    let mut pending = ended(p, ActionState::Pending);
+    if let GateEvent::Changed(view) = &mut pending {
+        view.host = state.host.clone();
+        view.tier = crate::gate::Tier::Approve;
+    }
+    update::apply_event(&mut state, pending.into());
+    match &state.gate.popup {
+        Some(crate::app::gate::GatePopup::Approve { id, .. }) => {
+            assert_eq!(Some(id), p.id.as_ref())
+        }
+        other => panic!("expected its approval popup, got {other:?}"),
+    }
+    let screen = render(&state, 200, 60).backend().to_string();
+    assert!(
+        screen.contains("docker restart 'x; rm -rf /' && echo restarted api"),
+        "the popup shows the filled, quoted command: {screen}"
+    );
+}
+
+#[test]
 fn space_marks_history_rows_and_runbook_draft_writes_them_masked() {
     let mut state = crate::testing::populated_state("dark");
     update::resize(&mut state, 200, 60);
@@ -234,7 +307,7 @@ fn space_marks_history_rows_and_runbook_draft_writes_them_masked() {
     assert!(screen.contains('●'), "marked rows show: {screen}");
     let outcome = update::run_command(&mut state, "runbook-draft incidents/web-slow");
     let (path, contents) = match outcome.effects.as_slice() {
-        [Effect::WriteFile { path, contents, .. }] => (path.clone(), contents.clone()),
+        [Effect::WriteDraft { path, contents, .. }] => (path.clone(), contents.clone()),
         other => panic!("expected one write, got {other:?}"),
     };
     assert_eq!(
@@ -254,8 +327,134 @@ fn space_marks_history_rows_and_runbook_draft_writes_them_masked() {
     );
     assert_eq!(parsed.title, "web slow");
     assert!(state.runbooks.draft_marks.is_empty());
+    // The write never replaces a file; the operator is told where it went.
+    let asked = std::path::PathBuf::from("/srv/runbooks/incidents/web-slow.md");
+    crate::app::runbooks::draft_written(
+        &mut state,
+        &asked,
+        2,
+        Ok("/srv/runbooks/incidents/web-slow-2.md".into()),
+    );
+    let flash = state.flash.clone().expect("said");
+    assert!(
+        flash
+            .text
+            .contains("incidents/web-slow.md exists and was left alone")
+            && flash.text.contains("incidents/web-slow-2.md instead"),
+        "{flash:?}"
+    );
+    crate::app::runbooks::draft_written(&mut state, &asked, 2, Ok(asked.clone()));
+    let flash = state.flash.clone().expect("said");
+    assert!(
+        !flash.is_error
+            && flash
+                .text
+                .contains("wrote 2 steps to incidents/web-slow.md"),
+        "{flash:?}"
+    );
+    // A repo on the host: the watcher writes the draft there.
+    state.runbooks.repo_dir = None;
+    state.runbooks.source = Some(crate::runbooks::watch::RepoSource::Remote("~/rb".into()));
+    for (i, id) in rows.iter().enumerate() {
+        if ids.contains(id) {
+            state.lists.entry(PaneId::History).or_default().selected = i;
+            key(&mut state, KeyCode::Char(' '));
+        }
+    }
+    let outcome = update::run_command(&mut state, "runbook-draft incidents/web-slow");
+    match outcome.effects.as_slice() {
+        [
+            Effect::Runbooks(crate::runbooks::watch::RunbooksRequest::WriteDraft {
+                rel,
+                contents,
+                steps,
+            }),
+        ] => {
+            assert_eq!((rel.as_str(), *steps), ("incidents/web-slow.md", 2));
+            assert!(!contents.contains("hunter2secret"));
+        }
+        other => panic!("expected a draft for the host, got {other:?}"),
+    }
+    update::apply_event(
+        &mut state,
+        crate::app::event::AppEvent::Runbooks(
+            crate::runbooks::watch::RunbooksEvent::DraftWritten {
+                asked: "incidents/web-slow.md".into(),
+                steps: 2,
+                written: Ok("incidents/web-slow-2.md".into()),
+            },
+        ),
+    );
+    let flash = state.flash.clone().expect("said");
+    assert!(
+        flash
+            .text
+            .contains("wrote 2 steps to incidents/web-slow-2.md instead"),
+        "{flash:?}"
+    );
     // Outside the repo is refused.
     let outcome = update::run_command(&mut state, "runbook-draft ../../etc/cron.d/x");
     assert!(outcome.effects.is_empty());
     assert!(state.flash.as_ref().is_some_and(|f| f.is_error));
+}
+
+#[test]
+fn a_reload_keeps_the_open_runbook_and_step_by_path() {
+    use crate::runbooks::watch::{RepoSource, RunbooksEvent};
+    let mut state = state_with_runbooks(200, 60);
+    // The pane was filled for host `local`; a reload filters by the host.
+    state.host = "local".into();
+    state.runbooks.source = Some(RepoSource::Local("/srv/runbooks".into()));
+    open_restart(&mut state);
+    update::apply_action(&mut state, Action::SearchNext);
+    assert_eq!(state.runbooks.reader.as_ref().map(|r| r.step), Some(2));
+    // A new runbook sorts before it: indices move, the reader does not.
+    let mut more = runbook_fixture();
+    more.insert(
+        0,
+        crate::runbooks::markdown::parse("aaa/first.md", "# First\n\n```sh\nuptime\n```\n"),
+    );
+    let outcome = update::apply_event(&mut state, reload_event(RunbooksEvent::Loaded(more)));
+    assert!(outcome.dirty, "the list changed");
+    let reader = state.runbooks.reader.clone().expect("still open");
+    assert_eq!(
+        state.runbooks.runbooks[reader.index].path,
+        "incidents/restart-container.md"
+    );
+    assert_eq!(reader.step, 2);
+    // The same again: nothing to redraw.
+    let same = state.runbooks.runbooks.clone();
+    let outcome = update::apply_event(&mut state, reload_event(RunbooksEvent::Loaded(same)));
+    assert!(!outcome.dirty);
+    // The runbook is gone: the reader closes and says why.
+    let without: Vec<_> = runbook_fixture()
+        .into_iter()
+        .filter(|r| r.path != "incidents/restart-container.md")
+        .collect();
+    update::apply_event(&mut state, reload_event(RunbooksEvent::Loaded(without)));
+    assert!(state.runbooks.reader.is_none());
+    let flash = state.flash.clone().expect("said");
+    assert!(
+        flash.text.contains("no longer in the runbook repo"),
+        "{flash:?}"
+    );
+    // A failed read keeps what is shown.
+    update::apply_event(
+        &mut state,
+        reload_event(RunbooksEvent::Failed("link down".into())),
+    );
+    assert_eq!(state.runbooks.runbooks.len(), 2);
+    assert!(state.runbooks.source_note.contains("showing the last read"));
+    // :runbooks-reload asks the watcher.
+    let outcome = update::run_command(&mut state, "runbooks-reload");
+    assert_eq!(
+        outcome.effects,
+        vec![Effect::Runbooks(
+            crate::runbooks::watch::RunbooksRequest::Reload
+        )]
+    );
+}
+
+fn reload_event(e: crate::runbooks::watch::RunbooksEvent) -> crate::app::event::AppEvent {
+    crate::app::event::AppEvent::Runbooks(e)
 }

@@ -364,6 +364,17 @@ impl NetdataClient {
         Ok(parse::data(&body)?)
     }
 
+    /// The alarm log's entries after `after` (0: all it keeps).
+    pub async fn alarm_log(
+        &mut self,
+        after: u64,
+    ) -> Result<Vec<parse::RawAlarmLogEntry>, ClientError> {
+        let body = self
+            .get(&format!("/api/v1/alarm_log?after={after}"))
+            .await?;
+        Ok(parse::alarm_log(&body)?)
+    }
+
     pub async fn alarms(&mut self) -> Result<AlarmsResponse, ClientError> {
         let body = self.get("/api/v1/alarms").await?;
         Ok(parse::alarms(&body)?)

@@ -265,6 +265,29 @@ pub fn by_second(samples: Vec<ChartSample>) -> BTreeMap<i64, Vec<ChartSample>> {
 
 // ---------------------------------------------------------------- alarms
 
+/// One entry of `/api/v1/alarm_log`: an alert's status change.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RawAlarmLogEntry {
+    /// Grows with every entry: the cursor of `alarm_log?after=`.
+    pub unique_id: u64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub chart: String,
+    /// `WARNING`, `CRITICAL`, `CLEAR`, `UNDEFINED`, `UNINITIALIZED`, `REMOVED`.
+    pub status: String,
+    #[serde(default)]
+    pub old_status: String,
+    /// Unix seconds.
+    pub when: i64,
+}
+
+/// `/api/v1/alarm_log?after=ID`: the entries after `ID` (newest first, as
+/// Netdata sends them).
+pub fn alarm_log(body: &[u8]) -> Result<Vec<RawAlarmLogEntry>, ParseError> {
+    decode("/api/v1/alarm_log", body)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawAlarm {
     /// The key Netdata uses: `CHART.NAME`.
@@ -286,6 +309,8 @@ pub struct RawAlarm {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlarmsResponse {
     pub now: Option<i64>,
+    /// The alarm log's newest entry: the log is read only when it moved.
+    pub latest_log_id: Option<u64>,
     pub alarms: Vec<RawAlarm>,
 }
 
@@ -293,6 +318,8 @@ pub struct AlarmsResponse {
 struct RawAlarms {
     #[serde(default)]
     now: Option<i64>,
+    #[serde(default)]
+    latest_alarm_log_unique_id: Option<u64>,
     alarms: BTreeMap<String, RawAlarmEntry>,
 }
 
@@ -323,6 +350,7 @@ pub fn alarms(body: &[u8]) -> Result<AlarmsResponse, ParseError> {
     let raw: RawAlarms = decode("/api/v1/alarms", body)?;
     Ok(AlarmsResponse {
         now: raw.now,
+        latest_log_id: raw.latest_alarm_log_unique_id,
         alarms: raw
             .alarms
             .into_iter()
@@ -732,9 +760,26 @@ mod tests {
     }
 
     #[test]
+    fn alarm_log_entries_and_bad_input() {
+        let body = br#"[{"unique_id":12,"name":"web_5xx","chart":"web_log.codes","status":"CLEAR","old_status":"WARNING","when":1796144900,"extra":1},
+            {"unique_id":11,"name":"web_5xx","chart":"web_log.codes","status":"WARNING","old_status":"CLEAR","when":1796144890}]"#;
+        let log = alarm_log(body).expect("log");
+        assert_eq!(log.len(), 2);
+        assert_eq!((log[0].unique_id, log[0].status.as_str()), (12, "CLEAR"));
+        assert_eq!(log[1].when, 1796144890);
+        assert!(alarm_log(b"[]").expect("empty").is_empty());
+        assert!(alarm_log(br#"[{"name":"x"}]"#).is_err(), "no id or status");
+        assert!(alarm_log(b"{}").is_err());
+    }
+
+    #[test]
     fn alarms_from_1_37_with_active_alerts() {
         let a = alarms(&fixture("alarms-active-1.37.json")).expect("alarms");
         assert_eq!(a.alarms.len(), 2);
+        assert!(
+            a.latest_log_id.is_some(),
+            "1.37 says where its alarm log is"
+        );
         let crit = a
             .alarms
             .iter()

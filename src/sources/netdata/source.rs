@@ -18,7 +18,7 @@ use super::parse::{self, AgentInfo, AllMetrics, ChartSample};
 use crate::channel::Emit;
 use crate::metrics::AlertLevel;
 use crate::metrics::series::HISTORY_SECONDS;
-use crate::metrics::{Alert, AlertsEvent};
+use crate::metrics::{Alert, AlertTransition, AlertsEvent};
 use crate::metrics::{MetricsEvent, MetricsSource, MetricsUpdate};
 
 /// Failed answers in a row after which Netdata counts as gone.
@@ -45,6 +45,8 @@ struct Session<'a, E> {
     last_t: Option<i64>,
     failures: u32,
     degraded: bool,
+    /// The alarm log's last entry read (`None`: not read yet).
+    alarm_log_after: Option<u64>,
 }
 
 /// Runs until `cancel` fires or Netdata is gone. `info` is the answer of
@@ -71,6 +73,7 @@ pub async fn run<E: From<MetricsEvent> + Send + 'static>(
         last_t: None,
         failures: 0,
         degraded: false,
+        alarm_log_after: None,
     };
     if !session
         .send(MetricsEvent::Live {
@@ -268,10 +271,26 @@ impl<E: From<MetricsEvent> + Send + 'static> Session<'_, E> {
     async fn alerts_step(&mut self) -> Result<bool, SessionEnd> {
         match self.client.alarms().await {
             Ok(answer) => {
+                let latest = answer.latest_log_id;
                 let alerts = answer.alarms.into_iter().filter_map(to_alert).collect();
-                Ok(self
+                if !self
                     .send(MetricsEvent::Alerts(AlertsEvent::Update(alerts)))
-                    .await)
+                    .await
+                {
+                    return Ok(false);
+                }
+                match (latest, self.alarm_log_after) {
+                    // The first answer: the log so far is history (it can
+                    // be megabytes); changes are read from here on.
+                    (Some(latest), None) => {
+                        self.alarm_log_after = Some(latest);
+                        Ok(true)
+                    }
+                    (Some(latest), Some(after)) if latest > after => {
+                        self.alarm_log_step(after).await
+                    }
+                    _ => Ok(true),
+                }
             }
             Err(e) if e.is_unreachable() => Err(SessionEnd::Lost(e.to_string())),
             // Metrics may still be fine: the Alerts pane says what is wrong,
@@ -284,6 +303,67 @@ impl<E: From<MetricsEvent> + Send + 'static> Session<'_, E> {
                 .await),
         }
     }
+}
+
+impl<E: From<MetricsEvent> + Send + 'static> Session<'_, E> {
+    /// The alarm log after `after` (asked only when the alarms answer says
+    /// it has newer entries): transitions between two polls of the active
+    /// list (an alert raised and cleared in between) are kept. A bad answer
+    /// costs nothing: the active list was sent, the next poll asks again.
+    async fn alarm_log_step(&mut self, after: u64) -> Result<bool, SessionEnd> {
+        let entries = match self.client.alarm_log(after).await {
+            Ok(entries) => entries,
+            Err(e) if e.is_unreachable() => return Err(SessionEnd::Lost(e.to_string())),
+            Err(_) => return Ok(true),
+        };
+        let (cursor, transitions) = transitions_since(after, entries);
+        self.alarm_log_after = Some(cursor);
+        if transitions.is_empty() {
+            return Ok(true);
+        }
+        Ok(self
+            .send(MetricsEvent::Alerts(AlertsEvent::Transitions(transitions)))
+            .await)
+    }
+}
+
+/// The new cursor and the transitions (oldest first) of log entries after
+/// `after`: raised to WARNING/CRITICAL, or cleared (CLEAR/REMOVED from a
+/// raised status); other changes (UNINITIALIZED → CLEAR at start) say
+/// nothing about the host.
+pub fn transitions_since(
+    after: u64,
+    mut entries: Vec<parse::RawAlarmLogEntry>,
+) -> (u64, Vec<AlertTransition>) {
+    entries.retain(|e| e.unique_id > after);
+    entries.sort_by_key(|e| e.unique_id);
+    let cursor = entries.last().map_or(after, |e| e.unique_id);
+    let raised_status = |s: &str| match s {
+        "WARNING" => Some(AlertLevel::Warning),
+        "CRITICAL" => Some(AlertLevel::Critical),
+        _ => None,
+    };
+    let transitions = entries
+        .into_iter()
+        .filter_map(|e| {
+            let raised = match raised_status(&e.status) {
+                Some(level) => Some(level),
+                None if raised_status(&e.old_status).is_some()
+                    && matches!(e.status.as_str(), "CLEAR" | "REMOVED") =>
+                {
+                    None
+                }
+                None => return None,
+            };
+            Some(AlertTransition {
+                time: e.when,
+                name: e.name,
+                chart: e.chart,
+                raised,
+            })
+        })
+        .collect();
+    (cursor, transitions)
 }
 
 /// Raised alerts only (the v1 list also carries CLEAR/UNDEFINED ones with
@@ -327,6 +407,40 @@ pub fn release_freed_memory() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_alarm_log_gives_raises_and_clears_after_the_cursor() {
+        let entry = |id: u64, status: &str, old: &str, when: i64| parse::RawAlarmLogEntry {
+            unique_id: id,
+            name: "web_5xx".into(),
+            chart: "web_log.codes".into(),
+            status: status.into(),
+            old_status: old.into(),
+            when,
+        };
+        // Newest first, as Netdata sends them; 9 was read before.
+        let (cursor, t) = transitions_since(
+            9,
+            vec![
+                entry(13, "CLEAR", "UNINITIALIZED", 130),
+                entry(12, "CLEAR", "CRITICAL", 120),
+                entry(11, "CRITICAL", "WARNING", 110),
+                entry(10, "WARNING", "CLEAR", 100),
+                entry(9, "WARNING", "CLEAR", 90),
+            ],
+        );
+        assert_eq!(cursor, 13);
+        let seen: Vec<(i64, Option<AlertLevel>)> = t.iter().map(|t| (t.time, t.raised)).collect();
+        assert_eq!(
+            seen,
+            vec![
+                (100, Some(AlertLevel::Warning)),
+                (110, Some(AlertLevel::Critical)),
+                (120, None)
+            ]
+        );
+        assert_eq!(transitions_since(13, Vec::new()), (13, Vec::new()));
+    }
 
     #[test]
     fn only_raised_alarms_become_alerts() {
