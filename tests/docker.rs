@@ -745,7 +745,7 @@ async fn container_logs_survive_ten_restarts_without_loss_or_doubles() {
             .iter()
             .collect::<std::collections::BTreeSet<_>>()
             .len();
-    assert_eq!(doubled, 0, "lines shown twice");
+    assert_eq!(doubled, 0, "lines shown twice: {shown:?}");
     assert_eq!(
         shown, expected,
         "the pane's lines differ from docker logs (from seq-{first})"

@@ -543,8 +543,11 @@ fn status_line(
             )],
         ));
     }
+    // A source picked for the view is kept before any other source's
+    // health: without it the lines on screen cannot be read right. "all
+    // sources" says less than a storm's field.
     fields.push((
-        2,
+        if pane.view_source.is_some() { 1 } else { 2 },
         vec![
             sep(),
             Span::styled(
@@ -824,6 +827,36 @@ mod tests {
             assert!(screen.contains("storm line 1200079"));
             insta::assert_snapshot!(format!("logs_storm_{w}x{h}"), terminal.backend());
         }
+    }
+
+    /// Two storms with long names fill the row: the source in view is
+    /// still named (a storm's field goes first).
+    #[test]
+    fn the_source_in_view_outlasts_storming_sources() {
+        let mut state = logs_state(200, 60);
+        let storms = [
+            "container:oc-e2e-storm1-3815-142504723",
+            "container:oc-e2e-storm2-3815-142509041",
+        ];
+        let quiet = "container:oc-e2e-quiet-3815-142500001";
+        for name in storms {
+            let event = LogEvent::Flow {
+                source: name.into(),
+                flow: Flow {
+                    lines_per_s: 51_000,
+                    skipped: 491_000,
+                    kept: 1_000,
+                    lag_ms: 3_200,
+                    behind: true,
+                },
+            };
+            update::apply_event(&mut state, crate::app::event::AppEvent::Log(event));
+        }
+        state.logs.view_source = Some(quiet.to_string());
+        let terminal = render(&state, 200, 60);
+        let screen = format!("{:?}", terminal.backend());
+        assert!(screen.contains(quiet), "{screen}");
+        assert!(screen.contains(storms[0]), "{screen}");
     }
 
     #[test]

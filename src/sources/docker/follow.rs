@@ -99,28 +99,34 @@ pub struct Overlap {
     id: Option<String>,
     /// The second of the newest line shown, if any.
     second: Option<i64>,
-    /// Lines shown in `second`: hash → how many times.
-    shown: HashMap<u64, usize>,
-    /// While replaying after a re-attach: what is left to skip of `second`.
-    replay: HashMap<u64, usize>,
-    /// Lines older than `second` are not new (a stream re-opened at the
-    /// present starts with a tail of what was shown), until a newer one.
-    only_newer: bool,
+    /// Lines shown in the newest two seconds: (second, hash) → how many
+    /// times.
+    shown: HashMap<(i64, u64), usize>,
+    /// While a re-attached stream replays: what is left to skip of the
+    /// lines shown ...
+    replay: HashMap<(i64, u64), usize>,
+    /// ... the oldest second it may bring (an older line is one shown long
+    /// ago: podman now and then sends a run's whole log despite `since=`) ...
+    replay_from: Option<i64>,
+    /// ... and the second after which the replay is over.
+    replay_until: Option<i64>,
 }
 
 impl Overlap {
-    /// Where a re-attach starts (`since=`): the newest second shown.
+    /// The newest second shown.
     pub fn since(&self) -> Option<i64> {
         self.second
     }
 
     /// Where a stream of container `id` starts (`tail=`/`since=`):
-    /// re-attached to the same container, at [`Overlap::since`]; another
-    /// container under the name (re-created) from its beginning.
+    /// re-attached to the same container, a second before the newest line
+    /// shown (podman's stream of a run that ends can miss that run's last
+    /// lines; the re-attach brings them); another container under the name
+    /// (re-created) from its beginning.
     pub fn start_at(&self, id: &str) -> String {
         match (&self.id, self.second) {
             (None, _) => format!("tail={PANE_LOG_TAIL}"),
-            (Some(shown), Some(second)) if shown == id => format!("since={second}"),
+            (Some(shown), Some(second)) if shown == id => format!("since={}", second - 1),
             // Attached before but never saw a line of this run, or a
             // re-created container: all of its log is new.
             _ => "since=0".to_string(),
@@ -128,7 +134,8 @@ impl Overlap {
     }
 
     /// The stream [`Overlap::start_at`] named is open: its first lines
-    /// repeat what was shown of that second, if it is the same container.
+    /// repeat what was shown of those two seconds, if it is the same
+    /// container.
     pub fn start_replay(&mut self, id: &str) {
         if self.id.as_deref() != Some(id) {
             *self = Self {
@@ -137,12 +144,14 @@ impl Overlap {
             };
         }
         self.replay = self.shown.clone();
-        self.only_newer = false;
+        self.replay_from = self.second.map(|s| s - 1);
+        self.replay_until = self.second;
     }
 
-    /// The stream just started is a tail re-opened at the present.
+    /// The stream just started is a tail re-opened at the present: what it
+    /// brings from before the newest second was shown or counted as the gap.
     pub fn only_newer(&mut self) {
-        self.only_newer = self.second.is_some();
+        self.replay_from = self.second;
     }
 
     /// Whether a line (its second, a hash of stream and text) is new;
@@ -152,31 +161,32 @@ impl Overlap {
             // No timestamp: nothing to compare with; show it.
             return true;
         };
-        match self.second {
-            Some(newest) if second < newest && self.only_newer => return false,
-            Some(newest) if second < newest => {
-                // Late on the other stream of the run being followed (a
-                // `since=` stream never repeats an older second): new, and
-                // never replayed, so not recorded.
-                return true;
-            }
-            Some(newest) if second == newest => {
-                if let Some(left) = self.replay.get_mut(&hash)
-                    && *left > 0
-                {
-                    *left -= 1;
-                    return false;
-                }
-            }
-            _ => {
-                self.only_newer = false;
-                self.second = Some(second);
-                self.shown.clear();
-                // Past the replayed second: the rest of the stream is new.
+        if let Some(until) = self.replay_until {
+            if second > until {
+                // Past the replayed seconds: the rest of the stream is new.
                 self.replay.clear();
+                self.replay_from = None;
+                self.replay_until = None;
+            } else if self.replay_from.is_some_and(|from| second < from) {
+                return false;
+            } else if let Some(left) = self.replay.get_mut(&(second, hash))
+                && *left > 0
+            {
+                *left -= 1;
+                return false;
             }
         }
-        *self.shown.entry(hash).or_default() += 1;
+        match self.second {
+            // Late on the other stream (stderr behind stdout), older than
+            // any replay reaches: new, and not recorded.
+            Some(newest) if second < newest - 1 => return true,
+            Some(newest) if second <= newest => {}
+            _ => {
+                self.second = Some(second);
+                self.shown.retain(|(s, _), _| *s >= second - 1);
+            }
+        }
+        *self.shown.entry((second, hash)).or_default() += 1;
         true
     }
 }
@@ -455,6 +465,36 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
 struct StreamReader {
     demux: LogDemux,
     stamps: Stamps,
+    ordinal: Ordinal,
+}
+
+/// Orders the lines of one whole-second stamp (podman 4 writes no
+/// fraction): each gets its place in that second as a nanosecond offset.
+/// A stream re-attached a second back reads those seconds from their start,
+/// so a line it brings that the ended stream missed lands between the lines
+/// around it in the time-ordered ring, not after the second's last one.
+#[derive(Debug, Default)]
+struct Ordinal {
+    second: Option<i64>,
+    next: i64,
+}
+
+impl Ordinal {
+    fn place(&mut self, nanos: i64) -> i64 {
+        const NANOS: i64 = 1_000_000_000;
+        if nanos.rem_euclid(NANOS) != 0 {
+            // A real fraction (Docker): the engine's own order.
+            return nanos;
+        }
+        let second = nanos.div_euclid(NANOS);
+        if self.second == Some(second) {
+            self.next = (self.next + 1).min(NANOS - 1);
+        } else {
+            self.second = Some(second);
+            self.next = 0;
+        }
+        nanos + self.next
+    }
 }
 
 impl StreamReader {
@@ -462,6 +502,7 @@ impl StreamReader {
         Self {
             demux: LogDemux::new(tty),
             stamps: Stamps::default(),
+            ordinal: Ordinal::default(),
         }
     }
 
@@ -474,8 +515,9 @@ impl StreamReader {
     ) -> Vec<LogLine> {
         let mut lines = Vec::new();
         let stamps = &mut self.stamps;
+        let ordinal = &mut self.ordinal;
         self.demux.push_each(bytes, &mut |stream, raw| {
-            if let Some(line) = admit(source, memory, stamps, now, stream, raw) {
+            if let Some(line) = admit(source, memory, (stamps, ordinal), now, stream, raw) {
                 lines.push(line);
             }
         });
@@ -485,8 +527,9 @@ impl StreamReader {
     fn finish(&mut self, source: &Arc<str>, memory: &mut Memory, now: i64) -> Vec<LogLine> {
         let mut lines = Vec::new();
         let stamps = &mut self.stamps;
+        let ordinal = &mut self.ordinal;
         self.demux.finish_each(&mut |stream, raw| {
-            if let Some(line) = admit(source, memory, stamps, now, stream, raw) {
+            if let Some(line) = admit(source, memory, (stamps, ordinal), now, stream, raw) {
                 lines.push(line);
             }
         });
@@ -527,12 +570,13 @@ impl Ingest {
 fn admit(
     source: &Arc<str>,
     memory: &mut Memory,
-    stamps: &mut Stamps,
+    (stamps, ordinal): (&mut Stamps, &mut Ordinal),
     now: i64,
     stream: LogStream,
     raw: &[u8],
 ) -> Option<LogLine> {
     let (nanos, text) = stamps.split(raw);
+    let nanos = nanos.map(|n| ordinal.place(n));
     let second = nanos.map(|n| n.div_euclid(1_000_000_000));
     if !memory.overlap.admit(second, line_hash(stream, text)) {
         return None;
@@ -601,9 +645,11 @@ mod tests {
         assert!(overlap.admit(Some(11), 3));
         assert!(overlap.admit(Some(11), 3));
         assert_eq!(overlap.since(), Some(11));
-        // Re-attached with since=11: the engine repeats second 11.
-        assert_eq!(overlap.start_at("a"), "since=11");
+        // Re-attached a second back: the engine repeats seconds 10 and 11.
+        assert_eq!(overlap.start_at("a"), "since=10");
         overlap.start_replay("a");
+        assert!(!overlap.admit(Some(10), 1));
+        assert!(!overlap.admit(Some(10), 2));
         assert!(!overlap.admit(Some(11), 3));
         assert!(!overlap.admit(Some(11), 3));
         // The same text a third time in that second is a new line.
@@ -629,7 +675,7 @@ mod tests {
         assert!(overlap.admit(Some(30), 1));
         assert!(overlap.admit(Some(30), 2));
         // Re-attached to the new one, its own lines are the replay.
-        assert_eq!(overlap.start_at("new"), "since=30");
+        assert_eq!(overlap.start_at("new"), "since=29");
         overlap.start_replay("new");
         assert!(!overlap.admit(Some(30), 1));
         assert!(!overlap.admit(Some(30), 2));
@@ -652,6 +698,57 @@ mod tests {
         // ... and once past it, a late line of the other stream is new.
         assert!(overlap.admit(Some(13), 3));
         assert!(overlap.admit(Some(12), 4));
+    }
+
+    #[test]
+    fn a_reattach_brings_what_the_ended_stream_missed() {
+        let mut overlap = Overlap::default();
+        overlap.start_replay("a");
+        // seq-46, seq-47 in second 49; the stream of the ending run missed
+        // seq-48 and seq-49 and brought seq-50 of the next run (second 50).
+        assert!(overlap.admit(Some(49), 46));
+        assert!(overlap.admit(Some(49), 47));
+        assert!(overlap.admit(Some(50), 50));
+        assert_eq!(overlap.start_at("a"), "since=49");
+        overlap.start_replay("a");
+        assert!(!overlap.admit(Some(49), 46));
+        assert!(!overlap.admit(Some(49), 47));
+        assert!(overlap.admit(Some(49), 48));
+        assert!(overlap.admit(Some(49), 49));
+        assert!(!overlap.admit(Some(50), 50));
+        assert!(overlap.admit(Some(51), 51));
+    }
+
+    #[test]
+    fn a_reattach_that_sends_the_whole_log_again_shows_none_of_it_twice() {
+        let mut overlap = Overlap::default();
+        overlap.start_replay("a");
+        for (second, line) in [(10, 1), (20, 2), (30, 3)] {
+            assert!(overlap.admit(Some(second), line));
+        }
+        overlap.start_replay("a");
+        // The engine ignored `since=29`.
+        for (second, line) in [(10, 1), (20, 2), (30, 3)] {
+            assert!(!overlap.admit(Some(second), line));
+        }
+        assert!(overlap.admit(Some(31), 4));
+        // Past the replay, a late line of the other stream is shown.
+        assert!(overlap.admit(Some(30), 5));
+    }
+
+    #[test]
+    fn lines_of_a_whole_second_stamp_keep_their_place_in_it() {
+        let s = 1_800_000_000 * 1_000_000_000;
+        let mut ended = Ordinal::default();
+        // The ended stream read seq-1, seq-2 and (missing seq-3) nothing more.
+        assert_eq!([ended.place(s), ended.place(s)], [s, s + 1]);
+        // The re-attach reads the second from its start: seq-3 third.
+        let mut again = Ordinal::default();
+        let placed: Vec<i64> = (0..4).map(|_| again.place(s)).collect();
+        assert_eq!(placed, [s, s + 1, s + 2, s + 3]);
+        // The next second starts over; a real fraction is kept as it is.
+        assert_eq!(again.place(s + 1_000_000_000), s + 1_000_000_000);
+        assert_eq!(again.place(s + 1_000_000_000 + 5), s + 1_000_000_000 + 5);
     }
 
     #[test]
@@ -706,6 +803,7 @@ mod tests {
         let source: Arc<str> = Arc::from("container:storm");
         let mut memory = memory();
         let mut stamps = Stamps::default();
+        let mut ordinal = Ordinal::default();
         let now = 1_800_000_010 * 1_000_000_000;
         let mut kept = Vec::new();
         for i in 0..9000_i64 {
@@ -715,7 +813,7 @@ mod tests {
             if let Some(line) = admit(
                 &source,
                 &mut memory,
-                &mut stamps,
+                (&mut stamps, &mut ordinal),
                 now,
                 LogStream::Stdout,
                 &raw,
