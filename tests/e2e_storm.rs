@@ -52,11 +52,6 @@ impl Bed {
             "--network",
             "none",
             "--pull=never",
-            // Half a core each: two storms leave the 2-core machine's other
-            // core to the cockpit (and still write tens of thousands of
-            // lines a second).
-            "--cpus",
-            "0.5",
             &self.image,
             "sh",
             "-c",

@@ -465,36 +465,6 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
 struct StreamReader {
     demux: LogDemux,
     stamps: Stamps,
-    ordinal: Ordinal,
-}
-
-/// Orders the lines of one whole-second stamp (podman 4 writes no
-/// fraction): each gets its place in that second as a nanosecond offset.
-/// A stream re-attached a second back reads those seconds from their start,
-/// so a line it brings that the ended stream missed lands between the lines
-/// around it in the time-ordered ring, not after the second's last one.
-#[derive(Debug, Default)]
-struct Ordinal {
-    second: Option<i64>,
-    next: i64,
-}
-
-impl Ordinal {
-    fn place(&mut self, nanos: i64) -> i64 {
-        const NANOS: i64 = 1_000_000_000;
-        if nanos.rem_euclid(NANOS) != 0 {
-            // A real fraction (Docker): the engine's own order.
-            return nanos;
-        }
-        let second = nanos.div_euclid(NANOS);
-        if self.second == Some(second) {
-            self.next = (self.next + 1).min(NANOS - 1);
-        } else {
-            self.second = Some(second);
-            self.next = 0;
-        }
-        nanos + self.next
-    }
 }
 
 impl StreamReader {
@@ -502,7 +472,6 @@ impl StreamReader {
         Self {
             demux: LogDemux::new(tty),
             stamps: Stamps::default(),
-            ordinal: Ordinal::default(),
         }
     }
 
@@ -515,9 +484,8 @@ impl StreamReader {
     ) -> Vec<LogLine> {
         let mut lines = Vec::new();
         let stamps = &mut self.stamps;
-        let ordinal = &mut self.ordinal;
         self.demux.push_each(bytes, &mut |stream, raw| {
-            if let Some(line) = admit(source, memory, (stamps, ordinal), now, stream, raw) {
+            if let Some(line) = admit(source, memory, stamps, now, stream, raw) {
                 lines.push(line);
             }
         });
@@ -527,9 +495,8 @@ impl StreamReader {
     fn finish(&mut self, source: &Arc<str>, memory: &mut Memory, now: i64) -> Vec<LogLine> {
         let mut lines = Vec::new();
         let stamps = &mut self.stamps;
-        let ordinal = &mut self.ordinal;
         self.demux.finish_each(&mut |stream, raw| {
-            if let Some(line) = admit(source, memory, (stamps, ordinal), now, stream, raw) {
+            if let Some(line) = admit(source, memory, stamps, now, stream, raw) {
                 lines.push(line);
             }
         });
@@ -570,13 +537,12 @@ impl Ingest {
 fn admit(
     source: &Arc<str>,
     memory: &mut Memory,
-    (stamps, ordinal): (&mut Stamps, &mut Ordinal),
+    stamps: &mut Stamps,
     now: i64,
     stream: LogStream,
     raw: &[u8],
 ) -> Option<LogLine> {
     let (nanos, text) = stamps.split(raw);
-    let nanos = nanos.map(|n| ordinal.place(n));
     let second = nanos.map(|n| n.div_euclid(1_000_000_000));
     if !memory.overlap.admit(second, line_hash(stream, text)) {
         return None;
@@ -737,21 +703,6 @@ mod tests {
     }
 
     #[test]
-    fn lines_of_a_whole_second_stamp_keep_their_place_in_it() {
-        let s = 1_800_000_000 * 1_000_000_000;
-        let mut ended = Ordinal::default();
-        // The ended stream read seq-1, seq-2 and (missing seq-3) nothing more.
-        assert_eq!([ended.place(s), ended.place(s)], [s, s + 1]);
-        // The re-attach reads the second from its start: seq-3 third.
-        let mut again = Ordinal::default();
-        let placed: Vec<i64> = (0..4).map(|_| again.place(s)).collect();
-        assert_eq!(placed, [s, s + 1, s + 2, s + 3]);
-        // The next second starts over; a real fraction is kept as it is.
-        assert_eq!(again.place(s + 1_000_000_000), s + 1_000_000_000);
-        assert_eq!(again.place(s + 1_000_000_000 + 5), s + 1_000_000_000 + 5);
-    }
-
-    #[test]
     fn a_run_that_showed_nothing_is_read_from_its_start() {
         let mut overlap = Overlap::default();
         overlap.start_replay("a");
@@ -803,7 +754,6 @@ mod tests {
         let source: Arc<str> = Arc::from("container:storm");
         let mut memory = memory();
         let mut stamps = Stamps::default();
-        let mut ordinal = Ordinal::default();
         let now = 1_800_000_010 * 1_000_000_000;
         let mut kept = Vec::new();
         for i in 0..9000_i64 {
@@ -813,7 +763,7 @@ mod tests {
             if let Some(line) = admit(
                 &source,
                 &mut memory,
-                (&mut stamps, &mut ordinal),
+                &mut stamps,
                 now,
                 LogStream::Stdout,
                 &raw,
