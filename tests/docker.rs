@@ -906,12 +906,18 @@ async fn container_cpu_matches_podman_stats() {
     .await;
 }
 
-/// The same against a real Docker Engine and `docker stats` (the opt-in bed
-/// piece `scripts/testbed-docker up`; skipped without it).
+/// The same against a real Docker Engine and `docker stats` (the bed piece
+/// `scripts/testbed-docker up`, which `scripts/test` brings up: there the
+/// test fails rather than skips without it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn container_cpu_matches_docker_stats_on_a_real_docker_engine() {
+    let required = std::env::var_os("OPSCOCKPIT_BED_REAL_DOCKER_REQUIRED").is_some();
     let (Some(socket), Some(bed)) = (std::env::var_os("OPSCOCKPIT_BED_REAL_DOCKER_SOCKET"), bed())
     else {
+        assert!(
+            !required,
+            "scripts/test brought up no real Docker Engine (scripts/testbed-docker)"
+        );
         eprintln!("no real Docker Engine: skipping (scripts/testbed-docker up, source its env)");
         return;
     };

@@ -40,6 +40,13 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 fn decode<T: DeserializeOwned>(what: &'static str, body: &[u8]) -> Result<T, ParseError> {
+    // The answers come every second and are nearly always good: parse them
+    // plainly, and only a broken one again with the JSON path tracked (which
+    // allocates a segment per map key, for the error's sake).
+    serde_json::from_slice(body).or_else(|_| decode_with_path(what, body))
+}
+
+fn decode_with_path<T: DeserializeOwned>(what: &'static str, body: &[u8]) -> Result<T, ParseError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
