@@ -4,10 +4,9 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
-use ratatui::symbols::Marker;
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::app::state::State;
 use crate::metrics::units::human_bytes;
@@ -492,41 +491,28 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
         Unit::Load | Unit::Count => 1.0,
         _ => 1024.0,
     });
-    let datasets: Vec<Dataset> = data
+    let runs = data
         .iter()
         .flat_map(|(runs, style)| runs.iter().map(move |run| (run, style)))
-        .map(|(points, style)| {
-            Dataset::default()
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(*style)
-                .data(points)
-        })
+        .map(|(points, style)| (points.as_slice(), style.fg.unwrap_or(Color::Reset)))
         .collect();
     let name = Span::styled(format!(" {} ", spec.title), theme.title_focused);
     let title = fit_title(name, fields, usize::from(area.width));
-    let chart = Chart::new(datasets)
-        .block(
-            Block::default()
-                .borders(Borders::TOP)
-                .border_style(theme.border)
-                .title(title),
-        )
-        .x_axis(
-            Axis::default()
-                .style(theme.chart_axis)
-                .bounds([-(window as f64), 0.0])
-                .labels([
-                    Span::raw(format!("-{}", window_label(window))),
-                    Span::raw("now"),
-                ]),
-        )
-        .y_axis(
-            Axis::default()
-                .style(theme.chart_axis)
-                .bounds([0.0, top])
-                .labels([Span::raw("0"), Span::raw(spec.unit.format(top))]),
-        );
+    let chart = super::line_chart::LineChart {
+        block: Block::default()
+            .borders(Borders::TOP)
+            .border_style(theme.border)
+            .title(title),
+        axis_style: theme.chart_axis,
+        x_bounds: [-(window as f64), 0.0],
+        x_labels: [
+            Span::raw(format!("-{}", window_label(window))),
+            Span::raw("now"),
+        ],
+        y_bounds: [0.0, top],
+        y_labels: [Span::raw("0"), Span::raw(spec.unit.format(top))],
+        runs,
+    };
     frame.render_widget(chart, area);
 }
 

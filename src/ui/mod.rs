@@ -16,6 +16,7 @@ pub mod header;
 pub mod help;
 pub mod history;
 pub mod keybar;
+pub mod line_chart;
 
 pub mod logs;
 pub mod metrics;
