@@ -710,12 +710,7 @@ impl Gate {
     /// Pending actions whose time is up become `expired`.
     pub fn expire_due(&self) -> Result<usize, GateError> {
         let now = now_ms();
-        let due: Vec<ActionView> = self
-            .store()
-            .in_state(Some(&self.inner.host), ActionState::Pending)?
-            .into_iter()
-            .filter(|v| v.expires_at.is_some_and(|e| e <= now))
-            .collect();
+        let due = self.store().pending_due(&self.inner.host, now)?;
         let mut count = 0;
         for action in due {
             let result = self.store().apply(
