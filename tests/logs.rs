@@ -914,6 +914,7 @@ async fn journald_follows_or_says_why_not() {
         transport,
         Vec::new(),
         10,
+        Duration::from_secs(2),
         tx,
         cancel.clone(),
     ));

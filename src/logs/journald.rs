@@ -7,6 +7,12 @@
 //! journal files" (journalctl -f then waits silently forever), so the pane can
 //! say why it is empty. If journalctl ends, it is started again after the
 //! last entry seen (`--after-cursor`), so nothing is shown twice.
+//!
+//! A flooding journal is paced like a container's log ([`Pace`]): entries
+//! more than `[logs] max_lag` behind are skipped and counted, and when
+//! reading stays behind, journalctl is started again at the present (`-n 0`,
+//! no cursor) and the gap counted from the rate. The flow (rate, skipped,
+//! lag) goes to the status row once a second.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +20,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Level, LogEvent, LogLine, SourceHealth, send_status};
+use super::pace::{Pace, Verdict};
+use super::{Flow, Level, LogEvent, LogLine, SourceHealth, send_status};
 use crate::channel::Emit;
 use crate::text::inert;
 use crate::transport::{ExecEvent, ExecOptions, SharedTransport, shell_quote};
@@ -134,36 +141,97 @@ pub async fn run<E: From<LogEvent> + Send + 'static>(
     transport: SharedTransport,
     units: Vec<String>,
     initial: usize,
+    max_lag: Duration,
     tx: mpsc::Sender<E>,
     cancel: CancellationToken,
 ) {
     let source: Arc<str> = Arc::from(SOURCE);
-    let mut cursor: Option<String> = None;
+    let mut reader = Reader {
+        cursor: None,
+        pace: Pace::new(max_lag),
+        reported: None,
+    };
+    let mut history = initial;
     loop {
-        let message = match follow_once(
+        let ended = follow_once(
             &transport,
             &units,
-            initial,
-            &mut cursor,
+            history,
+            &mut reader,
             &source,
             &tx,
             &cancel,
         )
-        .await
-        {
-            Ok(()) => return,
-            Err((health, message)) => {
-                tracing::warn!(source = SOURCE, "{message}");
-                send_status(&tx, SOURCE, health, message.clone()).await;
-                message
+        .await;
+        match ended {
+            Ended::Stopped => return,
+            Ended::AtPresent => {
+                // The backlog is skipped: start again with no history and
+                // no cursor; the gap is counted from the rate.
+                reader.pace.mark_gap();
+                reader.cursor = None;
+                history = 0;
+                continue;
             }
-        };
-        let _ = message;
+            Ended::Failed(health, message) => {
+                tracing::warn!(source = SOURCE, "{message}");
+                send_status(&tx, SOURCE, health, message).await;
+            }
+        }
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(RESTART_AFTER) => {}
         }
     }
+}
+
+/// What the reader keeps across restarts of journalctl.
+struct Reader {
+    /// The newest entry's cursor: a restart resumes after it.
+    cursor: Option<String>,
+    pace: Pace,
+    /// The flow last sent, so an unchanged one is not sent again.
+    reported: Option<Flow>,
+}
+
+/// Why one run of journalctl ended.
+enum Ended {
+    /// The cockpit stops (or the loop is gone).
+    Stopped,
+    /// Reading stays behind a flood: start again at the present.
+    AtPresent,
+    Failed(SourceHealth, String),
+}
+
+/// Takes the complete lines out of `pending` (a partial last line stays),
+/// parsed and paced: entries over the lag bound of a flooding journal are
+/// counted as skipped, not returned. `now` is UTC nanoseconds.
+fn take_entries(
+    pending: &mut Vec<u8>,
+    reader: &mut Reader,
+    source: &Arc<str>,
+    now: i64,
+) -> Vec<LogLine> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    while let Some(nl) = pending[start..].iter().position(|b| *b == b'\n') {
+        let json = &pending[start..start + nl];
+        start += nl + 1;
+        match parse_entry(json, source) {
+            Ok(entry) => {
+                if entry.cursor.is_some() {
+                    reader.cursor = entry.cursor;
+                }
+                if reader.pace.admit(entry.line.t, now) == Verdict::Keep {
+                    lines.push(entry.line);
+                }
+            }
+            Err(e) => tracing::debug!(source = SOURCE, "skipped: {e}"),
+        }
+    }
+    // One copy of the partial rest per chunk, not one per line.
+    pending.drain(..start);
+    lines
 }
 
 /// Probes, then follows until journalctl ends (Err with why) or the cockpit
@@ -172,11 +240,26 @@ async fn follow_once<E: From<LogEvent> + Send + 'static>(
     transport: &SharedTransport,
     units: &[String],
     initial: usize,
-    cursor: &mut Option<String>,
+    reader: &mut Reader,
     source: &Arc<str>,
     tx: &mpsc::Sender<E>,
     cancel: &CancellationToken,
-) -> Result<(), (SourceHealth, String)> {
+) -> Ended {
+    match follow_journal(transport, units, initial, reader, source, tx, cancel).await {
+        Ok(ended) => ended,
+        Err((health, message)) => Ended::Failed(health, message),
+    }
+}
+
+async fn follow_journal<E: From<LogEvent> + Send + 'static>(
+    transport: &SharedTransport,
+    units: &[String],
+    initial: usize,
+    reader: &mut Reader,
+    source: &Arc<str>,
+    tx: &mpsc::Sender<E>,
+    cancel: &CancellationToken,
+) -> Result<Ended, (SourceHealth, String)> {
     let unavailable = |m: String| (SourceHealth::Unavailable, m);
     let probe = transport
         .exec(&probe_command(), ExecOptions::default())
@@ -202,7 +285,8 @@ async fn follow_once<E: From<LogEvent> + Send + 'static>(
         Probe::Note(n) => note = Some(n),
         Probe::Ready => {}
     }
-    let command = follow_command(units, initial, cursor.as_deref());
+    let command = follow_command(units, initial, reader.cursor.as_deref());
+    reader.pace.stream_started();
     let mut handle = transport
         .exec(&command, ExecOptions::default())
         .await
@@ -219,40 +303,33 @@ async fn follow_once<E: From<LogEvent> + Send + 'static>(
     send_status(tx, SOURCE, SourceHealth::Live, live).await;
     let mut pending: Vec<u8> = Vec::new();
     let mut stderr: Vec<u8> = Vec::new();
+    let mut flow_tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         let event = tokio::select! {
-            _ = cancel.cancelled() => return Ok(()),
+            _ = cancel.cancelled() => return Ok(Ended::Stopped),
+            _ = flow_tick.tick() => {
+                if !report_flow(tx, source, reader).await {
+                    return Ok(Ended::Stopped);
+                }
+                continue;
+            }
             event = handle.next() => event,
         };
         match event {
             Some(ExecEvent::Stdout(chunk)) => {
                 pending.extend_from_slice(&chunk);
-                let mut lines = Vec::new();
-                while let Some(nl) = pending.iter().position(|b| *b == b'\n') {
-                    let rest = pending.split_off(nl + 1);
-                    let json = std::mem::replace(&mut pending, rest);
-                    match parse_entry(&json[..nl], source) {
-                        Ok(entry) => {
-                            if entry.cursor.is_some() {
-                                *cursor = entry.cursor;
-                            }
-                            lines.push(entry.line);
-                        }
-                        Err(e) => tracing::debug!(source = SOURCE, "skipped: {e}"),
-                    }
-                }
+                let now = now_nanos();
+                let mut lines = take_entries(&mut pending, reader, source, now);
                 if pending.len() > MAX_LINE {
                     // One absurd entry: show what we have, cut.
                     let raw = std::mem::take(&mut pending);
-                    lines.push(LogLine::from_raw(
-                        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0),
-                        source.clone(),
-                        None,
-                        &raw,
-                    ));
+                    lines.push(LogLine::from_raw(now, source.clone(), None, &raw));
                 }
                 if !lines.is_empty() && tx.emit(LogEvent::Lines(lines)).await.is_err() {
-                    return Ok(());
+                    return Ok(Ended::Stopped);
+                }
+                if reader.pace.should_reopen(now_nanos()) {
+                    return Ok(Ended::AtPresent);
                 }
             }
             Some(ExecEvent::Stderr(chunk)) => {
@@ -282,12 +359,104 @@ async fn follow_once<E: From<LogEvent> + Send + 'static>(
     }
 }
 
+/// Sends the journal's flow when it changed; `false` when the loop is gone.
+async fn report_flow<E: From<LogEvent> + Send + 'static>(
+    tx: &mpsc::Sender<E>,
+    source: &Arc<str>,
+    reader: &mut Reader,
+) -> bool {
+    let flow = reader.pace.flow(now_nanos());
+    if reader.reported == Some(flow) {
+        return true;
+    }
+    reader.reported = Some(flow);
+    tx.emit(LogEvent::Flow {
+        source: source.to_string(),
+        flow,
+    })
+    .await
+    .is_ok()
+}
+
+fn now_nanos() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn src() -> Arc<str> {
         Arc::from(SOURCE)
+    }
+
+    fn fresh_reader() -> Reader {
+        Reader {
+            cursor: None,
+            pace: Pace::new(Duration::from_secs(2)),
+            reported: None,
+        }
+    }
+
+    /// A journal line stamped `micros`, with cursor `c<n>`.
+    fn entry(n: usize, micros: i64) -> String {
+        format!(r#"{{"__CURSOR":"c{n}","__REALTIME_TIMESTAMP":"{micros}","MESSAGE":"line {n}"}}"#)
+            + "\n"
+    }
+
+    const NOW: i64 = 1_795_442_400_000_000_000;
+
+    #[test]
+    fn complete_lines_are_taken_and_a_partial_one_waits() {
+        let mut reader = fresh_reader();
+        let mut pending = (entry(1, NOW / 1000) + &entry(2, NOW / 1000)).into_bytes();
+        pending.extend_from_slice(br#"{"__CURSOR":"c3","#);
+        let lines = take_entries(&mut pending, &mut reader, &src(), NOW);
+        let texts: Vec<&str> = lines.iter().map(|l| &*l.text).collect();
+        assert_eq!(texts, ["line 1", "line 2"]);
+        assert_eq!(pending, br#"{"__CURSOR":"c3","#, "the partial line is kept");
+        assert_eq!(reader.cursor.as_deref(), Some("c2"));
+    }
+
+    #[test]
+    fn an_old_flood_is_skipped_and_counted_but_quiet_history_is_kept() {
+        // Quiet history an hour old: shown, as the tail the pane starts with.
+        let mut reader = fresh_reader();
+        let hour_ago = NOW / 1000 - 3_600_000_000;
+        let mut pending: Vec<u8> = (0..5)
+            .flat_map(|n| entry(n, hour_ago).into_bytes())
+            .collect();
+        let kept = take_entries(&mut pending, &mut reader, &src(), NOW);
+        assert_eq!(kept.len(), 5);
+        assert_eq!(reader.pace.skipped(), 0);
+        // 3000 entries of one second ten seconds ago: a flood, behind the
+        // 2 s bound. Once its rate shows as a flood the rest is skipped.
+        let mut reader = fresh_reader();
+        let ten_s_ago = NOW / 1000 - 10_000_000;
+        let mut pending: Vec<u8> = (0..3000)
+            .flat_map(|n| entry(n, ten_s_ago + n as i64).into_bytes())
+            .collect();
+        let kept = take_entries(&mut pending, &mut reader, &src(), NOW);
+        let skipped = reader.pace.skipped();
+        assert!(skipped >= 1000, "skipped {skipped}");
+        assert_eq!(
+            kept.len() as u64 + skipped,
+            3000,
+            "every entry kept or counted"
+        );
+        assert!(
+            kept.windows(2).all(|w| w[0].t <= w[1].t),
+            "kept in time order"
+        );
+        assert_eq!(
+            reader.cursor.as_deref(),
+            Some("c2999"),
+            "skipped entries still move the cursor"
+        );
+        assert!(
+            reader.pace.should_reopen(NOW + 3_000_000_000),
+            "reading stays behind: re-open at the present"
+        );
     }
 
     #[test]

@@ -226,6 +226,8 @@ pub struct LogsSetup {
     pub journald: Option<crate::config::JournaldConfig>,
     /// Lines each source shows when it starts.
     pub initial_lines: usize,
+    /// How far a flooding source may fall behind the present (`[logs] max_lag`).
+    pub max_lag: std::time::Duration,
 }
 
 impl LogsSetup {
@@ -235,6 +237,7 @@ impl LogsSetup {
             betterstack: host.betterstack,
             journald: host.journald,
             initial_lines: config.logs.initial_lines,
+            max_lag: config.logs.max_lag,
         }
     }
 }
@@ -262,6 +265,7 @@ pub fn spawn<E: From<LogEvent> + Send + 'static>(
             transport,
             units,
             setup.initial_lines,
+            setup.max_lag,
             tx.clone(),
             cancel.clone(),
         ));
