@@ -22,10 +22,14 @@ pub fn inert_bytes(raw: &[u8]) -> String {
     } else {
         (raw, 0)
     };
-    if cut == 0 && head.iter().all(|b| (b' '..=b'~').contains(b)) {
+    if cut == 0
+        && head.iter().all(|b| (b' '..=b'~').contains(b))
+        && let Ok(ascii) = std::str::from_utf8(head)
+    {
         // Printable ASCII is already inert: one copy, no char-by-char walk
-        // (most log lines, and every line of a storm).
-        return String::from_utf8_lossy(head).into_owned();
+        // (most log lines, and every line of a storm); `from_utf8` of ASCII
+        // is a fast check, where the lossy decoder walked it in chunks.
+        return ascii.to_owned();
     }
     let mut out = inert(&String::from_utf8_lossy(head));
     if cut > 0 {

@@ -7,7 +7,7 @@
 //! [`super::pace`]) is filed among its own source's older lines, never
 //! evicted the moment it arrives.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::LogLine;
@@ -22,8 +22,11 @@ pub struct LogBuffer {
     lines: VecDeque<LogLine>,
     capacity: usize,
     dropped: u64,
-    /// Lines held per source, to find the largest when full.
-    per_source: HashMap<Arc<str>, usize>,
+    /// Lines held per source, to find the largest when full. A list, not a
+    /// map: sources are few, and a storm's lines share one `Arc`, so the
+    /// lookup is a pointer compare where a map hashed the name three times
+    /// per line.
+    per_source: Vec<(Arc<str>, usize)>,
 }
 
 impl Default for LogBuffer {
@@ -40,7 +43,7 @@ impl LogBuffer {
             lines: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
             dropped: 0,
-            per_source: HashMap::new(),
+            per_source: Vec::new(),
         }
     }
 
@@ -98,7 +101,10 @@ impl LogBuffer {
                 at -= 1;
             }
         }
-        *self.per_source.entry(line.source.clone()).or_default() += 1;
+        match self.slot(&line.source) {
+            Some(i) => self.per_source[i].1 += 1,
+            None => self.per_source.push((line.source.clone(), 1)),
+        }
         self.lines.insert(at, line);
         Some(at)
     }
@@ -107,7 +113,7 @@ impl LogBuffer {
     /// source of the new line, so a lone source behaves as a plain ring.
     fn eviction_index(&self, incoming: &Arc<str>) -> Option<usize> {
         let front = self.lines.front()?;
-        let count = |s: &Arc<str>| self.per_source.get(s).copied().unwrap_or(0);
+        let count = |s: &Arc<str>| self.slot(s).map_or(0, |i| self.per_source[i].1);
         let own = count(incoming) + 1;
         let (largest, most) = self
             .per_source
@@ -115,17 +121,24 @@ impl LogBuffer {
             .map(|(s, n)| (s, *n))
             .max_by_key(|(_, n)| *n)?;
         let largest = if own >= most { incoming } else { largest };
-        if *front.source == **largest {
+        if Arc::ptr_eq(&front.source, largest) || *front.source == **largest {
             return Some(0);
         }
         self.lines.iter().position(|l| *l.source == **largest)
     }
 
+    /// Where `source` is counted in `per_source`.
+    fn slot(&self, source: &Arc<str>) -> Option<usize> {
+        self.per_source
+            .iter()
+            .position(|(s, _)| Arc::ptr_eq(s, source) || **s == **source)
+    }
+
     fn forget(&mut self, source: &Arc<str>) {
-        if let Some(n) = self.per_source.get_mut(source) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_source.remove(source);
+        if let Some(i) = self.slot(source) {
+            self.per_source[i].1 -= 1;
+            if self.per_source[i].1 == 0 {
+                self.per_source.swap_remove(i);
             }
         }
     }

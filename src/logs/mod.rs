@@ -81,28 +81,40 @@ impl Level {
     /// Guesses from common text patterns: `ERROR`, `[warn]`, `level=info`,
     /// `E1123 …` is not guessed (too ambiguous). Looks at the first 200 bytes.
     pub fn from_text(text: &str) -> Option<Level> {
-        let head = match text.char_indices().nth(200) {
-            Some((i, _)) => &text[..i],
-            None => text,
+        // Every line of a storm passes here: a short line (most) is its own
+        // head without walking its chars.
+        let head = if text.len() <= 200 {
+            text
+        } else {
+            match text.char_indices().nth(200) {
+                Some((i, _)) => &text[..i],
+                None => text,
+            }
         };
-        // Only lines with colour codes pay for a copy without them.
-        let plain = if head.contains('␛') {
+        // Only lines with colour codes pay for a copy without them ('␛'
+        // starts with 0xE2, which no ASCII line holds).
+        let plain = if memchr::memchr(0xE2, head.as_bytes()).is_some() && head.contains('␛') {
             std::borrow::Cow::Owned(strip_csi(head))
         } else {
             std::borrow::Cow::Borrowed(head)
         };
         let head = plain.as_ref();
         let mut best: Option<Level> = None;
-        for word in head.split(|c: char| !c.is_ascii_alphanumeric()) {
+        // Split on bytes: every byte of a non-ASCII char is a separator too,
+        // so the words are those of a split on chars, found without
+        // decoding.
+        for word in head.as_bytes().split(|b| !b.is_ascii_alphanumeric()) {
             if word.len() < 3 || word.len() > 11 {
                 continue;
             }
             // Only words written as a level: all caps, or after `level=`.
-            let caps = word.bytes().all(|c| c.is_ascii_uppercase());
+            let caps = word.iter().all(|c| c.is_ascii_uppercase());
             if !caps {
                 continue;
             }
-            if let Some(level) = Level::from_name(word) {
+            if let Ok(word) = std::str::from_utf8(word)
+                && let Some(level) = Level::from_name(word)
+            {
                 best = Some(best.map_or(level, |b| b.min(level)));
             }
         }

@@ -45,6 +45,9 @@ pub struct Flow {
     /// Lines skipped since the cockpit started (some of them counted from
     /// the rate, when the stream was re-opened at the present).
     pub skipped: u64,
+    /// Of `skipped`, the lines counted from the rate across re-opens at
+    /// the present: never read, so an estimate.
+    pub gap_skipped: u64,
     /// Lines kept (sent to the pane) since the cockpit started.
     pub kept: u64,
     /// How far the newest line read lies behind the present, milliseconds.
@@ -57,6 +60,8 @@ pub struct Flow {
 pub struct Pace {
     max_lag: i64,
     skipped: u64,
+    /// Of `skipped`, counted from the rate (see [`Flow::gap_skipped`]).
+    gap_skipped: u64,
     kept: u64,
     /// The source-time second being counted, and its lines so far.
     second: Option<i64>,
@@ -66,9 +71,12 @@ pub struct Pace {
     /// Lines of the second counted before this one, even when it was not
     /// read from its start: at least the rate, known a second sooner.
     previous: u64,
-    /// The second being counted was not read from its start (a stream
-    /// opened or re-opened in it): it does not make a rate.
+    /// The second being counted was not read whole (a stream opened,
+    /// re-opened or ended in it): it does not make a rate.
     partial_second: bool,
+    /// A stream (re-)started: the second its first line lands in is
+    /// partial, and so is the one the last stream left off in.
+    stream_restarted: bool,
     /// Time of the newest line read, and how far it was behind then.
     last_t: Option<i64>,
     lag: i64,
@@ -84,12 +92,14 @@ impl Pace {
         Pace {
             max_lag: i64::try_from(max_lag.as_nanos()).unwrap_or(i64::MAX).max(1),
             skipped: 0,
+            gap_skipped: 0,
             kept: 0,
             second: None,
             in_second: 0,
             rate: 0,
             previous: 0,
             partial_second: true,
+            stream_restarted: false,
             last_t: None,
             lag: 0,
             behind_since: None,
@@ -103,7 +113,9 @@ impl Pace {
             && t > from
         {
             let gap = u64::try_from((t - from) / NANOS).unwrap_or(0);
-            self.skipped += self.lines_per_s().saturating_mul(gap);
+            let unread = self.lines_per_s().saturating_mul(gap);
+            self.skipped += unread;
+            self.gap_skipped += unread;
         }
         self.count(t);
         self.last_t = Some(self.last_t.map_or(t, |last| last.max(t)));
@@ -143,7 +155,7 @@ impl Pace {
     /// A new stream starts: its first second is read from wherever it
     /// starts, so it does not make a rate.
     pub fn stream_started(&mut self) {
-        self.partial_second = true;
+        self.stream_restarted = true;
     }
 
     /// The stream is re-opened at the present: the lines between the newest
@@ -151,7 +163,7 @@ impl Pace {
     pub fn mark_gap(&mut self) {
         self.gap_from = self.last_t;
         self.behind_since = None;
-        self.partial_second = true;
+        self.stream_restarted = true;
     }
 
     pub fn skipped(&self) -> u64 {
@@ -171,6 +183,7 @@ impl Pace {
         Flow {
             lines_per_s,
             skipped: self.skipped,
+            gap_skipped: self.gap_skipped,
             kept: self.kept,
             lag_ms: u64::try_from(self.lag / 1_000_000).unwrap_or(0),
             behind: self.behind_since.is_some(),
@@ -179,25 +192,35 @@ impl Pace {
 
     fn count(&mut self, t: i64) {
         let second = t.div_euclid(NANOS);
+        // The first line of a (re-)opened stream: the second it lands in
+        // was not read from its start (a tail, `since=`), and the one the
+        // last stream left off in was not read to its end. Neither makes a
+        // rate: a re-open at the present (a 50-line tail) would otherwise
+        // make the next rate ~50 lines/s short of the storm's.
+        let restarted = std::mem::take(&mut self.stream_restarted);
         match self.second {
-            Some(current) if second == current => self.in_second += 1,
             Some(current) if second > current => {
                 // Seconds without a line count as quiet ones.
                 let span = u64::try_from(second - current).unwrap_or(1).max(1);
                 self.previous = self.in_second / span;
-                if !self.partial_second {
+                if !self.partial_second && !restarted {
                     self.rate = self.previous;
                 }
-                self.partial_second = false;
+                self.partial_second = restarted;
                 self.second = Some(second);
                 self.in_second = 1;
             }
-            // A late line of an earlier second (the other stream): counted
-            // in the second being counted, which is close enough.
-            Some(_) => self.in_second += 1,
+            // The same second, or a late line of an earlier second (the
+            // other stream): counted in the second being counted, which is
+            // close enough.
+            Some(_) => {
+                self.in_second += 1;
+                self.partial_second |= restarted;
+            }
             None => {
                 self.second = Some(second);
                 self.in_second = 1;
+                self.partial_second = true;
             }
         }
     }
@@ -298,6 +321,39 @@ mod tests {
         p.admit(T0 + 12 * S, T0 + 12 * S);
         assert_eq!(p.skipped(), before + 10 * 1000);
         assert_eq!(p.flow(T0 + 12 * S).lines_per_s, 1000);
+    }
+
+    /// bench/log-storm once showed kept + skipped (97k/s) over the rate
+    /// (58k/s): each re-open at the present starts with a 50-line tail, and
+    /// the second that tail lands in was taken for a whole one, so the rate
+    /// fell to about the tail's count until the reader finished the next
+    /// second — which a reader behind spends seconds in — and a re-open
+    /// then counted its gap from that.
+    #[test]
+    fn a_stream_reopened_mid_second_keeps_the_rate_of_whole_seconds() {
+        let mut p = pace();
+        for second in 0..3 {
+            flood(&mut p, second, 2000, T0 + 10 * S);
+        }
+        p.admit(T0 + 3 * S, T0 + 10 * S);
+        assert_eq!(p.flow(T0 + 10 * S).lines_per_s, 2000);
+        p.mark_gap();
+        // The re-opened stream: a 50-line tail of second 10 ...
+        flood(&mut p, 10, 50, T0 + 10 * S);
+        let gap = p.flow(T0 + 10 * S).gap_skipped;
+        assert_eq!(
+            gap,
+            7 * 2000,
+            "seconds 3..10 counted from the whole-second rate"
+        );
+        // ... then second 11 begins: the tail's second made no rate.
+        p.admit(T0 + 11 * S, T0 + 11 * S);
+        assert_eq!(p.flow(T0 + 11 * S).lines_per_s, 2000);
+        // Re-opened again before second 11 is over: the gap is counted
+        // from that rate too.
+        p.mark_gap();
+        p.admit(T0 + 15 * S, T0 + 15 * S);
+        assert_eq!(p.flow(T0 + 15 * S).gap_skipped, gap + 4 * 2000);
     }
 
     #[test]

@@ -802,6 +802,7 @@ mod tests {
                         kept: 5_000_000,
                         lag_ms: 2_400,
                         behind: true,
+                        ..Flow::default()
                     },
                 },
                 LogEvent::Flow {
@@ -812,6 +813,7 @@ mod tests {
                         kept: 80,
                         lag_ms: 20,
                         behind: false,
+                        ..Flow::default()
                     },
                 },
             ];
@@ -848,6 +850,7 @@ mod tests {
                     kept: 1_000,
                     lag_ms: 3_200,
                     behind: true,
+                    ..Flow::default()
                 },
             };
             update::apply_event(&mut state, crate::app::event::AppEvent::Log(event));

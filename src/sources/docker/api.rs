@@ -501,7 +501,7 @@ impl LineSplitter {
     pub fn push(&mut self, chunk: &[u8]) -> Vec<Vec<u8>> {
         let mut lines = Vec::new();
         let mut rest = chunk;
-        while let Some(i) = rest.iter().position(|b| *b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', rest) {
             let (head, tail) = rest.split_at(i);
             if self.overlong || self.pending.len() + head.len() > MAX_JSON_LINE {
                 self.dropped += 1;
@@ -671,7 +671,7 @@ impl LogDemux {
     ) {
         let slot = usize::from(stream == LogStream::Stderr);
         let mut rest = data;
-        while let Some(i) = rest.iter().position(|b| *b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', rest) {
             let partial = &mut self.partial[slot];
             if partial.is_empty() {
                 line(stream, &rest[..i.min(MAX_LOG_LINE)]);

@@ -71,7 +71,25 @@ impl Follower {
         let source: Arc<str> = Arc::from(format!("container:{name}"));
         Self {
             attaches,
-            task: tokio::spawn(follow(source, Pace::new(max_lag), tx, rx)),
+            task: tokio::spawn(follow(source, Memory::new(Pace::new(max_lag)), tx, rx)),
+        }
+    }
+
+    /// Like [`Follower::spawn`], but the first stream reads the container's
+    /// whole log (`since=0`) instead of its tail: for bench/log-ingest, which
+    /// measures how fast a long log comes in.
+    pub fn spawn_from_start<E: From<LogEvent> + Send + 'static>(
+        name: &str,
+        max_lag: Duration,
+        tx: mpsc::Sender<E>,
+    ) -> Self {
+        let (attaches, rx) = mpsc::unbounded_channel();
+        let source: Arc<str> = Arc::from(format!("container:{name}"));
+        let mut memory = Memory::new(Pace::new(max_lag));
+        memory.from_start = true;
+        Self {
+            attaches,
+            task: tokio::spawn(follow(source, memory, tx, rx)),
         }
     }
 
@@ -110,7 +128,18 @@ pub struct Overlap {
     replay_from: Option<i64>,
     /// ... and the second after which the replay is over.
     replay_until: Option<i64>,
+    /// Lines recorded in the newest second, and the newest second that had
+    /// more than [`OVERLAP_PER_SECOND`] (recording stopped there).
+    recorded_in_second: usize,
+    full_second: Option<i64>,
 }
+
+/// Lines of one second the overlap records, at most: a flood's seconds
+/// (100 000 lines) would cost a hash entry per line and a `retain` over two
+/// seconds of them every second. A second past the bound cannot be
+/// replayed, so a re-attach then starts at the present instead (which needs
+/// no replay: [`Overlap::needs_present`]).
+pub const OVERLAP_PER_SECOND: usize = crate::logs::pace::FLOOD_RATE as usize;
 
 impl Overlap {
     /// The newest second shown.
@@ -149,9 +178,23 @@ impl Overlap {
     }
 
     /// The stream just started is a tail re-opened at the present: what it
-    /// brings from before the newest second was shown or counted as the gap.
+    /// brings from before the newest second was shown or counted as the gap
+    /// (and of the newest second too, when it was not recorded whole).
     pub fn only_newer(&mut self) {
-        self.replay_from = self.second;
+        self.replay_from = match self.second {
+            Some(second) if self.full_second == Some(second) => Some(second + 1),
+            newest => newest,
+        };
+    }
+
+    /// Whether a re-attach to container `id` must start at the present:
+    /// one of the seconds a replay covers was not recorded whole (a flood).
+    pub fn needs_present(&self, id: &str) -> bool {
+        self.id.as_deref() == Some(id)
+            && self
+                .full_second
+                .zip(self.second)
+                .is_some_and(|(full, newest)| full >= newest - 1)
     }
 
     /// Whether a line (its second, a hash of stream and text) is new;
@@ -183,8 +226,16 @@ impl Overlap {
             Some(newest) if second <= newest => {}
             _ => {
                 self.second = Some(second);
+                self.recorded_in_second = 0;
                 self.shown.retain(|(s, _), _| *s >= second - 1);
             }
+        }
+        if self.second == Some(second) {
+            if self.recorded_in_second >= OVERLAP_PER_SECOND {
+                self.full_second = Some(second);
+                return true;
+            }
+            self.recorded_in_second += 1;
         }
         *self.shown.entry((second, hash)).or_default() += 1;
         true
@@ -233,6 +284,8 @@ struct Memory {
     at_present: bool,
     /// The flow last reported, so an unchanged one is not sent again.
     reported: Option<Flow>,
+    /// The first stream reads the whole log (the bench's way in).
+    from_start: bool,
 }
 
 impl Memory {
@@ -242,17 +295,17 @@ impl Memory {
             pace,
             at_present: false,
             reported: None,
+            from_start: false,
         }
     }
 }
 
 async fn follow<E: From<LogEvent> + Send + 'static>(
     source: Arc<str>,
-    pace: Pace,
+    mut memory: Memory,
     tx: mpsc::Sender<E>,
     mut attaches: mpsc::UnboundedReceiver<Attach>,
 ) {
-    let mut memory = Memory::new(pace);
     while let Some(mut attach) = attaches.recv().await {
         let mut retry = RETRY_MIN;
         loop {
@@ -377,9 +430,17 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         Ok(inspect) => inspect.config.tty,
         Err(e) => return ended(format!("inspect: {e}")),
     };
+    if !memory.at_present && memory.overlap.needs_present(&attach.id) {
+        // A flood's seconds were not all recorded: a replay could not tell
+        // shown lines from new ones. Start at the present, the gap counted.
+        memory.pace.mark_gap();
+        memory.at_present = true;
+    }
     let start = if memory.at_present {
         // Behind for good: the newest lines, the gap is counted by `Pace`.
         format!("tail={PANE_LOG_TAIL}")
+    } else if memory.from_start {
+        "since=0".to_string()
     } else {
         memory.overlap.start_at(&attach.id)
     };
@@ -392,6 +453,7 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         Err(e) => return ended(format!("logs: {e}")),
     };
     let at_present = std::mem::take(&mut memory.at_present);
+    memory.from_start = false;
     memory.overlap.start_replay(&attach.id);
     if at_present {
         // The tail of a stream re-opened at the present reaches back into
@@ -700,6 +762,52 @@ mod tests {
         assert!(overlap.admit(Some(31), 4));
         // Past the replay, a late line of the other stream is shown.
         assert!(overlap.admit(Some(30), 5));
+    }
+
+    #[test]
+    fn a_flood_is_recorded_only_up_to_the_bound_per_second() {
+        let mut overlap = Overlap::default();
+        overlap.start_replay("a");
+        let bound = OVERLAP_PER_SECOND as u64;
+        // Ten seconds of a 20k lines/s storm: every line is shown ...
+        for second in 50..60 {
+            for line in 0..20_000 {
+                assert!(overlap.admit(Some(second), line));
+            }
+            // ... and at most the bound of each of the two newest seconds
+            // is kept for a replay.
+            assert!(overlap.shown.len() <= 2 * OVERLAP_PER_SECOND);
+        }
+        assert!(overlap.needs_present("a"));
+        // A re-created container under the name is read from its start.
+        assert!(!overlap.needs_present("b"));
+        // A quiet second after the flood: the flooded one is still within
+        // a replay's reach.
+        assert!(overlap.admit(Some(60), bound + 1));
+        assert!(overlap.needs_present("a"));
+        // Two quiet seconds on, a replay covers only whole seconds again.
+        assert!(overlap.admit(Some(61), bound + 2));
+        assert!(!overlap.needs_present("a"));
+        overlap.start_replay("a");
+        assert!(!overlap.admit(Some(60), bound + 1));
+        assert!(!overlap.admit(Some(61), bound + 2));
+        assert!(overlap.admit(Some(61), bound + 3));
+    }
+
+    #[test]
+    fn a_reopen_at_the_present_after_a_flood_drops_its_unrecorded_second() {
+        let mut overlap = Overlap::default();
+        overlap.start_replay("a");
+        for line in 0..(OVERLAP_PER_SECOND as u64 + 10) {
+            assert!(overlap.admit(Some(10), line));
+        }
+        overlap.start_replay("a");
+        overlap.only_newer();
+        // A line of second 10 past the bound was shown but not recorded:
+        // the tail's lines of that second are all dropped, not doubled.
+        assert!(!overlap.admit(Some(10), OVERLAP_PER_SECOND as u64 + 5));
+        assert!(!overlap.admit(Some(10), 0));
+        assert!(overlap.admit(Some(11), 0));
     }
 
     #[test]
