@@ -29,6 +29,8 @@ pub enum Effect {
     Gate(crate::gate::GateRequest),
     /// Ask the container source for something (detail, logs).
     Docker(crate::containers::DockerCommand),
+    /// Ask the Netdata source for an alert's chart (the Alerts detail).
+    AlertChart(crate::metrics::AlertChartRequest),
     /// Write `contents` to `path` (`:save`), then flash `success` or the error.
     WriteFile {
         path: std::path::PathBuf,
@@ -254,6 +256,7 @@ pub fn tick(state: &mut State, now: i64) -> Outcome {
     let mut outcome = Outcome::redraw();
     outcome.effects = crate::app::notify::tick(state);
     outcome.effects.extend(crate::app::outcome::tick(state));
+    outcome.effects.extend(crate::app::alerts::tick(state));
     outcome
 }
 
@@ -456,14 +459,10 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
             logs_action(state, action)
         }
         Action::Open if focused == PaneId::Logs => logs_action(state, action),
-        Action::Open if focused == PaneId::Alerts => Outcome {
-            dirty: crate::app::alerts::toggle_open(state, action),
-            effects: Vec::new(),
-        },
-        Action::Back if focused == PaneId::Alerts && state.alerts.open.is_some() => Outcome {
-            dirty: crate::app::alerts::toggle_open(state, action),
-            effects: Vec::new(),
-        },
+        Action::Open if focused == PaneId::Alerts => crate::app::alerts::toggle_open(state, action),
+        Action::Back if focused == PaneId::Alerts && state.alerts.open.is_some() => {
+            crate::app::alerts::toggle_open(state, action)
+        }
         Action::Back if focused.is_list() => {
             let list = state.lists.entry(focused).or_default();
             if list.filter.is_empty() {
