@@ -182,9 +182,12 @@ async fn event_loop(
     let mut frame_cache = crate::ui::cache::FrameCache::default();
     loop {
         if redraw.should_draw(std::time::Instant::now()) {
-            guard
+            let drawn = guard
                 .terminal
-                .draw(|frame| crate::ui::draw_cached(frame, state, &mut frame_cache))?;
+                .draw(|frame| crate::ui::draw_cached(frame, state, &mut frame_cache))?
+                .area;
+            // The open detail's rows are known only once drawn.
+            update::measured(state, crate::ui::detail::extent(state, drawn));
             redraw.drawn(std::time::Instant::now());
             panic_if_testing_restore();
         }
