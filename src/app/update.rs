@@ -571,10 +571,18 @@ fn scroll_detail(state: &mut State, pane: PaneId, action: Action, rows: u16) -> 
 /// stored clamped, as it was drawn — nothing to redraw.
 pub fn measured(state: &mut State, extent: Option<crate::app::state::DetailExtent>) {
     state.layout.detail_extent = extent;
-    if let Some(extent) = extent
-        && let Some(scroll) = open_detail_scroll(state, extent.pane)
-    {
+    let Some(extent) = extent else {
+        return;
+    };
+    if let Some(scroll) = open_detail_scroll(state, extent.pane) {
         *scroll = (*scroll).min(extent.last_first);
+    }
+    // A container's log tail is not followed while scrolled up; a shorter
+    // view keeps its oldest screen full.
+    if extent.pane == PaneId::Containers
+        && let Some(detail) = state.containers.detail.as_mut()
+    {
+        detail.scroll = detail.scroll.min(usize::from(extent.last_first));
     }
 }
 
@@ -946,6 +954,16 @@ pub fn handle_mouse(state: &mut State, mouse: MouseEvent) -> Outcome {
         }
         (MouseEventKind::ScrollDown, _) if over_detail => {
             scroll_detail(state, focused, Action::Down, WHEEL_ROWS)
+        }
+        (MouseEventKind::ScrollUp, Some(PaneId::Containers))
+            if state.containers.detail.is_some() =>
+        {
+            containers::wheel(state, true, usize::from(WHEEL_ROWS))
+        }
+        (MouseEventKind::ScrollDown, Some(PaneId::Containers))
+            if state.containers.detail.is_some() =>
+        {
+            containers::wheel(state, false, usize::from(WHEEL_ROWS))
         }
         (MouseEventKind::Down(_), Some(pane)) if state.overlay == Overlay::None => {
             focus(state, pane)

@@ -53,6 +53,9 @@ pub fn extent(state: &State, screen: Rect) -> Option<DetailExtent> {
     if crate::app::layout::is_too_small(screen) {
         return None;
     }
+    if state.layout.focus == PaneId::Containers {
+        return super::containers::detail_extent(state, screen);
+    }
     let body = crate::app::layout::frame(screen).body;
     let (_, rows, _) = open_detail(state, usize::from(body.width.saturating_sub(2)))?;
     let page = body.height.saturating_sub(2);
@@ -206,5 +209,97 @@ mod tests {
         press(&mut state, KeyCode::Home);
         let back = format!("{:?}", frame(&mut state));
         assert!(back.contains("rows 1–20 of"), "{back}");
+    }
+
+    /// A container's log tail scrolls the same way: Home shows a full
+    /// screen of the oldest lines (not one line and blank rows), PageUp
+    /// stops there, and the wheel over the detail scrolls the tail, not the
+    /// list hidden under it.
+    #[test]
+    fn a_container_detail_scrolls_to_a_full_screen_of_its_oldest_lines() {
+        use ratatui::Terminal;
+        use ratatui::backend::TestBackend;
+        use ratatui::crossterm::event::{
+            KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind,
+        };
+
+        use crate::action::Action;
+        use crate::app::update;
+        use crate::containers::{DockerEvent, LogEntry, LogStream};
+
+        let mut state = crate::testing::populated_state("dark");
+        update::resize(&mut state, 80, 24);
+        update::apply_action(&mut state, Action::FocusContainers);
+        let at = state
+            .containers
+            .visible("")
+            .iter()
+            .position(|c| c.name == "web")
+            .expect("web");
+        state.lists.entry(PaneId::Containers).or_default().selected = at;
+        crate::app::containers::note_selection(&mut state);
+        update::apply_action(&mut state, Action::Open);
+        let id = state.containers.detail.as_ref().expect("open").id.clone();
+        let lines = (0..60)
+            .map(|i| LogEntry {
+                time: Some(state.now - 60 + i),
+                stream: LogStream::Stdout,
+                text: format!("tail line {i:02}"),
+            })
+            .collect();
+        update::apply_event(
+            &mut state,
+            crate::app::event::AppEvent::Docker(DockerEvent::Logs { id, lines }),
+        );
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("backend");
+        let mut frame = |state: &mut State| {
+            let area = terminal
+                .draw(|f| crate::ui::draw(f, state))
+                .expect("draw")
+                .area;
+            update::measured(state, extent(state, area));
+            format!("{:?}", terminal.backend())
+        };
+        let press = |state: &mut State, code| {
+            update::handle_key(state, KeyEvent::new(code, KeyModifiers::NONE));
+        };
+        frame(&mut state);
+        let extent = state.layout.detail_extent.expect("measured");
+        assert_eq!(extent.pane, PaneId::Containers);
+        let rows = usize::from(extent.page);
+        assert!(rows > 2 && rows < 60, "{extent:?}");
+        press(&mut state, KeyCode::Home);
+        let oldest = frame(&mut state);
+        let scroll = state.containers.detail.as_ref().expect("open").scroll;
+        assert_eq!(scroll, 60 - rows);
+        assert!(oldest.contains("tail line 00"), "{oldest}");
+        let last_shown = format!("tail line {:02}", rows - 1);
+        assert!(oldest.contains(&last_shown), "a full screen: {oldest}");
+        press(&mut state, KeyCode::PageUp);
+        assert_eq!(
+            state.containers.detail.as_ref().expect("open").scroll,
+            scroll
+        );
+        let selected = state.list(PaneId::Containers).selected;
+        let screen = Rect::new(0, 0, 80, 24);
+        let (_, pane) = crate::app::layout::pane_areas(screen, &state.layout)
+            .into_iter()
+            .find(|(p, _)| *p == PaneId::Containers)
+            .expect("the containers pane is shown");
+        update::handle_mouse(
+            &mut state,
+            MouseEvent {
+                kind: MouseEventKind::ScrollDown,
+                column: pane.x + pane.width / 2,
+                row: pane.y + pane.height / 2,
+                modifiers: KeyModifiers::NONE,
+            },
+        );
+        assert_eq!(
+            state.containers.detail.as_ref().expect("open").scroll,
+            scroll - 3,
+            "the wheel scrolls the tail toward the newest"
+        );
+        assert_eq!(state.list(PaneId::Containers).selected, selected);
     }
 }

@@ -184,9 +184,13 @@ fn pane_hints(state: &State) -> Vec<Hint> {
             }
             let priority = match context {
                 Context::Pane(_) => Some(2 + i),
-                Context::Lists if detail => {
-                    matches!(action, Action::PageUp | Action::PageDown).then_some(3)
-                }
+                // The log tail's moves; its oldest screen and following
+                // again after the detail's own actions.
+                Context::Lists if detail => match action {
+                    Action::PageUp | Action::PageDown => Some(3),
+                    Action::Top | Action::Bottom => Some(15),
+                    _ => None,
+                },
                 Context::Lists => matches!(action, Action::Filter | Action::Open).then_some(2),
                 Context::Global => GLOBAL_HINTS
                     .iter()
