@@ -59,7 +59,7 @@ pub fn rows(state: &State, alert: &Alert, width: usize) -> Vec<Line<'static>> {
                 ));
                 return rows;
             }
-            rows.push(legend(state, &plotted, width));
+            rows.push(legend(state, chart, &plotted, width));
             rows.extend(plot(state, chart, &plotted, width));
         }
     }
@@ -160,9 +160,27 @@ fn sum_series(series: &[(String, Vec<(i64, f64)>)]) -> Vec<(i64, f64)> {
         .collect()
 }
 
-fn legend(state: &State, plotted: &Plotted, width: usize) -> Line<'static> {
+/// Units at most this long go on every y label (`12 %`, `3 KiB/s`);
+/// longer ones (`milliseconds`) are said once in the legend.
+const AXIS_UNITS_MAX: usize = 6;
+
+fn axis_units(chart: &AlertChart) -> Option<String> {
+    let units = inert(&chart.units);
+    (!units.is_empty() && units.chars().count() <= AXIS_UNITS_MAX).then_some(units)
+}
+
+fn legend(state: &State, chart: &AlertChart, plotted: &Plotted, width: usize) -> Line<'static> {
     let theme = &state.theme;
     let mut fields = Vec::new();
+    if axis_units(chart).is_none() && !chart.units.is_empty() {
+        fields.push((
+            0,
+            vec![Span::styled(
+                format!(" in {}", inert(&chart.units)),
+                theme.muted,
+            )],
+        ));
+    }
     for (i, (label, _, style)) in plotted.lines.iter().enumerate() {
         fields.push((
             i,
@@ -188,13 +206,10 @@ fn legend(state: &State, plotted: &Plotted, width: usize) -> Line<'static> {
 fn plot(state: &State, chart: &AlertChart, plotted: &Plotted, width: usize) -> Vec<Line<'static>> {
     let theme = &state.theme;
     let span = (chart.before - chart.after) as f64;
-    let units = inert(&chart.units);
-    let label = |v: f64| {
-        if units.is_empty() {
-            number(v)
-        } else {
-            format!("{} {units}", number(v))
-        }
+    let units = axis_units(chart);
+    let label = |v: f64| match &units {
+        Some(units) => format!("{} {units}", number(v)),
+        None => number(v),
     };
     let threshold_lines: Vec<(Vec<(f64, f64)>, Style)> = plotted
         .thresholds
@@ -489,5 +504,24 @@ mod snapshot_tests {
         let (_, shown) = screen(&state, 80, 24);
         assert!(shown.contains("no chart available"), "{shown}");
         assert!(shown.contains("/proc sampler"), "{shown}");
+    }
+
+    /// A long unit is said once in the legend, so the y labels do not eat
+    /// a quarter of an 80-column chart.
+    #[test]
+    fn long_units_are_named_once() {
+        let (mut state, _) = opened(80, 24);
+        let mut chart = load_chart();
+        chart.units = "milliseconds".into();
+        update::apply_event(
+            &mut state,
+            AppEvent::Alerts(AlertsEvent::Chart {
+                key: KEY.into(),
+                chart: Ok(chart),
+            }),
+        );
+        let (_, shown) = screen(&state, 80, 24);
+        assert_eq!(shown.matches("milliseconds").count(), 1, "{shown}");
+        assert!(shown.contains(" in milliseconds"), "{shown}");
     }
 }
