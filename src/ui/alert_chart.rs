@@ -172,15 +172,6 @@ fn axis_units(chart: &AlertChart) -> Option<String> {
 fn legend(state: &State, chart: &AlertChart, plotted: &Plotted, width: usize) -> Line<'static> {
     let theme = &state.theme;
     let mut fields = Vec::new();
-    if axis_units(chart).is_none() && !chart.units.is_empty() {
-        fields.push((
-            0,
-            vec![Span::styled(
-                format!(" in {}", inert(&chart.units)),
-                theme.muted,
-            )],
-        ));
-    }
     for (i, (label, _, style)) in plotted.lines.iter().enumerate() {
         fields.push((
             i,
@@ -198,6 +189,15 @@ fn legend(state: &State, chart: &AlertChart, plotted: &Plotted, width: usize) ->
                 Span::styled(" ┄ ", *style),
                 Span::styled(format!("{label}{note}"), *style),
             ],
+        ));
+    }
+    if axis_units(chart).is_none() && !chart.units.is_empty() {
+        fields.push((
+            0,
+            vec![Span::styled(
+                format!("  (in {})", inert(&chart.units)),
+                theme.muted,
+            )],
         ));
     }
     Line::from(super::fit_fields(fields, width))
@@ -522,6 +522,6 @@ mod snapshot_tests {
         );
         let (_, shown) = screen(&state, 80, 24);
         assert_eq!(shown.matches("milliseconds").count(), 1, "{shown}");
-        assert!(shown.contains(" in milliseconds"), "{shown}");
+        assert!(shown.contains("(in milliseconds)"), "{shown}");
     }
 }
