@@ -984,11 +984,48 @@ mod tests {
         handle_key(state, KeyEvent::new(code, KeyModifiers::NONE))
     }
 
-    /// The populated state at 80×24 with `pane`'s detail open and measured
+    /// A state with one raised alert and one log line, under `keymap`.
+    fn with_an_alert_and_a_line(keymap: &str) -> State {
+        use crate::config::{Keymap, ThemeSet};
+        use crate::metrics::{Alert, AlertLevel, AlertsEvent};
+        let themes = ThemeSet::load(None, false).expect("themes");
+        let theme = themes
+            .get(crate::config::theme::DEFAULT_THEME)
+            .expect("theme");
+        let keymap = Keymap::load(keymap, None).expect("keymap");
+        let mut state = State::new("web-1", "web-1", themes, theme, keymap);
+        apply_event(
+            &mut state,
+            AppEvent::Alerts(AlertsEvent::Update(vec![Alert {
+                key: "system.load.load_average_1".into(),
+                name: "load_average_1".into(),
+                chart: "system.load".into(),
+                level: AlertLevel::Warning,
+                value: "1.8".into(),
+                info: "load".into(),
+                since: 0,
+                silenced: false,
+                rule: Default::default(),
+            }])),
+        );
+        apply_event(
+            &mut state,
+            AppEvent::Log(crate::logs::LogEvent::Lines(vec![
+                crate::logs::LogLine::from_raw(
+                    1_000_000_000,
+                    std::sync::Arc::from("journal"),
+                    None,
+                    b"a line",
+                ),
+            ])),
+        );
+        state
+    }
+
+    /// The state at 80×24 with `pane`'s detail open and measured
     /// as drawing would: 5 rows beyond a 20-row view.
     fn opened(pane: PaneId, keymap: &str) -> State {
-        let mut state = crate::testing::populated_state("dark");
-        state.keymap = crate::config::Keymap::load(keymap, None).expect("keymap");
+        let mut state = with_an_alert_and_a_line(keymap);
         resize(&mut state, 80, 24);
         focus(&mut state, pane);
         press(&mut state, KeyCode::Enter);
