@@ -89,10 +89,12 @@ pub fn spawn_sources(
             cancel.clone(),
         ));
     }
-    tokio::spawn(sources::netdata::supervisor::run(
+    let (charts_tx, charts_rx) = mpsc::unbounded_channel();
+    tokio::spawn(sources::netdata::supervisor::run_answering(
         transport.clone(),
         sources::netdata::Settings::from_host(host),
         tx.clone(),
+        charts_rx,
         cancel.clone(),
     ));
     tokio::spawn(sources::docker::source::run(
@@ -105,6 +107,7 @@ pub fn spawn_sources(
     Sources {
         events: rx,
         docker: docker_tx,
+        alert_charts: charts_tx,
         runbooks: runbooks_tx,
         snapshots,
         gate,
@@ -117,6 +120,8 @@ pub struct Sources {
     pub events: mpsc::Receiver<AppEvent>,
     /// Requests for the container source (detail and logs).
     pub docker: mpsc::UnboundedSender<DockerCommand>,
+    /// The Alerts detail's chart requests for the Netdata source.
+    pub alert_charts: mpsc::UnboundedSender<crate::metrics::AlertChartRequest>,
     /// Asks the runbook watcher to read the repo again now.
     pub runbooks: mpsc::UnboundedSender<crate::runbooks::watch::RunbooksRequest>,
     /// The action gate serving this cockpit's broker socket, if any.
@@ -177,9 +182,12 @@ async fn event_loop(
     let mut frame_cache = crate::ui::cache::FrameCache::default();
     loop {
         if redraw.should_draw(std::time::Instant::now()) {
-            guard
+            let drawn = guard
                 .terminal
-                .draw(|frame| crate::ui::draw_cached(frame, state, &mut frame_cache))?;
+                .draw(|frame| crate::ui::draw_cached(frame, state, &mut frame_cache))?
+                .area;
+            // The open detail's rows are known only once drawn.
+            update::measured(state, crate::ui::detail::extent(state, drawn));
             redraw.drawn(std::time::Instant::now());
             panic_if_testing_restore();
         }
@@ -250,6 +258,10 @@ async fn event_loop(
                 Effect::Docker(command) => {
                     // The source is gone only while shutting down.
                     let _ = sources.docker.send(command);
+                }
+                Effect::AlertChart(request) => {
+                    // Likewise: the answer comes back as an AlertsEvent.
+                    let _ = sources.alert_charts.send(request);
                 }
                 Effect::WriteFile {
                     path,

@@ -128,6 +128,8 @@ pub fn classify(state: &State, event: &AppEvent) -> Change {
             Change::FollowedLines(lines.len())
         }
         AppEvent::Docker(event) => classify_docker(state, event),
+        // The chart of the alert the operator opened.
+        AppEvent::Alerts(crate::metrics::AlertsEvent::Chart { .. }) => Change::Urgent,
         _ => Change::Source,
     }
 }

@@ -226,6 +226,7 @@ pub fn populated_state(theme: &str) -> State {
         info: info.into(),
         since: FIXTURE_NOW - ago,
         silenced: false,
+        rule: Default::default(),
     };
     apply(
         &mut state,

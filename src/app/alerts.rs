@@ -7,10 +7,32 @@ use std::collections::{BTreeSet, VecDeque};
 use crate::action::PaneId;
 use crate::app::state::State;
 use crate::app::update::{Effect, Outcome};
-use crate::metrics::{Alert, AlertLevel, AlertTransition, AlertsEvent};
+use crate::metrics::{
+    Alert, AlertChart, AlertChartRequest, AlertLevel, AlertTransition, AlertsEvent, MetricsSource,
+};
 
 /// Alarm-log transitions kept (outcome windows look back minutes, not days).
 const MAX_TRANSITIONS: usize = 1000;
+/// The detail's chart covers this many seconds before now…
+pub const CHART_SECONDS: u32 = 600;
+/// …in about this many points (a braille chart at 200 columns has ~400
+/// dots across; more would only cost bytes over the link).
+pub const CHART_POINTS: u32 = 300;
+/// An open chart is fetched again after this many seconds.
+pub const CHART_REFRESH_SECS: i64 = 10;
+
+/// The open alert's chart, as the detail draws it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ChartView {
+    /// No alert is open.
+    #[default]
+    Closed,
+    /// Asked for; no answer yet.
+    Loading,
+    Shown(AlertChart),
+    /// Why there is no chart (HTTP error, chart gone, no Netdata).
+    Failed(String),
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct AlertsState {
@@ -27,6 +49,11 @@ pub struct AlertsState {
     /// First row of the open alert's detail that is shown (`ui::detail`
     /// stops it at the last row).
     pub detail_scroll: u16,
+    /// The open alert's chart (fetched from Netdata when it opens).
+    pub chart: ChartView,
+    /// When the open chart was last asked for (unix seconds): it is asked
+    /// again every [`CHART_REFRESH_SECS`] while the detail stays open.
+    pub chart_asked_at: i64,
     /// Status changes from the alarm log, oldest first (bounded): what
     /// outcomes count as raised and cleared inside a window.
     pub transitions: VecDeque<AlertTransition>,
@@ -48,23 +75,67 @@ impl AlertsState {
     }
 }
 
-/// Enter on the Alerts pane: opens the selected alert, or closes the open
-/// one (Esc closes too). Returns whether anything changed.
-pub fn toggle_open(state: &mut State, action: crate::action::Action) -> bool {
+/// Enter on the Alerts pane: opens the selected alert and asks for its
+/// chart, or closes the open one (Esc closes too).
+pub fn toggle_open(state: &mut State, action: crate::action::Action) -> Outcome {
     state.alerts.detail_scroll = 0;
     if state.alerts.open.take().is_some() {
-        return true;
+        state.alerts.chart = ChartView::Closed;
+        return Outcome {
+            dirty: true,
+            effects: Vec::new(),
+        };
     }
     if action != crate::action::Action::Open {
-        return false;
+        return Outcome::default();
     }
     let list = state.list(crate::action::PaneId::Alerts);
     let shown = visible(&state.alerts.alerts, &list.filter);
-    let key = shown
+    let Some(alert) = shown
         .get(list.selected.min(shown.len().saturating_sub(1)))
-        .map(|a| a.key.clone());
-    state.alerts.open = key;
-    state.alerts.open.is_some()
+        .map(|a| (*a).clone())
+    else {
+        return Outcome::default();
+    };
+    state.alerts.open = Some(alert.key.clone());
+    state.alerts.chart = ChartView::Loading;
+    Outcome {
+        dirty: true,
+        effects: ask_chart(state, &alert).into_iter().collect(),
+    }
+}
+
+/// The request for `alert`'s chart; `None` (and the reason in the view)
+/// while the /proc sampler is live: it has no history of Netdata's charts.
+fn ask_chart(state: &mut State, alert: &Alert) -> Option<Effect> {
+    if state.metrics.source == Some(MetricsSource::Proc) {
+        state.alerts.chart = ChartView::Failed(format!(
+            "no chart available: metrics come from the /proc sampler, which keeps no history of Netdata's charts ({})",
+            state.metrics.source_note
+        ));
+        return None;
+    }
+    state.alerts.chart_asked_at = state.now;
+    Some(Effect::AlertChart(AlertChartRequest {
+        key: alert.key.clone(),
+        chart: alert.chart.clone(),
+        dimensions: alert.rule.dimensions.clone(),
+        seconds: CHART_SECONDS,
+        points: CHART_POINTS,
+    }))
+}
+
+/// The clock: an open chart that was shown is asked for again every
+/// [`CHART_REFRESH_SECS`] (the old one stays until the answer).
+pub fn tick(state: &mut State) -> Option<Effect> {
+    let key = state.alerts.open.as_ref()?;
+    if !matches!(state.alerts.chart, ChartView::Shown(_))
+        || state.now - state.alerts.chart_asked_at < CHART_REFRESH_SECS
+    {
+        return None;
+    }
+    let alert = state.alerts.alerts.iter().find(|a| &a.key == key)?.clone();
+    ask_chart(state, &alert)
 }
 
 /// Alerts matching the pane's filter (case-insensitive, any of chart, name,
@@ -92,6 +163,22 @@ pub fn level_label(level: AlertLevel) -> &'static str {
 
 pub fn apply_event(state: &mut State, event: AlertsEvent) -> Outcome {
     match event {
+        AlertsEvent::Chart { key, chart } => {
+            // An answer for an alert closed (or another opened) since.
+            if state.alerts.open.as_ref() != Some(&key) {
+                return Outcome::default();
+            }
+            let view = match chart {
+                Ok(chart) => ChartView::Shown(chart),
+                Err(why) => ChartView::Failed(why),
+            };
+            let changed = state.alerts.chart != view;
+            state.alerts.chart = view;
+            Outcome {
+                dirty: changed,
+                effects: Vec::new(),
+            }
+        }
         AlertsEvent::Transitions(transitions) => {
             let kept = &mut state.alerts.transitions;
             kept.extend(transitions);
@@ -205,6 +292,7 @@ mod tests {
             info: format!("info of {key}"),
             since,
             silenced: false,
+            rule: Default::default(),
         }
     }
 
@@ -306,5 +394,89 @@ mod tests {
         assert_eq!(visible(&alerts, "crit")[0].name, "load_high");
         assert_eq!(visible(&alerts, "info of system").len(), 1);
         assert!(visible(&alerts, "nothing").is_empty());
+    }
+
+    fn chart_of(key: &str) -> AlertsEvent {
+        AlertsEvent::Chart {
+            key: key.into(),
+            chart: Ok(AlertChart {
+                chart: "system.load".into(),
+                series: vec![("load1".into(), vec![(1, 0.5)])],
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn an_open_alert_asks_for_its_chart_and_takes_only_its_own_answer() {
+        let mut s = state();
+        s.metrics.source = Some(MetricsSource::Netdata);
+        let mut load = alert("system.load.load_average_1", AlertLevel::Warning, 5);
+        load.rule.dimensions = Some("load1".into());
+        apply_event(&mut s, AlertsEvent::Update(vec![load]));
+        let opened = toggle_open(&mut s, crate::action::Action::Open);
+        assert_eq!(
+            opened.effects,
+            vec![Effect::AlertChart(AlertChartRequest {
+                key: "system.load.load_average_1".into(),
+                chart: "system.load".into(),
+                dimensions: Some("load1".into()),
+                seconds: CHART_SECONDS,
+                points: CHART_POINTS,
+            })]
+        );
+        assert_eq!(s.alerts.chart, ChartView::Loading);
+        // A late answer for another alert changes nothing.
+        let late = apply_event(&mut s, chart_of("system.ram.other"));
+        assert!(!late.dirty);
+        assert_eq!(s.alerts.chart, ChartView::Loading);
+        assert!(apply_event(&mut s, chart_of("system.load.load_average_1")).dirty);
+        assert!(matches!(s.alerts.chart, ChartView::Shown(_)));
+        // Closed: the view is gone, and an answer arriving now is dropped.
+        toggle_open(&mut s, crate::action::Action::Back);
+        assert_eq!(s.alerts.chart, ChartView::Closed);
+        assert!(!apply_event(&mut s, chart_of("system.load.load_average_1")).dirty);
+        assert_eq!(s.alerts.chart, ChartView::Closed);
+    }
+
+    #[test]
+    fn a_shown_chart_is_asked_again_every_refresh_interval() {
+        let mut s = state();
+        s.metrics.source = Some(MetricsSource::Netdata);
+        s.now = 1000;
+        apply_event(
+            &mut s,
+            AlertsEvent::Update(vec![alert("system.load.x", AlertLevel::Warning, 5)]),
+        );
+        toggle_open(&mut s, crate::action::Action::Open);
+        s.now = 1000 + CHART_REFRESH_SECS;
+        assert_eq!(tick(&mut s), None, "still loading: not asked twice");
+        apply_event(&mut s, chart_of("system.load.x"));
+        s.now = 1000 + CHART_REFRESH_SECS - 1;
+        assert_eq!(tick(&mut s), None);
+        s.now = 1000 + CHART_REFRESH_SECS;
+        assert!(matches!(tick(&mut s), Some(Effect::AlertChart(_))));
+        assert!(
+            matches!(s.alerts.chart, ChartView::Shown(_)),
+            "kept until the answer"
+        );
+        assert_eq!(tick(&mut s), None, "asked once per interval");
+    }
+
+    #[test]
+    fn with_the_proc_sampler_the_chart_says_why_and_nothing_is_asked() {
+        let mut s = state();
+        s.metrics.source = Some(MetricsSource::Proc);
+        apply_event(
+            &mut s,
+            AlertsEvent::Update(vec![alert("system.load.x", AlertLevel::Warning, 5)]),
+        );
+        let opened = toggle_open(&mut s, crate::action::Action::Open);
+        assert!(opened.effects.is_empty());
+        assert!(
+            matches!(&s.alerts.chart, ChartView::Failed(why) if why.contains("/proc sampler")),
+            "{:?}",
+            s.alerts.chart
+        );
     }
 }

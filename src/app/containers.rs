@@ -501,9 +501,45 @@ pub fn apply_action(state: &mut State, action: Action) -> Option<Outcome> {
     Some(outcome)
 }
 
+/// The mouse wheel over an open container detail scrolls its log tail
+/// (`older`: up), never the list hidden under it.
+pub fn wheel(state: &mut State, older: bool, rows: usize) -> Outcome {
+    let oldest = state
+        .layout
+        .detail_extent
+        .filter(|e| e.pane == PaneId::Containers)
+        .map(|e| usize::from(e.last_first));
+    let Some(detail) = state.containers.detail.as_mut() else {
+        return Outcome::default();
+    };
+    let oldest = oldest.unwrap_or(detail.logs.len().saturating_sub(1));
+    let before = detail.scroll;
+    detail.scroll = if older {
+        (detail.scroll + rows).min(oldest)
+    } else {
+        detail.scroll.saturating_sub(rows)
+    };
+    Outcome {
+        dirty: detail.scroll != before,
+        effects: Vec::new(),
+    }
+}
+
 fn detail_action(state: &mut State, action: Action) -> Option<Outcome> {
-    let page = usize::from(state.layout.height.saturating_sub(8)).max(1);
+    // The log tail as last drawn: a page is its height, and its oldest
+    // screen is as far up as it scrolls (not one line and blank rows).
+    let extent = state
+        .layout
+        .detail_extent
+        .filter(|e| e.pane == PaneId::Containers);
+    let page = extent.map_or(usize::from(state.layout.height.saturating_sub(8)), |e| {
+        usize::from(e.page.saturating_sub(1))
+    });
+    let page = page.max(1);
     let detail = state.containers.detail.as_mut()?;
+    let oldest = extent.map_or(detail.logs.len().saturating_sub(1), |e| {
+        usize::from(e.last_first)
+    });
     let env_len = detail.info.as_ref().map(|i| i.env.len()).unwrap_or(0);
     match action {
         Action::Back | Action::Open => {
@@ -529,11 +565,9 @@ fn detail_action(state: &mut State, action: Action) -> Option<Outcome> {
                 detail.revealed.insert(i);
             }
         }
-        Action::PageUp => {
-            detail.scroll = (detail.scroll + page).min(detail.logs.len().saturating_sub(1))
-        }
+        Action::PageUp => detail.scroll = (detail.scroll + page).min(oldest),
         Action::PageDown => detail.scroll = detail.scroll.saturating_sub(page),
-        Action::Top => detail.scroll = detail.logs.len().saturating_sub(1),
+        Action::Top => detail.scroll = oldest,
         Action::Bottom => detail.scroll = 0,
         Action::Sort | Action::SortReverse | Action::Filter => return Some(Outcome::default()),
         _ => return None,

@@ -531,6 +531,7 @@ mod tests {
             info: "memory nearly full".into(),
             since: 0,
             silenced: false,
+            rule: Default::default(),
         }
     }
 

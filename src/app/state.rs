@@ -112,6 +112,22 @@ pub struct LayoutState {
     /// Panes by how recently they had focus, most recent first: a slot that
     /// several panes share shows the most recent of them.
     pub recent: [PaneId; 8],
+    /// The open detail as last drawn (how far it scrolls, how many rows
+    /// show): the keys are clamped against it when they are handled.
+    pub detail_extent: Option<DetailExtent>,
+}
+
+/// What a drawn detail measured: its rows depend on the width and the text,
+/// which only drawing knows, so the loop hands them back after each frame
+/// (`update::measured`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetailExtent {
+    /// The pane whose detail it is.
+    pub pane: PaneId,
+    /// The largest first row: the view then ends at the last row.
+    pub last_first: u16,
+    /// Rows shown at once.
+    pub page: u16,
 }
 
 impl LayoutState {
@@ -122,6 +138,7 @@ impl LayoutState {
             width,
             height,
             recent: PaneId::ALL,
+            detail_extent: None,
         }
     }
 

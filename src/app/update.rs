@@ -29,6 +29,8 @@ pub enum Effect {
     Gate(crate::gate::GateRequest),
     /// Ask the container source for something (detail, logs).
     Docker(crate::containers::DockerCommand),
+    /// Ask the Netdata source for an alert's chart (the Alerts detail).
+    AlertChart(crate::metrics::AlertChartRequest),
     /// Write `contents` to `path` (`:save`), then flash `success` or the error.
     WriteFile {
         path: std::path::PathBuf,
@@ -254,6 +256,7 @@ pub fn tick(state: &mut State, now: i64) -> Outcome {
     let mut outcome = Outcome::redraw();
     outcome.effects = crate::app::notify::tick(state);
     outcome.effects.extend(crate::app::outcome::tick(state));
+    outcome.effects.extend(crate::app::alerts::tick(state));
     outcome
 }
 
@@ -403,10 +406,8 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
     {
         return outcome;
     }
-    if is_detail_scroll(action)
-        && let Some(scroll) = open_detail_scroll(state, focused)
-    {
-        return scroll_detail(scroll, action);
+    if is_detail_scroll(action) && open_detail_scroll(state, focused).is_some() {
+        return scroll_detail(state, focused, action, 1);
     }
     match action {
         Action::Quit => request_quit(state),
@@ -456,14 +457,10 @@ pub fn apply_action(state: &mut State, action: Action) -> Outcome {
             logs_action(state, action)
         }
         Action::Open if focused == PaneId::Logs => logs_action(state, action),
-        Action::Open if focused == PaneId::Alerts => Outcome {
-            dirty: crate::app::alerts::toggle_open(state, action),
-            effects: Vec::new(),
-        },
-        Action::Back if focused == PaneId::Alerts && state.alerts.open.is_some() => Outcome {
-            dirty: crate::app::alerts::toggle_open(state, action),
-            effects: Vec::new(),
-        },
+        Action::Open if focused == PaneId::Alerts => crate::app::alerts::toggle_open(state, action),
+        Action::Back if focused == PaneId::Alerts && state.alerts.open.is_some() => {
+            crate::app::alerts::toggle_open(state, action)
+        }
         Action::Back if focused.is_list() => {
             let list = state.lists.entry(focused).or_default();
             if list.filter.is_empty() {
@@ -528,26 +525,64 @@ fn open_detail_scroll(state: &mut State, pane: PaneId) -> Option<&mut u16> {
 fn is_detail_scroll(action: Action) -> bool {
     matches!(
         action,
-        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top
+        Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom
     )
 }
 
-/// The moving keys scroll an open detail instead of the list under it (the
-/// drawing stops the view at the last row, like the help popup's).
-fn scroll_detail(scroll: &mut u16, action: Action) -> Outcome {
-    const PAGE: u16 = 10;
+/// Rows a page key moves when the detail was not measured yet.
+const DETAIL_PAGE: u16 = 10;
+/// Rows one notch of the mouse wheel moves a detail.
+const WHEEL_ROWS: u16 = 3;
+
+/// The moving keys scroll the detail open in `pane` instead of the list
+/// under it, clamped to the last drawn extent at once: Down past the end
+/// stores nothing, so the next Up moves up.
+fn scroll_detail(state: &mut State, pane: PaneId, action: Action, rows: u16) -> Outcome {
+    let extent = state.layout.detail_extent.filter(|e| e.pane == pane);
+    let Some(scroll) = open_detail_scroll(state, pane) else {
+        return Outcome::unchanged();
+    };
+    let page = extent.map_or(DETAIL_PAGE, |e| e.page.saturating_sub(1).max(1));
+    let last_first = extent.map_or(u16::MAX, |e| e.last_first);
     let before = *scroll;
     *scroll = match action {
-        Action::Up => scroll.saturating_sub(1),
-        Action::Down => scroll.saturating_add(1),
-        Action::PageUp => scroll.saturating_sub(PAGE),
-        Action::PageDown => scroll.saturating_add(PAGE),
+        Action::Up => scroll.saturating_sub(rows),
+        Action::Down => scroll.saturating_add(rows),
+        Action::PageUp => scroll.saturating_sub(page),
+        Action::PageDown => scroll.saturating_add(page),
+        Action::Bottom => last_first,
         _ => 0,
-    };
+    }
+    .min(last_first);
     if *scroll == before {
         Outcome::unchanged()
     } else {
         Outcome::redraw()
+    }
+}
+
+/// The loop hands back what the frame just drawn measured of the open
+/// detail; a scroll beyond it (the text got shorter, the window smaller) is
+/// stored clamped, as it was drawn — nothing to redraw.
+pub fn measured(state: &mut State, extent: Option<crate::app::state::DetailExtent>) {
+    state.layout.detail_extent = extent;
+    let Some(extent) = extent else {
+        return;
+    };
+    if let Some(scroll) = open_detail_scroll(state, extent.pane) {
+        *scroll = (*scroll).min(extent.last_first);
+    }
+    // A container's log tail is not followed while scrolled up; a shorter
+    // view keeps its oldest screen full.
+    if extent.pane == PaneId::Containers
+        && let Some(detail) = state.containers.detail.as_mut()
+    {
+        detail.scroll = detail.scroll.min(usize::from(extent.last_first));
     }
 }
 
@@ -908,12 +943,215 @@ pub fn handle_mouse(state: &mut State, mouse: MouseEvent) -> Outcome {
         .into_iter()
         .find(|(_, area)| area.contains(position))
         .map(|(pane, _)| pane);
+    // An open detail covers the whole body: the wheel over it scrolls it.
+    let focused = state.layout.focus;
+    let over_detail = state.overlay == Overlay::None
+        && open_detail_scroll(state, focused).is_some()
+        && layout::frame(screen).body.contains(position);
     match (mouse.kind, under) {
+        (MouseEventKind::ScrollUp, _) if over_detail => {
+            scroll_detail(state, focused, Action::Up, WHEEL_ROWS)
+        }
+        (MouseEventKind::ScrollDown, _) if over_detail => {
+            scroll_detail(state, focused, Action::Down, WHEEL_ROWS)
+        }
+        (MouseEventKind::ScrollUp, Some(PaneId::Containers))
+            if state.containers.detail.is_some() =>
+        {
+            containers::wheel(state, true, usize::from(WHEEL_ROWS))
+        }
+        (MouseEventKind::ScrollDown, Some(PaneId::Containers))
+            if state.containers.detail.is_some() =>
+        {
+            containers::wheel(state, false, usize::from(WHEEL_ROWS))
+        }
         (MouseEventKind::Down(_), Some(pane)) if state.overlay == Overlay::None => {
             focus(state, pane)
         }
         (MouseEventKind::ScrollUp, Some(pane)) => move_selection(state, pane, Action::Up),
         (MouseEventKind::ScrollDown, Some(pane)) => move_selection(state, pane, Action::Down),
         _ => Outcome::unchanged(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::state::DetailExtent;
+    use crossterm::event::MouseEvent;
+
+    fn press(state: &mut State, code: KeyCode) -> Outcome {
+        handle_key(state, KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    /// A state with one raised alert and one log line, under `keymap`.
+    fn with_an_alert_and_a_line(keymap: &str) -> State {
+        use crate::config::{Keymap, ThemeSet};
+        use crate::metrics::{Alert, AlertLevel, AlertsEvent};
+        let themes = ThemeSet::load(None, false).expect("themes");
+        let theme = themes
+            .get(crate::config::theme::DEFAULT_THEME)
+            .expect("theme");
+        let keymap = Keymap::load(keymap, None).expect("keymap");
+        let mut state = State::new("web-1", "web-1", themes, theme, keymap);
+        apply_event(
+            &mut state,
+            AppEvent::Alerts(AlertsEvent::Update(vec![Alert {
+                key: "system.load.load_average_1".into(),
+                name: "load_average_1".into(),
+                chart: "system.load".into(),
+                level: AlertLevel::Warning,
+                value: "1.8".into(),
+                info: "load".into(),
+                since: 0,
+                silenced: false,
+                rule: Default::default(),
+            }])),
+        );
+        apply_event(
+            &mut state,
+            AppEvent::Log(crate::logs::LogEvent::Lines(vec![
+                crate::logs::LogLine::from_raw(
+                    1_000_000_000,
+                    std::sync::Arc::from("journal"),
+                    None,
+                    b"a line",
+                ),
+            ])),
+        );
+        state
+    }
+
+    /// The state at 80×24 with `pane`'s detail open and measured
+    /// as drawing would: 5 rows beyond a 20-row view.
+    fn opened(pane: PaneId, keymap: &str) -> State {
+        let mut state = with_an_alert_and_a_line(keymap);
+        resize(&mut state, 80, 24);
+        focus(&mut state, pane);
+        press(&mut state, KeyCode::Enter);
+        assert!(
+            open_detail_scroll(&mut state, pane).is_some(),
+            "{pane:?} opened"
+        );
+        measured(
+            &mut state,
+            Some(DetailExtent {
+                pane,
+                last_first: 5,
+                page: 20,
+            }),
+        );
+        state
+    }
+
+    fn scroll(state: &mut State, pane: PaneId) -> u16 {
+        *open_detail_scroll(state, pane).expect("open")
+    }
+
+    #[test]
+    fn detail_scroll_is_clamped_when_the_key_is_handled() {
+        for pane in [PaneId::Alerts, PaneId::Logs] {
+            let mut s = opened(pane, "default");
+            for _ in 0..20 {
+                press(&mut s, KeyCode::Down);
+            }
+            assert_eq!(scroll(&mut s, pane), 5, "{pane:?}: stops at the last row");
+            assert!(
+                !press(&mut s, KeyCode::Down).dirty,
+                "past the end: nothing to draw"
+            );
+            press(&mut s, KeyCode::Up);
+            assert_eq!(scroll(&mut s, pane), 4, "{pane:?}: one Up moves up at once");
+            press(&mut s, KeyCode::Home);
+            assert_eq!(scroll(&mut s, pane), 0);
+            press(&mut s, KeyCode::End);
+            assert_eq!(scroll(&mut s, pane), 5);
+            press(&mut s, KeyCode::Char('g'));
+            assert_eq!(scroll(&mut s, pane), 0, "{pane:?}: g is top");
+            press(&mut s, KeyCode::Char('G'));
+            assert_eq!(scroll(&mut s, pane), 5, "{pane:?}: G is the end");
+            press(&mut s, KeyCode::PageUp);
+            assert_eq!(scroll(&mut s, pane), 0);
+            press(&mut s, KeyCode::PageDown);
+            assert_eq!(scroll(&mut s, pane), 5, "a page is clamped too");
+        }
+    }
+
+    #[test]
+    fn pages_are_the_drawn_height_and_the_vim_keys_follow_its_keymap() {
+        let mut s = opened(PaneId::Alerts, "vim");
+        measured(
+            &mut s,
+            Some(DetailExtent {
+                pane: PaneId::Alerts,
+                last_first: 100,
+                page: 20,
+            }),
+        );
+        handle_key(
+            &mut s,
+            KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL),
+        );
+        assert_eq!(scroll(&mut s, PaneId::Alerts), 19, "a page keeps one row");
+        press(&mut s, KeyCode::Char('j'));
+        assert_eq!(scroll(&mut s, PaneId::Alerts), 20);
+        press(&mut s, KeyCode::Char('G'));
+        assert_eq!(scroll(&mut s, PaneId::Alerts), 100);
+        press(&mut s, KeyCode::Char('g'));
+        assert_eq!(scroll(&mut s, PaneId::Alerts), 0);
+    }
+
+    #[test]
+    fn a_shorter_detail_clamps_the_stored_scroll_when_measured() {
+        let mut s = opened(PaneId::Logs, "default");
+        press(&mut s, KeyCode::End);
+        assert_eq!(scroll(&mut s, PaneId::Logs), 5);
+        measured(
+            &mut s,
+            Some(DetailExtent {
+                pane: PaneId::Logs,
+                last_first: 2,
+                page: 20,
+            }),
+        );
+        assert_eq!(scroll(&mut s, PaneId::Logs), 2);
+        // Another pane's extent does not clamp this one.
+        s.layout.detail_extent = Some(DetailExtent {
+            pane: PaneId::Alerts,
+            last_first: 0,
+            page: 20,
+        });
+        press(&mut s, KeyCode::Down);
+        assert_eq!(scroll(&mut s, PaneId::Logs), 3);
+    }
+
+    fn wheel(state: &mut State, kind: MouseEventKind, column: u16, row: u16) -> Outcome {
+        handle_mouse(
+            state,
+            MouseEvent {
+                kind,
+                column,
+                row,
+                modifiers: KeyModifiers::NONE,
+            },
+        )
+    }
+
+    #[test]
+    fn the_wheel_scrolls_the_detail_under_it() {
+        let mut s = opened(PaneId::Alerts, "default");
+        let selected = s.list(PaneId::Alerts).selected;
+        // Over the left column, where another pane is when no detail is
+        // open: the detail covers the body, so it scrolls.
+        assert!(wheel(&mut s, MouseEventKind::ScrollDown, 5, 10).dirty);
+        assert_eq!(scroll(&mut s, PaneId::Alerts), 3);
+        wheel(&mut s, MouseEventKind::ScrollDown, 5, 10);
+        assert_eq!(scroll(&mut s, PaneId::Alerts), 5, "clamped");
+        wheel(&mut s, MouseEventKind::ScrollUp, 70, 20);
+        assert_eq!(scroll(&mut s, PaneId::Alerts), 2);
+        assert_eq!(s.list(PaneId::Alerts).selected, selected, "the list stays");
+        // Over the header row: not the detail.
+        wheel(&mut s, MouseEventKind::ScrollUp, 5, 0);
+        assert_eq!(scroll(&mut s, PaneId::Alerts), 2);
     }
 }

@@ -9,7 +9,10 @@ pub mod sample;
 pub mod series;
 pub mod units;
 
-pub use alerts::{Alert, AlertLevel, AlertTransition, AlertsEvent};
+pub use alerts::{
+    Alert, AlertChart, AlertChartRequest, AlertLevel, AlertRule, AlertTransition, AlertsEvent,
+    Threshold,
+};
 pub use sample::{MetricsEvent, MetricsSource, MetricsUpdate, Reading};
 pub use series::{Point, Series, SeriesStore};
 pub use units::Unit;

@@ -136,6 +136,12 @@ pub fn open_rows(state: &State, key: &str, width: usize) -> Vec<Line<'static>> {
             width,
         ));
     }
+    // The chart right under the facts: at 80×24 it is on the first screen.
+    let chart = super::alert_chart::rows(state, alert, width);
+    if !chart.is_empty() {
+        rows.push(Line::default());
+        rows.extend(chart);
+    }
     rows.push(Line::default());
     rows.push(Line::styled(" info", theme.muted));
     let info = if alert.info.is_empty() {
@@ -144,6 +150,37 @@ pub fn open_rows(state: &State, key: &str, width: usize) -> Vec<Line<'static>> {
         (format!(" {}", inert(&alert.info)), theme.text)
     };
     rows.extend(wrap(&[info], width));
+    rows.extend(rule_rows(state, alert, width));
+    rows
+}
+
+/// The check's expressions (what raises it), when the agent gave them.
+fn rule_rows(state: &State, alert: &Alert, width: usize) -> Vec<Line<'static>> {
+    use super::detail::field_rows;
+    let theme = &state.theme;
+    let rule = &alert.rule;
+    let expressions = [
+        ("looks up", rule.dimensions.as_ref()),
+        ("calc", rule.calc.as_ref()),
+        ("warn when", rule.warn.as_ref()),
+        ("crit when", rule.crit.as_ref()),
+    ];
+    let mut rows = Vec::new();
+    for (label, expression) in expressions {
+        let Some(expression) = expression else {
+            continue;
+        };
+        if rows.is_empty() {
+            rows.push(Line::default());
+        }
+        rows.extend(field_rows(
+            &format!(" {label}"),
+            10,
+            theme.muted,
+            &[(inert(expression), theme.text)],
+            width,
+        ));
+    }
     rows
 }
 
@@ -377,6 +414,7 @@ mod tests {
                     .into(),
             since: NOW - 3725,
             silenced: false,
+            rule: Default::default(),
         });
         alerts.push(Alert {
             key: "cgroup_evil.cpu.x".into(),
@@ -387,6 +425,7 @@ mod tests {
             info: "control\x07chars\tin info".into(),
             since: NOW - 42,
             silenced: true,
+            rule: Default::default(),
         });
         alerts
     }
@@ -442,6 +481,7 @@ mod tests {
                 info: String::new(),
                 since: NOW - i,
                 silenced: false,
+                rule: Default::default(),
             })
             .collect();
         apply_event(&mut s, AlertsEvent::Update(many));
@@ -575,6 +615,7 @@ mod open_tests {
                     info,
                     since,
                     silenced: false,
+                    rule: Default::default(),
                 }])),
             );
             update::apply_action(&mut state, Action::FocusAlerts);

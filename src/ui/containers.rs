@@ -12,7 +12,8 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::action::PaneId;
 use crate::app::containers::{DetailState, attention};
-use crate::app::state::State;
+use crate::app::layout;
+use crate::app::state::{DetailExtent, State};
 use crate::containers::{Container, ContainerStats, EngineStatus, LogStream};
 use crate::metrics::units::{human_bytes, human_duration};
 use crate::text::inert;
@@ -387,20 +388,46 @@ fn draw_detail(frame: &mut Frame, area: Rect, state: &State, detail: &DetailStat
         ),
         theme.muted,
     ));
-    let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let (head, info_area, logs_area) = detail_areas(area);
     frame.render_widget(Paragraph::new(Line::from(title)), head);
-    let (info_area, logs_area) = if body.width >= 140 {
+    draw_info(frame, info_area, state, detail);
+    draw_logs(frame, logs_area, state, detail);
+}
+
+/// The detail's title row, info and log tail areas within the pane.
+fn detail_areas(area: Rect) -> (Rect, Rect, Rect) {
+    let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    if body.width >= 140 {
         let [a, b] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)])
             .areas(body);
-        (a, b)
+        (head, a, b)
     } else {
         let info_height = (body.height * 2 / 5).max(3);
         let [a, b] =
             Layout::vertical([Constraint::Length(info_height), Constraint::Min(0)]).areas(body);
-        (a, b)
-    };
-    draw_info(frame, info_area, state, detail);
-    draw_logs(frame, logs_area, state, detail);
+        (head, a, b)
+    }
+}
+
+/// How the open container detail's log tail measures on a `screen` this
+/// size: its scroll counts lines up from the newest, so the largest is the
+/// one that shows a full screen of the oldest lines.
+pub fn detail_extent(state: &State, screen: Rect) -> Option<DetailExtent> {
+    let detail = state.containers.detail.as_ref()?;
+    let slot = layout::slots(layout::frame(screen).body, &state.layout)
+        .into_iter()
+        .find(|slot| layout::shown_member(slot, &state.layout) == PaneId::Containers)?;
+    let pane = super::pane_block(state, PaneId::Containers, slot.members, slot.area.width)
+        .inner(slot.area);
+    let (_, _, logs_area) = detail_areas(pane);
+    // Below the log tail's top border.
+    let rows = logs_area.height.saturating_sub(1);
+    Some(DetailExtent {
+        pane: PaneId::Containers,
+        last_first: u16::try_from(detail.logs.len().saturating_sub(usize::from(rows)))
+            .unwrap_or(u16::MAX),
+        page: rows,
+    })
 }
 
 fn draw_info(frame: &mut Frame, area: Rect, state: &State, detail: &DetailState) {

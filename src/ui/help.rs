@@ -6,6 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
 
+use crate::action::{Action, PaneId};
 use crate::app::state::State;
 use crate::config::keymap::{Context, Keymap};
 
@@ -46,9 +47,62 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, scroll: u16) {
     );
 }
 
+/// What the keys do in an open detail (Alerts, Logs), before the pane's
+/// own bindings: they scroll it rather than move the list under it.
+const DETAIL_KEYS: [(Action, &str); 8] = [
+    (Action::Back, "close"),
+    (Action::Open, "close"),
+    (Action::Up, "scroll up"),
+    (Action::Down, "scroll down"),
+    (Action::PageUp, "page up"),
+    (Action::PageDown, "page down"),
+    (Action::Top, "to the top"),
+    (Action::Bottom, "to the end"),
+];
+
+/// Every key bound to `action` where it applies in the focused pane.
+fn keys_of(state: &State, action: Action) -> Option<String> {
+    Keymap::contexts_for(state.layout.focus)
+        .into_iter()
+        .find_map(|context| {
+            state
+                .keymap
+                .bindings(context)
+                .into_iter()
+                .find(|(a, _)| *a == action)
+                .map(|(_, keys)| keys.iter().map(|k| k.label()).collect::<Vec<_>>().join(" "))
+        })
+}
+
+fn detail_lines(state: &State) -> Vec<Line<'static>> {
+    let theme = &state.theme;
+    let open = match state.layout.focus {
+        PaneId::Logs => state.logs.open.is_some(),
+        PaneId::Alerts => state.alerts.open.is_some(),
+        _ => false,
+    };
+    if !open {
+        return Vec::new();
+    }
+    let mut lines = vec![Line::from(Span::styled("Open detail", theme.title_focused))];
+    for (action, what) in DETAIL_KEYS {
+        if let Some(keys) = keys_of(state, action) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {keys:<16}"), theme.keybar_key),
+                Span::styled(format!(" {what}"), theme.text),
+            ]));
+        }
+    }
+    lines.push(Line::from(vec![
+        Span::styled(format!("  {:<16}", "wheel"), theme.keybar_key),
+        Span::styled(" scroll (mouse captured)", theme.text),
+    ]));
+    lines
+}
+
 pub fn help_lines(state: &State) -> Vec<Line<'static>> {
     let theme = &state.theme;
-    let mut lines = Vec::new();
+    let mut lines = detail_lines(state);
     for context in Keymap::contexts_for(state.layout.focus) {
         let bindings = state.keymap.bindings(context);
         if bindings.is_empty() {

@@ -170,7 +170,8 @@ fn pane_hints(state: &State) -> Vec<Hint> {
                 2,
             ),
             (label(Action::Top), "top", 3),
-            (label(Action::Open), "close", 4),
+            (label(Action::Bottom), "end", 3),
+            (label(Action::Open), "close", 5),
         ];
     }
     if detail {
@@ -183,9 +184,13 @@ fn pane_hints(state: &State) -> Vec<Hint> {
             }
             let priority = match context {
                 Context::Pane(_) => Some(2 + i),
-                Context::Lists if detail => {
-                    matches!(action, Action::PageUp | Action::PageDown).then_some(3)
-                }
+                // The log tail's moves; its oldest screen and following
+                // again after the detail's own actions.
+                Context::Lists if detail => match action {
+                    Action::PageUp | Action::PageDown => Some(3),
+                    Action::Top | Action::Bottom => Some(15),
+                    _ => None,
+                },
                 Context::Lists => matches!(action, Action::Filter | Action::Open).then_some(2),
                 Context::Global => GLOBAL_HINTS
                     .iter()
@@ -361,5 +366,61 @@ mod tests {
         }
         update::apply_action(&mut s, Action::FocusMetrics);
         assert!(!descs(&s).contains(&Action::Open.description()));
+    }
+
+    /// An open detail's bar offers what works there, with the keymap's
+    /// keys: close, scroll, page, top and end (Home/End or g/G); the help
+    /// lists every key of each, and the wheel.
+    #[test]
+    fn an_open_detail_offers_its_scroll_keys_under_each_keymap() {
+        for (keymap, top, end, page) in [
+            ("default", "Home", "End", "PgUp/PgDn"),
+            ("vim", "g", "G", "C-u/C-d"),
+        ] {
+            for pane in [Action::FocusAlerts, Action::FocusLogs] {
+                let mut s = state(keymap);
+                update::apply_action(&mut s, pane);
+                update::apply_action(&mut s, Action::Open);
+                let shown: Vec<(String, &str)> =
+                    hints(&s).into_iter().map(|(k, d, _)| (k, d)).collect();
+                for (key, what) in [(top, "top"), (end, "end"), (page, "page"), ("Esc", "close")] {
+                    assert!(
+                        shown.contains(&(key.to_string(), what)),
+                        "{keymap} {pane:?}: {key} {what} in {shown:?}"
+                    );
+                }
+                assert!(
+                    !shown
+                        .iter()
+                        .any(|(_, d)| *d == Action::Filter.description()),
+                    "no filter in a detail: {shown:?}"
+                );
+                let help: Vec<String> = crate::ui::help::help_lines(&s)
+                    .iter()
+                    .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+                    .collect();
+                assert_eq!(help[0], "Open detail", "{help:?}");
+                let detail_end = help
+                    .iter()
+                    .position(|l| l.contains("wheel"))
+                    .expect("the wheel is listed");
+                let section = &help[..=detail_end];
+                for (keys, what) in [
+                    (
+                        if keymap == "vim" { "G End" } else { "End G" },
+                        "to the end",
+                    ),
+                    (
+                        if keymap == "vim" { "g Home" } else { "Home g" },
+                        "to the top",
+                    ),
+                ] {
+                    assert!(
+                        section.iter().any(|l| l.contains(keys) && l.contains(what)),
+                        "{keymap}: {keys} {what} in {section:?}"
+                    );
+                }
+            }
+        }
     }
 }

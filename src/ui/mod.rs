@@ -2,6 +2,7 @@
 //! with a `draw(frame, area, state)` function and its own snapshots.
 
 pub mod actions;
+pub mod alert_chart;
 pub mod alerts;
 pub mod cache;
 pub mod connlog;

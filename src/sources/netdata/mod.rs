@@ -6,8 +6,10 @@
 //! - [`parse`]: typed answers and the mapping of charts onto series names.
 //! - [`source`]: one session with a live agent (back-fill, per-second
 //!   values, catch-up after gaps, alerts).
+//! - [`alert_chart`]: an alert's rule and its chart for the Alerts detail.
 //! - [`supervisor`]: decides which source is live and switches by itself.
 
+pub mod alert_chart;
 pub mod client;
 pub mod parse;
 pub mod source;

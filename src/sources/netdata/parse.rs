@@ -311,6 +311,22 @@ pub struct RawAlarm {
     pub info: String,
     pub last_status_change: i64,
     pub silenced: bool,
+    /// The check's lookup (`None`: it has none) and expressions, as plain
+    /// text: what `alert_chart::rule` reads thresholds from.
+    pub lookup: Option<RawLookup>,
+    pub calc: Option<String>,
+    pub warn: Option<String>,
+    pub crit: Option<String>,
+}
+
+/// The database lookup of a health check (`lookup: average -10m of user`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawLookup {
+    pub method: String,
+    /// `lookup_dimensions` (`None`: all of the chart's).
+    pub dimensions: Option<String>,
+    /// `lookup_options` (`percentage`, `absolute`, `unaligned`, …).
+    pub options: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -351,6 +367,23 @@ struct RawAlarmEntry {
     last_status_change: i64,
     #[serde(default)]
     silenced: bool,
+    #[serde(default)]
+    lookup_method: Option<String>,
+    #[serde(default)]
+    lookup_dimensions: Option<String>,
+    #[serde(default)]
+    lookup_options: Option<String>,
+    #[serde(default)]
+    calc: Option<String>,
+    #[serde(default)]
+    warn: Option<String>,
+    #[serde(default)]
+    crit: Option<String>,
+}
+
+/// An expression as plain text; empty ones count as absent.
+fn expression(raw: Option<String>) -> Option<String> {
+    raw.map(|e| plain_text(&e)).filter(|e| !e.is_empty())
 }
 
 pub fn alarms(body: &[u8]) -> Result<AlarmsResponse, ParseError> {
@@ -377,6 +410,14 @@ pub fn alarms(body: &[u8]) -> Result<AlarmsResponse, ParseError> {
                 info: plain_text(&a.info),
                 last_status_change: a.last_status_change,
                 silenced: a.silenced,
+                lookup: a.lookup_method.map(|method| RawLookup {
+                    method,
+                    dimensions: expression(a.lookup_dimensions),
+                    options: a.lookup_options.unwrap_or_default(),
+                }),
+                calc: expression(a.calc),
+                warn: expression(a.warn),
+                crit: expression(a.crit),
             })
             .collect(),
     })

@@ -18,7 +18,7 @@ use super::parse::{self, AgentInfo, AllMetrics, ChartSample};
 use crate::channel::Emit;
 use crate::metrics::AlertLevel;
 use crate::metrics::series::HISTORY_SECONDS;
-use crate::metrics::{Alert, AlertTransition, AlertsEvent};
+use crate::metrics::{Alert, AlertChartRequest, AlertTransition, AlertsEvent};
 use crate::metrics::{MetricsEvent, MetricsSource, MetricsUpdate};
 
 /// Failed answers in a row after which Netdata counts as gone.
@@ -57,6 +57,7 @@ pub async fn run<E: From<MetricsEvent> + Send + 'static>(
     events: &mpsc::Sender<E>,
     cancel: &CancellationToken,
     alerts_every: Duration,
+    charts: &mut mpsc::UnboundedReceiver<AlertChartRequest>,
 ) -> SessionEnd {
     let label = format!("Netdata {} at {}", info.version, client.target);
     let hostname = client
@@ -94,6 +95,7 @@ pub async fn run<E: From<MetricsEvent> + Send + 'static>(
             _ = cancel.cancelled() => return SessionEnd::Cancelled,
             _ = metrics_tick.tick() => session.metrics_step().await,
             _ = alerts_tick.tick() => session.alerts_step().await,
+            Some(request) = charts.recv() => session.chart_step(request).await,
         };
         match step {
             Ok(true) => {}
@@ -306,6 +308,28 @@ impl<E: From<MetricsEvent> + Send + 'static> Session<'_, E> {
 }
 
 impl<E: From<MetricsEvent> + Send + 'static> Session<'_, E> {
+    /// The Alerts detail asked for an alert's chart: fetched between two
+    /// seconds' requests, never beside them. A failure is the detail's to
+    /// show; only Netdata being gone ends the session.
+    async fn chart_step(&mut self, request: AlertChartRequest) -> Result<bool, SessionEnd> {
+        let answer = super::alert_chart::fetch(self.client, &request).await;
+        let lost = match &answer {
+            Err(e) if e.is_unreachable() => Some(e.to_string()),
+            _ => None,
+        };
+        let chart = answer.map_err(|e| super::alert_chart::failure_text(&request, &e));
+        let sent = self
+            .send(MetricsEvent::Alerts(AlertsEvent::Chart {
+                key: request.key,
+                chart,
+            }))
+            .await;
+        match lost {
+            Some(why) => Err(SessionEnd::Lost(why)),
+            None => Ok(sent),
+        }
+    }
+
     /// The alarm log after `after` (asked only when the alarms answer says
     /// it has newer entries): transitions between two polls of the active
     /// list (an alert raised and cleared in between) are kept. A bad answer
@@ -369,6 +393,7 @@ pub fn transitions_since(
 /// Raised alerts only (the v1 list also carries CLEAR/UNDEFINED ones with
 /// `?all`, and some agents include them anyway).
 pub fn to_alert(raw: parse::RawAlarm) -> Option<Alert> {
+    let rule = super::alert_chart::rule(&raw);
     let level = match raw.status.as_str() {
         "WARNING" => AlertLevel::Warning,
         "CRITICAL" => AlertLevel::Critical,
@@ -390,6 +415,7 @@ pub fn to_alert(raw: parse::RawAlarm) -> Option<Alert> {
         info: raw.info,
         since: raw.last_status_change,
         silenced: raw.silenced,
+        rule,
     })
 }
 

@@ -14,7 +14,7 @@ use super::Settings;
 use super::client::{NetdataClient, NetdataTarget};
 use super::source::{self, SessionEnd};
 use crate::channel::Emit;
-use crate::metrics::AlertsEvent;
+use crate::metrics::{AlertChartRequest, AlertsEvent};
 use crate::metrics::{MetricsEvent, MetricsSource};
 use crate::sources::procfs;
 use crate::transport::SharedTransport;
@@ -30,11 +30,26 @@ pub async fn run<E: From<MetricsEvent> + Send + 'static>(
     events: mpsc::Sender<E>,
     cancel: CancellationToken,
 ) {
+    // Nobody asks for charts: a closed channel.
+    let (_, charts) = mpsc::unbounded_channel();
+    run_answering(transport, settings, events, charts, cancel).await;
+}
+
+/// [`run`], also answering the Alerts detail's chart requests: through the
+/// live Netdata session, or with why there is no chart while /proc runs.
+pub async fn run_answering<E: From<MetricsEvent> + Send + 'static>(
+    transport: SharedTransport,
+    settings: Settings,
+    events: mpsc::Sender<E>,
+    mut charts: mpsc::UnboundedReceiver<AlertChartRequest>,
+    cancel: CancellationToken,
+) {
     let target = match (settings.enabled, NetdataTarget::parse(&settings.url)) {
         (false, _) => {
             only_procfs(
                 transport,
                 events,
+                charts,
                 cancel,
                 "Netdata is off for this host (netdata = false) — using /proc".into(),
             )
@@ -45,6 +60,7 @@ pub async fn run<E: From<MetricsEvent> + Send + 'static>(
             only_procfs(
                 transport,
                 events,
+                charts,
                 cancel,
                 format!("netdata_url {e} — using /proc"),
             )
@@ -68,8 +84,15 @@ pub async fn run<E: From<MetricsEvent> + Send + 'static>(
                     let _ = f.task.await;
                 }
                 shown_reason.clear();
-                match source::run(&mut client, info, &events, &cancel, settings.alerts_every).await
-                {
+                let session = source::run(
+                    &mut client,
+                    info,
+                    &events,
+                    &cancel,
+                    settings.alerts_every,
+                    &mut charts,
+                );
+                match session.await {
                     SessionEnd::Cancelled => break,
                     SessionEnd::Lost(why) => format!("netdata lost: {why} at {target}"),
                 }
@@ -137,9 +160,20 @@ pub async fn run<E: From<MetricsEvent> + Send + 'static>(
             }
             shown_reason = reason;
         }
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(settings.probe_every) => {}
+        let probe_again = tokio::time::sleep(settings.probe_every);
+        tokio::pin!(probe_again);
+        let mut cockpit_gone = false;
+        while !cockpit_gone {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = &mut probe_again => break,
+                Some(request) = charts.recv() => {
+                    cockpit_gone = !no_chart(&events, request, &shown_reason).await;
+                }
+            }
+        }
+        if cockpit_gone || cancel.is_cancelled() {
+            break;
         }
     }
     if let Some(f) = fallback {
@@ -178,9 +212,31 @@ async fn wait_for_link(transport: &SharedTransport) {
 /// Longest wait for the link before Netdata is probed again anyway.
 const LINK_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Answers a chart request while no Netdata session runs; false when the
+/// cockpit is gone.
+async fn no_chart<E: From<MetricsEvent> + Send + 'static>(
+    events: &mpsc::Sender<E>,
+    request: AlertChartRequest,
+    reason: &str,
+) -> bool {
+    let why = if reason.is_empty() {
+        "no chart: Netdata is not answering right now".to_string()
+    } else {
+        format!("no chart: {reason}")
+    };
+    events
+        .emit(MetricsEvent::Alerts(AlertsEvent::Chart {
+            key: request.key,
+            chart: Err(why),
+        }))
+        .await
+        .is_ok()
+}
+
 async fn only_procfs<E: From<MetricsEvent> + Send + 'static>(
     transport: SharedTransport,
     events: mpsc::Sender<E>,
+    mut charts: mpsc::UnboundedReceiver<AlertChartRequest>,
     cancel: CancellationToken,
     reason: String,
 ) {
@@ -195,5 +251,16 @@ async fn only_procfs<E: From<MetricsEvent> + Send + 'static>(
             "No alerts: {reason}."
         ))))
         .await;
-    procfs::run(transport, events, cancel).await;
+    let sampler = procfs::run(transport, events.clone(), cancel);
+    tokio::pin!(sampler);
+    loop {
+        tokio::select! {
+            _ = &mut sampler => return,
+            Some(request) = charts.recv() => {
+                if !no_chart(&events, request, &reason).await {
+                    return;
+                }
+            }
+        }
+    }
 }
