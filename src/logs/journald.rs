@@ -308,7 +308,7 @@ async fn follow_journal<E: From<LogEvent> + Send + 'static>(
         let event = tokio::select! {
             _ = cancel.cancelled() => return Ok(Ended::Stopped),
             _ = flow_tick.tick() => {
-                if !report_flow(tx, source, reader).await {
+                if !super::send_flow(tx, source, &reader.pace, &mut reader.reported).await {
                     return Ok(Ended::Stopped);
                 }
                 continue;
@@ -357,25 +357,6 @@ async fn follow_journal<E: From<LogEvent> + Send + 'static>(
             }
         }
     }
-}
-
-/// Sends the journal's flow when it changed; `false` when the loop is gone.
-async fn report_flow<E: From<LogEvent> + Send + 'static>(
-    tx: &mpsc::Sender<E>,
-    source: &Arc<str>,
-    reader: &mut Reader,
-) -> bool {
-    let flow = reader.pace.flow(now_nanos());
-    if reader.reported == Some(flow) {
-        return true;
-    }
-    reader.reported = Some(flow);
-    tx.emit(LogEvent::Flow {
-        source: source.to_string(),
-        flow,
-    })
-    .await
-    .is_ok()
 }
 
 fn now_nanos() -> i64 {

@@ -288,6 +288,37 @@ pub fn spawn<E: From<LogEvent> + Send + 'static>(
     }
 }
 
+/// Sends a source's flow when it changed since `reported`; `false` when the
+/// loop is gone. Shared by the paced readers (container logs, the journal).
+pub async fn send_flow<E: From<LogEvent> + Send + 'static>(
+    tx: &mpsc::Sender<E>,
+    source: &Arc<str>,
+    pace: &Pace,
+    reported: &mut Option<Flow>,
+) -> bool {
+    let flow = pace.flow(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
+    if *reported == Some(flow) {
+        return true;
+    }
+    *reported = Some(flow);
+    // For bench/log-storm (`OPSCOCKPIT_LOG=opscockpit::log_flow=debug`).
+    tracing::debug!(
+        target: "opscockpit::log_flow",
+        "{source} lines_per_s={} kept={} skipped={} lag_ms={} behind={}",
+        flow.lines_per_s,
+        flow.kept,
+        flow.skipped,
+        flow.lag_ms,
+        flow.behind
+    );
+    tx.emit(LogEvent::Flow {
+        source: source.to_string(),
+        flow,
+    })
+    .await
+    .is_ok()
+}
+
 /// Sends one status event; a closed channel means the loop is gone.
 pub(crate) async fn send_status<E: From<LogEvent> + Send + 'static>(
     tx: &mpsc::Sender<E>,

@@ -473,7 +473,7 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         let chunk = tokio::select! {
             chunk = stream.next_chunk() => chunk,
             _ = flow_timer.tick() => {
-                if !report_flow(tx, source, memory).await {
+                if !crate::logs::send_flow(tx, source, &memory.pace, &mut memory.reported).await {
                     return RunEnd::Closed;
                 }
                 if memory.pace.should_reopen(now_nanos()) {
@@ -614,35 +614,6 @@ fn admit(
         crate::logs::pace::Verdict::Skip => None,
         crate::logs::pace::Verdict::Keep => Some(LogLine::from_raw(t, source.clone(), None, text)),
     }
-}
-
-/// Sends the flow when it changed; `false` when the loop is gone.
-async fn report_flow<E: From<LogEvent> + Send + 'static>(
-    tx: &mpsc::Sender<E>,
-    source: &Arc<str>,
-    memory: &mut Memory,
-) -> bool {
-    let flow = memory.pace.flow(now_nanos());
-    if memory.reported == Some(flow) {
-        return true;
-    }
-    memory.reported = Some(flow);
-    // For bench/log-storm (`OPSCOCKPIT_LOG=opscockpit::log_flow=debug`).
-    tracing::debug!(
-        target: "opscockpit::log_flow",
-        "{source} lines_per_s={} kept={} skipped={} lag_ms={} behind={}",
-        flow.lines_per_s,
-        flow.kept,
-        flow.skipped,
-        flow.lag_ms,
-        flow.behind
-    );
-    tx.emit(LogEvent::Flow {
-        source: source.to_string(),
-        flow,
-    })
-    .await
-    .is_ok()
 }
 
 fn now_nanos() -> i64 {
