@@ -750,6 +750,16 @@ async fn a_waiting_proposer_that_goes_away_cancels_its_proposal() {
         let mut cmd = world.cmd();
         cmd.args(["propose", "web", "--wait", "--agent", "flaky", "--"])
             .arg(format!("echo never-{signal}"));
+        // A suite started in the background by a shell without job control
+        // inherits SIGINT ignored (POSIX); the proposer must get it as a
+        // user's Ctrl-C would, or `wait` below never returns.
+        // SAFETY: signal(2) between fork and exec, async-signal-safe.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         let mut child = cmd.spawn().expect("propose --wait");
         let (action, _) = next_pending(&mut events).await;
         // SAFETY: kill(2) on our own child's pid.
