@@ -164,8 +164,8 @@ pub async fn run<E: From<LogEvent> + Send + 'static>(
         )
         .await;
         match ended {
-            Ended::Stopped => return,
-            Ended::AtPresent => {
+            Ok(Ended::Stopped) => return,
+            Ok(Ended::AtPresent) => {
                 // The backlog is skipped: start again with no history and
                 // no cursor; the gap is counted from the rate.
                 reader.pace.mark_gap();
@@ -173,7 +173,7 @@ pub async fn run<E: From<LogEvent> + Send + 'static>(
                 history = 0;
                 continue;
             }
-            Ended::Failed(health, message) => {
+            Err((health, message)) => {
                 tracing::warn!(source = SOURCE, "{message}");
                 send_status(&tx, SOURCE, health, message).await;
             }
@@ -200,7 +200,6 @@ enum Ended {
     Stopped,
     /// Reading stays behind a flood: start again at the present.
     AtPresent,
-    Failed(SourceHealth, String),
 }
 
 /// Takes the complete lines out of `pending` (a partial last line stays),
@@ -234,24 +233,9 @@ fn take_entries(
     lines
 }
 
-/// Probes, then follows until journalctl ends (Err with why) or the cockpit
-/// stops (Ok).
+/// Probes, then follows until journalctl ends (Err with why), the reader
+/// must start again at the present, or the cockpit stops.
 async fn follow_once<E: From<LogEvent> + Send + 'static>(
-    transport: &SharedTransport,
-    units: &[String],
-    initial: usize,
-    reader: &mut Reader,
-    source: &Arc<str>,
-    tx: &mpsc::Sender<E>,
-    cancel: &CancellationToken,
-) -> Ended {
-    match follow_journal(transport, units, initial, reader, source, tx, cancel).await {
-        Ok(ended) => ended,
-        Err((health, message)) => Ended::Failed(health, message),
-    }
-}
-
-async fn follow_journal<E: From<LogEvent> + Send + 'static>(
     transport: &SharedTransport,
     units: &[String],
     initial: usize,
