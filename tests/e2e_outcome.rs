@@ -164,7 +164,13 @@ fn a_restart_that_stops_an_error_storm_is_measured_better() {
         .find(|l| l.contains("error lines/min"))
         .unwrap_or_default()
         .to_string();
-    let rates: Vec<f64> = rate_line
+    // Read the numbers after the label only: the same line names alerts
+    // such as `10min_cpu_usage`, whose digits are not rates.
+    let after_label = rate_line
+        .split_once("error lines/min")
+        .map(|(_, rest)| rest.split(';').next().unwrap_or_default())
+        .unwrap_or_default();
+    let rates: Vec<f64> = after_label
         .split(|c: char| !(c.is_ascii_digit() || c == '.'))
         .filter_map(|w| w.parse().ok())
         .collect();
