@@ -292,7 +292,7 @@ async fn follow_once<E: From<LogEvent> + Send + 'static>(
         let event = tokio::select! {
             _ = cancel.cancelled() => return Ok(Ended::Stopped),
             _ = flow_tick.tick() => {
-                if !super::send_flow(tx, source, &reader.pace, &mut reader.reported).await {
+                if !super::send_flow(tx, source, &mut reader.pace, &mut reader.reported).await {
                     return Ok(Ended::Stopped);
                 }
                 continue;

@@ -293,10 +293,12 @@ pub fn spawn<E: From<LogEvent> + Send + 'static>(
 pub async fn send_flow<E: From<LogEvent> + Send + 'static>(
     tx: &mpsc::Sender<E>,
     source: &Arc<str>,
-    pace: &Pace,
+    pace: &mut Pace,
     reported: &mut Option<Flow>,
 ) -> bool {
-    let flow = pace.flow(chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0));
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    pace.sample(now);
+    let flow = pace.flow(now);
     if *reported == Some(flow) {
         return true;
     }
@@ -304,8 +306,9 @@ pub async fn send_flow<E: From<LogEvent> + Send + 'static>(
     // For bench/log-storm (`OPSCOCKPIT_LOG=opscockpit::log_flow=debug`).
     tracing::debug!(
         target: "opscockpit::log_flow",
-        "{source} lines_per_s={} kept={} skipped={} lag_ms={} behind={}",
+        "{source} lines_per_s={} at_least={} kept={} skipped={} lag_ms={} behind={}",
         flow.lines_per_s,
+        flow.at_least,
         flow.kept,
         flow.skipped,
         flow.lag_ms,

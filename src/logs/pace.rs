@@ -54,7 +54,17 @@ pub struct Flow {
     pub lag_ms: u64,
     /// Lagging more than the bound right now.
     pub behind: bool,
+    /// `lines_per_s` comes from a second not read whole (the reader
+    /// re-opened inside it, or it is still being read): the source wrote at
+    /// least that many. A storm faster than the reader is only ever seen so.
+    pub at_least: bool,
+    /// The rate at each of the last [`RECENT`] reports, oldest first: the
+    /// status row's sparkline, so a storming source shows at a glance.
+    pub recent: [u64; RECENT],
 }
+
+/// How many once-a-second rates a flow carries for its sparkline.
+pub const RECENT: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct Pace {
@@ -85,6 +95,10 @@ pub struct Pace {
     /// The stream was re-opened at the present: the next line read closes
     /// the gap, whose lines are counted from the rate.
     gap_from: Option<i64>,
+    /// The rates sampled by [`Pace::sample`], oldest first, and the second
+    /// (reader's clock) of the newest.
+    recent: [u64; RECENT],
+    sampled_at: Option<i64>,
 }
 
 impl Pace {
@@ -104,7 +118,28 @@ impl Pace {
             lag: 0,
             behind_since: None,
             gap_from: None,
+            recent: [0; RECENT],
+            sampled_at: None,
         }
+    }
+
+    /// Records the rate as of `now` for the sparkline: one sample per
+    /// second of the reader's clock; seconds no report was made in (the
+    /// reader waited on a quiet stream) count as quiet.
+    pub fn sample(&mut self, now: i64) {
+        let second = now.div_euclid(NANOS);
+        let rate = self.flow_rate(now).0;
+        let shift = match self.sampled_at {
+            Some(at) if second <= at => 0,
+            Some(at) => usize::try_from(second - at).unwrap_or(RECENT).min(RECENT),
+            None => RECENT,
+        };
+        if shift > 0 {
+            self.recent.rotate_left(shift);
+            self.recent[RECENT - shift..].fill(0);
+        }
+        self.recent[RECENT - 1] = rate;
+        self.sampled_at = Some(second);
     }
 
     /// Decides one line stamped `t` (UTC nanoseconds), read at `now`.
@@ -173,13 +208,7 @@ impl Pace {
     /// The flow as of `now`. A source that went quiet decays to its real
     /// rate: its last counted second is spread over the seconds since.
     pub fn flow(&self, now: i64) -> Flow {
-        let mut lines_per_s = self.lines_per_s();
-        if let Some(second) = self.second {
-            let quiet_for = now.div_euclid(NANOS) - second;
-            if quiet_for >= 2 && self.behind_since.is_none() {
-                lines_per_s = lines_per_s.min(self.in_second / quiet_for as u64);
-            }
-        }
+        let (lines_per_s, at_least) = self.flow_rate(now);
         Flow {
             lines_per_s,
             skipped: self.skipped,
@@ -187,7 +216,22 @@ impl Pace {
             kept: self.kept,
             lag_ms: u64::try_from(self.lag / 1_000_000).unwrap_or(0),
             behind: self.behind_since.is_some(),
+            at_least,
+            recent: self.recent,
         }
+    }
+
+    /// The rate as of `now`, and whether it is only a lower bound (it comes
+    /// from a second not read whole, see [`Flow::at_least`]).
+    fn flow_rate(&self, now: i64) -> (u64, bool) {
+        let lines_per_s = self.lines_per_s();
+        if let Some(second) = self.second {
+            let quiet_for = now.div_euclid(NANOS) - second;
+            if quiet_for >= 2 && self.behind_since.is_none() {
+                return (lines_per_s.min(self.in_second / quiet_for as u64), false);
+            }
+        }
+        (lines_per_s, lines_per_s > self.rate)
     }
 
     fn count(&mut self, t: i64) {
@@ -303,6 +347,43 @@ mod tests {
         let flow = p.flow(T0 + 10 * S);
         assert_eq!(flow.lines_per_s, 2000);
         assert_eq!(flow.skipped + flow.kept, 4501);
+    }
+
+    #[test]
+    fn a_rate_from_a_second_not_read_whole_is_marked_as_a_lower_bound() {
+        let mut p = pace();
+        flood(&mut p, 0, 500, T0 + S);
+        flood(&mut p, 1, 2000, T0 + 2 * S);
+        flood(&mut p, 2, 2000, T0 + 3 * S);
+        p.admit(T0 + 3 * S, T0 + 3 * S);
+        // Second 2 was read whole: an exact rate.
+        let flow = p.flow(T0 + 3 * S);
+        assert_eq!((flow.lines_per_s, flow.at_least), (2000, false));
+        // Re-opened at the present: second 4, read from where the new stream
+        // starts and not to its end yet, already holds 5000 lines.
+        p.mark_gap();
+        flood(&mut p, 4, 5000, T0 + 4 * S);
+        let flow = p.flow(T0 + 4 * S);
+        assert_eq!((flow.lines_per_s, flow.at_least), (5000, true));
+    }
+
+    #[test]
+    fn the_sparkline_keeps_one_rate_a_second_and_fills_quiet_seconds() {
+        let mut p = pace();
+        flood(&mut p, 0, 1000, T0);
+        flood(&mut p, 1, 3000, T0 + S);
+        p.sample(T0 + S);
+        // Sampled again in the same second: the newest sample is replaced.
+        p.sample(T0 + S + S / 2);
+        assert_eq!(p.flow(T0 + S).recent, [0, 0, 0, 0, 0, 0, 0, 3000]);
+        // Three seconds without a report: two quiet samples, then the rate
+        // decayed over the quiet seconds.
+        p.sample(T0 + 4 * S);
+        assert_eq!(p.flow(T0 + 4 * S).recent, [0, 0, 0, 0, 3000, 0, 0, 1000]);
+        // Longer away than the sparkline is wide: only the newest remains,
+        // the last second's lines spread over the 99 quiet ones.
+        p.sample(T0 + 100 * S);
+        assert_eq!(p.flow(T0 + 100 * S).recent, [0, 0, 0, 0, 0, 0, 0, 30]);
     }
 
     #[test]

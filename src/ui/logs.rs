@@ -492,7 +492,8 @@ fn flow_text(flow: &Flow) -> String {
     } else {
         "lines"
     };
-    let mut text = format!("{} {unit}/s", compact(flow.lines_per_s));
+    let at_least = if flow.at_least { "≥" } else { "" };
+    let mut text = format!("{at_least}{} {unit}/s", compact(flow.lines_per_s));
     if is_storming(flow) {
         text.push_str(&format!(", {} skipped", compact(flow.skipped)));
     }
@@ -501,6 +502,20 @@ fn flow_text(flow: &Flow) -> String {
     }
     text.push(' ');
     text
+}
+
+/// The last rates as bars of a decade each (`▁` 1–9 lines/s, `▂` 10–99, …,
+/// `█` from 10M; a quiet second is blank): one scale for every source, so
+/// the storming one stands out next to the quiet ones.
+fn sparkline(recent: &[u64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    recent
+        .iter()
+        .map(|rate| match rate.checked_ilog10() {
+            None => ' ',
+            Some(decade) => BARS[(decade as usize).min(BARS.len() - 1)],
+        })
+        .collect()
 }
 
 /// A count in at most four characters and a unit: `950`, `12k`, `1.2M`.
@@ -637,6 +652,18 @@ fn status_line(
             ));
         }
         fields.push((priority, field));
+        if let Some(flow) = flow {
+            // Dropped before any source's name and rate: it adds the trend.
+            let (priority, style) = if is_storming(flow) {
+                (2, theme.warning)
+            } else {
+                (6, theme.muted)
+            };
+            fields.push((
+                priority,
+                vec![Span::styled(format!("{} ", sparkline(&flow.recent)), style)],
+            ));
+        }
         if let Some(status) = status.filter(|_| troubled) {
             fields.push((
                 8,
@@ -802,6 +829,7 @@ mod tests {
                         kept: 5_000_000,
                         lag_ms: 2_400,
                         behind: true,
+                        recent: [0, 0, 0, 1_000, 60_000, 110_000, 110_000, 110_412],
                         ..Flow::default()
                     },
                 },
@@ -813,6 +841,7 @@ mod tests {
                         kept: 80,
                         lag_ms: 20,
                         behind: false,
+                        recent: [1; crate::logs::pace::RECENT],
                         ..Flow::default()
                     },
                 },
@@ -827,6 +856,14 @@ mod tests {
                 "{screen}"
             );
             assert!(screen.contains("storm line 1200079"));
+            if w >= 200 {
+                // Both sources' trend on one scale: the storm's bars tower.
+                assert!(
+                    screen.contains("1.2M skipped, 2.4s behind    ▄▅▆▆▆"),
+                    "{screen}"
+                );
+                assert!(screen.contains("▁▁▁▁▁▁▁▁"), "{screen}");
+            }
             insta::assert_snapshot!(format!("logs_storm_{w}x{h}"), terminal.backend());
         }
     }
@@ -860,6 +897,33 @@ mod tests {
         let screen = format!("{:?}", terminal.backend());
         assert!(screen.contains(quiet), "{screen}");
         assert!(screen.contains(storms[0]), "{screen}");
+    }
+
+    #[test]
+    fn the_sparkline_has_a_bar_per_decade_and_blanks_quiet_seconds() {
+        assert_eq!(
+            sparkline(&[0, 1, 9, 10, 999, 1_000, 99_999, 100_000]),
+            " ▁▁▂▃▄▅▆"
+        );
+        assert_eq!(sparkline(&[1_000_000, 10_000_000, u64::MAX]), "▇██");
+    }
+
+    #[test]
+    fn a_rate_that_is_only_a_lower_bound_says_so() {
+        let flow = Flow {
+            lines_per_s: 84_000,
+            skipped: 2_000_000,
+            behind: true,
+            lag_ms: 2_100,
+            at_least: true,
+            ..Flow::default()
+        };
+        assert_eq!(flow_text(&flow), "≥84k lines/s, 2.0M skipped, 2.1s behind ");
+        let exact = Flow {
+            at_least: false,
+            ..flow
+        };
+        assert_eq!(flow_text(&exact), "84k lines/s, 2.0M skipped, 2.1s behind ");
     }
 
     #[test]

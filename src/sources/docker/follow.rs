@@ -473,7 +473,7 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         let chunk = tokio::select! {
             chunk = stream.next_chunk() => chunk,
             _ = flow_timer.tick() => {
-                if !crate::logs::send_flow(tx, source, &memory.pace, &mut memory.reported).await {
+                if !crate::logs::send_flow(tx, source, &mut memory.pace, &mut memory.reported).await {
                     return RunEnd::Closed;
                 }
                 if memory.pace.should_reopen(now_nanos()) {
