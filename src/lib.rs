@@ -24,6 +24,7 @@ pub mod outcome;
 pub mod redraw;
 pub mod runbooks;
 pub mod secrets;
+pub mod settle;
 pub mod sources;
 pub mod testing;
 pub mod text;

@@ -155,6 +155,13 @@ fn real_main() -> Result<()> {
         .get(cli.host_name())
         .cloned()
         .unwrap_or_default();
+    // Connected, back-filled and drawn well within this: give back what
+    // only the start-up needed (its code pages, freed heap).
+    runtime.spawn(async {
+        tokio::time::sleep(SETTLED_AFTER).await;
+        let advised = opscockpit::settle::release_start_up_memory();
+        tracing::debug!("settled: {advised} bytes of code advised out, heap trimmed");
+    });
     runtime.block_on(opscockpit::event_loop::run(
         state,
         transport,
@@ -166,6 +173,10 @@ fn real_main() -> Result<()> {
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(())
 }
+
+/// How long after the start the cockpit counts as settled (see
+/// [`opscockpit::settle`]).
+const SETTLED_AFTER: std::time::Duration = std::time::Duration::from_secs(15);
 
 fn initial_state(cli: &Cli, config: &Config, paths: &Paths) -> Result<State> {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
