@@ -313,12 +313,20 @@ async fn propose_wait_expired_and_nothing_runs() {
         .arg(format!("touch {}", marker.display()));
     let child = tokio::spawn(run_child(cmd));
     let (action, _) = next_pending(&mut events).await;
+    let proposed = std::time::Instant::now();
     let out = child.await.expect("child");
     assert_eq!(
         out.code,
         opscockpit::gate::commands::EXIT_EXPIRED,
         "{}",
         out.stderr
+    );
+    // Expired when its 2 s were up (the timer on the earliest expiry), not
+    // at the next look-around 30 s later.
+    let waited = proposed.elapsed();
+    assert!(
+        waited < Duration::from_secs(6),
+        "expired after {waited:?} for a 2 s limit"
     );
     // Too late to approve now.
     assert!(gate.approve(&action.id, &action.fingerprint).is_err());

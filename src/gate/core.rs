@@ -707,6 +707,11 @@ impl Gate {
         )
     }
 
+    /// When the first pending action runs out of time (UTC ms), if any.
+    pub fn next_expiry(&self) -> Result<Option<i64>, GateError> {
+        self.store().next_expiry(&self.inner.host)
+    }
+
     /// Pending actions whose time is up become `expired`.
     pub fn expire_due(&self) -> Result<usize, GateError> {
         let now = now_ms();
@@ -914,7 +919,8 @@ impl Gate {
 }
 
 /// The cockpit side of the gate: forwards its events to the event loop,
-/// loads the history, and expires proposals every second.
+/// loads the history, and expires proposals when their time is up (a timer
+/// on the earliest expiry, set again after every gate event).
 pub async fn run<E: From<GateEvent> + Send + 'static>(
     gate: Gate,
     tx: tokio::sync::mpsc::Sender<E>,
@@ -944,22 +950,26 @@ pub async fn run<E: From<GateEvent> + Send + 'static>(
         }
     }
     tokio::spawn(super::anchor::run(gate.clone(), cancel.clone()));
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut due = next_expiry_check(&gate);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tick.tick() => {
+            _ = tokio::time::sleep_until(due) => {
                 if let Err(e) = gate.expire_due() {
                     let _ = tx.emit(GateEvent::Error(e.message)).await;
                 }
+                due = next_expiry_check(&gate);
             }
             event = events.recv() => match event {
                 Ok(event) => {
+                    // A proposal or decision may have moved the earliest expiry.
+                    due = next_expiry_check(&gate);
                     if tx.emit(event).await.is_err() {
                         return;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
+                    due = next_expiry_check(&gate);
                     // Missed some: reload everything instead.
                     if let Ok(history) = gate.history() {
                         let _ = tx.emit(GateEvent::History(history)).await;
@@ -968,6 +978,31 @@ pub async fn run<E: From<GateEvent> + Send + 'static>(
                 Err(broadcast::error::RecvError::Closed) => return,
             },
         }
+    }
+}
+
+/// Longest the expiry timer waits without looking again: another cockpit
+/// sharing the store proposes without telling this one's timer.
+const EXPIRY_RECHECK: Duration = Duration::from_secs(30);
+
+/// When to look for expired proposals next: just past the earliest pending
+/// expiry, or [`EXPIRY_RECHECK`] from now. An unreadable store is looked at
+/// again after the recheck too (`expire_due` then reports its error).
+fn next_expiry_check(gate: &Gate) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let recheck = now + EXPIRY_RECHECK;
+    match gate.next_expiry() {
+        // Already due and still pending: expiring it failed (the store
+        // refused the write). Try again in a second, as the old poll did,
+        // rather than at once in a loop.
+        Ok(Some(at)) if at <= now_ms() => now + Duration::from_secs(1),
+        Ok(Some(at)) => {
+            // A millisecond past it: `expire_due` compares with the wall
+            // clock, and the timer must not wake to find nothing due yet.
+            let wait = u64::try_from(at - now_ms() + 1).unwrap_or(0);
+            recheck.min(now + Duration::from_millis(wait))
+        }
+        Ok(None) | Err(_) => recheck,
     }
 }
 

@@ -411,9 +411,9 @@ impl Store {
     }
 
     /// Pending actions of `host` whose expiry is at or before `now_ms`.
-    /// Asked every second: the filter is in the query, so an idle gate
-    /// reads no rows (listing every pending action each second was a few
-    /// percent of an idle cockpit's CPU).
+    /// Asked when the earliest expiry is reached (and now and then): the
+    /// filter is in the query, so an idle gate reads no rows (listing every
+    /// pending action each second was a few percent of an idle cockpit's CPU).
     pub fn pending_due(&self, host: &str, now_ms: i64) -> Result<Vec<ActionView>, GateError> {
         let mut stmt = self
             .conn
@@ -425,6 +425,19 @@ impl Store {
             .query_map(params![host, now_ms], view_from_row)
             .map_err(db_err("listing actions"))?;
         rows.collect::<Result<Vec<_>, _>>()
+            .map_err(db_err("reading actions"))
+    }
+
+    /// When the first pending action of `host` runs out of time (UTC ms),
+    /// if any has a limit: what the gate's expiry timer waits for.
+    pub fn next_expiry(&self, host: &str) -> Result<Option<i64>, GateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT MIN(expires_at) FROM actions WHERE state = 'pending' AND host = ?1 AND expires_at IS NOT NULL",
+            )
+            .map_err(db_err("listing actions"))?;
+        stmt.query_row(params![host], |row| row.get::<_, Option<i64>>(0))
             .map_err(db_err("reading actions"))
     }
 
@@ -932,6 +945,10 @@ pub(crate) mod tests {
             .map(|v| v.id)
             .collect();
         assert_eq!(due, ["due", "due-now"]);
+        // The timer's target: the earliest pending expiry, per host.
+        assert_eq!(store.next_expiry("web").expect("next"), Some(100));
+        assert_eq!(store.next_expiry("db").expect("next"), Some(100));
+        assert_eq!(store.next_expiry("nowhere").expect("next"), None);
     }
 
     #[test]
