@@ -17,8 +17,8 @@ use ratatui::text::Span;
 use ratatui::widgets::canvas::{Canvas, Line as CanvasLine, Points};
 use ratatui::widgets::{Axis, Block, Chart, Widget};
 
-/// One line: its points (x, y), oldest first, and its colour.
-pub type Run<'a> = (&'a [(f64, f64)], Color);
+/// One line to draw: its points (x, y), oldest first, and its colour.
+pub type Stroke<'a> = (&'a [(f64, f64)], Color);
 
 pub struct LineChart<'a> {
     pub block: Block<'a>,
@@ -27,7 +27,7 @@ pub struct LineChart<'a> {
     pub x_labels: [Span<'a>; 2],
     pub y_bounds: [f64; 2],
     pub y_labels: [Span<'a>; 2],
-    pub runs: Vec<Run<'a>>,
+    pub strokes: Vec<Stroke<'a>>,
 }
 
 impl Widget for LineChart<'_> {
@@ -53,14 +53,14 @@ impl Widget for LineChart<'_> {
             );
         axes.render(area, buf);
         let Some(graph) = graph else { return };
-        let runs = self.runs;
+        let strokes = self.strokes;
         Canvas::default()
             .marker(Marker::Braille)
             .background_color(Color::Reset)
             .x_bounds(self.x_bounds)
             .y_bounds(self.y_bounds)
             .paint(|ctx| {
-                for &(points, color) in &runs {
+                for &(points, color) in &strokes {
                     ctx.draw(&Points {
                         coords: points,
                         color,
@@ -160,7 +160,7 @@ mod tests {
         buf
     }
 
-    fn ours(area: Rect, y_top: &str, runs: Vec<Run<'_>>) -> Buffer {
+    fn ours(area: Rect, y_top: &str, strokes: Vec<Stroke<'_>>) -> Buffer {
         let (x_labels, y_labels) = labels(y_top);
         let mut buf = Buffer::empty(area);
         LineChart {
@@ -170,7 +170,7 @@ mod tests {
             x_labels,
             y_bounds: Y_BOUNDS,
             y_labels,
-            runs,
+            strokes,
         }
         .render(area, &mut buf);
         buf
@@ -219,8 +219,8 @@ mod tests {
         let low = [(-300.0, 0.0), (0.0, 0.0)];
         let high = [(-300.0, 10.0), (0.0, 10.0)];
         let area = Rect::new(0, 0, 40, 10);
-        let dots = |runs: Vec<Run<'_>>| {
-            let buf = ours(area, "100%", runs);
+        let dots = |strokes: Vec<Stroke<'_>>| {
+            let buf = ours(area, "100%", strokes);
             let graph = braille_bounds(&buf).expect("drawn");
             let cell = buf[(graph.x + 5, graph.bottom() - 1)].clone();
             let dots = cell

@@ -511,7 +511,7 @@ fn draw_chart(frame: &mut Frame, area: Rect, state: &State, spec: &ChartSpec) {
         ],
         y_bounds: [0.0, top],
         y_labels: [Span::raw("0"), Span::raw(spec.unit.format(top))],
-        runs,
+        strokes: runs,
     };
     frame.render_widget(chart, area);
 }
