@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::api::{Inspect, LogDemux, Stamps};
-use super::client::{DockerClient, DockerError};
+use super::client::DockerClient;
 use crate::channel::Emit;
 use crate::containers::LogStream;
 use crate::logs::{Flow, LogEvent, LogLine, Pace, SourceHealth};
@@ -493,18 +493,14 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
             },
         };
         let now = now_nanos();
-        let mut batch = Batch::default();
-        batch.read(chunk, &mut reader, source, memory, now);
-        // Podman writes a frame per line: one event per chunk made the
-        // loop's fixed cost per event the cost per line (10 µs). The chunks
-        // already waiting go into the same event.
-        while batch.has_room() {
-            let Some(next) = futures::FutureExt::now_or_never(stream.next_chunk()) else {
-                break;
-            };
-            batch.read(next, &mut reader, source, memory, now);
-        }
-        let Batch { lines, why, .. } = batch;
+        let (lines, why) = match chunk {
+            Some(Ok(bytes)) => (reader.chunk(source, memory, now, &bytes), None),
+            Some(Err(e)) => (reader.finish(source, memory, now), Some(e.to_string())),
+            None => (
+                reader.finish(source, memory, now),
+                Some("the run ended".to_string()),
+            ),
+        };
         if !lines.is_empty() {
             showed_lines = true;
             if tx.emit(LogEvent::Lines(lines)).await.is_err() {
@@ -521,55 +517,6 @@ async fn run_once<E: From<LogEvent> + Send + 'static>(
         if memory.pace.should_reopen(now) {
             return RunEnd::Reopen;
         }
-    }
-}
-
-/// The lines of the chunks read in one go, for one event to the loop.
-#[derive(Default)]
-struct Batch {
-    lines: Vec<LogLine>,
-    bytes: usize,
-    /// Why the stream ended, when it did: nothing more is read after it.
-    why: Option<String>,
-}
-
-impl Batch {
-    /// Most lines and bytes an event carries: the loop gets a turn (and a
-    /// redraw) between batches.
-    const MAX_LINES: usize = 4096;
-    const MAX_BYTES: usize = 1 << 20;
-
-    fn has_room(&self) -> bool {
-        self.why.is_none() && self.lines.len() < Self::MAX_LINES && self.bytes < Self::MAX_BYTES
-    }
-
-    /// Adds what one `next_chunk` gave: its lines, or on the stream's end
-    /// (or error) the lines still held back, and why it ended.
-    fn read(
-        &mut self,
-        chunk: Option<Result<bytes::Bytes, DockerError>>,
-        reader: &mut StreamReader,
-        source: &Arc<str>,
-        memory: &mut Memory,
-        now: i64,
-    ) {
-        let (lines, why) = match chunk {
-            Some(Ok(bytes)) => {
-                self.bytes += bytes.len();
-                (reader.chunk(source, memory, now, &bytes), None)
-            }
-            Some(Err(e)) => (reader.finish(source, memory, now), Some(e.to_string())),
-            None => (
-                reader.finish(source, memory, now),
-                Some("the run ended".to_string()),
-            ),
-        };
-        if self.lines.is_empty() {
-            self.lines = lines;
-        } else {
-            self.lines.extend(lines);
-        }
-        self.why = why;
     }
 }
 
