@@ -183,7 +183,7 @@ fn silent_host_is_noticed(fault: Fault) {
         connlog.contains("no reply: 1 keepalive unanswered"),
         "{connlog}"
     );
-    tmux.send(&["Escape"]);
+    tmux.escape();
     tmux.send(&["q"]);
     tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
 }

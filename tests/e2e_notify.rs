@@ -185,7 +185,7 @@ escalate_to = ["mate"]
         screen.contains("escalation") && screen.contains("delivered (HTTP 200)"),
         "{screen}"
     );
-    tmux.send(&["Escape"]);
+    tmux.escape();
     tmux.send(&["q"]);
     tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
     // The channel's token went to ntfy's Authorization header and nowhere
@@ -435,7 +435,7 @@ fn a_flapping_critical_alert_sends_one_message_per_minimum_interval() {
         ],
         "one of each, however often it flaps:\n{screen}"
     );
-    tmux.send(&["Escape"]);
+    tmux.escape();
     tmux.send(&["q"]);
     tmux.wait_for("exit", Duration::from_secs(10), |s| s.contains("EXITED:0"));
 }

@@ -122,6 +122,11 @@ fn key_bar_follows_the_context_at_80_columns() {
     );
     assert!(!palette.contains("chart window"), "{palette}");
     tmux.send(&["Escape"]);
+    // Closed before the next key: an Escape and a key read together are
+    // Alt+key (crossterm), and a loaded machine reads them together.
+    wait_for_bar(&tmux, "the pane's keys after the palette", |b| {
+        !b.contains("complete")
+    });
 
     tmux.send(&["?"]);
     let help = wait_for_bar(&tmux, "the help popup's keys", |b| {
@@ -129,6 +134,9 @@ fn key_bar_follows_the_context_at_80_columns() {
     });
     assert!(help.contains("scroll"), "{help}");
     tmux.send(&["Escape"]);
+    wait_for_bar(&tmux, "the pane's keys after the help", |b| {
+        !b.contains("any key  close")
+    });
 
     tmux.send(&["6"]);
     tmux.wait_for("the bed's containers", WAIT, |s| {

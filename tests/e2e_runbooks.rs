@@ -395,7 +395,7 @@ fn a_runbook_repo_on_the_host_over_ssh() {
 
     // History → runbook into the host's checkout: the name is taken, so
     // the draft goes beside it, and nothing is overwritten.
-    tmux.send(&["Escape"]);
+    tmux.escape();
     tmux.send(&["Space"]);
     tmux.wait_for("the row marked", Duration::from_secs(5), |s| {
         s.contains("1 marked")
@@ -472,7 +472,7 @@ fn a_runbook_repo_on_the_host_over_ssh() {
     tmux.wait_for("differs, with the diff", Duration::from_secs(10), |s| {
         s.contains("differs from runbook") && s.contains("+ rm -rf /tmp/nothing-here")
     });
-    tmux.send(&["Escape"]);
+    tmux.escape();
     tmux.send(&["q"]);
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -70,6 +70,16 @@ impl Tmux {
         assert!(self.cmd(&args).status().expect("send-keys").success());
     }
 
+    /// Escape, then time for the cockpit to read it alone: an Escape read
+    /// together with the next key is Alt+key (crossterm), which a loaded
+    /// machine otherwise makes of `Escape` + `q`. Where the screen shows
+    /// that the Escape was handled, wait for that instead.
+    #[allow(dead_code)] // not every e2e binary sends one
+    pub fn escape(&self) {
+        self.send(&["Escape"]);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+
     pub fn type_line(&self, line: &str) {
         self.send(&["-l", line]);
         self.send(&["Enter"]);
