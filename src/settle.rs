@@ -13,23 +13,28 @@
 //! Both are hints. Where they are not available nothing happens, and
 //! nothing here can change what the cockpit does, only what stays resident.
 
-/// Pages out the executable's code and trims the heap. Returns the bytes of
-/// code mappings advised (0 where nothing was done), for the log.
+/// Pages out the executable's read-only mappings (code, constants) and
+/// trims the heap. Returns the bytes of mappings advised (0 where nothing
+/// was done), for the log.
 pub fn release_start_up_memory() -> usize {
     trim_heap();
     page_out_own_code()
 }
 
+/// Returns the allocator's free heap pages to the system: glibc keeps them
+/// otherwise, and an idle cockpit would carry a burst's memory (a back-fill,
+/// the Cost source's month of rows) for good.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn trim_heap() {
-    // SAFETY: malloc_trim only walks glibc's own arenas; any pad is fine.
+pub fn trim_heap() {
+    // SAFETY: malloc_trim only returns free pages of glibc's own arenas to
+    // the kernel; it has no preconditions and touches no live allocation.
     unsafe {
         libc::malloc_trim(0);
     }
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim_heap() {}
+pub fn trim_heap() {}
 
 #[cfg(target_os = "linux")]
 fn page_out_own_code() -> usize {
@@ -40,7 +45,7 @@ fn page_out_own_code() -> usize {
         return 0;
     };
     let mut advised = 0;
-    for (start, end) in code_ranges(&maps, &exe.to_string_lossy()) {
+    for (start, end) in read_only_ranges(&maps, &exe.to_string_lossy()) {
         let len = end - start;
         // SAFETY: the range is a whole read-only mapping of this process's
         // own executable, read from /proc/self/maps; MADV_PAGEOUT only drops
@@ -60,7 +65,7 @@ fn page_out_own_code() -> usize {
 
 /// The read-only mappings of `exe` (its code and constants) in a
 /// `/proc/PID/maps` text, as (start, end) addresses.
-fn code_ranges(maps: &str, exe: &str) -> Vec<(usize, usize)> {
+fn read_only_ranges(maps: &str, exe: &str) -> Vec<(usize, usize)> {
     maps.lines()
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
@@ -95,14 +100,14 @@ mod tests {
 7ffc00000000-7ffc00001000 r-xp 00000000 00:00 0 [vdso]
 ";
         assert_eq!(
-            code_ranges(maps, "/usr/bin/opscockpit"),
+            read_only_ranges(maps, "/usr/bin/opscockpit"),
             vec![
                 (0x55d0_c000_0000, 0x55d0_c040_0000),
                 (0x55d0_c040_0000, 0x55d0_c100_0000)
             ]
         );
         // A path with the executable's name as a prefix is another file.
-        assert!(code_ranges(maps, "/usr/bin/opscock").is_empty());
+        assert!(read_only_ranges(maps, "/usr/bin/opscock").is_empty());
     }
 
     #[cfg(target_os = "linux")]

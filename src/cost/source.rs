@@ -55,7 +55,7 @@ pub async fn run<E: From<CostEvent> + Send + 'static>(
         if events.emit(event).await.is_err() {
             return;
         }
-        crate::sources::netdata::source::release_freed_memory();
+        crate::settle::trim_heap();
         tokio::select! {
             _ = tokio::time::sleep(REFRESH) => {}
             _ = cancel.cancelled() => return,

@@ -266,7 +266,8 @@ impl<E: From<MetricsEvent> + Send + 'static> Session<'_, E> {
                 return Ok(false);
             }
         }
-        release_freed_memory();
+        // The burst of a finished back-fill goes back to the system.
+        crate::settle::trim_heap();
         Ok(true)
     }
 
@@ -417,17 +418,6 @@ pub fn to_alert(raw: parse::RawAlarm) -> Option<Alert> {
         silenced: raw.silenced,
         rule,
     })
-}
-
-/// Gives the memory of a finished back-fill back to the system: glibc keeps
-/// freed heap pages otherwise, and the idle cockpit would carry the burst.
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages of the allocator to the
-    // kernel; it has no preconditions and touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 #[cfg(test)]
