@@ -334,6 +334,65 @@ async fn propose_wait_expired_and_nothing_runs() {
     cancel.cancel();
 }
 
+/// A hostile agent floods proposals to keep the gate busy: each one
+/// re-arms the expiry timer, but only ever to the earliest expiry, so the
+/// first proposal still expires when its 2 s are up and nothing runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_proposals_does_not_postpone_an_earlier_expiry() {
+    let world = World::new();
+    let (gate, cancel) = world.serve("web", quick_ttl());
+    let socket = world.socket("web");
+    let first = {
+        let socket = socket.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut client = Client::connect(&socket, "web").expect("connect");
+            let propose = |client: &mut Client, command: String| {
+                let reply = client
+                    .request(&Request::Propose {
+                        proposal: Proposal {
+                            command,
+                            agent: "flooder".into(),
+                            ..Proposal::default()
+                        },
+                        wait: false,
+                    })
+                    .expect("reply");
+                assert!(reply.ok, "{reply:?}");
+                reply.action.expect("action").id
+            };
+            let first = propose(&mut client, "echo first".into());
+            let started = Instant::now();
+            let mut i = 0;
+            // Proposals keep arriving for 4 s, past the first one's limit.
+            while started.elapsed() < Duration::from_secs(4) {
+                propose(&mut client, format!("echo flood-{i}"));
+                i += 1;
+            }
+            first
+        })
+        .await
+        .expect("flooder")
+    };
+    // By id among the expired ones: thousands of newer proposals push the
+    // first out of the history's latest rows.
+    let expired = gate
+        .history_matching(&opscockpit::gate::store::HistoryFilter {
+            state: Some(ActionState::Expired),
+            ..Default::default()
+        })
+        .expect("history")
+        .into_iter()
+        .find(|a| a.id == first)
+        .unwrap_or_else(|| panic!("the first proposal {first} expired during the flood"));
+    assert_eq!(
+        expired.state,
+        ActionState::Expired,
+        "expired while the flood went on: {expired:?}"
+    );
+    assert!(expired.started_at.is_none(), "nothing ran: {expired:?}");
+    cancel.cancel();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn propose_wait_cancelled_by_its_proposer() {
     let world = World::new();

@@ -962,14 +962,16 @@ pub async fn run<E: From<GateEvent> + Send + 'static>(
             }
             event = events.recv() => match event {
                 Ok(event) => {
-                    // A proposal or decision may have moved the earliest expiry.
-                    due = next_expiry_check(&gate);
+                    // A proposal may have brought the earliest expiry nearer.
+                    // Never later: a flood of events must not keep pushing
+                    // the timer (or its retry) ahead of a due expiry.
+                    due = due.min(next_expiry_check(&gate));
                     if tx.emit(event).await.is_err() {
                         return;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    due = next_expiry_check(&gate);
+                    due = due.min(next_expiry_check(&gate));
                     // Missed some: reload everything instead.
                     if let Ok(history) = gate.history() {
                         let _ = tx.emit(GateEvent::History(history)).await;
