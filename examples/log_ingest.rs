@@ -97,8 +97,19 @@ struct Window {
     last_flow: Option<Flow>,
 }
 
-#[tokio::main]
-async fn main() {
+/// The cockpit's runtime (`main.rs`'s `cockpit_runtime`): one worker, and
+/// the consumer runs on it as the event loop does, not on the main thread.
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let run = runtime.spawn(ingest());
+    let _ = runtime.block_on(run);
+}
+
+async fn ingest() {
     let args = match parse_args() {
         Ok(args) => args,
         Err(e) => {

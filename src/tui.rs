@@ -3,7 +3,7 @@
 //! installed before anything can panic) and on SIGTERM/SIGHUP (the event
 //! loop ends and the guard restores).
 
-use std::io::{Stdout, Write, stdout};
+use std::io::{BufWriter, Stdout, Write, stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
@@ -14,7 +14,12 @@ use crossterm::terminal::{
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+pub type Tui = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+
+/// Room for a whole frame's output, so a frame is one write to the terminal
+/// (std's stdout alone writes 1 KB at a time: five writes a frame at 200×60).
+/// ratatui flushes it at the end of every draw.
+const FRAME_BUFFER: usize = 64 * 1024;
 
 /// Owns the terminal while the TUI runs; dropping it restores the terminal.
 pub struct TerminalGuard {
@@ -26,7 +31,8 @@ impl TerminalGuard {
     pub fn enter(mouse: bool) -> std::io::Result<Self> {
         install_panic_restore();
         setup(mouse)?;
-        let terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+        let out = BufWriter::with_capacity(FRAME_BUFFER, stdout());
+        let terminal = Terminal::new(CrosstermBackend::new(out))?;
         Ok(Self { terminal, mouse })
     }
 

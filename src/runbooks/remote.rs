@@ -395,6 +395,34 @@ mod tests {
         assert!(checked.2);
     }
 
+    /// The cockpit checks a claimed step from its runtime's only worker (the
+    /// event loop runs there, `main.rs`): the read must not wait for a worker
+    /// it is itself blocking.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_step_is_checked_from_the_runtimes_only_worker() {
+        use crate::runbooks::{check_in, parse_claim, tests::fixture_repo};
+        let repo = fixture_repo();
+        let remote = RemoteRepo {
+            transport: std::sync::Arc::new(crate::transport::local::LocalTransport),
+            repo: repo.path().display().to_string(),
+        };
+        let claim = parse_claim("incidents/restart-container.md#step-2").expect("claim");
+        let (done, answer) = std::sync::mpsc::channel();
+        tokio::spawn(async move {
+            let checked = check_in(
+                Some(&remote),
+                claim,
+                "docker restart web-1 && echo restarted api",
+            );
+            let _ = done.send(checked);
+        });
+        // Not awaited: a deadlocked worker would never wake this task.
+        let checked = answer
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("checked within 30 s, not deadlocked");
+        assert_eq!(checked.matches, Some(true), "{checked:?}");
+    }
+
     /// A draft written through a transport lands beside a taken name.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn drafts_written_through_a_transport_never_overwrite() {
