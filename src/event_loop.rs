@@ -180,6 +180,11 @@ async fn event_loop(
     // did at once, what sources did with the clock's frame once a second.
     let mut redraw = RedrawPolicy::new();
     let mut frame_cache = crate::ui::cache::FrameCache::default();
+    // The clock's next whole second, kept until it has fired: a sleep made
+    // afresh every turn would aim at the *next* second whenever a turn began
+    // just after one, so a loop kept busy by a log storm skipped its ticks
+    // (the header's clock and every freshness mark fell seconds behind).
+    let mut next_tick = tokio::time::Instant::now() + until_next_second();
     loop {
         if redraw.should_draw(std::time::Instant::now()) {
             let drawn = guard
@@ -221,7 +226,8 @@ async fn event_loop(
                 }
                 (outcome, Change::Source)
             }
-            _ = tokio::time::sleep(until_next_second()) => {
+            _ = tokio::time::sleep_until(next_tick) => {
+                next_tick = tokio::time::Instant::now() + until_next_second();
                 (update::tick(state, chrono::Utc::now().timestamp()), Change::Clock)
             }
             _ = sigterm.recv() => return Ok(()),

@@ -104,6 +104,15 @@ fn now_seconds_of_day() -> i64 {
     secs.rem_euclid(86_400)
 }
 
+/// How many seconds the header's clock (`… HH:MM:SS UTC` at the end of the
+/// first row) is behind this machine's.
+fn header_clock_behind(screen: &str) -> Option<i64> {
+    let header = screen.lines().next()?.trim_end();
+    let clock = header.strip_suffix(" UTC")?;
+    let at = seconds_of_day(clock.get(clock.len().checked_sub(8)?..)?)?;
+    Some((now_seconds_of_day() - at).rem_euclid(86_400))
+}
+
 /// The newest drawn line of `name` is current: stamped at most 4 s before
 /// the clock (2 s lag bound, whole-second stamps of podman, one redraw).
 fn storm_is_current(screen: &str, name: &str) -> bool {
@@ -210,6 +219,18 @@ fn a_log_storm_stays_current_says_what_was_skipped_and_keys_answer() {
         |s| storm_is_current(s, &late) && status_names_storm(s, &late),
     );
     eprintln!("late storm current after {:?}", start.elapsed());
+
+    // The clock keeps its second while two storms keep the loop busy: the
+    // header (and every freshness mark with it) is never seconds behind.
+    for _ in 0..6 {
+        let screen = tmux.capture();
+        let behind = header_clock_behind(&screen);
+        assert!(
+            behind.is_some_and(|b| b <= 2),
+            "the header's clock is {behind:?} s behind during the storm; screen:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
 
     // Keys still answer during the storm.
     tmux.send(&["?"]);
