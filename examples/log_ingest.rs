@@ -97,14 +97,10 @@ struct Window {
     last_flow: Option<Flow>,
 }
 
-/// The cockpit's runtime (`main.rs`'s `cockpit_runtime`): one worker, and
-/// the consumer runs on it as the event loop does, not on the main thread.
+/// The cockpit's runtime (`event_loop::runtime`), and the consumer runs on
+/// its worker as the event loop does, not on the main thread.
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = opscockpit::event_loop::runtime().expect("runtime");
     let run = runtime.spawn(ingest());
     let _ = runtime.block_on(run);
 }

@@ -101,7 +101,7 @@ fn real_main() -> Result<()> {
             .block_on(opscockpit::mcp::serve_stdio(tools))
             .map_err(|e| eyre!(e));
     }
-    let runtime = cockpit_runtime()?;
+    let runtime = opscockpit::event_loop::runtime()?;
     // Connections (and their questions) happen on the plain terminal, before
     // any TUI; the transport lives on this runtime.
     if let Some(Command::GateServe { host }) = &cli.command {
@@ -177,20 +177,6 @@ fn real_main() -> Result<()> {
     // Source tasks may be blocked in I/O: do not wait for them.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     Ok(())
-}
-
-/// The cockpit's runtime: one worker, on which the event loop, the SSH
-/// transport and every source run; blocking work has tokio's blocking
-/// threads (and `block_in_place` hands the worker on). Measured from the
-/// bed's Docker Engine over SSH (`bench/log-ingest`, ENGINE=docker): two
-/// workers with the loop on the main thread took 4.3 µs of CPU a line, most
-/// of it threads waking each other (futex, context switches) for every SSH
-/// packet; one worker with the loop on it takes 2.3 µs.
-fn cockpit_runtime() -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?)
 }
 
 /// How long after the start the cockpit counts as settled (see
